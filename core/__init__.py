@@ -1,0 +1,58 @@
+"""Guichet: a self-hosted customer portal built from plugin apps."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from core.config import REPO_ROOT, instance_path, load_config
+
+__all__ = ["create_app"]
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build a Guichet app: configuration, extensions, the plugin registry, the core
+    blueprints and the plugins' blueprints. ``config`` overrides every other source
+    (``INSTANCE_PATH`` in it chooses the instance folder)."""
+    from core import auth, errors, i18n, operator, portal, security
+    from core.appsystem import Registry, build_plugin_manager
+    from core.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+
+    app = Flask(
+        __name__,
+        instance_path=str((config or {}).get("INSTANCE_PATH") or instance_path()),
+        template_folder=str(REPO_ROOT / "templates"),
+    )
+    load_config(app, config)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(REPO_ROOT / "core" / "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=i18n.translation_directories(),
+    )
+    i18n.init_app(app)
+    auth.init_app(app, login_manager)
+    security.init_app(app)
+    errors.init_app(app)
+
+    pm = build_plugin_manager(
+        extra_plugins=app.config["EXTRA_PLUGINS"],
+        load_entrypoints=app.config["LOAD_ENTRYPOINT_PLUGINS"],
+        blocked=app.config["BLOCKED_PLUGINS"],
+    )
+    registry = Registry(pm)
+    app.extensions["guichet"] = registry
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(operator.bp, url_prefix="/operator")
+    registry.load(app)
+    portal.init_app(app)
+    return app

@@ -1,0 +1,96 @@
+"""Which apps an organisation has enabled, and switching them (with an audit event)."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from sqlalchemy import literal, select, union_all
+
+from core import audit
+from core.appsystem import registry
+from core.extensions import db
+from core.models import AppActivation, AppDefault, Organisation
+
+
+class UnknownApp(LookupError):
+    """No installed plugin provides this app key."""
+
+
+def app_defaults() -> dict[str, bool]:
+    """Every installed app's default for new organisations (operator's choice first)."""
+    chosen = dict(db.session.execute(select(AppDefault.app_key, AppDefault.enabled)).all())
+    return {
+        key: chosen.get(key, entry.app.default_enabled)
+        for key, entry in registry(current_app).apps.items()
+    }
+
+
+def enabled_app_keys(organisation_id: int) -> frozenset[str]:
+    """The installed apps enabled for an organisation (one query, cached per request).
+    An app installed after the organisation was created follows its default."""
+    cache = g.setdefault("_enabled_apps", {})
+    if organisation_id not in cache:
+        explicit = select(AppActivation.app_key, AppActivation.enabled, literal(1)).where(
+            AppActivation.organisation_id == organisation_id
+        )
+        chosen = select(AppDefault.app_key, AppDefault.enabled, literal(0))
+        state: dict[str, tuple[int, bool]] = {}
+        for key, enabled, rank in db.session.execute(union_all(explicit, chosen)):
+            if key not in state or rank > state[key][0]:
+                state[key] = (rank, enabled)
+        cache[organisation_id] = frozenset(
+            key
+            for key, entry in registry(current_app).apps.items()
+            if state.get(key, (0, entry.app.default_enabled))[1]
+        )
+    return cache[organisation_id]
+
+
+def require_app(key: str) -> None:
+    if key not in registry(current_app).apps:
+        raise UnknownApp(key)
+
+
+def set_app_enabled(organisation: Organisation, key: str, enabled: bool) -> bool:
+    """Switch an app for an organisation; returns whether anything changed."""
+    require_app(key)
+    was = key in enabled_app_keys(organisation.id)
+    row = db.session.get(AppActivation, (organisation.id, key))
+    if row is None:
+        row = AppActivation(organisation_id=organisation.id, app_key=key, settings={})
+        db.session.add(row)
+    row.enabled = enabled
+    g.pop("_enabled_apps", None)
+    if was == enabled:
+        return False
+    audit.record(
+        "app.enable" if enabled else "app.disable",
+        f"app:{key}",
+        organisation_id=organisation.id,
+        before={"enabled": was},
+        after={"enabled": enabled},
+    )
+    return True
+
+
+def set_app_default(key: str, enabled: bool) -> None:
+    """Choose whether an app starts enabled for organisations created from now on."""
+    require_app(key)
+    before = app_defaults()[key]
+    row = db.session.get(AppDefault, key) or AppDefault(app_key=key)
+    row.enabled = enabled
+    db.session.add(row)
+    if before != enabled:
+        audit.record(
+            "app.default", f"app:{key}", before={"enabled": before}, after={"enabled": enabled}
+        )
+
+
+def materialise_defaults(organisation: Organisation) -> None:
+    """Write one activation row per installed app for a new organisation, so later
+    changes of the defaults do not reach it."""
+    for key, enabled in app_defaults().items():
+        db.session.add(
+            AppActivation(
+                organisation_id=organisation.id, app_key=key, enabled=enabled, settings={}
+            )
+        )

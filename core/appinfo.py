@@ -1,0 +1,80 @@
+"""The small typed values that hooks return. Plugins build them; the core reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint
+
+
+@dataclass(frozen=True)
+class App:
+    """An app a customer can use, switched on or off per organisation.
+
+    ``key`` is stable and unique across all installed plugins (``"invoices"``);
+    ``endpoint`` is the Flask endpoint of its main page; ``section`` is the menu section
+    it appears under; ``permissions`` may hold ``"admin"`` for organisation admins only.
+    """
+
+    key: str
+    name: Any  # str or a lazy translation
+    endpoint: str
+    description: Any = ""
+    icon: str = "app"
+    section: Any = ""
+    default_enabled: bool = True
+    permissions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PluginBlueprint:
+    """A blueprint and the app that owns it: the core answers 404 on its routes for any
+    organisation that has not enabled the app. ``app_key=None`` leaves it ungated
+    (for example a payment webhook that carries no session)."""
+
+    blueprint: Blueprint
+    app_key: str | None
+    url_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A dashboard widget: ``endpoint`` renders its HTML fragment."""
+
+    key: str
+    app_key: str
+    title: Any
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """An entry in the header menu, under ``section``."""
+
+    app_key: str
+    section: Any
+    label: Any
+    endpoint: str
+    order: int = 100
+    url_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One hit of the global search box."""
+
+    app_key: str
+    title: str
+    url: str
+    subtitle: str = ""
+
+
+@dataclass(frozen=True)
+class MigrationLocation:
+    """A plugin's own Alembic history: its ``versions`` folder and its version table."""
+
+    plugin: str
+    path: Path
+    version_table: str

@@ -1,0 +1,153 @@
+"""The app system: one pluggy manager per Flask app, the index of apps and widgets,
+per-organisation hook calls, and the blueprint gate.
+
+Everything a plugin contributes passes through :class:`Registry`, kept in
+``app.extensions["guichet"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+from flask import Flask
+
+from core import hookspecs
+from core.appinfo import App, PluginBlueprint, Widget
+
+log = logging.getLogger(__name__)
+
+
+def build_plugin_manager(
+    extra_plugins: Iterable[object] = (),
+    load_entrypoints: bool = True,
+    blocked: Iterable[str] = (),
+) -> pluggy.PluginManager:
+    """Create the manager: specs, extra plugins, the ``guichet`` entry points, and a
+    ``check_pending`` so that a misspelled hook implementation fails at start-up."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in blocked:
+        pm.set_blocked(name)
+    for plugin in extra_plugins:
+        pm.register(plugin, name=getattr(plugin, "__name__", None))
+    if load_entrypoints:
+        pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+    pm.check_pending()
+    return pm
+
+
+@dataclass(frozen=True)
+class AppEntry:
+    app: App
+    plugin_name: str
+
+
+class Registry:
+    """Apps, widgets and gated blueprints of one Flask app, and contained hook calls."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self.pm = pm
+        self.apps: dict[str, AppEntry] = {}
+        self.widgets: dict[str, Widget] = {}
+        self.blueprint_apps: dict[str, str] = {}  # blueprint name -> app key
+        self._subsets: dict[frozenset[str], set[object]] = {}
+        self._plugin_apps: dict[str, set[str]] = {}
+
+    # -- start-up -----------------------------------------------------------------
+
+    def load(self, flask_app: Flask) -> None:
+        """Collect apps, widgets and blueprints from every plugin, and register the
+        blueprints on ``flask_app``."""
+        for plugin_name, app in self._results_by_plugin("guichet_apps"):
+            if not isinstance(app, App):
+                log.error("plugin %s returned %r from guichet_apps, not an App", plugin_name, app)
+                continue
+            if app.key in self.apps:
+                log.error(
+                    "plugin %s declares app %r, already declared by plugin %s; ignored",
+                    plugin_name,
+                    app.key,
+                    self.apps[app.key].plugin_name,
+                )
+                continue
+            self.apps[app.key] = AppEntry(app, plugin_name)
+            self._plugin_apps.setdefault(plugin_name, set()).add(app.key)
+        for plugin_name, widget in self._results_by_plugin("guichet_widgets"):
+            if widget.app_key not in self._plugin_apps.get(plugin_name, ()):
+                log.error("plugin %s: widget %r names a foreign app", plugin_name, widget.key)
+                continue
+            self.widgets[widget.key] = widget
+        for plugin_name, item in self._results_by_plugin("guichet_blueprints"):
+            if not isinstance(item, PluginBlueprint):
+                log.error("plugin %s returned %r from guichet_blueprints", plugin_name, item)
+                continue
+            if item.app_key is not None and item.app_key not in self._plugin_apps.get(
+                plugin_name, ()
+            ):
+                log.error("plugin %s: blueprint for foreign app %r", plugin_name, item.app_key)
+                continue
+            flask_app.register_blueprint(item.blueprint, url_prefix=item.url_prefix)
+            if item.app_key is not None:
+                self.blueprint_apps[item.blueprint.name] = item.app_key
+
+    # -- calls --------------------------------------------------------------------
+
+    def call(self, hook: str, enabled: frozenset[str] | None = None, **kwargs: Any) -> list:
+        """Call ``hook`` on every plugin, or only on those enabled for an organisation
+        when ``enabled`` (its set of enabled app keys) is given. Each implementation is
+        called on its own: one that raises is logged with its plugin's name and skipped.
+        List results are flattened; ``None`` results are dropped."""
+        return [item for _, item in self._results_by_plugin(hook, enabled, **kwargs)]
+
+    def _results_by_plugin(
+        self, hook: str, enabled: frozenset[str] | None = None, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        caller = getattr(self.pm.hook, hook)
+        if enabled is not None:
+            caller = self.pm.subset_hook_caller(hook, self._disabled_plugins(enabled))
+        results: list[tuple[str, Any]] = []
+        for impl in caller.get_hookimpls():  # in registration order
+            try:
+                value = impl.function(*[kwargs[name] for name in impl.argnames])
+            except Exception:
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook)
+                continue
+            if value is None:
+                continue
+            if isinstance(value, list | tuple):
+                results.extend((impl.plugin_name, item) for item in value)
+            else:
+                results.append((impl.plugin_name, value))
+        return results
+
+    def _disabled_plugins(self, enabled: frozenset[str]) -> set[object]:
+        """Plugins that own apps, none of which is in ``enabled`` (cached per set)."""
+        removed = self._subsets.get(enabled)
+        if removed is None:
+            removed = {
+                self.pm.get_plugin(name)
+                for name, keys in self._plugin_apps.items()
+                if not keys & enabled
+            }
+            self._subsets[enabled] = removed
+        return removed
+
+    # -- lookups ------------------------------------------------------------------
+
+    def app(self, key: str) -> App | None:
+        entry = self.apps.get(key)
+        return entry.app if entry else None
+
+    def sorted_apps(self, keys: Iterable[str] | None = None) -> list[App]:
+        wanted = self.apps.keys() if keys is None else keys
+        return sorted(
+            (self.apps[k].app for k in wanted if k in self.apps), key=lambda a: str(a.name)
+        )
+
+
+def registry(flask_app: Flask) -> Registry:
+    return flask_app.extensions["guichet"]

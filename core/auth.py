@@ -1,0 +1,205 @@
+"""Logging in and out, throttling, password reset by e-mail, and the session rules
+(a password change revokes every session; an expired session on an HTMX request
+answers with a redirect header to the login page)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_mailman import EmailMessage
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from core.directory import normalise_email
+from core.errors import error_response
+from core.extensions import db, limiter
+from core.models import User, utcnow
+from core.passwords import MIN_LENGTH, check_password, set_password
+from core.rendering import local_path
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    remember = BooleanField(_l("Remember me"))
+    next = StringField()
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=MIN_LENGTH)]
+    )
+    confirm = PasswordField(
+        _l("Confirm the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+def init_app(app: Flask, login_manager: LoginManager) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
+
+
+def load_user(user_id: str) -> User | None:
+    """Session and remember cookie carry ``id:session_token``; a changed token (after a
+    password change) no longer loads, which revokes the session."""
+    ident, _, token = user_id.partition(":")
+    if not ident.isdigit():
+        return None
+    user = db.session.get(User, int(ident))
+    if user is None or not token or user.session_token != token or not user.active:
+        return None
+    return user
+
+
+def unauthorized():
+    """Send an anonymous visitor to the login page, coming back afterwards. For an HTMX
+    request the redirect travels in ``HX-Redirect`` so that the whole page changes."""
+    if request.htmx:
+        back = urlsplit(request.htmx.current_url or "").path or request.path
+        return "", 401, {"HX-Redirect": url_for("auth.login", next=local_path(back))}
+    return redirect(url_for("auth.login", next=local_path(request.full_path.rstrip("?"))))
+
+
+def _login_key() -> str:
+    return "login:" + normalise_email(request.form.get("email", ""))
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=_login_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed
+)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("portal.home"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("auth/login.html", form=form), status
+    user = db.session.scalar(select(User).where(User.email == normalise_email(form.email.data)))
+    if not check_password(user, form.password.data) or not user.active:
+        form.form_errors.append(_("Wrong e-mail or password."))
+        return render_template("auth/login.html", form=form), 401
+    session.clear()  # a fresh session: nothing of the anonymous one survives
+    login_user(user, remember=form.remember.data)
+    user.last_login_at = utcnow()
+    db.session.commit()
+    target = local_path(form.next.data)
+    if target is None:
+        target = url_for("operator.index") if user.is_operator else url_for("portal.home")
+    return redirect(target)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def reset_token(user: User) -> str:
+    """A signed token bound to the current password hash: it stops working once used."""
+    return _serializer().dumps({"id": user.id, "pw": user.password_hash[-16:]})
+
+
+def user_for_reset_token(token: str) -> User | None:
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except (SignatureExpired, BadSignature):
+        return None
+    user = db.session.get(User, data.get("id")) if isinstance(data, dict) else None
+    if user is None or not user.active or user.password_hash[-16:] != data.get("pw"):
+        return None
+    return user
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("5 per 15 minutes", methods=["POST"])
+def forgot_password():
+    form = ForgotForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "auth/forgot.html", form=form
+        ), 400 if request.method == "POST" else 200
+    if not current_app.config["MAIL_SERVER"]:
+        form.form_errors.append(
+            _("E-mail is not configured on this portal: ask your provider to reset your password.")
+        )
+        return render_template("auth/forgot.html", form=form), 503
+    user = db.session.scalar(select(User).where(User.email == normalise_email(form.email.data)))
+    if user is not None and user.active:
+        link = url_for("auth.reset_password", token=reset_token(user), _external=True)
+        body = render_template("auth/reset_email.txt", user=user, link=link)
+        EmailMessage(_("Reset your Guichet password"), body, to=[user.email]).send()
+    # Same answer whether the address is known or not: no account enumeration.
+    flash(_("If an account uses this address, an e-mail with a link has been sent."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    user = user_for_reset_token(token)
+    if user is None:
+        flash(_("This link is invalid, expired or already used. Ask for a new one."), "error")
+        return redirect(url_for("auth.forgot_password"))
+    form = NewPasswordForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "auth/reset.html", form=form
+        ), 400 if request.method == "POST" else 200
+    set_password(user, form.password.data)
+    db.session.commit()
+    flash(_("Your password has been changed. You can log in."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.app_errorhandler(429)
+def too_many_attempts(error):
+    if request.endpoint == "auth.login":
+        form = LoginForm()
+        form.form_errors.append(
+            _("Too many failed attempts. Wait 15 minutes or reset your password.")
+        )
+        return render_template("auth/login.html", form=form), 429
+    return error_response(429)

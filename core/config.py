@@ -1,0 +1,100 @@
+"""Configuration: defaults, then ``instance/guichet.toml``, then the environment.
+
+Environment variables: ``DATABASE_URL`` and any ``GUICHET_<NAME>`` (which sets the
+config key ``<NAME>``; values are parsed as JSON when they can be, so
+``GUICHET_MAIL_PORT=2525`` is an int). A dict passed to ``create_app`` wins over all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, object] = {
+    # Sessions and cookies: secure by default (browsers accept Secure cookies on localhost).
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "guichet_session",
+    "REMEMBER_COOKIE_SECURE": True,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "HSTS": False,  # switch on behind TLS in production
+    # Database
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Login throttling (Flask-Limiter); Redis in production via RATELIMIT_STORAGE_URI.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
+    "PASSWORD_RESET_MAX_AGE": 3600,
+    # Locale
+    "BABEL_DEFAULT_LOCALE": "fr",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Paris",
+    "LANGUAGES": ["fr", "en"],
+    # Mail (Flask-Mailman); nothing is sent while MAIL_SERVER is empty.
+    "MAIL_BACKEND": "smtp",
+    "MAIL_SERVER": "",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "Guichet <no-reply@localhost>",
+    # Plugins: load the `guichet` entry points; extra plugin objects (tests, embedding).
+    "LOAD_ENTRYPOINT_PLUGINS": True,
+    "EXTRA_PLUGINS": [],
+    "BLOCKED_PLUGINS": [],
+    "PAGE_SIZE": 25,
+}
+
+
+def instance_path() -> Path:
+    """The installation's runtime folder (``GUICHET_INSTANCE_PATH`` or ``instance/``)."""
+    return Path(os.environ.get("GUICHET_INSTANCE_PATH", REPO_ROOT / "instance")).resolve()
+
+
+def load_config(app: Flask, overrides: dict | None = None) -> None:
+    """Fill ``app.config`` from defaults, the instance file, the environment and overrides."""
+    folder = Path(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{folder / 'guichet.db'}"
+    app.config["DOCUMENTS_PATH"] = str(folder / "documents")
+    app.config.from_file(folder / "guichet.toml", load=tomllib.load, text=False, silent=True)
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    app.config.from_prefixed_env("GUICHET")
+    if overrides:
+        app.config.from_mapping(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(folder)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    """Accept the usual ``postgres://`` forms and pick the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret_key(folder: Path) -> str:
+    """Read the secret key kept in the instance folder, generating it on first run."""
+    path = folder / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -1,0 +1,54 @@
+"""Demo data for a newcomer: the organisation "Client 1" with two accounts, a customer
+admin and an operator. Running it again keeps the data and prints fresh passwords."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from core import directory
+from core.extensions import db
+from core.models import Account, Organisation, User
+from core.passwords import set_password
+
+DEMO_ORG = "Client 1"
+DEMO_ACCOUNTS = [("00002501", "Client 1 – Siège"), ("04008041", "Client 1 – Agence de Lyon")]
+DEMO_USERS = [
+    ("demo@example.com", "Camille Martin", False),
+    ("operator@example.com", "Opérateur Guichet", True),
+]
+
+
+def load_demo() -> list[str]:
+    """Create (or refresh) the demo data; returns the lines to print."""
+    org = db.session.scalar(select(Organisation).where(Organisation.name == DEMO_ORG))
+    if org is None:
+        org = directory.create_organisation(
+            name=DEMO_ORG,
+            siret="35600000000048",
+            vat_number="FR23356000000",
+            address="9 rue du Colonel Pierre Avia\n75015 Paris",
+        )
+    parent_id = None
+    for code, name in DEMO_ACCOUNTS:
+        account = db.session.scalar(select(Account).where(Account.client_code == code))
+        if account is None:
+            account = directory.create_account(
+                org, client_code=code, name=name, parent_id=parent_id
+            )
+        parent_id = parent_id or account.id
+    lines = []
+    for email, name, operator in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = directory.create_user(email, password=password, name=name, is_operator=operator)
+        else:
+            set_password(user, password)
+        if not operator:
+            directory.set_membership(user, org, "admin")
+        who = "operator" if operator else "customer"
+        lines.append(f"{who:>9}: {email}  password: {password}")
+    db.session.commit()
+    return ["Demo data loaded. Log in with:", *lines]

@@ -1,0 +1,50 @@
+"""Error pages in the portal's style; HTMX requests get the message alone."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: _l("The request could not be understood."),
+    403: _l("You are not allowed to do this."),
+    404: _l("This page does not exist, or you do not have access to it."),
+    405: _l("This action is not possible here."),
+    413: _l("The data sent is too large."),
+    429: _l("Too many attempts. Please wait a few minutes before trying again."),
+    500: _l("Something went wrong on our side. The error has been logged."),
+}
+
+
+def error_response(code: int, message=None):
+    message = message or MESSAGES.get(code, MESSAGES[400])
+    template = "error_fragment.html" if request.htmx else "error.html"
+    return render_template(template, code=code, message=message), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return error_response(
+            400,
+            _l("The form has expired or was not sent from Guichet. Reload the page and try again."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        # A view's own message (``abort(400, "...")``) wins over the generic one.
+        custom = error.description if error.description != type(error).description else None
+        return error_response(error.code, custom)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(InternalServerError.code)

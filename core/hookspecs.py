@@ -1,0 +1,130 @@
+"""The hooks a Guichet plugin can implement.
+
+A plugin is a module (or object) registered under the ``guichet`` entry-point group;
+it implements any of these hooks with the ``hookimpl`` marker::
+
+    from core.hookspecs import hookimpl
+    from core.appinfo import App
+
+    @hookimpl
+    def guichet_apps():
+        return [App(key="tickets", name="Mes demandes", endpoint="tickets.index")]
+
+Hooks marked *per organisation* only reach the plugins that own an app enabled for
+the current organisation (plugins that declare no app are always reached). A hook
+implementation that raises is contained: the error is logged with the plugin's name
+and the call goes on with the other plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, SearchResult
+    from core.appinfo import Widget as WidgetInfo
+    from core.models import Organisation, User
+    from core.tenancy import Scope
+
+PROJECT = "guichet"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def guichet_apps() -> list[App]:
+    """Declare the apps this plugin provides. Called once at start-up.
+
+    Returns a list of :class:`core.appinfo.App`. Example::
+
+        return [App(key="invoices", name=_l("Vos factures"), endpoint="invoices.index",
+                    section=_l("Contrats et Factures"))]
+    """
+
+
+@hookspec
+def guichet_blueprints() -> list[PluginBlueprint]:
+    """Give the Flask blueprints (routes, templates, static files). Called once at start-up.
+
+    Returns a list of :class:`core.appinfo.PluginBlueprint`; the core registers them
+    and answers 404 on a gated blueprint for organisations without its app. Example::
+
+        bp = Blueprint("invoices", __name__, template_folder="templates")
+        return [PluginBlueprint(bp, app_key="invoices", url_prefix="/factures")]
+    """
+
+
+@hookspec
+def guichet_widgets() -> list[WidgetInfo]:
+    """Declare dashboard widgets. Called once at start-up.
+
+    Returns a list of :class:`core.appinfo.Widget`. Example::
+
+        return [Widget(key="invoices.latest", app_key="invoices",
+                       title=_l("Dernières factures"), endpoint="invoices.widget")]
+    """
+
+
+@hookspec
+def guichet_menu_items(user: User, organisation: Organisation) -> list[MenuItem]:
+    """Give header menu entries for this user in this organisation. *Per organisation.*
+
+    Returns a list of :class:`core.appinfo.MenuItem`; entries of disabled apps are
+    dropped by the core. Example::
+
+        return [MenuItem(app_key="account", section=_l("Mon compte"),
+                         label=_l("Mon profil"), endpoint="account.profile")]
+    """
+
+
+@hookspec
+def guichet_search(query: str, scope: Scope) -> list[SearchResult]:
+    """Answer the global search box within ``scope``. *Per organisation.*
+
+    ``query`` is the stripped text typed by the user (at least 2 characters);
+    ``scope`` is the :class:`core.tenancy.Scope` in force. Use
+    ``core.tenancy.scoped(Model)`` so results never leave it. Example::
+
+        rows = db.session.scalars(scoped(Invoice).where(Invoice.number.startswith(query)))
+        return [SearchResult("invoices", f"Facture {r.number}", url_for(...)) for r in rows]
+    """
+
+
+@hookspec
+def guichet_event(name: str, payload: dict[str, Any]) -> None:
+    """React to a domain event such as ``invoice.created`` or ``payment.paid``.
+
+    ``payload`` is a JSON-serialisable dict; it carries ``organisation_id`` when the
+    event belongs to an organisation (then only plugins enabled for it are reached).
+    The return value is ignored. Example::
+
+        if name == "invoice.created":
+            queue_notification(payload["invoice_id"])
+    """
+
+
+@hookspec
+def guichet_cli(group: click.Group) -> None:
+    """Add commands to the ``guichet`` command line. Called when the CLI is built.
+
+    Example::
+
+        @group.command("tickets-purge")
+        def purge(): ...
+    """
+
+
+@hookspec
+def guichet_migrations() -> MigrationLocation | None:
+    """Give this plugin's Alembic history (its own version table). Called at upgrade.
+
+    The migrations of every installed plugin run on ``guichet db upgrade``, whether
+    or not an organisation has enabled its apps. Example::
+
+        return MigrationLocation("tickets", Path(__file__).parent / "migrations",
+                                 version_table="alembic_version_tickets")
+    """

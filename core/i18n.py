@@ -1,0 +1,54 @@
+"""Language and formats: French by default, English available; amounts and dates by
+Babel in the user's locale (``56 267,25 €`` and ``27/05/2022`` in French)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask, current_app, request
+from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_login import current_user
+
+from core.config import REPO_ROOT
+
+
+def translation_directories() -> str:
+    """The core's catalogs and each built-in plugin's ``translations`` folder."""
+    folders = [REPO_ROOT / "core" / "translations"]
+    folders += sorted(p for p in (REPO_ROOT / "plugins").glob("*/translations") if p.is_dir())
+    return ";".join(str(p) for p in folders)
+
+
+def select_locale() -> str:
+    """The user's choice, else the browser's preference, else French."""
+    languages = current_app.config["LANGUAGES"]
+    user = current_user if request else None
+    if user is not None and user.is_authenticated and user.locale in languages:
+        return user.locale
+    if request:
+        best = request.accept_languages.best_match(languages)
+        if best:
+            return best
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def money(minor_units: int | None, currency: str = "EUR") -> str:
+    """Format an amount held in minor units: ``money(5626725)`` → ``56 267,25 €`` in French."""
+    if minor_units is None:
+        return ""
+    return format_currency(Decimal(minor_units).scaleb(-2), currency)
+
+
+def short_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return format_datetime(value, "short")
+    return format_date(value, "short")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["short_date"] = short_date
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())

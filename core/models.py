@@ -1,0 +1,227 @@
+"""The core domain: organisations (tenants), accounts, users, memberships, app switches,
+favourites and pins, audit events and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from core.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class TenantMixin:
+    """A row that belongs to one organisation. The scope helper filters on it."""
+
+    @declared_attr
+    def organisation_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+
+
+class AccountScopedMixin(TenantMixin):
+    """A row that also belongs to one account; the user's scope restricts it further."""
+
+    @declared_attr
+    def account_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    siret: Mapped[str | None] = mapped_column(String(14), unique=True)
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(Text, default="")
+    locale: Mapped[str] = mapped_column(String(10), default="fr")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    accounts: Mapped[list[Account]] = relationship(
+        back_populates="organisation", order_by="Account.client_code"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.id} {self.name!r}>"
+
+
+class Account(TenantMixin, db.Model):
+    """A customer account, identified by the provider's client code (e.g. ``00002501``)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+
+    organisation: Mapped[Organisation] = relationship(back_populates="accounts")
+    parent: Mapped[Account | None] = relationship(remote_side=[id])
+
+    @property
+    def label(self) -> str:
+        return f"{self.client_code} – {self.name}" if self.name else self.client_code
+
+
+membership_accounts = Table(
+    "membership_accounts",
+    db.metadata,
+    Column("membership_id", ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    locale: Mapped[str | None] = mapped_column(String(10))
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Part of the login identity: changing it (password change) revokes every session.
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:  # Flask-Login: the session and remember cookie carry this
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class Membership(TenantMixin, db.Model):
+    """A user's role in an organisation, optionally restricted to some accounts."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    ROLES = ("admin", "member")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organisation: Mapped[Organisation] = relationship()
+    accounts: Mapped[list[Account]] = relationship(secondary=membership_accounts)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class AppActivation(TenantMixin, db.Model):
+    """Whether an app is enabled for an organisation, and its per-organisation settings."""
+
+    __tablename__ = "app_activations"
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AppDefault(db.Model):
+    """The operator's choice of an app's default for new organisations."""
+
+    __tablename__ = "app_defaults"
+
+    app_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+
+
+class _UserOrderedItem(TenantMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    app_key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Favourite(_UserOrderedItem, db.Model):
+    """An app shortcut in a user's favourites bar, per organisation."""
+
+    __tablename__ = "favourites"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id", "app_key"),)
+
+
+class Pin(_UserOrderedItem, db.Model):
+    """A widget pinned on a user's dashboard, per organisation."""
+
+    __tablename__ = "pins"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id", "widget_key"),)
+
+    widget_key: Mapped[str] = mapped_column(String(128))
+
+
+class AuditEvent(db.Model):
+    """Who changed what, when, with the values before and after."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_organisation_id_at", "organisation_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(String(254), default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the import API, issued by an operator; only its hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,379 @@
+"""The operator back-office: organisations and accounts, users and memberships, the
+organisations × apps matrix, and the audit log. Hidden (404) from everyone else."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from jinja2_fragments.flask import render_block
+from sqlalchemy import func, or_, select
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from core import activation, directory
+from core.appsystem import registry
+from core.extensions import db
+from core.models import Account, AppActivation, AuditEvent, Membership, Organisation, User
+from core.passwords import MIN_LENGTH, set_password
+from core.rendering import local_path, render
+
+bp = Blueprint("operator", __name__, template_folder="templates")
+
+LOCALES = [("fr", "Français"), ("en", "English")]
+
+
+@bp.before_request
+def operators_only():
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if not current_user.is_operator:
+        abort(404)
+    return None
+
+
+# -- forms ---------------------------------------------------------------------------
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    siret = StringField(
+        _l("SIRET"),
+        validators=[Optional(), Regexp(r"^\d{14}$", message=_l("A SIRET has 14 digits."))],
+    )
+    vat_number = StringField(
+        _l("VAT number"),
+        validators=[
+            Optional(),
+            Regexp(r"^[A-Z]{2}[0-9A-Z]{2,13}$", message=_l("Example: FR40303265045.")),
+        ],
+    )
+    address = TextAreaField(_l("Postal address"), validators=[Length(max=500)])
+    locale = SelectField(_l("Language"), choices=LOCALES)
+
+
+class AccountForm(FlaskForm):
+    client_code = StringField(
+        _l("Client code"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^[0-9A-Za-z-]{1,32}$", message=_l("Digits, letters and dashes only.")),
+        ],
+    )
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    parent_id = SelectField(_l("Parent account"), coerce=lambda v: int(v) if v else None)
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    locale = SelectField(_l("Language"), choices=[("", "—"), *LOCALES])
+    is_operator = BooleanField(_l("Operator"))
+    active = BooleanField(_l("Active"), default=True)
+    password = PasswordField(
+        _l("Password"),
+        validators=[Optional(), Length(min=MIN_LENGTH)],
+        description=_l("Leave empty to keep the current one."),
+    )
+
+
+class MemberForm(FlaskForm):
+    email = EmailField(_l("User's e-mail"), validators=[DataRequired(), Email()])
+    role = SelectField(_l("Role"), choices=[("member", _l("Member")), ("admin", _l("Admin"))])
+
+
+def _form_values(form: FlaskForm, *names: str) -> dict:
+    return {name: (getattr(form, name).data or None) for name in names}
+
+
+def _apply(form: FlaskForm, action) -> bool:
+    """Run a directory change; on a rule error put the message on its field."""
+    try:
+        action()
+    except directory.DirectoryError as error:
+        db.session.rollback()
+        field = getattr(form, error.field, None)
+        (field.errors if field is not None else form.form_errors).append(str(error))
+        return False
+    db.session.commit()
+    return True
+
+
+def _page() -> int:
+    page = request.args.get("page", "1")
+    return int(page) if page.isdigit() and int(page) > 0 else 1
+
+
+# -- organisations and accounts ------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for("operator.organisations"))
+
+
+@bp.get("/organisations")
+def organisations():
+    q = request.args.get("q", "").strip()
+    query = select(Organisation).order_by(Organisation.name, Organisation.id)
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(Organisation.name.ilike(like), Organisation.siret.like(like)))
+    pagination = db.paginate(query, page=_page(), per_page=25, error_out=False)
+    return render("operator/organisations.html", "results", pagination=pagination, q=q)
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"])
+def organisation_new():
+    form = OrganisationForm()
+    if form.validate_on_submit():
+        values = _form_values(form, "name", "siret", "vat_number", "address", "locale")
+        created = {}
+        if _apply(form, lambda: created.setdefault("org", directory.create_organisation(**values))):
+            flash(_("Organisation created."), "info")
+            return redirect(url_for("operator.organisation", org_id=created["org"].id))
+    return render("operator/organisation_form.html", form=form, org=None), _status(form)
+
+
+@bp.route("/organisations/<int:org_id>", methods=["GET", "POST"])
+def organisation(org_id: int):
+    org = db.get_or_404(Organisation, org_id)
+    form = OrganisationForm(obj=org)
+    if form.validate_on_submit():
+        values = _form_values(form, "name", "siret", "vat_number", "address", "locale")
+        values["address"] = values["address"] or ""
+        if _apply(form, lambda: directory.update_organisation(org, **values)):
+            flash(_("Organisation saved."), "info")
+            return redirect(url_for("operator.organisation", org_id=org.id))
+    members = db.session.scalars(
+        select(Membership)
+        .join(User)
+        .where(Membership.organisation_id == org.id)
+        .order_by(User.email)
+    ).all()
+    return render(
+        "operator/organisation_form.html",
+        form=form,
+        org=org,
+        members=members,
+        member_form=MemberForm(),
+    ), _status(form)
+
+
+def _account_form(org: Organisation, account: Account | None = None) -> AccountForm:
+    form = AccountForm(obj=account)
+    others = [a for a in org.accounts if account is None or a.id != account.id]
+    form.parent_id.choices = [("", "—")] + [(a.id, a.label) for a in others]
+    return form
+
+
+@bp.route("/organisations/<int:org_id>/accounts/new", methods=["GET", "POST"])
+def account_new(org_id: int):
+    org = db.get_or_404(Organisation, org_id)
+    form = _account_form(org)
+    if form.validate_on_submit():
+        values = _form_values(form, "client_code", "name", "parent_id")
+        if _apply(form, lambda: directory.create_account(org, **values)):
+            flash(_("Account created."), "info")
+            return redirect(url_for("operator.organisation", org_id=org.id))
+    return render("operator/account_form.html", form=form, org=org, account=None), _status(form)
+
+
+@bp.route("/accounts/<int:account_id>", methods=["GET", "POST"])
+def account(account_id: int):
+    acc = db.get_or_404(Account, account_id)
+    form = _account_form(acc.organisation, acc)
+    if form.validate_on_submit():
+        values = _form_values(form, "client_code", "name", "parent_id")
+        values["name"] = values["name"] or ""
+        if _apply(form, lambda: directory.update_account(acc, **values)):
+            flash(_("Account saved."), "info")
+            return redirect(url_for("operator.organisation", org_id=acc.organisation_id))
+    return render(
+        "operator/account_form.html", form=form, org=acc.organisation, account=acc
+    ), _status(form)
+
+
+@bp.post("/organisations/<int:org_id>/members")
+def member_set(org_id: int):
+    org = db.get_or_404(Organisation, org_id)
+    form = MemberForm()
+    if not form.validate_on_submit():
+        abort(400, _("Give a valid e-mail and role."))
+    user = db.session.scalar(
+        select(User).where(User.email == directory.normalise_email(form.email.data))
+    )
+    if user is None:
+        abort(400, _("No user has this e-mail; create the user first."))
+    ids = request.form.getlist("account")
+    if not all(v.isdigit() for v in ids):
+        abort(400, _("Malformed account ids."))
+    try:
+        directory.set_membership(user, org, form.role.data, [int(v) for v in ids])
+    except directory.DirectoryError as error:
+        db.session.rollback()
+        abort(400, str(error))
+    db.session.commit()
+    flash(_("Membership saved."), "info")
+    return redirect(url_for("operator.organisation", org_id=org.id))
+
+
+@bp.post("/memberships/<int:membership_id>/delete")
+def member_remove(membership_id: int):
+    membership = db.get_or_404(Membership, membership_id)
+    org_id = membership.organisation_id
+    directory.remove_membership(membership)
+    db.session.commit()
+    flash(_("Membership removed."), "info")
+    return redirect(url_for("operator.organisation", org_id=org_id))
+
+
+# -- users ---------------------------------------------------------------------------
+
+
+@bp.get("/users")
+def users():
+    q = request.args.get("q", "").strip()
+    query = select(User).order_by(User.email)
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(or_(User.email.like(like), func.lower(User.name).like(like)))
+    pagination = db.paginate(query, page=_page(), per_page=25, error_out=False)
+    return render("operator/users.html", "results", pagination=pagination, q=q)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new():
+    form = UserForm()
+    if form.validate_on_submit():
+        values = _form_values(form, "name", "locale", "is_operator", "active")
+        values["is_operator"] = bool(values["is_operator"])
+        values["active"] = bool(values["active"])
+        created = {}
+
+        def create():
+            created["user"] = directory.create_user(
+                form.email.data, password=form.password.data, **values
+            )
+
+        if _apply(form, create):
+            flash(_("User created."), "info")
+            return redirect(url_for("operator.user", user_id=created["user"].id))
+    return render("operator/user_form.html", form=form, user=None), _status(form)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+def user(user_id: int):
+    target = db.get_or_404(User, user_id)
+    form = UserForm(obj=target)
+    if form.validate_on_submit():
+        values = _form_values(form, "email", "name", "locale")
+        values["is_operator"] = form.is_operator.data
+        values["active"] = form.active.data
+
+        def update():
+            directory.update_user(target, **values)
+            if form.password.data:
+                set_password(target, form.password.data)
+
+        if _apply(form, update):
+            flash(_("User saved."), "info")
+            return redirect(url_for("operator.user", user_id=target.id))
+    return render("operator/user_form.html", form=form, user=target), _status(form)
+
+
+# -- apps ----------------------------------------------------------------------------
+
+
+@bp.get("/apps")
+def apps():
+    """Organisations × apps, with on/off switches that toggle in place."""
+    q = request.args.get("q", "").strip()
+    query = select(Organisation).order_by(Organisation.name, Organisation.id)
+    if q:
+        query = query.where(Organisation.name.ilike(f"%{q}%"))
+    pagination = db.paginate(query, page=_page(), per_page=20, error_out=False)
+    org_ids = [o.id for o in pagination.items]
+    explicit = {
+        (org_id, key): enabled
+        for org_id, key, enabled in db.session.execute(
+            select(
+                AppActivation.organisation_id, AppActivation.app_key, AppActivation.enabled
+            ).where(AppActivation.organisation_id.in_(org_ids))
+        )
+    }
+    defaults = activation.app_defaults()
+    state = {
+        (org_id, key): explicit.get((org_id, key), defaults[key])
+        for org_id in org_ids
+        for key in defaults
+    }
+    return render(
+        "operator/apps.html",
+        pagination=pagination,
+        q=q,
+        state=state,
+        defaults=defaults,
+        apps=registry(current_app).sorted_apps(),
+    )
+
+
+def _enabled_flag() -> bool:
+    value = request.form.get("enabled")
+    if value not in ("0", "1"):
+        abort(400, _("Say enabled=1 or enabled=0."))
+    return value == "1"
+
+
+@bp.post("/apps/<int:org_id>/<app_key>")
+def app_toggle(org_id: int, app_key: str):
+    org = db.get_or_404(Organisation, org_id)
+    enabled = _enabled_flag()
+    try:
+        activation.set_app_enabled(org, app_key, enabled)
+    except activation.UnknownApp:
+        abort(404, _("Unknown app %(key)s.", key=app_key))
+    db.session.commit()
+    return _switch_or_back(
+        "switch", org=org, app=registry(current_app).app(app_key), enabled=enabled
+    )
+
+
+@bp.post("/apps/default/<app_key>")
+def app_default(app_key: str):
+    enabled = _enabled_flag()
+    try:
+        activation.set_app_default(app_key, enabled)
+    except activation.UnknownApp:
+        abort(404, _("Unknown app %(key)s.", key=app_key))
+    db.session.commit()
+    return _switch_or_back(
+        "default_switch", app=registry(current_app).app(app_key), enabled=enabled
+    )
+
+
+def _switch_or_back(block: str, **context):
+    """HTMX gets the switch re-rendered in place; a plain form post goes back to the matrix."""
+    if request.htmx:
+        return render_block("operator/apps.html", block, **context)
+    flash(_("Saved."), "info")
+    return redirect(local_path(request.form.get("next")) or url_for("operator.apps"))
+
+
+# -- audit ---------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+def audit_log():
+    org_id = request.args.get("organisation", "")
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if org_id.isdigit():
+        query = query.where(AuditEvent.organisation_id == int(org_id))
+    pagination = db.paginate(query, page=_page(), per_page=50, error_out=False)
+    return render("operator/audit.html", pagination=pagination, organisation=org_id)
+
+
+def _status(form: FlaskForm) -> int:
+    return 400 if form.is_submitted() and (form.errors or form.form_errors) else 200

@@ -1,0 +1,38 @@
+"""Password hashing with argon2 (argon2-cffi)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.models import User, new_session_token
+
+MIN_LENGTH = 10
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so both cases cost the same time.
+_DUMMY_HASH = _hasher.hash("guichet-dummy-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Whether ``password`` is the user's; rehashes when the parameters changed."""
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if user is None:
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return True
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a new password and revoke every session and remember cookie of the user."""
+    if len(password) < MIN_LENGTH:
+        raise ValueError(f"password shorter than {MIN_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    user.session_token = new_session_token()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything Guichet needs into this clone: a virtualenv in .venv, the
+# front-end assets from package-lock.json, and the compiled translation catalogs.
+# Usage: scripts/setup.sh [--test]   (--test also installs the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[[ "${1:-}" == "--test" ]] && extras="[test]"
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".${extras}"
+npm ci --no-audit --no-fund --loglevel=error
+.venv/bin/pybabel compile --use-fuzzy -d core/translations -f >/dev/null
+for catalog in plugins/*/translations; do
+  [[ -d "$catalog" ]] && .venv/bin/pybabel compile -d "$catalog" -f >/dev/null
+done
+echo "setup: done"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One command for the whole suite: install everything, lint, run the tests.
+# GUICHET_TEST_DATABASE_URL=postgresql://... runs the same suite on PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+# The browser journeys drive Debian's chromium (test tools cannot download browsers).
+if ! command -v chromium >/dev/null; then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+ruff check .
+ruff format --check .
+pytest "$@"

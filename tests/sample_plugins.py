@@ -1,0 +1,121 @@
+"""Small plugins for the tests, registered per app through ``EXTRA_PLUGINS``."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from sqlalchemy import select
+
+from core.appinfo import App, MenuItem, PluginBlueprint, SearchResult
+from core.extensions import db
+from core.hookspecs import hookimpl
+from core.models import Account
+from core.tenancy import get_scoped_or_404, scoped
+
+
+class Notes:
+    """An app with a page per account, a menu entry and search: exercises the gate."""
+
+    __name__ = "notes"
+    bp = Blueprint("notes", __name__)
+    calls: list[str] = []
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="notes", name="Notes", endpoint="notes.index", section="Services")]
+
+    @hookimpl
+    def guichet_blueprints(self):
+        return [PluginBlueprint(self.bp, app_key="notes", url_prefix="/notes")]
+
+    @hookimpl
+    def guichet_menu_items(self, user, organisation):
+        self.calls.append("menu")
+        return [MenuItem("notes", "Services", "Mes notes", "notes.index")]
+
+    @hookimpl
+    def guichet_search(self, query, scope):
+        rows = db.session.scalars(
+            scoped(Account, scope).where(Account.client_code.startswith(query))
+        )
+        return [SearchResult("notes", r.client_code, f"/notes/{r.id}") for r in rows]
+
+
+@Notes.bp.get("/")
+def index():
+    codes = db.session.scalars(scoped(Account).with_only_columns(Account.client_code)).all()
+    return "notes: " + ",".join(sorted(codes))
+
+
+@Notes.bp.get("/<int:account_id>")
+def note(account_id: int):
+    return get_scoped_or_404(Account, account_id).client_code
+
+
+class AdminTool:
+    """An app reserved to organisation admins."""
+
+    __name__ = "admintool"
+    bp = Blueprint("admintool", __name__)
+
+    @hookimpl
+    def guichet_apps(self):
+        return [
+            App(
+                key="admintool",
+                name="Administration",
+                endpoint="admintool.index",
+                permissions=("admin",),
+                default_enabled=False,
+            )
+        ]
+
+    @hookimpl
+    def guichet_blueprints(self):
+        return [PluginBlueprint(self.bp, app_key="admintool", url_prefix="/admintool")]
+
+
+@AdminTool.bp.get("/")
+def admin_index():
+    return "admin tool"
+
+
+class Broken:
+    """Raises in every per-request hook: must be contained."""
+
+    __name__ = "broken"
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="broken", name="Broken", endpoint="portal.home")]
+
+    @hookimpl
+    def guichet_menu_items(self, user, organisation):
+        raise RuntimeError("broken menu")
+
+    @hookimpl
+    def guichet_search(self, query, scope):
+        raise RuntimeError("broken search")
+
+
+class Misspelled:
+    """A hook implementation whose name matches no specification."""
+
+    __name__ = "misspelled"
+
+    @hookimpl
+    def guichet_menu_item(self, user, organisation):  # missing the final s
+        return []
+
+
+class DuplicateNotes:
+    """Claims the app key of Notes."""
+
+    __name__ = "duplicate_notes"
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="notes", name="Other notes", endpoint="portal.home")]
+
+
+def account_ids(org) -> list[int]:
+    return list(db.session.scalars(select(Account.id).where(Account.organisation_id == org.id)))

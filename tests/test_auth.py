@@ -1,0 +1,178 @@
+import re
+
+import pytest
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import User
+from tests.conftest import PASSWORD, make_app
+
+
+def test_login_with_the_right_password_opens_the_portal(client, user):
+    response = client.login(user.email)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+
+
+def test_login_is_case_insensitive_on_the_email(client, user):
+    assert client.login(user.email.upper()).status_code == 302
+
+
+@pytest.mark.parametrize("email", ["camille@client1.example.com", "nobody@client1.example.com"])
+def test_wrong_password_and_unknown_user_get_the_same_clear_401(client, user, email):
+    response = client.login(email, "wrong password!")
+    assert response.status_code == 401
+    assert "Mauvais e-mail ou mot de passe." in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # still anonymous
+
+
+def test_login_is_throttled_per_account_with_a_clear_message(client, user):
+    for _ in range(5):
+        assert client.login(user.email, "wrong password!").status_code == 401
+    response = client.login(user.email, PASSWORD)
+    assert response.status_code == 429
+    assert "Trop de tentatives" in response.get_data(as_text=True)
+    # another account from the same address is not blocked by this one's failures
+    assert client.login("someone@else.example.com", "wrong password!").status_code == 401
+
+
+def test_successful_logins_do_not_count_towards_the_limit(client, user):
+    for _ in range(8):
+        assert client.login(user.email).status_code == 302
+        client.post("/logout")
+
+
+def test_login_is_throttled_per_address(app, client, user):
+    for n in range(20):
+        client.login(f"user{n}@client1.example.com", "wrong password!")
+    assert client.login(user.email).status_code == 429
+
+
+def test_next_only_redirects_inside_the_portal(client, user):
+    assert client.login(user.email, next="/scope").headers["Location"] == "/scope"
+    client.post("/logout")
+    assert client.login(user.email, next="https://evil.test/").headers["Location"] == "/"
+    client.post("/logout")
+    assert client.login(user.email, next="//evil.test/").headers["Location"] == "/"
+
+
+def test_anonymous_page_request_goes_to_login_and_comes_back(client, user):
+    response = client.get("/scope")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/scope"
+
+
+def test_expired_session_on_htmx_request_answers_with_a_redirect_header(client, user):
+    response = client.htmx(
+        "GET", "/scope", headers={"HX-Current-URL": "http://guichet.test/mon-compte/?tab=1"}
+    )
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/mon-compte/"
+    assert response.get_data() == b""  # never a login form swapped into a widget
+
+
+def test_remember_me_sets_a_secure_http_only_cookie(client, user):
+    response = client.login(user.email, remember="y")
+    cookies = response.headers.getlist("Set-Cookie")
+    remember = next(c for c in cookies if c.startswith("remember_token="))
+    assert "Secure" in remember and "HttpOnly" in remember
+    session_cookie = next(c for c in cookies if c.startswith("guichet_session="))
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+
+
+def test_changing_the_password_revokes_other_sessions(client, other_client, user):
+    assert client.login(user.email).status_code == 302
+    assert other_client.login(user.email, remember="y").status_code == 302
+    response = client.post(
+        "/mon-compte/password",
+        data={
+            "current": PASSWORD,
+            "password": "a brand new secret",
+            "confirm": "a brand new secret",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200  # the session that changed it stays
+    assert other_client.get("/").status_code == 302  # the other one is logged out
+    assert other_client.login(user.email, PASSWORD).status_code == 401
+
+
+def test_password_change_with_a_wrong_current_password_changes_nothing(logged_in, user):
+    before = user.password_hash
+    response = logged_in.post(
+        "/mon-compte/password",
+        data={
+            "current": "not it at all",
+            "password": "a brand new secret",
+            "confirm": "a brand new secret",
+        },
+    )
+    assert response.status_code == 400
+    db.session.refresh(user)
+    assert user.password_hash == before
+
+
+def test_deactivated_user_cannot_log_in(client, user):
+    user.active = False
+    db.session.commit()
+    assert client.login(user.email).status_code == 401
+
+
+def test_logout_needs_a_post_with_csrf(logged_in):
+    assert logged_in.get("/logout").status_code == 405
+    assert logged_in.post("/logout", csrf=False).status_code == 400
+    assert logged_in.get("/").status_code == 200
+    assert logged_in.post("/logout").status_code == 302
+    assert logged_in.get("/").status_code == 302
+
+
+def test_stored_hash_is_argon2(user):
+    stored = db.session.scalar(select(User.password_hash).where(User.id == user.id))
+    assert stored.startswith("$argon2")
+    assert PASSWORD not in stored
+
+
+def test_reset_link_in_email_sets_a_new_password_once(app, client, user, smtp_server):
+    response = client.post("/password/forgot", data={"email": user.email})
+    assert response.status_code == 302
+    [message] = smtp_server.messages
+    assert message["To"] == user.email
+    body = message.get_payload(decode=True).decode()
+    link = re.search(r"http://guichet.test(/password/reset/\S+)", body).group(1)
+    new = {"password": "my new password", "confirm": "my new password"}
+    assert client.post(link, data=new).status_code == 302
+    assert client.login(user.email, "my new password").status_code == 302
+    client.post("/logout")
+    again = client.post(link, data={"password": "third password!", "confirm": "third password!"})
+    assert again.headers["Location"] == "/password/forgot"  # single use
+    assert client.login(user.email, "my new password").status_code == 302
+
+
+def test_reset_for_unknown_address_answers_the_same_and_sends_nothing(app, client, smtp_server):
+    response = client.post("/password/forgot", data={"email": "nobody@nowhere.example.com"})
+    assert response.status_code == 302
+    assert smtp_server.messages == []
+
+
+def test_tampered_or_expired_reset_link_is_refused(app, client, user):
+    from core.auth import reset_token
+
+    token = reset_token(user)
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    data = {"password": "my new password", "confirm": "my new password"}
+    assert client.post(f"/password/reset/{tampered}", data=data).status_code == 302
+    app.config["PASSWORD_RESET_MAX_AGE"] = -1
+    try:
+        assert client.post(f"/password/reset/{token}", data=data).status_code == 302
+    finally:
+        app.config["PASSWORD_RESET_MAX_AGE"] = 3600
+    assert client.login(user.email, "my new password").status_code == 401
+
+
+def test_reset_without_mail_configured_says_so(tmp_path, user, smtp_server):
+    unconfigured = make_app(tmp_path, MAIL_SERVER="")
+    response = unconfigured.test_client().post("/password/forgot", data={"email": user.email})
+    assert response.status_code == 503
+    assert "n’est pas configuré" in response.get_data(as_text=True)
+    assert smtp_server.messages == []

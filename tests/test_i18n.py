@@ -1,0 +1,66 @@
+from datetime import date
+
+from flask_babel import force_locale
+
+from core.extensions import db
+from core.i18n import money, short_date
+
+
+def normalise(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def test_amounts_and_dates_in_french(app):
+    with app.test_request_context(), force_locale("fr"):
+        assert normalise(money(5626725)) == "56 267,25 €"
+        assert normalise(money(-5626725)) == "-56 267,25 €"
+        assert short_date(date(2022, 5, 27)) == "27/05/2022"
+
+
+def test_amounts_and_dates_in_english(app):
+    with app.test_request_context(), force_locale("en"):
+        assert money(5626725) == "€56,267.25"
+        assert short_date(date(2022, 5, 27)) == "5/27/22"
+
+
+def test_french_is_the_default(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert '<html lang="fr">' in page
+    assert "Connexion à votre espace client" in page
+
+
+def test_browser_preference_chooses_english(client):
+    page = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.8"}).get_data(
+        as_text=True
+    )
+    assert "Log in to your customer area" in page
+
+
+def test_user_choice_wins_over_the_browser(logged_in, user):
+    response = logged_in.post("/mon-compte/", data={"name": "Camille", "locale": "en"})
+    assert response.status_code == 302
+    page = logged_in.get("/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Dashboard" in page and "My account" in page
+    db.session.refresh(user)
+    assert user.locale == "en"
+
+
+def test_unknown_language_in_profile_is_refused(logged_in, user):
+    response = logged_in.post("/mon-compte/", data={"name": "X", "locale": "de"})
+    assert response.status_code == 400
+    db.session.refresh(user)
+    assert user.locale is None
+
+
+def test_every_message_has_a_french_translation():
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).parents[1]
+    catalogs = [root / "core/translations", *sorted((root / "plugins").glob("*/translations"))]
+    for folder in catalogs:
+        with open(folder / "fr/LC_MESSAGES/messages.po", "rb") as handle:
+            catalog = read_po(handle)
+        missing = [m.id for m in catalog if m.id and not m.string]
+        assert missing == [], f"{folder}: untranslated {missing}"

@@ -1,0 +1,133 @@
+import logging
+
+import pluggy
+import pytest
+
+from core.activation import enabled_app_keys, set_app_enabled
+from core.appsystem import registry
+from core.extensions import db
+from core.tenancy import Scope
+from tests.conftest import make_app, make_org, make_user
+from tests.sample_plugins import AdminTool, Broken, DuplicateNotes, Misspelled, Notes
+
+
+@pytest.fixture(scope="module")
+def plugin_app(tmp_path_factory, app):
+    """A second app, side by side with the first, with test plugins of its own."""
+    return make_app(
+        tmp_path_factory.mktemp("plugins"), EXTRA_PLUGINS=[Notes(), AdminTool(), Broken()]
+    )
+
+
+@pytest.fixture
+def pclient(plugin_app, user):
+    client = plugin_app.test_client()
+    assert client.login(user.email).status_code == 302
+    return client
+
+
+def test_builtin_apps_come_through_the_entry_point_group(app):
+    assert registry(app).apps["account"].plugin_name == "account"
+
+
+def test_apps_of_side_by_side_apps_do_not_leak(app, plugin_app):
+    assert "notes" not in registry(app).apps
+    assert "notes" in registry(plugin_app).apps
+    assert registry(app).pm is not registry(plugin_app).pm
+
+
+def test_misspelled_hook_implementation_fails_at_start_up(tmp_path):
+    with pytest.raises(pluggy.PluginValidationError, match="guichet_menu_item"):
+        make_app(tmp_path, EXTRA_PLUGINS=[Misspelled()])
+
+
+def test_duplicate_app_key_keeps_the_first_and_logs_the_second(tmp_path, caplog):
+    with caplog.at_level(logging.ERROR):
+        dup = make_app(tmp_path, EXTRA_PLUGINS=[Notes(), DuplicateNotes()])
+    assert registry(dup).apps["notes"].plugin_name == "notes"
+    assert "duplicate_notes declares app 'notes', already declared by plugin notes" in caplog.text
+
+
+def test_blocked_plugin_is_not_loaded(tmp_path):
+    blocked = make_app(tmp_path, EXTRA_PLUGINS=[Notes()], BLOCKED_PLUGINS=["notes"])
+    assert "notes" not in registry(blocked).apps
+
+
+def test_enabled_app_routes_menu_and_data_are_served(pclient, org):
+    assert pclient.get("/notes/").get_data(as_text=True) == "notes: 00002501,04008041"
+    assert "Mes notes" in pclient.get("/").get_data(as_text=True)
+
+
+def test_disabled_app_disappears_everywhere_and_comes_back(plugin_app, pclient, org):
+    with plugin_app.app_context():
+        set_app_enabled(org, "notes", False)
+        db.session.commit()
+    assert pclient.get("/notes/").status_code == 404
+    page = pclient.get("/").get_data(as_text=True)
+    assert "Mes notes" not in page
+    with plugin_app.app_context():
+        scope = Scope(org.id)
+        assert "notes" not in enabled_app_keys(org.id)
+        results = registry(plugin_app).call(
+            "guichet_search", enabled=enabled_app_keys(org.id), query="000", scope=scope
+        )
+        assert results == []
+        set_app_enabled(org, "notes", True)
+        db.session.commit()
+    assert pclient.get("/notes/").status_code == 200
+    assert "Mes notes" in pclient.get("/").get_data(as_text=True)
+
+
+def test_hooks_of_disabled_apps_are_not_even_called(plugin_app, pclient, org):
+    with plugin_app.app_context():
+        set_app_enabled(org, "notes", False)
+        db.session.commit()
+    Notes.calls.clear()
+    pclient.get("/")
+    assert Notes.calls == []
+
+
+def test_a_raising_plugin_is_contained_and_logged_with_its_name(pclient, caplog):
+    with caplog.at_level(logging.ERROR):
+        response = pclient.get("/")
+    assert response.status_code == 200
+    assert "Mes notes" in response.get_data(as_text=True)  # the others still render
+    assert "plugin broken failed in guichet_menu_items" in caplog.text
+
+
+def test_search_reaches_enabled_plugins_within_the_scope(plugin_app, org):
+    other = make_org("Client 2", codes=("00009999",))
+    with plugin_app.test_request_context():
+        results = registry(plugin_app).call(
+            "guichet_search", enabled=enabled_app_keys(org.id), query="0000", scope=Scope(org.id)
+        )
+    assert [r.title for r in results] == ["00002501"]
+    assert other.id != org.id
+
+
+def test_admin_only_app_is_hidden_from_members(plugin_app, org, user):
+    with plugin_app.app_context():
+        set_app_enabled(org, "admintool", True)
+        db.session.commit()
+    make_user("member@client1.example.com", org, role="member")
+    admin_client = plugin_app.test_client()
+    assert admin_client.login(user.email).status_code == 302
+    member_client = plugin_app.test_client()
+    assert member_client.login("member@client1.example.com").status_code == 302
+    assert admin_client.get("/admintool/").status_code == 200
+    assert member_client.get("/admintool/").status_code == 404
+
+
+def test_app_off_by_default_needs_an_operator(pclient):
+    assert pclient.get("/admintool/").status_code == 404
+
+
+def test_anonymous_request_to_a_plugin_route_goes_to_login(plugin_app):
+    response = plugin_app.test_client().get("/notes/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+@pytest.fixture
+def user(org):
+    return make_user("camille@client1.example.com", org, role="admin")

@@ -1,0 +1,130 @@
+import pytest
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import Account, Membership
+from tests.conftest import make_app, make_org, make_user
+from tests.sample_plugins import AdminTool, Notes
+
+# Rules that take an argument but hold no tenant object, with the reason.
+NOT_TENANT_ROUTES = {
+    "static": "public files",
+    "auth.reset_password": "a signed token, checked by its own tests",
+}
+
+
+@pytest.fixture(scope="module")
+def walk_app(tmp_path_factory, app):
+    return make_app(tmp_path_factory.mktemp("walk"), EXTRA_PLUGINS=[Notes(), AdminTool()])
+
+
+def test_scope_defaults_to_every_permitted_account(logged_in):
+    page = logged_in.get("/scope").get_data(as_text=True)
+    assert "00002501" in page and "04008041" in page
+
+
+def test_choosing_a_scope_narrows_every_scoped_query(walk_app, org, user):
+    client = walk_app.test_client()
+    client.login(user.email)
+    first = next(a for a in org.accounts if a.client_code == "00002501")
+    assert client.post("/scope", data={"account": [str(first.id)]}).status_code == 302
+    assert client.get("/notes/").get_data(as_text=True) == "notes: 00002501"
+    assert "1 compte(s)" in client.get("/").get_data(as_text=True)
+    assert client.post("/scope", data={}).status_code == 302  # none ticked: all again
+    assert client.get("/notes/").get_data(as_text=True) == "notes: 00002501,04008041"
+
+
+def test_membership_restricted_to_an_account_never_sees_the_others(walk_app, org):
+    make_user("restricted@client1.example.com", org, accounts=("04008041",))
+    client = walk_app.test_client()
+    client.login("restricted@client1.example.com")
+    assert client.get("/notes/").get_data(as_text=True) == "notes: 04008041"
+    hidden = next(a for a in org.accounts if a.client_code == "00002501")
+    assert client.get(f"/notes/{hidden.id}").status_code == 404
+    assert client.get(f"/accounts/{hidden.id}").status_code == 404
+    page = client.get("/scope").get_data(as_text=True)
+    assert "00002501" not in page
+
+
+@pytest.mark.parametrize("tampered", [["999999"], ["abc"], ["-1"]])
+def test_tampered_scope_ids_are_refused_and_change_nothing(walk_app, org, user, tampered):
+    client = walk_app.test_client()
+    client.login(user.email)
+    first = next(a for a in org.accounts if a.client_code == "00002501")
+    client.post("/scope", data={"account": [str(first.id)]})
+    response = client.post("/scope", data={"account": tampered})
+    assert response.status_code == 400
+    assert "ne sont pas les vôtres" in response.get_data(as_text=True)
+    assert client.get("/notes/").get_data(as_text=True) == "notes: 00002501"
+
+
+def test_scope_cannot_reach_another_organisations_account(walk_app, org, user):
+    other = make_org("Client 2", codes=("00009999",))
+    client = walk_app.test_client()
+    client.login(user.email)
+    response = client.post("/scope", data={"account": [str(other.accounts[0].id)]})
+    assert response.status_code == 400
+    assert client.get("/notes/").get_data(as_text=True) == "notes: 00002501,04008041"
+
+
+def test_user_of_two_organisations_switches_between_them(walk_app, org, user):
+    from core import directory
+
+    other = make_org("Client 2", codes=("00009999",))
+    directory.set_membership(user, other, "member")
+    db.session.commit()
+    client = walk_app.test_client()
+    client.login(user.email)
+    assert client.get("/notes/").get_data(as_text=True) == "notes: 00002501,04008041"
+    assert client.post(f"/organisations/{other.id}/switch").status_code == 302
+    assert client.get("/notes/").get_data(as_text=True) == "notes: 00009999"
+
+
+def _foreign_values(other, other_user):
+    membership = db.session.scalar(select(Membership).where(Membership.user_id == other_user.id))
+    return {
+        "account_id": other.accounts[0].id,
+        "org_id": other.id,
+        "user_id": other_user.id,
+        "membership_id": membership.id,
+        "app_key": "notes",
+    }
+
+
+def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, user):
+    """Walks every registered URL rule that takes an argument, as a customer of
+    Client 1, with the ids of Client 2's objects: each must answer 404. A new route
+    whose argument this test does not know fails here until it is added."""
+    other = make_org("Client 2", codes=("00009999",))
+    other_user = make_user("someone@client2.example.com", other, role="admin")
+    foreign = _foreign_values(other, other_user)
+    with walk_app.app_context():
+        from core.activation import set_app_enabled
+
+        set_app_enabled(org, "admintool", True)
+        set_app_enabled(other, "admintool", True)
+        db.session.commit()
+    client = walk_app.test_client()
+    assert client.login(user.email).status_code == 302
+    checked = []
+    for rule in walk_app.url_map.iter_rules():
+        if not rule.arguments or rule.endpoint in NOT_TENANT_ROUTES:
+            continue
+        unknown = rule.arguments - foreign.keys()
+        assert not unknown, f"{rule.rule}: give the test a foreign value for {unknown}"
+        with walk_app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **{k: foreign[k] for k in rule.arguments})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+            checked.append((method, rule.endpoint))
+    assert ("GET", "notes.note") in checked
+    assert ("GET", "portal.account") in checked
+    assert ("POST", "portal.switch_organisation") in checked
+    # nothing changed for the other organisation
+    assert (
+        db.session.scalar(select(Account.client_code).where(Account.organisation_id == other.id))
+        == "00009999"
+    )
