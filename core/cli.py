@@ -229,13 +229,14 @@ def demo_command():
         click.echo(line)
 
 
-def _plugin_commands() -> None:
+def add_plugin_commands(group: click.Group, pm=None) -> None:
+    """Let every installed plugin add its commands (``guichet_cli``) to ``group``."""
     try:
-        pm = build_plugin_manager()
+        pm = pm or build_plugin_manager()
     except Exception as error:  # the CLI must still start to let an operator repair
         click.echo(f"warning: plugins not loaded: {error}", err=True)
         return
-    Registry(pm).call("guichet_cli", group=main)
+    Registry(pm).call("guichet_cli", group=group)
 
 
-_plugin_commands()
+add_plugin_commands(main)

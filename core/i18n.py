@@ -9,6 +9,7 @@ from decimal import Decimal
 from flask import Flask, current_app, request
 from flask_babel import format_currency, format_date, format_datetime, get_locale
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from core.config import REPO_ROOT
 
@@ -18,6 +19,14 @@ def translation_directories() -> str:
     folders = [REPO_ROOT / "core" / "translations"]
     folders += sorted(p for p in (REPO_ROOT / "plugins").glob("*/translations") if p.is_dir())
     return ";".join(str(p) for p in folders)
+
+
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+def language_choices() -> list[SelectChoice]:
+    """The languages offered in forms, each named in its own language."""
+    return [SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()]
 
 
 def select_locale() -> str:

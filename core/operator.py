@@ -11,18 +11,18 @@ from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 from sqlalchemy import func, or_, select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from core import activation, directory
 from core.appsystem import registry
 from core.extensions import db
+from core.i18n import language_choices
 from core.models import Account, AppActivation, AuditEvent, Membership, Organisation, User
 from core.passwords import MIN_LENGTH, set_password
 from core.rendering import local_path, render
 
 bp = Blueprint("operator", __name__, template_folder="templates")
-
-LOCALES = [("fr", "Français"), ("en", "English")]
 
 
 @bp.before_request
@@ -51,7 +51,7 @@ class OrganisationForm(FlaskForm):
         ],
     )
     address = TextAreaField(_l("Postal address"), validators=[Length(max=500)])
-    locale = SelectField(_l("Language"), choices=LOCALES)
+    locale = SelectField(_l("Language"), choices=language_choices())
 
 
 class AccountForm(FlaskForm):
@@ -69,7 +69,7 @@ class AccountForm(FlaskForm):
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
     name = StringField(_l("Name"), validators=[Length(max=200)])
-    locale = SelectField(_l("Language"), choices=[("", "—"), *LOCALES])
+    locale = SelectField(_l("Language"), choices=[SelectChoice("", "—"), *language_choices()])
     is_operator = BooleanField(_l("Operator"))
     active = BooleanField(_l("Active"), default=True)
     password = PasswordField(
@@ -81,7 +81,10 @@ class UserForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     email = EmailField(_l("User's e-mail"), validators=[DataRequired(), Email()])
-    role = SelectField(_l("Role"), choices=[("member", _l("Member")), ("admin", _l("Admin"))])
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice("member", _l("Member")), SelectChoice("admin", _l("Admin"))],
+    )
 
 
 def _form_values(form: FlaskForm, *names: str) -> dict:
@@ -120,7 +123,14 @@ def organisations():
     query = select(Organisation).order_by(Organisation.name, Organisation.id)
     if q:
         like = f"%{q}%"
-        query = query.where(or_(Organisation.name.ilike(like), Organisation.siret.like(like)))
+        by_code = select(Account.organisation_id).where(Account.client_code.startswith(q))
+        query = query.where(
+            or_(
+                Organisation.name.ilike(like),
+                Organisation.siret.startswith(q),
+                Organisation.id.in_(by_code),
+            )
+        )
     pagination = db.paginate(query, page=_page(), per_page=25, error_out=False)
     return render("operator/organisations.html", "results", pagination=pagination, q=q)
 
@@ -165,7 +175,7 @@ def organisation(org_id: int):
 def _account_form(org: Organisation, account: Account | None = None) -> AccountForm:
     form = AccountForm(obj=account)
     others = [a for a in org.accounts if account is None or a.id != account.id]
-    form.parent_id.choices = [("", "—")] + [(a.id, a.label) for a in others]
+    form.parent_id.choices = [SelectChoice("", "—")] + [SelectChoice(a.id, a.label) for a in others]
     return form
 
 

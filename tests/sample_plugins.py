@@ -119,3 +119,35 @@ class DuplicateNotes:
 
 def account_ids(org) -> list[int]:
     return list(db.session.scalars(select(Account.id).where(Account.organisation_id == org.id)))
+
+
+class Recorder:
+    """Records events and offers a widget and a CLI command."""
+
+    __name__ = "recorder"
+    events: list[tuple[str, dict]] = []
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="recorder", name="Recorder", endpoint="portal.home")]
+
+    @hookimpl
+    def guichet_widgets(self):
+        from core.appinfo import Widget
+
+        return [
+            Widget(key="recorder.last", app_key="recorder", title="Last", endpoint="portal.home"),
+            Widget(key="recorder.foreign", app_key="notes", title="Not mine", endpoint="x"),
+        ]
+
+    @hookimpl
+    def guichet_event(self, name, payload):
+        self.events.append((name, payload))
+
+    @hookimpl
+    def guichet_cli(self, group):
+        import click
+
+        @group.command("recorder-hello")
+        def hello():
+            click.echo("hello from recorder")

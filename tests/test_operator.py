@@ -207,3 +207,9 @@ def test_organisation_search_returns_the_results_fragment_for_htmx(ops, org):
     body = response.get_data(as_text=True)
     assert "Zeta" in body and "Client 1" not in body
     assert "<html" not in body
+
+
+def test_organisation_search_finds_a_client_code(ops, org):
+    make_org("Zeta", codes=("77700001",))
+    body = ops.get("/operator/organisations?q=7770").get_data(as_text=True)
+    assert "Zeta" in body and "Client 1" not in body

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from core.appinfo import App, MenuItem, PluginBlueprint
 from core.extensions import db
 from core.hookspecs import hookimpl
+from core.i18n import language_choices
 from core.passwords import MIN_LENGTH, check_password, set_password
 
 APP_KEY = "account"
@@ -22,7 +23,7 @@ bp = Blueprint("account", __name__, template_folder="templates")
 
 class ProfileForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=200)])
-    locale = SelectField(_l("Language"), choices=[("fr", "Français"), ("en", "English")])
+    locale = SelectField(_l("Language"), choices=language_choices())
 
 
 class PasswordForm(FlaskForm):

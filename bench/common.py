@@ -1,0 +1,32 @@
+"""Helpers shared by the bench scripts: timing percentiles and a test-client app."""
+
+from __future__ import annotations
+
+import contextvars
+import statistics
+import time
+from collections.abc import Callable
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    cut = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": cut[49], "p95": cut[94], "p99": cut[98], "max": ordered[-1]}
+
+
+def measure(action: Callable[[], object], runs: int, warmup: int = 10) -> dict[str, float]:
+    """Run ``action`` ``warmup`` then ``runs`` times, each in a fresh context like a
+    real request; returns the percentiles in milliseconds."""
+    for _ in range(warmup):
+        contextvars.Context().run(action)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        contextvars.Context().run(action)
+        samples.append((time.perf_counter() - start) * 1000)
+    return percentiles(samples)
+
+
+def report(title: str, figures: dict[str, float], target: str = "") -> None:
+    values = "  ".join(f"{k} {v:7.2f} ms" for k, v in figures.items())
+    print(f"{title:<42} {values}  {target}")

@@ -1,0 +1,51 @@
+"""Each hook of core.hookspecs, exercised through a sample plugin."""
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from core.activation import set_app_enabled
+from core.appsystem import build_plugin_manager, registry
+from core.cli import add_plugin_commands
+from core.events import emit
+from core.extensions import db
+from tests.conftest import make_app
+from tests.sample_plugins import Notes, Recorder
+
+
+@pytest.fixture(scope="module")
+def rec_app(tmp_path_factory, app):
+    return make_app(tmp_path_factory.mktemp("rec"), EXTRA_PLUGINS=[Recorder(), Notes()])
+
+
+def test_widgets_are_indexed_and_foreign_app_keys_refused(rec_app):
+    widgets = registry(rec_app).widgets
+    assert widgets["recorder.last"].app_key == "recorder"
+    assert "recorder.foreign" not in widgets
+
+
+def test_events_reach_only_plugins_enabled_for_the_organisation(rec_app, org):
+    Recorder.events.clear()
+    with rec_app.app_context():
+        emit("invoice.created", {"organisation_id": org.id, "invoice_id": 7})
+        set_app_enabled(org, "recorder", False)
+        db.session.commit()
+        emit("invoice.created", {"organisation_id": org.id, "invoice_id": 8})
+        emit("installation.started", {})  # no organisation: every plugin
+    assert Recorder.events == [
+        ("invoice.created", {"organisation_id": org.id, "invoice_id": 7}),
+        ("installation.started", {}),
+    ]
+
+
+def test_plugins_add_cli_commands():
+    group = click.Group("guichet")
+    add_plugin_commands(group, build_plugin_manager([Recorder()], load_entrypoints=False))
+    result = CliRunner().invoke(group, ["recorder-hello"])
+    assert result.output == "hello from recorder\n"
+
+
+def test_blueprint_of_a_plugin_is_registered_under_its_prefix(rec_app):
+    rules = {r.rule for r in rec_app.url_map.iter_rules() if r.endpoint.startswith("notes.")}
+    assert rules == {"/notes/", "/notes/<int:account_id>"}
+    assert registry(rec_app).blueprint_apps["notes"] == "notes"
