@@ -47,7 +47,7 @@ class HundredApps:
         return [MenuItem(k, f"Section {k[-1]}", f"App {k}", "portal.home") for k in self.keys]
 
 
-def populate(orgs: int, users: int, apps: list[str]) -> None:
+def populate(orgs: int, users: int, apps: list[str], enabled: int) -> None:
     started = time.perf_counter()
     hashed = hash_password(PASSWORD)
     db.session.execute(
@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--apps", type=int, default=100)
+    parser.add_argument("--enabled", type=int, default=100, help="apps enabled per organisation")
     parser.add_argument("--runs", type=int, default=500)
     args = parser.parse_args()
 
@@ -143,9 +144,12 @@ def main() -> None:
             db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
             db.session.commit()
         upgrade_all()
-        populate(args.orgs, args.users, plugin.keys)
+        populate(args.orgs, args.users, plugin.keys, args.enabled)
         engine = db.engine
-    print(f"database: {engine.dialect.name}; apps registered: {len(plugin.keys) + 1}")
+    print(
+        f"database: {engine.dialect.name}; apps registered: {len(plugin.keys) + 1}, "
+        f"enabled per organisation: {args.enabled + 1}"
+    )
 
     client = app.test_client()
     email = f"user{args.users // 2}@example.com"

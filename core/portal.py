@@ -9,7 +9,6 @@ from flask import Blueprint, Flask, abort, current_app, flash, redirect, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from core.activation import enabled_app_keys
 from core.appinfo import App, MenuItem
@@ -26,6 +25,7 @@ from core.tenancy import (
     get_scoped_or_404,
     permitted_account_ids,
     scoped,
+    user_memberships,
 )
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -94,15 +94,7 @@ class Shell:
 
     @staticmethod
     def memberships() -> list[Membership]:
-        if not current_user.is_authenticated:
-            return []
-        return db.session.scalars(
-            select(Membership)
-            .options(joinedload(Membership.organisation))
-            .join(Organisation)
-            .where(Membership.user_id == current_user.id)
-            .order_by(Organisation.name)
-        ).all()
+        return user_memberships()
 
     @staticmethod
     def scope_label() -> str:
@@ -172,4 +164,7 @@ def account(account_id: int):
     children = db.session.scalars(
         scoped(Account).where(Account.parent_id == acc.id).order_by(Account.client_code)
     ).all()
-    return render("portal/account.html", account=acc, children=children)
+    parent = None
+    if acc.parent_id is not None:  # shown only when it is in the scope too
+        parent = db.session.scalar(scoped(Account).where(Account.id == acc.parent_id))
+    return render("portal/account.html", account=acc, parent=parent, children=children)

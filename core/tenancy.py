@@ -37,28 +37,40 @@ class Scope:
         return self.account_ids is None or account_id in self.account_ids
 
 
+def user_memberships() -> list[Membership]:
+    """Every membership of the logged-in user, with its organisation and account
+    restrictions, in one query (cached per request)."""
+    if "_memberships" not in g:
+        g._memberships = []
+        if current_user.is_authenticated:
+            g._memberships = (
+                db.session.scalars(
+                    select(Membership)
+                    .options(joinedload(Membership.organisation), joinedload(Membership.accounts))
+                    .join(Organisation)
+                    .where(Membership.user_id == current_user.id)
+                    .order_by(Organisation.name, Membership.id)
+                )
+                .unique()
+                .all()
+            )
+    return g._memberships
+
+
 def current_membership() -> Membership | None:
     """The membership of the logged-in user in the organisation it is working in
-    (the one chosen in the session, else its first). Cached per request."""
-    if "_membership" in g:
-        return g._membership
-    membership = None
-    if current_user.is_authenticated:
-        query = (
-            select(Membership)
-            .options(joinedload(Membership.organisation))
-            .where(Membership.user_id == current_user.id)
-        )
-        wanted = session.get(ORG_KEY)
-        if wanted is not None:
-            membership = db.session.scalar(query.where(Membership.organisation_id == wanted))
-        if membership is None:
-            membership = db.session.scalar(query.order_by(Membership.id).limit(1))
-            if membership is not None and wanted is not None:
-                session.pop(SCOPE_KEY, None)
-            session[ORG_KEY] = membership.organisation_id if membership else None
-    g._membership = membership
-    return membership
+    (the one chosen in the session, else its first)."""
+    memberships = user_memberships()
+    wanted = session.get(ORG_KEY)
+    for membership in memberships:
+        if membership.organisation_id == wanted:
+            return membership
+    if not memberships:
+        return None
+    if wanted is not None:  # no longer a member there: start afresh
+        session.pop(SCOPE_KEY, None)
+    session[ORG_KEY] = memberships[0].organisation_id
+    return memberships[0]
 
 
 def current_organisation() -> Organisation | None:
@@ -68,12 +80,7 @@ def current_organisation() -> Organisation | None:
 
 def permitted_account_ids(membership: Membership) -> frozenset[int] | None:
     """Accounts a membership may see: ``None`` means all accounts of the organisation."""
-    if "_permitted" not in g:
-        ids = db.session.scalars(
-            select(Account.id).join(Membership.accounts).where(Membership.id == membership.id)
-        ).all()
-        g._permitted = frozenset(ids) if ids else None
-    return g._permitted
+    return frozenset(a.id for a in membership.accounts) or None
 
 
 def current_scope() -> Scope:
@@ -147,14 +154,8 @@ def choose_scope(account_ids: list[int]) -> None:
 
 def choose_organisation(organisation_id: int) -> None:
     """Switch to another organisation of the user (404 if it is not one of them)."""
-    exists = db.session.scalar(
-        select(Membership.id).where(
-            Membership.user_id == current_user.id, Membership.organisation_id == organisation_id
-        )
-    )
-    if exists is None:
+    if not any(m.organisation_id == organisation_id for m in user_memberships()):
         abort(404)
     session[ORG_KEY] = organisation_id
     session.pop(SCOPE_KEY, None)
-    for key in ("_membership", "_permitted", "_scope"):
-        g.pop(key, None)
+    g.pop("_scope", None)

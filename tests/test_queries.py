@@ -6,7 +6,7 @@ from core.extensions import db
 from tests.conftest import make_app, make_org, make_user
 from tests.sample_plugins import Notes
 
-SHELL_QUERY_BUDGET = 5
+SHELL_QUERY_BUDGET = 3
 
 
 def shell_queries(client, count_queries, path="/"):

@@ -128,3 +128,21 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
         db.session.scalar(select(Account.client_code).where(Account.organisation_id == other.id))
         == "00009999"
     )
+
+
+def test_account_page_shows_sub_accounts_and_hides_a_parent_outside_the_scope(walk_app, org, user):
+    from core import directory
+
+    parent, sibling = sorted(org.accounts, key=lambda a: a.client_code)
+    child = directory.create_account(org, client_code="00002599", name="Fille", parent_id=parent.id)
+    db.session.commit()
+    make_user("child-only@client1.example.com", org, accounts=("00002599",))
+    client = walk_app.test_client()
+    client.login("child-only@client1.example.com")
+    page = client.get(f"/accounts/{child.id}").get_data(as_text=True)
+    assert "00002599" in page and parent.client_code not in page
+    admin = walk_app.test_client()
+    admin.login(user.email)
+    page = admin.get(f"/accounts/{parent.id}").get_data(as_text=True)
+    assert "Sous-comptes" in page and "00002599" in page
+    assert sibling.client_code not in page
