@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from core import audit
@@ -79,8 +80,8 @@ def update_account(account: Account, **values: Any) -> None:
 def create_user(email: str, password: str | None = None, **values: Any) -> User:
     email = normalise_email(email)
     _check_unique(User, "email", email)
-    if password is not None and len(password) < MIN_LENGTH:
-        raise DirectoryError("password", f"a password has at least {MIN_LENGTH} characters")
+    if password is not None:
+        _check_password(password)
     user = User(email=email, **{k: v for k, v in values.items() if k in USER_FIELDS})
     if password:
         set_password(user, password)
@@ -88,6 +89,13 @@ def create_user(email: str, password: str | None = None, **values: Any) -> User:
     db.session.flush()
     audit.record("user.create", f"user:{user.id}", after=audit.snapshot(user, USER_FIELDS))
     return user
+
+
+def change_password(user: User, password: str) -> None:
+    """An operator sets a user's password: every session of the user ends."""
+    _check_password(password)
+    set_password(user, password)
+    audit.record("user.password", f"user:{user.id}")
 
 
 def update_user(user: User, **values: Any) -> None:
@@ -102,14 +110,14 @@ def set_membership(
 ) -> Membership:
     """Give ``user`` a role in ``org``, restricted to ``account_ids`` when given."""
     if role not in Membership.ROLES:
-        raise DirectoryError("role", f"unknown role {role!r}")
+        raise DirectoryError("role", _("Unknown role %(role)s.", role=role))
     accounts = []
     if account_ids:
         accounts = db.session.scalars(
             select(Account).where(Account.id.in_(account_ids), Account.organisation_id == org.id)
         ).all()
         if len(accounts) != len(set(account_ids)):
-            raise DirectoryError("accounts", "some accounts do not belong to this organisation")
+            raise DirectoryError("accounts", _("Some accounts do not belong to this organisation."))
     membership = db.session.scalar(
         select(Membership).where(
             Membership.user_id == user.id, Membership.organisation_id == org.id
@@ -164,6 +172,13 @@ def _update(obj, fields, values, action, target, organisation_id) -> None:
         )
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_LENGTH:
+        raise DirectoryError(
+            "password", _("A password has at least %(count)d characters.", count=MIN_LENGTH)
+        )
+
+
 def _check_unique(model, field: str, value, exclude: int | None = None) -> None:
     if not value:
         return
@@ -171,7 +186,7 @@ def _check_unique(model, field: str, value, exclude: int | None = None) -> None:
     if exclude is not None:
         query = query.where(model.id != exclude)
     if db.session.scalar(query):
-        raise DirectoryError(field, f"{field} {value!r} is already used")
+        raise DirectoryError(field, _("%(value)s is already used.", value=value))
 
 
 def _check_parent(org: Organisation, parent_id: int | None, self_id: int | None = None) -> None:
@@ -180,5 +195,5 @@ def _check_parent(org: Organisation, parent_id: int | None, self_id: int | None 
     parent = db.session.get(Account, parent_id)
     if parent is None or parent.organisation_id != org.id or parent.id == self_id:
         raise DirectoryError(
-            "parent_id", "the parent account must be another account of the same organisation"
+            "parent_id", _("The parent must be another account of the same organisation.")
         )

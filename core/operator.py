@@ -19,7 +19,7 @@ from core.appsystem import registry
 from core.extensions import db
 from core.i18n import language_choices
 from core.models import Account, AppActivation, AuditEvent, Membership, Organisation, User
-from core.passwords import MIN_LENGTH, set_password
+from core.passwords import MIN_LENGTH
 from core.rendering import local_path, render
 
 bp = Blueprint("operator", __name__, template_folder="templates")
@@ -87,8 +87,13 @@ class MemberForm(FlaskForm):
     )
 
 
-def _form_values(form: FlaskForm, *names: str) -> dict:
-    return {name: (getattr(form, name).data or None) for name in names}
+OPTIONAL = {"siret", "vat_number", "parent_id", "locale"}
+
+
+def _form_values(form: FlaskForm, names: tuple[str, ...]) -> dict:
+    """The form's data for ``names``; an empty optional field becomes ``None``."""
+    data = {name: getattr(form, name).data for name in names}
+    return {k: (v or None) if k in OPTIONAL else v for k, v in data.items()}
 
 
 def _apply(form: FlaskForm, action) -> bool:
@@ -139,7 +144,7 @@ def organisations():
 def organisation_new():
     form = OrganisationForm()
     if form.validate_on_submit():
-        values = _form_values(form, "name", "siret", "vat_number", "address", "locale")
+        values = _form_values(form, directory.ORG_FIELDS)
         created = {}
         if _apply(form, lambda: created.setdefault("org", directory.create_organisation(**values))):
             flash(_("Organisation created."), "info")
@@ -152,8 +157,7 @@ def organisation(org_id: int):
     org = db.get_or_404(Organisation, org_id)
     form = OrganisationForm(obj=org)
     if form.validate_on_submit():
-        values = _form_values(form, "name", "siret", "vat_number", "address", "locale")
-        values["address"] = values["address"] or ""
+        values = _form_values(form, directory.ORG_FIELDS)
         if _apply(form, lambda: directory.update_organisation(org, **values)):
             flash(_("Organisation saved."), "info")
             return redirect(url_for("operator.organisation", org_id=org.id))
@@ -184,7 +188,7 @@ def account_new(org_id: int):
     org = db.get_or_404(Organisation, org_id)
     form = _account_form(org)
     if form.validate_on_submit():
-        values = _form_values(form, "client_code", "name", "parent_id")
+        values = _form_values(form, directory.ACCOUNT_FIELDS)
         if _apply(form, lambda: directory.create_account(org, **values)):
             flash(_("Account created."), "info")
             return redirect(url_for("operator.organisation", org_id=org.id))
@@ -196,8 +200,7 @@ def account(account_id: int):
     acc = db.get_or_404(Account, account_id)
     form = _account_form(acc.organisation, acc)
     if form.validate_on_submit():
-        values = _form_values(form, "client_code", "name", "parent_id")
-        values["name"] = values["name"] or ""
+        values = _form_values(form, directory.ACCOUNT_FIELDS)
         if _apply(form, lambda: directory.update_account(acc, **values)):
             flash(_("Account saved."), "info")
             return redirect(url_for("operator.organisation", org_id=acc.organisation_id))
@@ -258,15 +261,11 @@ def users():
 def user_new():
     form = UserForm()
     if form.validate_on_submit():
-        values = _form_values(form, "name", "locale", "is_operator", "active")
-        values["is_operator"] = bool(values["is_operator"])
-        values["active"] = bool(values["active"])
+        values = _form_values(form, directory.USER_FIELDS)
         created = {}
 
         def create():
-            created["user"] = directory.create_user(
-                form.email.data, password=form.password.data, **values
-            )
+            created["user"] = directory.create_user(password=form.password.data, **values)
 
         if _apply(form, create):
             flash(_("User created."), "info")
@@ -279,14 +278,12 @@ def user(user_id: int):
     target = db.get_or_404(User, user_id)
     form = UserForm(obj=target)
     if form.validate_on_submit():
-        values = _form_values(form, "email", "name", "locale")
-        values["is_operator"] = form.is_operator.data
-        values["active"] = form.active.data
+        values = _form_values(form, directory.USER_FIELDS)
 
         def update():
             directory.update_user(target, **values)
             if form.password.data:
-                set_password(target, form.password.data)
+                directory.change_password(target, form.password.data)
 
         if _apply(form, update):
             flash(_("User saved."), "info")

@@ -96,7 +96,7 @@ def test_duplicate_client_code_is_refused(run):
     assert run("account", "create", org_id, "0001").exit_code == 0
     result = run("account", "create", org_id, "0001")
     assert result.exit_code == 1
-    assert "client_code" in result.output
+    assert "Error: client_code: 0001 est déjà utilisé." in result.output
     assert count(Account) == 1
 
 

@@ -213,3 +213,34 @@ def test_organisation_search_finds_a_client_code(ops, org):
     make_org("Zeta", codes=("77700001",))
     body = ops.get("/operator/organisations?q=7770").get_data(as_text=True)
     assert "Zeta" in body and "Client 1" not in body
+
+
+def test_operator_password_change_is_audited_and_ends_the_users_sessions(ops, user, other_client):
+    assert other_client.login(user.email).status_code == 302
+    response = ops.post(
+        f"/operator/users/{user.id}",
+        data={
+            "email": user.email,
+            "name": "",
+            "locale": "",
+            "password": "set by operator",
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    assert other_client.get("/").status_code == 302
+    assert (
+        db.session.scalar(select(AuditEvent.target).where(AuditEvent.action == "user.password"))
+        == f"user:{user.id}"
+    )
+
+
+def test_short_password_from_operator_is_refused_with_its_message(ops, user):
+    before = user.password_hash
+    response = ops.post(
+        f"/operator/users/{user.id}",
+        data={"email": user.email, "password": "short", "active": "y"},
+    )
+    assert response.status_code == 400
+    db.session.refresh(user)
+    assert user.password_hash == before
