@@ -3,12 +3,20 @@ organisations × apps matrix, and the audit log. Hidden (404) from everyone else
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from jinja2_fragments.flask import render_block
 from sqlalchemy import func, or_, select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -343,9 +351,10 @@ def app_toggle(org_id: int, app_key: str):
     except activation.UnknownApp:
         abort(404, _("Unknown app %(key)s.", key=app_key))
     db.session.commit()
-    return _switch_or_back(
-        "switch", org=org, app=registry(current_app).app(app_key), enabled=enabled
-    )
+    app = registry(current_app).app(app_key)
+    label = _("%(app)s for %(org)s", app=app.name, org=org.name)
+    url = url_for("operator.app_toggle", org_id=org.id, app_key=app_key)
+    return _switch_or_back(url, enabled, label)
 
 
 @bp.post("/apps/default/<app_key>")
@@ -356,15 +365,14 @@ def app_default(app_key: str):
     except activation.UnknownApp:
         abort(404, _("Unknown app %(key)s.", key=app_key))
     db.session.commit()
-    return _switch_or_back(
-        "default_switch", app=registry(current_app).app(app_key), enabled=enabled
-    )
+    label = _("%(app)s on by default", app=registry(current_app).app(app_key).name)
+    return _switch_or_back(url_for("operator.app_default", app_key=app_key), enabled, label)
 
 
-def _switch_or_back(block: str, **context):
+def _switch_or_back(url: str, enabled: bool, label: str):
     """HTMX gets the switch re-rendered in place; a plain form post goes back to the matrix."""
     if request.htmx:
-        return render_block("operator/apps.html", block, **context)
+        return render_template("operator/switch.html", url=url, enabled=enabled, label=label)
     flash(_("Saved."), "info")
     return redirect(local_path(request.form.get("next")) or url_for("operator.apps"))
 
