@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from core import audit
 from core.activation import materialise_defaults
 from core.extensions import db
+from core.favourites import seed_dashboard
 from core.models import Account, Membership, Organisation, User
 from core.passwords import MIN_LENGTH, set_password
 
@@ -124,11 +125,15 @@ def set_membership(
         )
     )
     before = _membership_state(membership) if membership else None
-    if membership is None:
+    new = membership is None
+    if new:
         membership = Membership(user=user, organisation=org)
         db.session.add(membership)
     membership.role = role
     membership.accounts = list(accounts)
+    if new:
+        db.session.flush()
+        seed_dashboard(membership)
     after = _membership_state(membership)
     if before != after:
         audit.record(

@@ -59,6 +59,9 @@ class Organisation(db.Model):
     vat_number: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(Text, default="")
     locale: Mapped[str] = mapped_column(String(10), default="fr")
+    # The dashboard a new member starts with: {"favourites": [app keys], "pins": [widget
+    # keys]}; None gives the sensible default (see core.favourites.seed_dashboard).
+    dashboard_defaults: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     accounts: Mapped[list[Account]] = relationship(

@@ -22,13 +22,13 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from core import activation, directory
+from core import activation, directory, favourites
 from core.appsystem import registry
 from core.extensions import db
 from core.i18n import language_choices
 from core.models import Account, AppActivation, AuditEvent, Membership, Organisation, User
 from core.passwords import MIN_LENGTH
-from core.rendering import local_path, render
+from core.rendering import local_path, render, switch_value
 
 bp = Blueprint("operator", __name__, template_folder="templates")
 
@@ -175,12 +175,16 @@ def organisation(org_id: int):
         .where(Membership.organisation_id == org.id)
         .order_by(User.email)
     ).all()
+    reg = registry(current_app)
     return render(
         "operator/organisation_form.html",
         form=form,
         org=org,
         members=members,
         member_form=MemberForm(),
+        apps=reg.sorted_apps(),
+        widgets=sorted(reg.widgets.values(), key=lambda w: str(w.title)),
+        defaults=org.dashboard_defaults,
     ), _status(form)
 
 
@@ -238,6 +242,22 @@ def member_set(org_id: int):
         abort(400, str(error))
     db.session.commit()
     flash(_("Membership saved."), "info")
+    return redirect(url_for("operator.organisation", org_id=org.id))
+
+
+@bp.post("/organisations/<int:org_id>/dashboard")
+def dashboard_defaults(org_id: int):
+    """The dashboard new members of the organisation start with."""
+    org = db.get_or_404(Organisation, org_id)
+    try:
+        favourites.set_dashboard_defaults(
+            org, request.form.getlist("favourite"), request.form.getlist("pin")
+        )
+    except favourites.DashboardError as error:
+        db.session.rollback()
+        abort(error.status, str(error))
+    db.session.commit()
+    flash(_("Default dashboard saved."), "info")
     return redirect(url_for("operator.organisation", org_id=org.id))
 
 
@@ -335,17 +355,10 @@ def apps():
     )
 
 
-def _enabled_flag() -> bool:
-    value = request.form.get("enabled")
-    if value not in ("0", "1"):
-        abort(400, _("Say enabled=1 or enabled=0."))
-    return value == "1"
-
-
 @bp.post("/apps/<int:org_id>/<app_key>")
 def app_toggle(org_id: int, app_key: str):
     org = db.get_or_404(Organisation, org_id)
-    enabled = _enabled_flag()
+    enabled = switch_value()
     try:
         activation.set_app_enabled(org, app_key, enabled)
     except activation.UnknownApp:
@@ -359,7 +372,7 @@ def app_toggle(org_id: int, app_key: str):
 
 @bp.post("/apps/default/<app_key>")
 def app_default(app_key: str):
-    enabled = _enabled_flag()
+    enabled = switch_value()
     try:
         activation.set_app_default(app_key, enabled)
     except activation.UnknownApp:

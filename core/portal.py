@@ -3,19 +3,34 @@ the header menu, and the one gate that hides disabled apps' routes."""
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
+from core import favourites as favourites_mod
 from core.activation import enabled_app_keys
-from core.appinfo import App, MenuItem
+from core.appinfo import App, MenuItem, SearchResult
 from core.appsystem import registry
 from core.extensions import db
+from core.favourites import DashboardError
 from core.models import Account, Membership, Organisation
-from core.rendering import local_path, render
+from core.rendering import local_path, plugin_url, render, switch_value
 from core.tenancy import (
     ScopeError,
     choose_organisation,
@@ -29,11 +44,12 @@ from core.tenancy import (
 )
 
 bp = Blueprint("portal", __name__, template_folder="templates")
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
     app.before_request(gate_plugin_blueprints)
-    app.context_processor(lambda: {"shell": Shell})
+    app.context_processor(lambda: {"shell": Shell, "plugin_url": plugin_url})
 
 
 def gate_plugin_blueprints():
@@ -45,10 +61,7 @@ def gate_plugin_blueprints():
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
     membership = current_membership()
-    if membership is None or app_key not in enabled_app_keys(membership.organisation_id):
-        abort(404)
-    app = registry(current_app).app(app_key)
-    if "admin" in app.permissions and not membership.is_admin:
+    if membership is None or app_key not in favourites_mod.usable_apps(membership):
         abort(404)
     return None
 
@@ -63,34 +76,28 @@ class Shell:
     """What the page shell shows around the content, computed on demand per request."""
 
     @staticmethod
-    def enabled_apps() -> list[App]:
-        membership = current_membership()
-        if membership is None:
-            return []
-        keys = enabled_app_keys(membership.organisation_id)
-        return [a for a in registry(current_app).sorted_apps(keys) if _may_use(a, membership)]
-
-    @staticmethod
     def menu() -> list[MenuSection]:
         membership = current_membership()
         if membership is None:
             return []
-        reg = registry(current_app)
-        enabled = enabled_app_keys(membership.organisation_id)
+        apps = favourites_mod.usable_apps(membership)
         sections: dict[str, MenuSection] = {}
-        items = reg.call(
+        items = registry(current_app).call(
             "guichet_menu_items",
-            enabled=enabled,
+            enabled=enabled_app_keys(membership.organisation_id),
             user=current_user,
             organisation=membership.organisation,
         )
         for item in sorted(items, key=lambda i: i.order):
-            app = reg.app(item.app_key)
-            if item.app_key not in enabled or app is None or not _may_use(app, membership):
-                continue
-            title = str(item.section)
-            sections.setdefault(title, MenuSection(title)).items.append(item)
+            if isinstance(item, MenuItem) and item.app_key in apps:
+                title = str(item.section)
+                sections.setdefault(title, MenuSection(title)).items.append(item)
         return list(sections.values())
+
+    @staticmethod
+    def favourites() -> list[App]:
+        membership = current_membership()
+        return favourites_mod.favourites(membership) if membership else []
 
     @staticmethod
     def memberships() -> list[Membership]:
@@ -104,10 +111,6 @@ class Shell:
         return _("%(count)d account(s)", count=len(scope.account_ids))
 
 
-def _may_use(app: App, membership: Membership) -> bool:
-    return "admin" not in app.permissions or membership.is_admin
-
-
 @bp.get("/")
 @login_required
 def home():
@@ -115,7 +118,8 @@ def home():
         if current_user.is_operator:
             return redirect(url_for("operator.index"))
         abort(404)
-    return render("portal/home.html")
+    membership = current_membership()
+    return render("portal/home.html", widgets=favourites_mod.pinned_widgets(membership))
 
 
 @bp.route("/scope", methods=["GET", "POST"])
@@ -168,3 +172,140 @@ def account(account_id: int):
     if acc.parent_id is not None:  # shown only when it is in the scope too
         parent = db.session.scalar(scoped(Account).where(Account.id == acc.parent_id))
     return render("portal/account.html", account=acc, parent=parent, children=children)
+
+
+# -- dashboard, favourites and pins ---------------------------------------------------
+
+
+def _membership_or_404() -> Membership:
+    membership = current_membership()
+    if membership is None:
+        abort(404)
+    return membership
+
+
+def _refusable(action):
+    """Run ``action``; a :class:`DashboardError` answers its 4xx with its message."""
+    try:
+        return action()
+    except DashboardError as error:
+        db.session.rollback()
+        abort(error.status, str(error))
+
+
+def _changed(action) -> None:
+    """Run a favourites/pins change and commit it; a refused change changes nothing."""
+    _refusable(action)
+    db.session.commit()
+
+
+@bp.get("/favourites")
+@login_required
+def manage_favourites():
+    """ "Ajouter / gérer vos favoris": every usable app, with its two switches."""
+    membership = _membership_or_404()
+    apps = favourites_mod.usable_apps(membership)
+    widgets = favourites_mod.widgets_of(apps)
+    by_app: dict[str, list] = defaultdict(list)
+    for widget in widgets.values():
+        by_app[widget.app_key].append(widget)
+    return render(
+        "portal/favourites.html",
+        apps=sorted(apps.values(), key=lambda a: str(a.name)),
+        widgets=by_app,
+        favourite_keys={a.key for a in favourites_mod.favourites(membership)},
+        pinned_keys={w.key for w in favourites_mod.pinned_widgets(membership)},
+    )
+
+
+def _switch_answer(url: str, enabled: bool, label: str):
+    """HTMX: the switch in its new state, plus the favourites bar out of band.
+    Without JavaScript: back to where the form came from."""
+    if request.htmx:
+        return render_template("portal/switch_answer.html", url=url, enabled=enabled, label=label)
+    return redirect(local_path(request.form.get("next")) or url_for("portal.manage_favourites"))
+
+
+@bp.post("/favourites/<app_key>")
+@login_required
+def toggle_favourite(app_key: str):
+    membership = _membership_or_404()
+    app = _refusable(lambda: favourites_mod.usable_app(membership, app_key))
+    enabled = switch_value()
+    _changed(lambda: favourites_mod.set_favourite(membership, app_key, enabled))
+    url = url_for("portal.toggle_favourite", app_key=app_key)
+    return _switch_answer(url, enabled, _("Add %(app)s to the favourites", app=app.name))
+
+
+@bp.post("/pins/<widget_key>")
+@login_required
+def toggle_pin(widget_key: str):
+    membership = _membership_or_404()
+    widget = _refusable(lambda: favourites_mod.usable_widget(membership, widget_key))
+    enabled = switch_value()
+    _changed(lambda: favourites_mod.set_pin(membership, widget_key, enabled))
+    url = url_for("portal.toggle_pin", widget_key=widget_key)
+    return _switch_answer(url, enabled, _("Pin %(widget)s", widget=widget.title))
+
+
+@bp.post("/pins/order")
+@login_required
+def order_pins():
+    """Save the order after a drag and drop: ``widget`` repeated, in the new order."""
+    membership = _membership_or_404()
+    _changed(lambda: favourites_mod.reorder_pins(membership, request.form.getlist("widget")))
+    return ("", 204) if request.htmx else redirect(url_for("portal.home"))
+
+
+@bp.post("/pins/<widget_key>/move")
+@login_required
+def move_pin(widget_key: str):
+    """Keyboard re-ordering: one place earlier or later."""
+    membership = _membership_or_404()
+    _refusable(lambda: favourites_mod.usable_widget(membership, widget_key))
+    steps = {"earlier": -1, "later": 1}
+    direction = request.form.get("direction")
+    if direction not in steps:
+        abort(400, _("Say direction=earlier or direction=later."))
+    _changed(lambda: favourites_mod.move_pin(membership, widget_key, steps[direction]))
+    return ("", 204) if request.htmx else redirect(url_for("portal.home"))
+
+
+@bp.get("/widgets/<widget_key>")
+@login_required
+def widget(widget_key: str):
+    """One widget's content, loaded by the dashboard after it has painted. A widget
+    that raises shows as unavailable with a retry link; the page never fails."""
+    membership = _membership_or_404()
+    found = _refusable(lambda: favourites_mod.usable_widget(membership, widget_key))
+    view = current_app.view_functions.get(found.endpoint)
+    try:
+        if view is None:
+            raise LookupError(f"no endpoint {found.endpoint}")
+        return current_app.make_response(view())
+    except HTTPException:
+        raise
+    except Exception:
+        plugin = registry(current_app).apps[found.app_key].plugin_name
+        log.exception("plugin %s failed in widget %s", plugin, widget_key)
+        db.session.rollback()
+        return render_template("portal/widget_unavailable.html", widget=found)
+
+
+@bp.get("/search")
+@login_required
+def search():
+    """The global search box: every enabled app answers through ``guichet_search``,
+    within the current scope; results are grouped by app."""
+    membership = _membership_or_404()
+    query = request.args.get("q", "").strip()[:100]
+    groups: dict[str, list[SearchResult]] = {}
+    if len(query) >= 2:
+        apps = favourites_mod.usable_apps(membership)
+        results = registry(current_app).call(
+            "guichet_search", enabled=frozenset(apps), query=query, scope=current_scope()
+        )
+        for result in results:
+            if isinstance(result, SearchResult) and result.app_key in apps:
+                groups.setdefault(str(apps[result.app_key].name), []).append(result)
+    return render("portal/search.html", block="results", query=query, groups=groups)

@@ -3,8 +3,14 @@ template for an HTMX request that targets part of the page."""
 
 from __future__ import annotations
 
-from flask import render_template, request
+import logging
+
+from flask import abort, render_template, request, url_for
+from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
+from werkzeug.routing import BuildError
+
+log = logging.getLogger(__name__)
 
 
 def render(template: str, block: str = "content", **context) -> str:
@@ -19,3 +25,22 @@ def local_path(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+def switch_value() -> bool:
+    """The ``enabled`` field of an on/off switch (see the ``switch`` macro): 1 or 0."""
+    value = request.form.get("enabled")
+    if value not in ("0", "1"):
+        abort(400, _("Say enabled=1 or enabled=0."))
+    return value == "1"
+
+
+def plugin_url(endpoint: str, **values) -> str | None:
+    """``url_for`` for an endpoint a plugin named (menu entry, app, favourite): ``None``
+    and a logged error when it does not exist, so one plugin's mistake never breaks
+    the page shell."""
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        log.error("no route for endpoint %r named by a plugin", endpoint)
+        return None

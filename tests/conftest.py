@@ -136,6 +136,7 @@ def make_org(name: str = "Client 1", codes=("00002501", "04008041"), **values):
 def make_user(email: str, org=None, role: str = "member", accounts=(), **values):
     user = directory.create_user(email, password=PASSWORD, **values)
     if org is not None:
+        org = db.session.get(type(org), org.id)  # the org may come from another app's session
         ids = [a.id for a in org.accounts if a.client_code in accounts]
         directory.set_membership(user, org, role, ids)
     db.session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import select
 
-from core.appinfo import App, MenuItem, PluginBlueprint, SearchResult
+from core.appinfo import App, MenuItem, PluginBlueprint, SearchResult, Widget
 from core.extensions import db
 from core.hookspecs import hookimpl
 from core.models import Account
@@ -73,8 +73,12 @@ class AdminTool:
     def guichet_blueprints(self):
         return [PluginBlueprint(self.bp, app_key="admintool", url_prefix="/admintool")]
 
+    @hookimpl
+    def guichet_widgets(self):
+        return [Widget("admintool.summary", "admintool", "Admin summary", "admintool.index")]
 
-@AdminTool.bp.get("/")
+
+@AdminTool.bp.get("/", endpoint="index")
 def admin_index():
     return "admin tool"
 
@@ -133,8 +137,6 @@ class Recorder:
 
     @hookimpl
     def guichet_widgets(self):
-        from core.appinfo import Widget
-
         return [
             Widget(key="recorder.last", app_key="recorder", title="Last", endpoint="portal.home"),
             Widget(key="recorder.foreign", app_key="notes", title="Not mine", endpoint="x"),
@@ -151,3 +153,37 @@ class Recorder:
         @group.command("recorder-hello")
         def hello():
             click.echo("hello from recorder")
+
+
+class ManyWidgets:
+    """One app with twelve widgets, for query counts and the dashboard grid."""
+
+    __name__ = "many"
+    bp = Blueprint("many", __name__)
+    fail: set[str] = set()
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="many", name="Many", endpoint="many.index", description="Twelve widgets")]
+
+    @hookimpl
+    def guichet_blueprints(self):
+        return [PluginBlueprint(self.bp, app_key="many", url_prefix="/many")]
+
+    @hookimpl
+    def guichet_widgets(self):
+        return [
+            Widget(f"many.w{n:02d}", "many", f"Widget {n:02d}", "many.widget") for n in range(12)
+        ]
+
+
+@ManyWidgets.bp.get("/", endpoint="index")
+def many_index():
+    return "many"
+
+
+@ManyWidgets.bp.get("/widget", endpoint="widget")
+def many_widget():
+    if "raise" in ManyWidgets.fail:
+        raise RuntimeError("widget exploded")
+    return "<p>widget content</p>"

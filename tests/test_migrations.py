@@ -39,5 +39,6 @@ def test_plugin_history_runs_on_upgrade_with_its_own_version_table(tmp_path):
             == "0001_sample"
         )
         assert (
-            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001_core"
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            == "0002_dashboard"
         )

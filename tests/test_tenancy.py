@@ -87,7 +87,8 @@ def _foreign_values(other, other_user):
         "org_id": other.id,
         "user_id": other_user.id,
         "membership_id": membership.id,
-        "app_key": "notes",
+        "app_key": "admintool",  # enabled for the other organisation only
+        "widget_key": "admintool.summary",
     }
 
 
@@ -101,7 +102,6 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
     with walk_app.app_context():
         from core.activation import set_app_enabled
 
-        set_app_enabled(org, "admintool", True)
         set_app_enabled(other, "admintool", True)
         db.session.commit()
     client = walk_app.test_client()

@@ -1,9 +1,111 @@
 // Guichet's front-end glue, loaded with `defer` (no inline script anywhere, strict CSP).
 "use strict";
 
-// Close an open header dropdown when focus or a click moves elsewhere.
+// Close an open header dropdown when a click lands elsewhere.
 document.addEventListener("click", (event) => {
   for (const open of document.querySelectorAll("details.dropdown[open]")) {
     if (!open.contains(event.target)) open.removeAttribute("open");
   }
 });
+
+// --- Dashboard -----------------------------------------------------------------
+
+function widgetOrder(grid) {
+  return [...grid.querySelectorAll(":scope > .widget")].map((card) => card.dataset.widget);
+}
+
+function saveOrder(grid) {
+  htmx.ajax("POST", grid.dataset.orderUrl, {
+    source: grid,
+    swap: "none",
+    values: { widget: widgetOrder(grid) },
+  });
+}
+
+// Drag and drop with SortableJS; the order is saved as soon as a widget is dropped.
+function initSortable(root) {
+  for (const grid of root.querySelectorAll("[data-sortable]")) {
+    if (grid.sortable || !window.Sortable) continue;
+    grid.sortable = Sortable.create(grid, {
+      handle: ".widget > header",
+      draggable: ".widget",
+      animation: 150,
+      onEnd: (event) => {
+        if (event.oldIndex !== event.newIndex) saveOrder(grid);
+      },
+    });
+  }
+}
+
+// Keyboard re-ordering: the server saved the move; move the card too, keep the focus.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt;
+  if (!event.detail.successful || !form.matches("form[data-move]")) return;
+  const card = form.closest(".widget");
+  const button = form.querySelector("button");
+  if (form.dataset.move === "earlier" && card.previousElementSibling) {
+    card.parentElement.insertBefore(card, card.previousElementSibling);
+  } else if (form.dataset.move === "later" && card.nextElementSibling) {
+    card.parentElement.insertBefore(card.nextElementSibling, card);
+  }
+  button.focus();
+});
+
+// A widget that fails to load: gone when its app was disabled (404), else unavailable.
+function widgetFailed(event) {
+  const body = event.detail.elt;
+  if (!body.classList || !body.classList.contains("widget-body")) return;
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  if (status === 404) {
+    body.closest(".widget").remove();
+    return;
+  }
+  const message = document.createElement("div");
+  message.className = "widget-unavailable";
+  message.setAttribute("role", "alert");
+  const text = document.createElement("p");
+  text.textContent = document.documentElement.lang === "fr"
+    ? "Ce widget est indisponible pour le moment."
+    : "This widget is unavailable for now.";
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "secondary outline";
+  retry.textContent = document.documentElement.lang === "fr" ? "Réessayer" : "Retry";
+  retry.setAttribute("hx-get", body.getAttribute("hx-get"));
+  retry.setAttribute("hx-target", "closest .widget-body");
+  message.append(text, retry);
+  body.replaceChildren(message);
+  body.removeAttribute("aria-busy");
+  htmx.process(message);
+}
+document.addEventListener("htmx:responseError", widgetFailed);
+document.addEventListener("htmx:timeout", widgetFailed);
+document.addEventListener("htmx:sendError", widgetFailed);
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.detail.target.classList.contains("widget-body")) {
+    event.detail.target.removeAttribute("aria-busy");
+  }
+});
+
+// --- Global search: arrows move through the results, Escape closes them -----------
+
+document.addEventListener("keydown", (event) => {
+  const input = document.getElementById("global-search");
+  const box = document.getElementById("search-results");
+  if (!input || !box) return;
+  const links = [...box.querySelectorAll("a")];
+  const index = links.indexOf(document.activeElement);
+  if (event.key === "Escape" && (document.activeElement === input || index >= 0)) {
+    box.replaceChildren();
+    input.focus();
+  } else if (event.key === "ArrowDown" && (document.activeElement === input || index >= 0)) {
+    event.preventDefault();
+    links[Math.min(index + 1, links.length - 1)]?.focus();
+  } else if (event.key === "ArrowUp" && index >= 0) {
+    event.preventDefault();
+    (index === 0 ? input : links[index - 1]).focus();
+  }
+});
+
+document.addEventListener("DOMContentLoaded", () => initSortable(document));
+document.addEventListener("htmx:load", (event) => initSortable(event.detail.elt));

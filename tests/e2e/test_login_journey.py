@@ -16,7 +16,7 @@ def log_in(page, email):
 def test_customer_logs_in_sees_the_shell_and_logs_out(page, user):
     log_in(page, user.email)
     page.wait_for_url("**/")
-    assert page.get_by_role("heading", name="Tableau de bord").is_visible()
+    assert page.get_by_role("heading", name="Tableau de bord", exact=True).is_visible()
     scope = page.get_by_test_id("scope").inner_text()
     assert scope == "Périmètre de consultation : Tous les comptes"
     if os.environ.get("GUICHET_SCREENSHOT"):
