@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -31,6 +32,9 @@ def error_response(code: int, message=None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
+        if not current_user.is_authenticated and request.blueprint != "auth":
+            # The session expired (and its CSRF token with it): log in again first.
+            return current_app.login_manager.unauthorized()
         return error_response(
             400,
             _l("The form has expired or was not sent from Guichet. Reload the page and try again."),

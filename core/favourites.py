@@ -159,11 +159,10 @@ def default_dashboard(membership: Membership) -> tuple[list[str], list[str]]:
             [k for k in chosen.get("pins", []) if k in widgets],
         )
     ordered = sorted(apps.values(), key=lambda a: str(a.name))
-    pins, seen = [], set()
+    first_widget: dict[str, str] = {}
     for widget in widgets.values():
-        if widget.app_key not in seen and len(pins) < SENSIBLE_PINS:
-            pins.append(widget.key)
-            seen.add(widget.app_key)
+        first_widget.setdefault(widget.app_key, widget.key)
+    pins = [first_widget[a.key] for a in ordered if a.key in first_widget][:SENSIBLE_PINS]
     return [a.key for a in ordered[:SENSIBLE_FAVOURITES]], pins
 
 

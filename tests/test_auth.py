@@ -176,3 +176,15 @@ def test_reset_without_mail_configured_says_so(tmp_path, user, smtp_server):
     assert response.status_code == 503
     assert "n’est pas configuré" in response.get_data(as_text=True)
     assert smtp_server.messages == []
+
+
+def test_expired_session_on_an_unsafe_htmx_request_goes_to_login_not_a_csrf_error(client, user):
+    response = client.htmx(
+        "POST",
+        "/favourites/account",
+        data={"enabled": "0"},
+        csrf=False,
+        headers={"HX-Current-URL": "http://guichet.test/favourites"},
+    )
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/favourites"

@@ -26,6 +26,9 @@ def member_of(dash_app, org, email, role="member"):
 
 @pytest.fixture
 def user(dash_app, org):
+    """A customer admin whose dashboard starts with three favourites and one widget."""
+    org.dashboard_defaults = {"favourites": ["many", "account", "notes"], "pins": ["many.w00"]}
+    db.session.commit()
     return member_of(dash_app, org, "camille@client1.example.com", role="admin")
 
 
@@ -61,9 +64,10 @@ def switch(client, url, enabled):
 
 
 def test_a_new_member_starts_with_a_sensible_default_dashboard(dash_app, org):
+    assert org.dashboard_defaults is None
     newcomer = member_of(dash_app, org, "new@client1.example.com")
     assert favourite_keys(newcomer) == ["many", "account", "notes"]  # Many, Mon compte, Notes
-    assert pins(newcomer) == ["many.w00"]  # one widget of each app that has one
+    assert pins(newcomer) == ["many.w00", "account.summary"]  # the first widget of each app
 
 
 def test_the_operators_default_dashboard_applies_to_new_members(dash_app, org, operator):

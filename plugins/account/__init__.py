@@ -10,11 +10,12 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from core.appinfo import App, MenuItem, PluginBlueprint
+from core.appinfo import App, MenuItem, PluginBlueprint, Widget
 from core.extensions import db
 from core.hookspecs import hookimpl
 from core.i18n import language_choices
 from core.passwords import MIN_LENGTH, check_password, set_password
+from core.tenancy import current_membership
 
 APP_KEY = "account"
 SECTION = _l("My account")
@@ -57,6 +58,11 @@ def guichet_blueprints():
 
 
 @hookimpl
+def guichet_widgets():
+    return [Widget("account.summary", APP_KEY, _l("My account"), "account.widget")]
+
+
+@hookimpl
 def guichet_menu_items(user, organisation):
     return [
         MenuItem(APP_KEY, SECTION, _l("My profile"), "account.profile", order=900),
@@ -75,6 +81,12 @@ def profile():
         return redirect(url_for("account.profile"))
     status = 400 if request.method == "POST" else 200
     return render_template("account/profile.html", form=form), status
+
+
+@bp.get("/widget")
+def widget():
+    """Dashboard widget: who is logged in, in which organisation, and the account links."""
+    return render_template("account/widget.html", membership=current_membership())
 
 
 @bp.route("/password", methods=["GET", "POST"])

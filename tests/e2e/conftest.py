@@ -9,7 +9,10 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import make_app
+from core.extensions import db
+from core.models import User
+from tests.conftest import PASSWORD, make_app, make_user
+from tests.sample_plugins import ManyWidgets, Notes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,10 +32,17 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory, app):
+def live_app(tmp_path_factory, app):
+    """The app the browser talks to, with the sample apps installed."""
+    return make_app(
+        tmp_path_factory.mktemp("live"), SERVER_NAME=None, EXTRA_PLUGINS=[Notes(), ManyWidgets()]
+    )
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
     """The portal on http://localhost:PORT, in a thread, on the test database."""
-    served = make_app(tmp_path_factory.mktemp("live"), SERVER_NAME=None)
-    server = make_server("127.0.0.1", 0, served, threaded=True)
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(
         target=contextvars.Context().run, args=(server.serve_forever,), daemon=True
     )
@@ -54,15 +64,50 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server, locale="fr-FR")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+def customer(live_app, org):
+    """A customer admin of Client 1 whose dashboard starts empty."""
+    org.dashboard_defaults = {"favourites": [], "pins": []}
+    db.session.commit()
+    with live_app.app_context():
+        user_id = make_user("camille@client1.example.com", org, role="admin").id
+    return db.session.get(User, user_id)
+
+
+def log_in(page, email: str, *, here: bool = False) -> None:
+    """Fill the login form, on the login page or, with ``here``, on the current one."""
+    if not here:
+        page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    """Pages of a fresh browser context each (``new_page()``), checked for errors."""
+    contexts = []
+
+    def open_page(**options):
+        context = browser.new_context(base_url=live_server, locale="fr-FR", **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        watch_errors(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def watch_errors(page) -> None:
+    """Collect script errors and failed static files in ``page.errors``."""
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.on(
         "console",
         lambda m: (
-            errors.append(m.text)
+            page.errors.append(m.text)
             if m.type == "error" and not m.text.startswith("Failed to load resource")
             else None
         ),
@@ -70,12 +115,16 @@ def page(browser, live_server):
     page.on(
         "response",
         lambda r: (
-            errors.append(f"{r.status} {r.url}")
+            page.errors.append(f"{r.status} {r.url}")
             if r.status >= 400
             and r.request.resource_type in {"script", "stylesheet", "image", "font"}
             else None
         ),
     )
+
+
+@pytest.fixture
+def page(new_page):
+    page = new_page()
     yield page
-    context.close()
-    assert errors == [], f"errors in the browser: {errors}"
+    assert page.errors == [], f"errors in the browser: {page.errors}"

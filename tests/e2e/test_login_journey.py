@@ -1,16 +1,4 @@
-import os
-from pathlib import Path
-
-from tests.conftest import PASSWORD
-
-SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshot.png"
-
-
-def log_in(page, email):
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
+from tests.e2e.conftest import log_in
 
 
 def test_customer_logs_in_sees_the_shell_and_logs_out(page, user):
@@ -19,10 +7,7 @@ def test_customer_logs_in_sees_the_shell_and_logs_out(page, user):
     assert page.get_by_role("heading", name="Tableau de bord", exact=True).is_visible()
     scope = page.get_by_test_id("scope").inner_text()
     assert scope == "Périmètre de consultation : Tous les comptes"
-    if os.environ.get("GUICHET_SCREENSHOT"):
-        page.set_viewport_size({"width": 1280, "height": 720})
-        page.screenshot(path=str(SCREENSHOT))
-    page.get_by_text(user.email).click()
+    page.get_by_role("navigation", name="Menu principal").get_by_text(user.email).click()
     page.get_by_role("button", name="Se déconnecter").click()
     page.wait_for_url("**/login")
     assert page.get_by_text("Vous êtes déconnecté.").is_visible()
