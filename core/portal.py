@@ -119,7 +119,11 @@ def home():
             return redirect(url_for("operator.index"))
         abort(404)
     membership = current_membership()
-    return render("portal/home.html", widgets=favourites_mod.pinned_widgets(membership))
+    return render(
+        "portal/home.html",
+        widgets=favourites_mod.pinned_widgets(membership),
+        apps=favourites_mod.usable_apps(membership),
+    )
 
 
 @bp.route("/scope", methods=["GET", "POST"])

@@ -97,6 +97,7 @@ def test_dashboard_lists_pinned_widgets_lazily_in_the_users_order(dash, user):
     page = dash.get("/").get_data(as_text=True)
     assert 'hx-get="/widgets/many.w00" hx-trigger="load"' in page
     assert "widget content" not in page  # the content comes in its own request
+    assert '<a href="/many/" title="Ouvrir Many">Widget 00</a>' in page  # a link to its app
     body = dash.htmx("GET", "/widgets/many.w00").get_data(as_text=True)
     assert body == "<p>widget content</p>"
 
