@@ -24,13 +24,14 @@ from flask_mailman import EmailMessage
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from core.directory import normalise_email
 from core.errors import error_response
 from core.extensions import db, limiter
-from core.models import User, utcnow
+from core.models import Membership, User, utcnow
 from core.passwords import MIN_LENGTH, check_password, set_password
 from core.rendering import local_path
 
@@ -71,7 +72,20 @@ def load_user(user_id: str) -> User | None:
     ident, _, token = user_id.partition(":")
     if not ident.isdigit():
         return None
-    user = db.session.get(User, int(ident))
+    # The memberships come in the same query: every logged-in page needs them.
+    memberships = joinedload(User.memberships)
+    user = (
+        db.session.execute(
+            select(User)
+            .options(
+                memberships.joinedload(Membership.organisation),
+                memberships.joinedload(Membership.accounts),
+            )
+            .where(User.id == int(ident))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if user is None or not token or user.session_token != token or not user.active:
         return None
     return user

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from flask import abort, g, session
 from flask_login import current_user
 from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload
 
 from core.extensions import db
 from core.models import Account, AccountScopedMixin, Membership, Organisation, TenantMixin
@@ -38,23 +37,11 @@ class Scope:
 
 
 def user_memberships() -> list[Membership]:
-    """Every membership of the logged-in user, with its organisation and account
-    restrictions, in one query (cached per request)."""
-    if "_memberships" not in g:
-        g._memberships = []
-        if current_user.is_authenticated:
-            g._memberships = (
-                db.session.scalars(
-                    select(Membership)
-                    .options(joinedload(Membership.organisation), joinedload(Membership.accounts))
-                    .join(Organisation)
-                    .where(Membership.user_id == current_user.id)
-                    .order_by(Organisation.name, Membership.id)
-                )
-                .unique()
-                .all()
-            )
-    return g._memberships
+    """Every membership of the logged-in user, by organisation name (loaded with the
+    user, see ``core.auth.load_user``)."""
+    if not current_user.is_authenticated:
+        return []
+    return sorted(current_user.memberships, key=lambda m: (m.organisation.name, m.id))
 
 
 def current_membership() -> Membership | None:

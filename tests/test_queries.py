@@ -8,7 +8,7 @@ from core.extensions import db
 from tests.conftest import make_app, make_org, make_user
 from tests.sample_plugins import ManyWidgets, Notes
 
-SHELL_QUERY_BUDGET = 4  # user, memberships, enabled apps, favourites
+SHELL_QUERY_BUDGET = 3  # user with memberships, enabled apps, favourites
 DASHBOARD_QUERY_BUDGET = SHELL_QUERY_BUDGET + 1  # the pins
 
 
