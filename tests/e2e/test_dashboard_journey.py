@@ -119,8 +119,10 @@ def test_expired_session_during_an_htmx_request_goes_to_login_and_back(page, cus
 def test_search_results_are_keyboard_navigable(page, customer):
     log_in(page, customer.email)
     box = page.get_by_label("Rechercher", exact=True)
-    box.fill("0000")
+    with page.expect_response(lambda r: "/search?q=0000" in r.url):
+        box.fill("0000")
     expect(page.locator("#search-results a")).to_have_count(1)
+    page.wait_for_load_state("networkidle")  # no other answer will replace the results
     box.press("ArrowDown")
     expect(page.locator("#search-results a").first).to_be_focused()
     page.keyboard.press("Escape")
