@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import secrets
 
+from flask import current_app
 from sqlalchemy import select
 
 from core import directory
+from core.appsystem import registry
 from core.extensions import db
 from core.models import Account, Organisation, User
 from core.passwords import set_password
@@ -51,4 +53,5 @@ def load_demo() -> list[str]:
         who = "operator" if operator else "customer"
         lines.append(f"{who:>9}: {email}  password: {password}")
     db.session.commit()
-    return ["Demo data loaded. Log in with:", *lines]
+    extra = registry(current_app).call("guichet_demo_data", organisation=org)
+    return ["Demo data loaded.", *[str(x) for x in extra], "Log in with:", *lines]

@@ -119,6 +119,18 @@ def guichet_cli(group: click.Group) -> None:
 
 
 @hookspec
+def guichet_demo_data(organisation: Organisation) -> list[str] | None:
+    """Load this plugin's demo data into the demo organisation (``guichet demo``).
+
+    Must be idempotent: ``guichet demo`` may run again. Returns lines to print, or
+    ``None``. Example::
+
+        import_invoices(DEMO_INVOICES)
+        return [f"{len(DEMO_INVOICES)} demo invoices"]
+    """
+
+
+@hookspec
 def guichet_migrations() -> MigrationLocation | None:
     """Give this plugin's Alembic history (its own version table). Called at upgrade.
 

