@@ -58,8 +58,9 @@ def short_date(value: date | datetime | None) -> str:
 
 
 def number(value) -> str:
-    """A quantity, rate or unit price in the user's locale: ``40722`` → ``40 722``."""
-    return "" if value is None else format_decimal(value)
+    """A quantity, rate or unit price in the user's locale, every significant decimal
+    kept (up to six): ``40722`` → ``40 722``, ``0.105065`` → ``0,105065``."""
+    return "" if value is None else format_decimal(value, format="#,##0.######")
 
 
 def init_app(app: Flask) -> None:

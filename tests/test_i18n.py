@@ -17,6 +17,17 @@ def test_amounts_and_dates_in_french(app):
         assert short_date(date(2022, 5, 27)) == "27/05/2022"
 
 
+def test_quantities_and_unit_prices_keep_their_decimals(app):
+    from decimal import Decimal
+
+    from core.i18n import number
+
+    with app.test_request_context(), force_locale("fr"):
+        assert normalise(number(Decimal("40722.000"))) == "40 722"
+        assert number(Decimal("0.105065")) == "0,105065"
+        assert number(Decimal("20.00")) == "20"
+
+
 def test_amounts_and_dates_in_english(app):
     with app.test_request_context(), force_locale("en"):
         assert money(5626725) == "€56,267.25"

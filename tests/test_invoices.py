@@ -329,3 +329,66 @@ def test_another_organisation_cannot_see_them(client, invoices):
     assert numbers(client.get("/factures/")) == []
     stored = db.session.scalar(select(Invoice.id).where(Invoice.number == "100"))
     assert client.get(f"/factures/{stored}").status_code == 404
+
+
+# -- CSV exports ---------------------------------------------------------------------
+
+
+def test_csv_export_in_the_french_dialect_covers_the_whole_filtered_result(logged_in, invoices):
+    response = logged_in.get("/factures/export.csv?size=10&page=1&status=paid")
+    assert "Content-Length" not in response.headers  # streamed, not built in memory
+    assert response.mimetype == "text/csv"
+    filename = f"factures-{TODAY.isoformat()}.csv"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{filename}"'
+    raw = response.get_data()
+    assert raw.startswith("\ufeff".encode())
+    rows = [line.split(";") for line in raw.decode("utf-8-sig").splitlines()]
+    assert rows[0][:3] == ["type", "date", "number"]
+    assert [r[2] for r in rows[1:]] == ["103", "101"]
+    credit = rows[1]
+    assert credit[0] == "credit_note" and credit[3] == "-10,00" and credit[4] == "-12,00"
+    assert credit[1] == (TODAY - timedelta(days=10)).strftime("%d/%m/%Y")
+
+
+def test_csv_export_standard_dialect_and_overdue_status(logged_in, invoices):
+    raw = logged_in.get("/factures/export.csv?dialect=std&status=overdue").get_data(as_text=True)
+    assert not raw.startswith("\ufeff")
+    rows = [line.split(",") for line in raw.splitlines()]
+    assert len(rows) == 2
+    assert rows[1][2:5] == ["102", "56267.25", "67520.70"]
+    assert rows[1][8] == "overdue"
+
+
+def test_csv_export_of_invoice_lines(logged_in, org):
+    lines = [
+        {
+            "order_number": "39624522",
+            "label": "Lettre; verte",
+            "quantity": "40722",
+            "unit_price_ht": "0.105065",
+            "vat_rate": "20",
+            "amount_ht": "4278.41",
+        }
+    ]
+    import_invoices([invoice("62268557", total_ht="4278.41", total_ttc="5130.82", lines=lines)])
+    response = logged_in.get("/factures/export.csv?rows=lines")
+    assert "lignes-factures-" in response.headers["Content-Disposition"]
+    rows = response.get_data().decode("utf-8-sig").splitlines()
+    assert rows[1] == (
+        f"62268557;{(TODAY - timedelta(days=10)).strftime('%d/%m/%Y')};00002501;39624522;"
+        '"Lettre; verte";40722;0,105065;20;4278,41;EUR'
+    )
+
+
+def test_csv_export_respects_the_scope(client, org, invoices):
+    make_user("lyon@client1.example.com", org, accounts=("04008041",))
+    client.login("lyon@client1.example.com")
+    rows = client.get("/factures/export.csv?dialect=std").get_data(as_text=True).splitlines()
+    assert [r.split(",")[2] for r in rows[1:]] == ["102"]
+
+
+@pytest.mark.parametrize("query", ["dialect=xls", "rows=everything"])
+def test_csv_export_with_unknown_options_is_a_clear_400(logged_in, invoices, query):
+    response = logged_in.get(f"/factures/export.csv?{query}")
+    assert response.status_code == 400
+    assert "dialect=fr" in response.get_data(as_text=True)

@@ -8,8 +8,17 @@ from datetime import date
 from pathlib import Path
 
 import click
-from flask import Blueprint, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -19,7 +28,7 @@ from core.hookspecs import hookimpl
 from core.rendering import render
 from core.tenancy import get_scoped_or_404, scoped
 
-from . import queries
+from . import export, queries
 from .importing import ImportRejected, import_invoices
 from .models import Invoice, InvoiceLine
 
@@ -136,6 +145,29 @@ def index():
         invoices=rows,
         today=today,
         page_sizes=queries.PAGE_SIZES,
+    )
+
+
+@bp.get("/export.csv")
+def export_csv():
+    """The whole filtered list (not only the page) as CSV, streamed.
+    ``dialect=fr`` (default) or ``std``; ``rows=invoices`` (default) or ``lines``."""
+    today = date.today()
+    filters = queries.read_filters(request.args)
+    dialect = export.DIALECTS.get(request.args.get("dialect", "fr"))
+    rows = request.args.get("rows", "invoices")
+    if dialect is None or rows not in ("invoices", "lines"):
+        abort(400, _("Say dialect=fr or std, and rows=invoices or lines."))
+    selection = queries.filtered(filters, today)
+    if rows == "lines":
+        body = export.line_rows(selection, dialect)
+    else:
+        body = export.invoice_rows(selection, dialect, today)
+    name = f"{'lignes-factures' if rows == 'lines' else 'factures'}-{today.isoformat()}.csv"
+    return Response(
+        stream_with_context(body),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
