@@ -33,6 +33,10 @@ class Invoice(AccountScopedMixin, db.Model):
     __table_args__ = (
         Index("ix_invoices_org_issued", "organisation_id", "issued_on", "id"),
         Index("ix_invoices_account_issued", "account_id", "issued_on"),
+        # the list sorts and filters on these within an organisation
+        Index("ix_invoices_org_ttc", "organisation_id", "total_ttc"),
+        Index("ix_invoices_org_ht", "organisation_id", "total_ht"),
+        Index("ix_invoices_org_status_due", "organisation_id", "status", "due_on"),
         {"info": PLUGIN},
     )
 

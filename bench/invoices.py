@@ -1,0 +1,199 @@
+"""Invoices speed: with many invoices over many organisations (by default 2,000,000
+over 10,000, one of which holds 200,000), the filtered list with its total count
+(p95 ≤ 50 ms), the CSV export (≥ 100,000 rows/s, peak memory growth ≤ 50 MB), and the
+import of invoices through the import service (≥ 5,000 invoices/s).
+
+    .venv/bin/python -m bench.invoices [--database-url URL] [--total 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import random
+import tempfile
+import time
+import tracemalloc
+from datetime import date, timedelta
+
+from sqlalchemy import insert, text
+
+from bench.common import measure, report
+
+
+def populate(orgs: int, total: int, big: int) -> None:
+    from core.extensions import db
+    from core.models import Account, Membership, Organisation, User
+    from core.passwords import hash_password
+    from plugins.invoices.models import Invoice
+
+    started = time.perf_counter()
+    db.session.execute(
+        insert(Organisation),
+        [{"id": n, "name": f"Org {n}", "address": "", "locale": "fr"} for n in range(1, orgs + 1)],
+    )
+    db.session.execute(
+        insert(Account),
+        [
+            {"id": n, "organisation_id": n, "client_code": f"{n:08d}", "name": ""}
+            for n in range(1, orgs + 1)
+        ],
+    )
+    db.session.execute(
+        insert(User),
+        [
+            {
+                "id": 1,
+                "email": "big@example.com",
+                "name": "Big",
+                "password_hash": hash_password("bench password 1"),
+                "session_token": "t",
+                "is_operator": False,
+                "active": True,
+            }
+        ],
+    )
+    db.session.execute(
+        insert(Membership), [{"id": 1, "user_id": 1, "organisation_id": 1, "role": "admin"}]
+    )
+    db.session.commit()
+    rng = random.Random(1)
+    today = date.today()
+    rest = total - big
+    batch = []
+    for n in range(total):
+        org = 1 if n < big else 2 + (n - big) * (orgs - 1) // max(rest, 1)
+        ht = rng.randint(100, 10_000_000)
+        batch.append(
+            {
+                "organisation_id": org,
+                "account_id": org,
+                "number": f"{n:09d}",
+                "kind": "invoice",
+                "issued_on": today - timedelta(days=rng.randrange(0, 1000)),
+                "due_on": today - timedelta(days=rng.randrange(-30, 970)),
+                "status": "paid" if rng.random() < 0.7 else "to_pay",
+                "currency": "EUR",
+                "total_ht": ht,
+                "total_ttc": ht * 6 // 5,
+                "subscriber": f"Abonné {org}",
+                "edi": False,
+                "business_unit": "",
+                "site_1": "",
+                "site_2": "",
+                "purchase_order": "",
+                "framework_contract": "",
+                "local_contract": "",
+                "recipient_name": "",
+                "recipient_siret": "",
+                "recipient_address": "",
+                "source_hash": "",
+            }
+        )
+        if len(batch) == 20_000:
+            db.session.execute(insert(Invoice), batch)
+            batch = []
+    if batch:
+        db.session.execute(insert(Invoice), batch)
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE"))
+    else:
+        db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    print(
+        f"populated {total} invoices over {orgs} organisations ({big} in the largest) "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url")
+    parser.add_argument("--orgs", type=int, default=10_000)
+    parser.add_argument("--total", type=int, default=2_000_000)
+    parser.add_argument("--big", type=int, default=200_000)
+    parser.add_argument("--imports", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=100)
+    args = parser.parse_args()
+
+    from core import create_app
+    from core.extensions import db
+    from core.schema import upgrade_all
+
+    folder = tempfile.mkdtemp(prefix="guichet-bench-")
+    app = create_app(
+        {
+            "INSTANCE_PATH": folder,
+            "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{folder}/bench.db",
+            "SECRET_KEY": "bench",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    with app.app_context():
+        if args.database_url:
+            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade_all()
+        populate(args.orgs, args.total, args.big)
+        dialect = db.engine.dialect.name
+    print(f"database: {dialect}")
+
+    client = app.test_client()
+    login = {"email": "big@example.com", "password": "bench password 1"}
+    assert client.post("/login", data=login).status_code == 302
+    hx = {"HX-Request": "true"}
+    month_ago = (date.today() - timedelta(days=30)).isoformat()
+    for title, query in [
+        ("list, default (newest first)", ""),
+        ("list, last month, 100-5,000 € TTC", f"date_from={month_ago}&ttc_min=100&ttc_max=5000"),
+        ("list, overdue, sorted by amount", "status=overdue&sort=ttc"),
+        ("list, page 500 of 25", "page=500"),
+    ]:
+        report(
+            title,
+            measure(lambda q=query: client.get(f"/factures/?{q}", headers=hx), args.runs),
+            "target p95 ≤ 50 ms",
+        )
+
+    def export():
+        response = client.get("/factures/export.csv?dialect=fr", buffered=False)
+        rows = sum(chunk.count(b"\n") for chunk in response.response) - 1
+        response.close()
+        return rows
+
+    started = time.perf_counter()
+    rows = contextvars.Context().run(export)
+    elapsed = time.perf_counter() - started
+    print(
+        f"{'CSV export (French dialect)':<42} {rows} rows in {elapsed:.2f} s = "
+        f"{rows / elapsed:,.0f} rows/s  target ≥ 100,000 rows/s"
+    )
+    tracemalloc.start()
+    contextvars.Context().run(export)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"{'CSV export peak Python memory':<42} {peak / 1e6:.1f} MB  target growth ≤ 50 MB")
+
+    from plugins.invoices.demo import generated_invoices
+    from plugins.invoices.importing import import_invoices
+
+    batch = generated_invoices(date.today(), args.imports, seed=7)
+    for item in batch:
+        item["client_code"] = "00000001"
+        item["number"] = "9" + item["number"]
+    with app.app_context():
+        started = time.perf_counter()
+        for first in range(0, len(batch), 5000):
+            import_invoices(batch[first : first + 5000])
+        elapsed = time.perf_counter() - started
+    print(
+        f"{'import service, batches of 5,000':<42} {len(batch)} invoices in {elapsed:.1f} s = "
+        f"{len(batch) / elapsed:,.0f} invoices/s  target ≥ 5,000/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
