@@ -392,3 +392,83 @@ def test_csv_export_with_unknown_options_is_a_clear_400(logged_in, invoices, que
     response = logged_in.get(f"/factures/export.csv?{query}")
     assert response.status_code == 400
     assert "dialect=fr" in response.get_data(as_text=True)
+
+
+# -- PDF -----------------------------------------------------------------------------
+
+
+def test_pdf_is_rendered_read_back_and_then_served_from_the_cache(app, logged_in, org):
+    from io import BytesIO
+    from pathlib import Path
+
+    from pypdf import PdfReader
+
+    lines = [
+        {
+            "order_number": "39624522",
+            "label": "Affranchissement Lettre Verte",
+            "quantity": "40722",
+            "unit_price_ht": "0.105065",
+            "vat_rate": "20",
+            "amount_ht": "4278.41",
+        }
+    ]
+    import_invoices(
+        [
+            invoice(
+                "62268557",
+                total_ht="4278.41",
+                total_ttc="5130.82",
+                lines=lines,
+                references={"purchase_order": "AA01046121"},
+            )
+        ]
+    )
+    stored = db.session.scalar(select(Invoice.id))
+    response = logged_in.get(f"/factures/{stored}/pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "filename=facture-62268557.pdf" in response.headers["Content-Disposition"]
+    text = normalise(" ".join(p.extract_text() for p in PdfReader(BytesIO(response.data)).pages))
+    for expected in (
+        "62268557",
+        "5 130,82 €",
+        "4 278,41 €",
+        "AA01046121",
+        "855,68 €",
+        "page 1 / 1",
+    ):
+        assert expected in text, expected  # 855,68 € is 20 % VAT on 4 278,41 €
+    cache = Path(app.config["DOCUMENTS_PATH"]) / "invoices" / "cache"
+    files = list(cache.glob("*.pdf"))
+    assert len(files) == 1
+    modified = files[0].stat().st_mtime_ns
+    again = logged_in.get(f"/factures/{stored}/pdf")
+    assert again.data == response.data
+    assert [f.stat().st_mtime_ns for f in cache.glob("*.pdf")] == [modified]  # not rendered again
+
+
+def test_vat_breakdown_rounds_half_up_per_rate(org):
+    from plugins.invoices.documents import vat_breakdown
+
+    lines = [
+        {
+            "label": "a",
+            "quantity": "1",
+            "unit_price_ht": "0.05",
+            "vat_rate": "20",
+            "amount_ht": "0.05",
+        },
+        {
+            "label": "b",
+            "quantity": "1",
+            "unit_price_ht": "10",
+            "vat_rate": "5.5",
+            "amount_ht": "10.00",
+        },
+    ]
+    import_invoices([invoice("1", total_ht="10.05", total_ttc="10.61", lines=lines)])
+    stored = db.session.scalar(select(Invoice))
+    assert [(str(r), base, vat) for r, base, vat in vat_breakdown(stored)] == [
+        ("5.50", 1000, 55),
+        ("20.00", 5, 1),
+    ]

@@ -14,6 +14,7 @@ from flask import (
     abort,
     render_template,
     request,
+    send_file,
     stream_with_context,
     url_for,
 )
@@ -28,7 +29,7 @@ from core.hookspecs import hookimpl
 from core.rendering import render
 from core.tenancy import get_scoped_or_404, scoped
 
-from . import export, queries
+from . import documents, export, queries
 from .importing import ImportRejected, import_invoices
 from .models import Invoice, InvoiceLine
 
@@ -199,6 +200,15 @@ def detail(invoice_id: int):
         lines_count=count,
         today=date.today(),
     )
+
+
+@bp.get("/<int:invoice_id>/pdf")
+def pdf(invoice_id: int):
+    """The invoice as PDF (rendered once per content, then served from the cache)."""
+    invoice = get_scoped_or_404(Invoice, invoice_id)
+    path = documents.invoice_pdf(invoice)
+    name = f"{'avoir' if invoice.kind == 'credit_note' else 'facture'}-{invoice.number}.pdf"
+    return send_file(path, mimetype="application/pdf", download_name=name, max_age=0)
 
 
 @bp.get("/widget")

@@ -80,6 +80,8 @@ def log_in(page, email: str, *, here: bool = False) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+    page.wait_for_load_state("load")  # deferred scripts (HTMX) have run
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""Invoice PDFs rendered with xhtml2pdf from a template, cached by content: the same
+HTML is rendered once, and a second download only reads the cached file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from flask import current_app, render_template
+from xhtml2pdf import pisa
+
+from .models import Invoice
+
+
+class RenderError(RuntimeError):
+    """xhtml2pdf could not render the document."""
+
+
+def vat_breakdown(invoice: Invoice) -> list[tuple[Decimal, int, int]]:
+    """(rate, base HT, VAT) per VAT rate of the invoice's lines, in cents, rounded half up."""
+    bases: dict[Decimal, int] = defaultdict(int)
+    for line in invoice.lines:
+        bases[line.vat_rate] += line.amount_ht
+    return [
+        (rate, base, int((Decimal(base) * rate / 100).quantize(Decimal(1), ROUND_HALF_UP)))
+        for rate, base in sorted(bases.items())
+    ]
+
+
+def cache_folder() -> Path:
+    folder = Path(current_app.config["DOCUMENTS_PATH"]) / "invoices" / "cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def invoice_pdf(invoice: Invoice) -> Path:
+    """The PDF of ``invoice`` in the current locale, rendered once per distinct content."""
+    html = render_template(
+        "invoices/pdf.html",
+        invoice=invoice,
+        issuer=current_app.config.get("ISSUER", {}),
+        vat=vat_breakdown(invoice),
+    )
+    path = cache_folder() / f"{hashlib.sha256(html.encode()).hexdigest()}.pdf"
+    if path.exists():
+        return path
+    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            status = pisa.CreatePDF(html, dest=handle, encoding="utf-8")
+        if status.err:
+            raise RenderError(f"xhtml2pdf reported {status.err} error(s) for {invoice.number}")
+        os.replace(temporary, path)  # atomic: concurrent downloads never see half a file
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path
