@@ -445,6 +445,23 @@ def test_pdf_is_rendered_read_back_and_then_served_from_the_cache(app, logged_in
     again = logged_in.get(f"/factures/{stored}/pdf")
     assert again.data == response.data
     assert [f.stat().st_mtime_ns for f in cache.glob("*.pdf")] == [modified]  # not rendered again
+    english = logged_in.get(f"/factures/{stored}/pdf", headers={"Accept-Language": "en"})
+    assert english.data != response.data  # another locale is another document
+    import_invoices(
+        [
+            invoice(
+                "62268557",
+                total_ht="4278.41",
+                total_ttc="5130.82",
+                lines=lines,
+                references={"purchase_order": "AA01046122"},
+            )
+        ]
+    )
+    changed = logged_in.get(f"/factures/{stored}/pdf")
+    assert "AA01046122" in " ".join(
+        p.extract_text() for p in PdfReader(BytesIO(changed.data)).pages
+    )
 
 
 def test_vat_breakdown_rounds_half_up_per_rate(org):

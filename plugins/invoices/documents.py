@@ -1,9 +1,11 @@
-"""Invoice PDFs rendered with xhtml2pdf from a template, cached by content: the same
-HTML is rendered once, and a second download only reads the cached file."""
+"""Invoice PDFs rendered with xhtml2pdf from a template, cached by content: the key
+covers everything the PDF shows (the invoice's data, the locale, the issuer and the
+templates' source), so a second download reads the cached file without rendering."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections import defaultdict
@@ -11,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from flask import current_app, render_template
+from flask_babel import get_locale
 from xhtml2pdf import pisa
 
 from .models import Invoice
@@ -37,17 +40,35 @@ def cache_folder() -> Path:
     return folder
 
 
+TEMPLATES = ("invoices/pdf.html", "invoices/labels.html")
+
+
+def cache_key(invoice: Invoice) -> str:
+    """What the PDF depends on: the invoice as stored, the locale, the issuer, the templates."""
+    env = current_app.jinja_env
+    parts = [
+        invoice.number,
+        invoice.source_hash,
+        invoice.status,
+        invoice.updated_at.isoformat() if invoice.updated_at else "",
+        str(get_locale()),
+        json.dumps(current_app.config.get("ISSUER", {}), sort_keys=True),
+        *(env.loader.get_source(env, name)[0] for name in TEMPLATES),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 def invoice_pdf(invoice: Invoice) -> Path:
     """The PDF of ``invoice`` in the current locale, rendered once per distinct content."""
+    path = cache_folder() / f"{cache_key(invoice)}.pdf"
+    if path.exists():
+        return path
     html = render_template(
         "invoices/pdf.html",
         invoice=invoice,
         issuer=current_app.config.get("ISSUER", {}),
         vat=vat_breakdown(invoice),
     )
-    path = cache_folder() / f"{hashlib.sha256(html.encode()).hexdigest()}.pdf"
-    if path.exists():
-        return path
     fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
