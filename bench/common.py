@@ -30,3 +30,31 @@ def measure(action: Callable[[], object], runs: int, warmup: int = 10) -> dict[s
 def report(title: str, figures: dict[str, float], target: str = "") -> None:
     values = "  ".join(f"{k} {v:7.2f} ms" for k, v in figures.items())
     print(f"{title:<42} {values}  {target}")
+
+
+def bench_app(folder: str, database_url: str | None = None, **config):
+    """A Guichet app for a bench, on a fresh database: a new SQLite file in ``folder``, or
+    the PostgreSQL database at ``database_url`` with its ``public`` schema emptied."""
+    from sqlalchemy import text
+
+    from core import create_app
+    from core.extensions import db
+    from core.schema import upgrade_all
+
+    app = create_app(
+        {
+            "INSTANCE_PATH": folder,
+            "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{folder}/bench.db",
+            "SECRET_KEY": "bench",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+            **config,
+        }
+    )
+    with app.app_context():
+        if database_url:
+            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade_all()
+    return app

@@ -15,14 +15,12 @@ import time
 
 from sqlalchemy import event, insert, text
 
-from bench.common import measure, report
-from core import create_app
+from bench.common import bench_app, measure, report
 from core.appinfo import App, MenuItem
 from core.extensions import db
 from core.hookspecs import hookimpl
 from core.models import Account, AppActivation, Membership, Organisation, User
 from core.passwords import hash_password
-from core.schema import upgrade_all
 
 PASSWORD = "bench password 123"
 
@@ -127,23 +125,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=500)
     args = parser.parse_args()
 
-    folder = tempfile.mkdtemp(prefix="guichet-bench-")
     plugin = HundredApps(args.apps)
-    app = create_app(
-        {
-            "INSTANCE_PATH": folder,
-            "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{folder}/bench.db",
-            "EXTRA_PLUGINS": [plugin],
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "SECRET_KEY": "bench",
-        }
+    app = bench_app(
+        tempfile.mkdtemp(prefix="guichet-bench-"), args.database_url, EXTRA_PLUGINS=[plugin]
     )
     with app.app_context():
-        if args.database_url:
-            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
-        upgrade_all()
         populate(args.orgs, args.users, plugin.keys, args.enabled)
         engine = db.engine
     print(

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import insert, text
 
-from bench.common import measure, report
+from bench.common import bench_app, measure, report
 
 
 def populate(orgs: int, total: int, big: int) -> None:
@@ -96,10 +96,7 @@ def populate(orgs: int, total: int, big: int) -> None:
     if batch:
         db.session.execute(insert(Invoice), batch)
     db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("ANALYZE"))
-    else:
-        db.session.execute(text("ANALYZE"))
+    db.session.execute(text("ANALYZE"))
     db.session.commit()
     print(
         f"populated {total} invoices over {orgs} organisations ({big} in the largest) "
@@ -117,26 +114,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
 
-    from core import create_app
     from core.extensions import db
-    from core.schema import upgrade_all
 
-    folder = tempfile.mkdtemp(prefix="guichet-bench-")
-    app = create_app(
-        {
-            "INSTANCE_PATH": folder,
-            "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{folder}/bench.db",
-            "SECRET_KEY": "bench",
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    app = bench_app(tempfile.mkdtemp(prefix="guichet-bench-"), args.database_url)
     with app.app_context():
-        if args.database_url:
-            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            db.session.commit()
-        upgrade_all()
         populate(args.orgs, args.total, args.big)
         dialect = db.engine.dialect.name
     print(f"database: {dialect}")

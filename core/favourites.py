@@ -83,47 +83,48 @@ def _next_position(model, membership: Membership) -> int:
     return db.session.scalar(query) + 1
 
 
-def set_favourite(membership: Membership, app_key: str, on: bool) -> None:
-    """Add an app to the favourites bar (at the end) or take it out."""
-    usable_app(membership, app_key)
-    row = db.session.scalar(_owned(Favourite, membership).where(Favourite.app_key == app_key))
+def _toggle(model, membership: Membership, on: bool, key_column, key: str, messages, **fields):
+    """Add a row at the end of the user's list, or remove it; refuse a duplicate (409)
+    or the removal of what is not there (409) with ``messages`` (already, missing)."""
+    row = db.session.scalar(_owned(model, membership).where(key_column == key))
     if on and row is not None:
-        raise DashboardError(_("This app is already in your favourites."), 409)
+        raise DashboardError(messages[0], 409)
     if not on and row is None:
-        raise DashboardError(_("This app is not in your favourites."), 409)
+        raise DashboardError(messages[1], 409)
     if on:
         db.session.add(
-            Favourite(
+            model(
                 user_id=membership.user_id,
                 organisation_id=membership.organisation_id,
-                app_key=app_key,
-                position=_next_position(Favourite, membership),
+                position=_next_position(model, membership),
+                **fields,
             )
         )
     else:
         db.session.delete(row)
+
+
+def set_favourite(membership: Membership, app_key: str, on: bool) -> None:
+    """Add an app to the favourites bar (at the end) or take it out."""
+    usable_app(membership, app_key)
+    messages = (
+        _("This app is already in your favourites."),
+        _("This app is not in your favourites."),
+    )
+    _toggle(Favourite, membership, on, Favourite.app_key, app_key, messages, app_key=app_key)
 
 
 def set_pin(membership: Membership, widget_key: str, on: bool) -> None:
     """Pin a widget on the dashboard (at the end) or unpin it."""
     widget = usable_widget(membership, widget_key)
-    row = db.session.scalar(_owned(Pin, membership).where(Pin.widget_key == widget_key))
-    if on and row is not None:
-        raise DashboardError(_("This widget is already on your dashboard."), 409)
-    if not on and row is None:
-        raise DashboardError(_("This widget is not on your dashboard."), 409)
-    if on:
-        db.session.add(
-            Pin(
-                user_id=membership.user_id,
-                organisation_id=membership.organisation_id,
-                app_key=widget.app_key,
-                widget_key=widget_key,
-                position=_next_position(Pin, membership),
-            )
-        )
-    else:
-        db.session.delete(row)
+    messages = (
+        _("This widget is already on your dashboard."),
+        _("This widget is not on your dashboard."),
+    )
+    _toggle(
+        Pin, membership, on, Pin.widget_key, widget_key, messages,
+        app_key=widget.app_key, widget_key=widget_key,
+    )
 
 
 def reorder_pins(membership: Membership, widget_keys: list[str]) -> None:
