@@ -56,6 +56,8 @@ DEFAULTS: dict[str, object] = {
     "EXTRA_PLUGINS": [],
     "BLOCKED_PLUGINS": [],
     "PAGE_SIZE": 25,
+    # The provider running the portal, printed on documents (invoices, letters).
+    "ISSUER": {"name": "Guichet", "address": "", "siret": "", "vat_number": ""},
 }
 
 

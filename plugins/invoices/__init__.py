@@ -38,6 +38,8 @@ SECTION = _l("Contracts and invoices")
 LINES_PER_PAGE = 20
 DEMO_INVOICES = 3000
 bp = Blueprint("invoices", __name__, template_folder="templates")
+# The app's own setting, with its default: invoices older than this are not shown.
+bp.record_once(lambda state: state.app.config.setdefault("INVOICES_HISTORY_DAYS", 730))
 
 
 @hookimpl

@@ -52,7 +52,7 @@ def cache_key(invoice: Invoice) -> str:
         invoice.status,
         invoice.updated_at.isoformat() if invoice.updated_at else "",
         str(get_locale()),
-        json.dumps(current_app.config.get("ISSUER", {}), sort_keys=True),
+        json.dumps(current_app.config["ISSUER"], sort_keys=True),
         *(env.loader.get_source(env, name)[0] for name in TEMPLATES),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
@@ -66,7 +66,7 @@ def invoice_pdf(invoice: Invoice) -> Path:
     html = render_template(
         "invoices/pdf.html",
         invoice=invoice,
-        issuer=current_app.config.get("ISSUER", {}),
+        issuer=current_app.config["ISSUER"],
         vat=vat_breakdown(invoice),
     )
     fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")

@@ -117,7 +117,7 @@ def read_filters(args) -> Filters:
 
 def history_start(today: date) -> date:
     """Invoices older than the configured history window are not shown."""
-    return today - timedelta(days=current_app.config.get("INVOICES_HISTORY_DAYS", 730))
+    return today - timedelta(days=current_app.config["INVOICES_HISTORY_DAYS"])
 
 
 def filtered(f: Filters, today: date, scope: Scope | None = None) -> Select:
