@@ -14,11 +14,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
 from core.events import emit
 from core.extensions import db
-from core.models import Account
+from core.models import Account, utcnow
 
 from .models import KINDS, STATUSES, Invoice, InvoiceLine, InvoiceRange
 
@@ -31,6 +31,7 @@ REFERENCE_FIELDS = (
     "local_contract",
 )
 CENT = Decimal("0.01")
+CHUNK = 1000  # numbers per look-up query
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,41 @@ def _read(row: _Row, accounts: dict[str, Account]) -> dict[str, Any] | None:
     return values
 
 
+def _write(
+    new: list[dict], changed: list[dict], existing: dict[str, tuple[int, str]]
+) -> dict[str, int]:
+    """Insert the new invoices and replace the changed ones, with their lines and ranges,
+    in bulk statements; returns the id of each written invoice by number."""
+    ids: dict[str, int] = {}
+    if new:
+        table = Invoice.__table__  # Core statements: no ORM bookkeeping for bulk rows
+        inserted = db.session.execute(
+            insert(table).returning(table.c.id, table.c.number, sort_by_parameter_order=True),
+            [_invoice_columns(v) for v in new],
+        )
+        ids.update({number: ident for ident, number in inserted})
+    if changed:
+        now = utcnow()
+        ids.update({v["number"]: existing[v["number"]][0] for v in changed})
+        db.session.execute(
+            update(Invoice),
+            [{"id": ids[v["number"]], **_invoice_columns(v), "updated_at": now} for v in changed],
+        )
+        replaced = [ids[v["number"]] for v in changed]
+        for model in (InvoiceLine, InvoiceRange):
+            db.session.execute(delete(model).where(model.invoice_id.in_(replaced)))
+    written = new + changed
+    for model, key in ((InvoiceLine, "lines"), (InvoiceRange, "ranges")):
+        children = [{"invoice_id": ids[v["number"]], **child} for v in written for child in v[key]]
+        if children:
+            db.session.execute(insert(model.__table__), children)
+    return ids
+
+
+def _invoice_columns(values: dict) -> dict:
+    return {k: v for k, v in values.items() if k not in ("lines", "ranges")}
+
+
 def import_invoices(batch: list[Any]) -> ImportResult:
     """Check then write a batch of invoices (dicts as in the API); commits once.
     Raises :class:`ImportRejected` with every fault when any row is wrong."""
@@ -265,47 +301,42 @@ def import_invoices(batch: list[Any]) -> ImportResult:
     if faults:
         raise ImportRejected(faults)
 
-    existing = {
-        inv.number: inv
-        for inv in db.session.scalars(select(Invoice).where(Invoice.number.in_(seen)))
-    }
+    existing: dict[str, tuple[int, str]] = {}
+    numbers = list(seen)
+    for first in range(0, len(numbers), CHUNK):
+        chunk = numbers[first : first + CHUNK]
+        query = select(Invoice.number, Invoice.id, Invoice.source_hash).where(
+            Invoice.number.in_(chunk)
+        )
+        existing.update(
+            {number: (ident, digest) for number, ident, digest in db.session.execute(query)}
+        )
+
     result = ImportResult()
+    new, changed = [], []
     for values in rows:
-        invoice = existing.get(values["number"])
-        if invoice is not None and invoice.source_hash == values["source_hash"]:
+        found = existing.get(values["number"])
+        if found is None:
+            new.append(values)
+        elif found[1] == values["source_hash"]:
             result.unchanged.append(values["number"])
-            continue
-        lines, ranges = values.pop("lines"), values.pop("ranges")
-        if invoice is None:
-            invoice = Invoice(**values)
-            db.session.add(invoice)
-            result.created.append(values["number"])
         else:
-            for name, value in values.items():
-                setattr(invoice, name, value)
-            result.updated.append(values["number"])
-        invoice.lines = [InvoiceLine(**line) for line in lines]
-        invoice.ranges = [InvoiceRange(**item) for item in ranges]
-    db.session.flush()
-    events = (
-        [
-            (
-                name,
-                {
-                    "organisation_id": inv.organisation_id,
-                    "invoice_id": inv.id,
-                    "number": inv.number,
-                },
-            )
-            for name, numbers in (
-                ("invoice.created", result.created),
-                ("invoice.updated", result.updated),
-            )
-            for inv in db.session.scalars(select(Invoice).where(Invoice.number.in_(numbers)))
-        ]
-        if result.created or result.updated
-        else []
-    )
+            changed.append(values)
+    ids = _write(new, changed, existing)
+    result.created = [v["number"] for v in new]
+    result.updated = [v["number"] for v in changed]
+    events = [
+        (
+            name,
+            {
+                "organisation_id": v["organisation_id"],
+                "invoice_id": ids[v["number"]],
+                "number": v["number"],
+            },
+        )
+        for name, group in (("invoice.created", new), ("invoice.updated", changed))
+        for v in group
+    ]
     db.session.commit()
     for name, payload in events:
         emit(name, payload)
