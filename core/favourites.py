@@ -122,8 +122,14 @@ def set_pin(membership: Membership, widget_key: str, on: bool) -> None:
         _("This widget is not on your dashboard."),
     )
     _toggle(
-        Pin, membership, on, Pin.widget_key, widget_key, messages,
-        app_key=widget.app_key, widget_key=widget_key,
+        Pin,
+        membership,
+        on,
+        Pin.widget_key,
+        widget_key,
+        messages,
+        app_key=widget.app_key,
+        widget_key=widget_key,
     )
 
 
