@@ -37,7 +37,9 @@ class Dialect:
     def day(self, value: date | None) -> str:
         if value is None:
             return ""
-        return value.strftime("%d/%m/%Y") if self.french_dates else value.isoformat()
+        if self.french_dates:
+            return f"{value.day:02d}/{value.month:02d}/{value.year}"
+        return value.isoformat()
 
 
 DIALECTS = {
@@ -69,7 +71,8 @@ LINE_HEADER = [
     "amount_ht",
     "currency",
 ]
-BATCH = 1000
+BATCH = 1000  # rows fetched from the database at a time
+CHUNK = 500  # rows sent to the client at a time
 
 
 class _Line:
@@ -85,8 +88,29 @@ def _rows(query: Select) -> Iterator:
     yield from result
 
 
+def _chunked(lines: Iterator[str]) -> Iterator[str]:
+    """Join CSV lines into chunks of a few hundred: fewer, larger writes to the client."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == CHUNK:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
 def invoice_rows(filtered: Select, dialect: Dialect, today: date) -> Iterator[str]:
     """One CSV row per invoice of ``filtered`` (the list's select), header first."""
+    return _chunked(_invoice_lines(filtered, dialect, today))
+
+
+def line_rows(filtered: Select, dialect: Dialect) -> Iterator[str]:
+    """One CSV row per invoice line of the invoices of ``filtered``, header first."""
+    return _chunked(_line_lines(filtered, dialect))
+
+
+def _invoice_lines(filtered: Select, dialect: Dialect, today: date) -> Iterator[str]:
     writer = csv.writer(_Line(), delimiter=dialect.delimiter)
     yield ("\ufeff" if dialect.bom else "") + writer.writerow(INVOICE_HEADER)
     query = (
@@ -124,8 +148,7 @@ def invoice_rows(filtered: Select, dialect: Dialect, today: date) -> Iterator[st
         )
 
 
-def line_rows(filtered: Select, dialect: Dialect) -> Iterator[str]:
-    """One CSV row per invoice line of the invoices of ``filtered``, header first."""
+def _line_lines(filtered: Select, dialect: Dialect) -> Iterator[str]:
     writer = csv.writer(_Line(), delimiter=dialect.delimiter)
     yield ("\ufeff" if dialect.bom else "") + writer.writerow(LINE_HEADER)
     query = (
