@@ -489,3 +489,60 @@ def test_vat_breakdown_rounds_half_up_per_rate(org):
         ("5.50", 1000, 55),
         ("20.00", 5, 1),
     ]
+
+
+# -- ZIP -----------------------------------------------------------------------------
+
+
+def read_zip(response):
+    import zipfile
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    archive = zipfile.ZipFile(BytesIO(response.data))
+    return {
+        name: PdfReader(BytesIO(archive.read(name))).pages[0].extract_text()
+        for name in archive.namelist()
+    }
+
+
+def test_zip_of_three_selected_invoices(logged_in, invoices):
+    ids = dict(db.session.execute(select(Invoice.number, Invoice.id)).all())
+    query = "&".join(f"id={ids[n]}" for n in ("100", "102", "103"))
+    response = logged_in.get(f"/factures/archive.zip?{query}")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert "Content-Length" not in response.headers  # streamed
+    files = read_zip(response)
+    assert sorted(files) == ["avoir-103.pdf", "facture-100.pdf", "facture-102.pdf"]
+    assert "102" in files["facture-102.pdf"] and "67 520,70" in normalise(files["facture-102.pdf"])
+
+
+def test_zip_of_the_whole_filtered_list(logged_in, invoices):
+    files = read_zip(logged_in.get("/factures/archive.zip?all=1&status=paid"))
+    assert sorted(files) == ["avoir-103.pdf", "facture-101.pdf"]
+
+
+def test_zip_over_the_cap_is_refused_with_a_message(app, logged_in, invoices):
+    app.config["INVOICES_ZIP_CAP"] = 2
+    try:
+        response = logged_in.get("/factures/archive.zip?all=1")
+    finally:
+        app.config["INVOICES_ZIP_CAP"] = 200
+    assert response.status_code == 400
+    assert "4 factures sélectionnées" in response.get_data(as_text=True)
+
+
+def test_zip_with_another_organisations_id_is_404(client, invoices):
+    other = make_org("Client 2", codes=("00009999",))
+    make_user("x@client2.example.com", other)
+    client.login("x@client2.example.com")
+    stored = db.session.scalar(select(Invoice.id).where(Invoice.number == "100"))
+    assert client.get(f"/factures/archive.zip?id={stored}").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["", "id=abc", "id="])
+def test_zip_without_a_valid_selection_is_a_clear_400(logged_in, invoices, query):
+    response = logged_in.get(f"/factures/archive.zip?{query}")
+    assert response.status_code == 400
+    assert "Sélectionnez" in response.get_data(as_text=True)

@@ -12,6 +12,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     render_template,
     request,
     send_file,
@@ -29,7 +30,7 @@ from core.hookspecs import hookimpl
 from core.rendering import render
 from core.tenancy import get_scoped_or_404, scoped
 
-from . import documents, export, queries
+from . import archive, documents, export, queries
 from .importing import ImportRejected, import_invoices
 from .models import Invoice, InvoiceLine
 
@@ -40,6 +41,7 @@ DEMO_INVOICES = 3000
 bp = Blueprint("invoices", __name__, template_folder="templates")
 # The app's own setting, with its default: invoices older than this are not shown.
 bp.record_once(lambda state: state.app.config.setdefault("INVOICES_HISTORY_DAYS", 730))
+bp.record_once(lambda state: state.app.config.setdefault("INVOICES_ZIP_CAP", 200))
 
 
 @hookimpl
@@ -170,6 +172,41 @@ def export_csv():
     return Response(
         stream_with_context(body),
         mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/archive.zip")
+def archive_zip():
+    """The selected invoices (``id`` repeated), or with ``all=1`` the whole filtered list,
+    as a streamed ZIP of PDFs; at most ``INVOICES_ZIP_CAP`` invoices."""
+    today = date.today()
+    cap = current_app.config["INVOICES_ZIP_CAP"]
+    if request.args.get("all") == "1":
+        selection = queries.filtered(queries.read_filters(request.args), today)
+    else:
+        raw = request.args.getlist("id")
+        if not raw or not all(v.isdigit() for v in raw):
+            abort(400, _("Select the invoices to download."))
+        ids = {int(v) for v in raw}
+        selection = scoped(Invoice).where(Invoice.id.in_(ids))
+    total = db.session.scalar(selection.with_only_columns(func.count()).order_by(None))
+    if request.args.get("all") != "1" and total != len(ids):
+        abort(404)  # some are not the user's: no hint of which
+    if total > cap:
+        abort(
+            400,
+            _(
+                "%(count)d invoices selected; a ZIP holds at most %(cap)d. Narrow the search.",
+                count=total,
+                cap=cap,
+            ),
+        )
+    ordered = selection.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+    name = f"factures-{today.isoformat()}.zip"
+    return Response(
+        stream_with_context(archive.zip_of_pdfs(ordered)),
+        mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
