@@ -72,6 +72,18 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class Action:
+    """An action a plugin offers on an object another app shows ("Payer" on an
+    invoice). ``method="post"`` renders a form with the CSRF token."""
+
+    app_key: str
+    label: Any
+    url: str
+    method: str = "get"
+    order: int = 100
+
+
+@dataclass(frozen=True)
 class MigrationLocation:
     """A plugin's own Alembic history: its ``versions`` folder and its version table."""
 

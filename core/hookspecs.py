@@ -25,7 +25,14 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, SearchResult
+    from core.appinfo import (
+        Action,
+        App,
+        MenuItem,
+        MigrationLocation,
+        PluginBlueprint,
+        SearchResult,
+    )
     from core.appinfo import Widget as WidgetInfo
     from core.models import Organisation, User
     from core.tenancy import Scope
@@ -91,6 +98,17 @@ def guichet_search(query: str, scope: Scope) -> list[SearchResult]:
 
         rows = db.session.scalars(scoped(Invoice).where(Invoice.number.startswith(query)))
         return [SearchResult("invoices", f"Facture {r.number}", url_for(...)) for r in rows]
+    """
+
+
+@hookspec
+def guichet_actions(target: Any) -> list[Action]:
+    """Offer actions on an object shown by another app, such as an invoice's detail
+    page. *Per organisation.* ``target`` is the object (an ORM row); return ``[]`` for
+    objects you do not handle. Example::
+
+        if isinstance(target, Invoice) and target.status == "to_pay":
+            return [Action("payments", _l("Payer"), url_for("payments.pay", invoice_id=target.id))]
     """
 
 

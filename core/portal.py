@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from core import favourites as favourites_mod
 from core.activation import enabled_app_keys
-from core.appinfo import App, MenuItem, SearchResult
+from core.appinfo import Action, App, MenuItem, SearchResult
 from core.appsystem import registry
 from core.extensions import db
 from core.favourites import DashboardError
@@ -93,6 +93,21 @@ class Shell:
                 title = str(item.section)
                 sections.setdefault(title, MenuSection(title)).items.append(item)
         return list(sections.values())
+
+    @staticmethod
+    def actions(target) -> list:
+        """What the enabled apps offer on ``target`` (``guichet_actions``), in order."""
+        membership = current_membership()
+        if membership is None:
+            return []
+        apps = favourites_mod.usable_apps(membership)
+        found = registry(current_app).call(
+            "guichet_actions", enabled=frozenset(apps), target=target
+        )
+        return sorted(
+            (a for a in found if isinstance(a, Action) and a.app_key in apps),
+            key=lambda a: a.order,
+        )
 
     @staticmethod
     def favourites() -> list[App]:

@@ -143,6 +143,15 @@ class Recorder:
         ]
 
     @hookimpl
+    def guichet_actions(self, target):
+        from core.appinfo import Action
+
+        number = getattr(target, "number", None)
+        if number is None:
+            return []
+        return [Action("recorder", f"Record {number}", f"/record/{number}", method="post")]
+
+    @hookimpl
     def guichet_event(self, name, payload):
         self.events.append((name, payload))
 

@@ -1,5 +1,7 @@
 """Each hook of core.hookspecs, exercised through a sample plugin."""
 
+from datetime import date
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -49,3 +51,31 @@ def test_blueprint_of_a_plugin_is_registered_under_its_prefix(rec_app):
     rules = {r.rule for r in rec_app.url_map.iter_rules() if r.endpoint.startswith("notes.")}
     assert rules == {"/notes/", "/notes/<int:account_id>"}
     assert registry(rec_app).blueprint_apps["notes"] == "notes"
+
+
+def test_actions_are_offered_on_an_invoice_by_enabled_apps_only(rec_app, org, user):
+    from sqlalchemy import select
+
+    from plugins.invoices.importing import import_invoices
+    from plugins.invoices.models import Invoice
+
+    import_invoices(
+        [
+            {
+                "number": "777",
+                "date": date.today().isoformat(),
+                "total_ht": "1.00",
+                "total_ttc": "1.20",
+                "client_code": org.accounts[0].client_code,
+            }
+        ]
+    )
+    invoice_id = db.session.scalar(select(Invoice.id))
+    client = rec_app.test_client()
+    client.login(user.email)
+    page = client.get(f"/factures/{invoice_id}").get_data(as_text=True)
+    assert 'action="/record/777"' in page and "Record 777" in page
+    with rec_app.app_context():
+        set_app_enabled(org, "recorder", False)
+        db.session.commit()
+    assert "Record 777" not in client.get(f"/factures/{invoice_id}").get_data(as_text=True)
