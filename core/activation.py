@@ -60,6 +60,7 @@ def set_app_enabled(organisation: Organisation, key: str, enabled: bool) -> bool
         db.session.add(row)
     row.enabled = enabled
     g.pop("_enabled_apps", None)
+    g.pop("_usable_apps", None)
     if was == enabled:
         return False
     audit.record(

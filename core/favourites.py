@@ -4,7 +4,7 @@ a disabled app's favourites and pins vanish, and come back when it is enabled ag
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
@@ -28,14 +28,18 @@ class DashboardError(ValueError):
 
 
 def usable_apps(membership: Membership) -> dict[str, App]:
-    """Apps this member may use now: enabled for the organisation and allowed to its role."""
-    enabled = enabled_app_keys(membership.organisation_id)
-    apps = registry(current_app).apps
-    return {
-        key: apps[key].app
-        for key in enabled
-        if "admin" not in apps[key].app.permissions or membership.is_admin
-    }
+    """Apps this member may use now: enabled for the organisation and allowed to its role
+    (computed once per request)."""
+    cache = g.setdefault("_usable_apps", {})
+    key = (membership.organisation_id, membership.is_admin)
+    if key not in cache:
+        apps = registry(current_app).apps
+        cache[key] = {
+            k: apps[k].app
+            for k in enabled_app_keys(membership.organisation_id)
+            if "admin" not in apps[k].app.permissions or membership.is_admin
+        }
+    return cache[key]
 
 
 def widgets_of(apps: dict[str, App]) -> dict[str, Widget]:
