@@ -37,6 +37,7 @@ class Invoice(AccountScopedMixin, db.Model):
         Index("ix_invoices_org_ttc", "organisation_id", "total_ttc"),
         Index("ix_invoices_org_ht", "organisation_id", "total_ht"),
         Index("ix_invoices_org_status_due", "organisation_id", "status", "due_on"),
+        Index("ix_invoices_org_status_ttc", "organisation_id", "status", "total_ttc"),
         {"info": PLUGIN},
     )
 
