@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,20 @@ class Action:
     url: str
     method: str = "get"
     order: int = 100
+
+
+@dataclass(frozen=True)
+class ApiImport:
+    """A batch import of the provider's API: ``POST /api/v1/<name>`` takes
+    ``{"<name>": [items]}`` (or the bare list), calls ``importer(items)`` and answers its
+    :class:`~core.importing.ImportResult`, or 422 with the faults of
+    :class:`~core.importing.ImportRejected`. ``item_schema`` is the JSON Schema of one
+    item, published in the OpenAPI document."""
+
+    name: str
+    importer: Callable[[list[Any]], Any]
+    summary: str
+    item_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
 
 
 @dataclass(frozen=True)

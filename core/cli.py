@@ -12,7 +12,9 @@ from sqlalchemy import select
 
 from core import activation, directory, schema
 from core.appsystem import Registry, build_plugin_manager, registry
+from core.directory_import import accounts_from_csv, import_accounts
 from core.extensions import db
+from core.importing import import_command
 from core.models import Account, Organisation
 
 
@@ -227,6 +229,17 @@ def demo_command():
 
     for line in load_demo():
         click.echo(line)
+
+
+accounts_cli = AppGroup("accounts", help="Accounts pushed by the provider.")
+main.add_command(accounts_cli)
+import_command(
+    accounts_cli,
+    import_accounts,
+    "accounts",
+    accounts_from_csv,
+    help="Create or update organisations' accounts from a JSON or CSV file.",
+)
 
 
 def add_plugin_commands(group: click.Group, pm=None) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ MESSAGES = {
 
 
 def error_response(code: int, message=None):
+    if request.path.startswith("/api/"):  # machines get JSON, in English
+        return jsonify(error=str(message or HTTP_STATUS_CODES.get(code, "Error"))), code
     message = message or MESSAGES.get(code, MESSAGES[400])
     template = "error_fragment.html" if request.htmx else "error.html"
     return render_template(template, code=code, message=message), code

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from core.appinfo import (
         Action,
+        ApiImport,
         App,
         MenuItem,
         MigrationLocation,
@@ -122,6 +123,16 @@ def guichet_event(name: str, payload: dict[str, Any]) -> None:
 
         if name == "invoice.created":
             queue_notification(payload["invoice_id"])
+    """
+
+
+@hookspec
+def guichet_api_imports() -> list[ApiImport]:
+    """Batch imports the provider's billing system calls through the API, behind the
+    operators' bearer tokens. *Not per organisation.* Example::
+
+        return [ApiImport("invoices", import_invoices, "Create or update invoices",
+                          item_schema={"type": "object", "required": ["number"]})]
     """
 
 

@@ -8,6 +8,8 @@ after every test.
 from __future__ import annotations
 
 import contextvars
+import functools
+import io
 import os
 import re
 import tempfile
@@ -125,6 +127,16 @@ def client(app) -> Client:
 @pytest.fixture
 def other_client(app) -> Client:
     return app.test_client()
+
+
+@functools.lru_cache
+def one_page_pdf(text: str = "Guichet test document") -> bytes:
+    """A real one-page PDF holding ``text`` (rendered by xhtml2pdf)."""
+    from xhtml2pdf import pisa
+
+    out = io.BytesIO()
+    pisa.CreatePDF(f"<p>{text}</p>", dest=out, encoding="utf-8")
+    return out.getvalue()
 
 
 def make_org(name: str = "Client 1", codes=("00002501", "04008041"), **values):

@@ -146,7 +146,7 @@ def test_cli_import(app, org, tmp_path):
     bad.write_text(json.dumps([invoice("3", date="2022-13-01")]))
     result = run_cli(app, "invoices", "import", str(bad))
     assert result.exit_code == 1
-    assert "row 1, date: '2022-13-01' is not a date" in result.output
+    assert "item 1, date: '2022-13-01' is not a date" in result.output
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     assert run_cli(app, "invoices", "import", str(broken)).exit_code == 1

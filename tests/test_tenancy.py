@@ -3,9 +3,10 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from core.documents import encode_pdf
 from core.extensions import db
 from core.models import Account, Membership
-from tests.conftest import make_app, make_org, make_user
+from tests.conftest import make_app, make_org, make_user, one_page_pdf
 from tests.sample_plugins import AdminTool, Notes
 
 # Rules that take an argument but hold no tenant object, with the reason.
@@ -83,6 +84,8 @@ def test_user_of_two_organisations_switches_between_them(walk_app, org, user):
 
 
 def _foreign_values(other, other_user):
+    from plugins.contracts.importing import import_contracts
+    from plugins.contracts.models import Contract, ContractDocument
     from plugins.invoices.importing import import_invoices
     from plugins.invoices.models import Invoice
 
@@ -98,7 +101,23 @@ def _foreign_values(other, other_user):
             }
         ]
     )
+    import_contracts(
+        [
+            {
+                "number": "C-999",
+                "product": "Compte Clients",
+                "start_date": "2020-01-01",
+                "client_code": other.accounts[0].client_code,
+                "documents": [{"title": "CSV", "pdf": encode_pdf(one_page_pdf())}],
+            }
+        ]
+    )
+    contract = db.session.scalar(select(Contract).where(Contract.number == "C-999"))
     return {
+        "contract_id": contract.id,
+        "document_id": db.session.scalar(
+            select(ContractDocument.id).where(ContractDocument.contract_id == contract.id)
+        ),
         "invoice_id": db.session.scalar(select(Invoice.id).where(Invoice.number == "999")),
         "account_id": other.accounts[0].id,
         "org_id": other.id,

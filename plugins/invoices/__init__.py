@@ -3,11 +3,9 @@ with search, sort, detail, a dashboard widget, and the import command."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
-import click
 from flask import (
     Blueprint,
     Response,
@@ -19,20 +17,30 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, SearchResult, Widget
+from core.appinfo import (
+    ApiImport,
+    App,
+    MenuItem,
+    MigrationLocation,
+    PluginBlueprint,
+    SearchResult,
+    Widget,
+)
 from core.extensions import db
 from core.hookspecs import hookimpl
+from core.importing import import_command
+from core.listing import PAGE_SIZES
 from core.rendering import render
 from core.tenancy import get_scoped_or_404, scoped
 
 from . import archive, documents, export, queries
-from .importing import ImportRejected, import_invoices
+from .importing import from_csv, import_invoices
 from .models import Invoice, InvoiceLine
+from .schema import INVOICE_SCHEMA
 
 APP_KEY = "invoices"
 SECTION = _l("Contracts and invoices")
@@ -99,6 +107,18 @@ def guichet_demo_data(organisation):
 
 
 @hookimpl
+def guichet_api_imports():
+    return [
+        ApiImport(
+            "invoices",
+            import_invoices,
+            "Create or update invoices and credit notes, with lines, ranges and PDF",
+            INVOICE_SCHEMA,
+        )
+    ]
+
+
+@hookimpl
 def guichet_migrations():
     return MigrationLocation(
         "invoices", Path(__file__).parent / "migrations", "alembic_version_invoices"
@@ -111,28 +131,14 @@ def guichet_cli(group):
     def invoices_cli():
         """Invoices."""
 
-    @invoices_cli.command("import")
-    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-    @with_appcontext
-    def import_command(path):
-        """Import invoices from a JSON file (a list, or {"invoices": [...]})."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise click.ClickException(f"{path}: not a JSON file ({error})") from None
-        batch = data.get("invoices") if isinstance(data, dict) else data
-        try:
-            result = import_invoices(batch)
-        except ImportRejected as rejected:
-            for fault in rejected.faults:
-                click.echo(str(fault), err=True)
-            raise click.ClickException(
-                f"{path}: rejected, {len(rejected.faults)} fault(s); nothing was imported"
-            ) from None
-        click.echo(
-            f"{len(result.created)} created, {len(result.updated)} updated, "
-            f"{len(result.unchanged)} unchanged"
-        )
+    import_command(
+        invoices_cli,
+        import_invoices,
+        "invoices",
+        from_csv,
+        help="Import invoices from a JSON file (the API's format) or a CSV file "
+        "(one row per invoice line).",
+    )
 
 
 @bp.get("/")
@@ -140,16 +146,14 @@ def index():
     """ "Vos factures": the filtered, sorted, paged list; the table alone for HTMX."""
     today = date.today()
     filters = queries.read_filters(request.args)
-    total, pages, rows = queries.page_of(db, filters, today)
+    rows = queries.page_of(filters, today)
     return render(
         "invoices/list.html",
         "results",
         filters=filters,
-        total=total,
-        pages=pages,
         invoices=rows,
         today=today,
-        page_sizes=queries.PAGE_SIZES,
+        page_sizes=PAGE_SIZES,
     )
 
 

@@ -53,7 +53,11 @@ def documented_invoices(today: date) -> list[dict]:
             "client_code": "04008041",
             "sub_account": "04008041",
             "subscriber": "CLIENT 1 – AGENCE DE LYON",
-            "references": {"purchase_order": "AA01046121", "framework_contract": "50036316"},
+            "references": {
+                "purchase_order": "AA01046121",
+                "framework_contract": "50036316",
+                "local_contract": "1-10265655331 - 0",
+            },
             "recipient": RECIPIENT,
             "ranges": [
                 {"label": "BU NOUVEAUX SERVICES", "total_ht": "4262.06", "total_ttc": "5114.47"},

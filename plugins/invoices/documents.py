@@ -1,6 +1,7 @@
-"""Invoice PDFs rendered with xhtml2pdf from a template, cached by content: the key
-covers everything the PDF shows (the invoice's data, the locale, the issuer and the
-templates' source), so a second download reads the cached file without rendering."""
+"""Invoice PDFs: the provider's own when it sent one, otherwise rendered with xhtml2pdf
+from a template and cached by content: the key covers everything the PDF shows (the
+invoice's data, the locale, the issuer and the templates' source), so a second download
+reads the cached file without rendering."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 from flask import current_app, render_template
 from flask_babel import get_locale
 from xhtml2pdf import pisa
+
+from core import documents
 
 from .models import Invoice
 
@@ -59,7 +62,10 @@ def cache_key(invoice: Invoice) -> str:
 
 
 def invoice_pdf(invoice: Invoice) -> Path:
-    """The PDF of ``invoice`` in the current locale, rendered once per distinct content."""
+    """The PDF of ``invoice``: the provider's stored file, or ours in the current locale,
+    rendered once per distinct content."""
+    if invoice.pdf_sha256:
+        return documents.stored_path(invoice.pdf_sha256)
     path = cache_folder() / f"{cache_key(invoice)}.pdf"
     if path.exists():
         return path

@@ -1,4 +1,4 @@
-"""Import of invoices pushed by the provider's billing system (CLI now, API next).
+"""Import of invoices pushed by the provider's billing system, through the API or the CLI.
 
 The whole batch is checked first; any faulty row rejects the batch, with every fault
 named by row and field, and nothing is written. Imports are idempotent, keyed by the
@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from core import documents
 from core.events import emit
 from core.extensions import db
+from core.importing import (
+    CHUNK,
+    Fault,
+    ImportRejected,
+    ImportResult,
+    RowReader,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_decimal,
+)
 from core.models import Account, utcnow
 
 from .models import KINDS, STATUSES, Invoice, InvoiceLine, InvoiceRange
@@ -30,126 +39,29 @@ REFERENCE_FIELDS = (
     "framework_contract",
     "local_contract",
 )
-CENT = Decimal("0.01")
-CHUNK = 1000  # numbers per look-up query
+LINE_NUMBERS = (
+    ("quantity", parse_decimal),
+    ("unit_price_ht", parse_decimal),
+    ("vat_rate", parse_decimal),
+    ("amount_ht", parse_amount),
+)
+CHILDREN = ("lines", "ranges", "pdf")
 
 
-@dataclass(frozen=True)
-class Fault:
-    row: int  # 1-based position in the batch
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, {self.field}: {self.message}"
-
-
-class ImportRejected(ValueError):
-    """The batch was refused whole; ``faults`` names each problem."""
-
-    def __init__(self, faults: list[Fault]):
-        super().__init__("; ".join(str(f) for f in faults[:20]))
-        self.faults = faults
-
-
-@dataclass
-class ImportResult:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-
-
-def parse_amount(value: Any) -> int:
-    """``"56267.25"`` (or ``56267.25`` written in JSON, or ``"56 267,25"``) → 5626725 cents."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError("an amount is required")
-    text = str(value).replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount") from None
-    if amount != amount.quantize(CENT):
-        raise ValueError(f"{value!r} has more than two decimals")
-    return int(amount * 100)
-
-
-def parse_decimal(value: Any) -> Decimal:
-    try:
-        result = Decimal(str(value).replace(",", "."))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not result.is_finite():
-        raise ValueError(f"{value!r} is not a number")
-    return result
-
-
-def parse_date(value: Any) -> date:
-    """ISO dates (``2022-05-27``) or French ones (``27/05/2022``)."""
-    text = str(value or "").strip()
-    try:
-        if "/" in text:
-            day, month, year = text.split("/")
-            return date(int(year), int(month), int(day))
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date (2022-05-27 or 27/05/2022)") from None
-
-
-class _Row:
-    """Reads one invoice of the batch, collecting faults instead of stopping."""
-
-    def __init__(self, number: int, data: Any, faults: list[Fault]):
-        self.row, self.faults = number, faults
-        self.data = data if isinstance(data, dict) else {}
-        if not isinstance(data, dict):
-            self.fault("invoice", "must be an object")
-
-    def fault(self, name: str, message: str) -> None:
-        self.faults.append(Fault(self.row, name, message))
-
-    def text(self, name: str, required: bool = False, max_length: int = 200, source=None) -> str:
-        source = self.data if source is None else source
-        value = source.get(name)
-        if value is None or str(value).strip() == "":
-            if required:
-                self.fault(name, "is required")
-            return ""
-        value = str(value).strip()
-        if len(value) > max_length:
-            self.fault(name, f"is longer than {max_length} characters")
-        return value
-
-    def parsed(self, name: str, parser, required: bool = True, source=None, label=None):
-        source = self.data if source is None else source
-        if source.get(name) in (None, ""):
-            if required:
-                self.fault(label or name, "is required")
-            return None
-        try:
-            return parser(source[name])
-        except ValueError as error:
-            self.fault(label or name, str(error))
-            return None
-
-
-def _read(row: _Row, accounts: dict[str, Account]) -> dict[str, Any] | None:
+def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None:
     data = row.data
     values: dict[str, Any] = {
         "number": row.text("number", required=True, max_length=32),
-        "kind": data.get("type", "invoice"),
+        "kind": row.choice("type", KINDS, "invoice"),
         "issued_on": row.parsed("date", parse_date),
         "due_on": row.parsed("due_date", parse_date, required=False),
-        "status": data.get("status", "to_pay"),
-        "currency": str(data.get("currency", "EUR")).upper(),
+        "status": row.choice("status", STATUSES, "to_pay"),
+        "currency": str(data.get("currency") or "EUR").upper(),
         "total_ht": row.parsed("total_ht", parse_amount),
         "total_ttc": row.parsed("total_ttc", parse_amount),
         "subscriber": row.text("subscriber"),
-        "edi": bool(data.get("edi", False)),
+        "edi": bool(row.parsed("edi", parse_bool, required=False)),
     }
-    if values["kind"] not in KINDS:
-        row.fault("type", f"must be one of {', '.join(KINDS)}")
-    if values["status"] not in STATUSES:
-        row.fault("status", f"must be one of {', '.join(STATUSES)}")
     if len(values["currency"]) != 3 or not values["currency"].isalpha():
         row.fault("currency", "must be a three-letter code such as EUR")
     code = row.text("client_code", required=True, max_length=32)
@@ -173,33 +85,25 @@ def _read(row: _Row, accounts: dict[str, Account]) -> dict[str, Any] | None:
         values["recipient_siret"].isdigit() and len(values["recipient_siret"]) == 14
     ):
         row.fault("recipient.siret", "a SIRET has 14 digits")
+    pdf = row.parsed("pdf", documents.decode_pdf, required=False)
+    values["pdf_sha256"] = documents.digest(pdf) if pdf else ""
 
     lines = []
-    for index, line in enumerate(data.get("lines") or [], start=1):
-        line = line if isinstance(line, dict) else {}
+    for index, line in enumerate(row.items("lines"), start=1):
         prefix = f"lines[{index}]"
         lines.append(
             {
                 "position": index,
                 "order_number": row.text("order_number", max_length=50, source=line),
                 "label": row.text("label", max_length=300, source=line) or "—",
-                "quantity": row.parsed(
-                    "quantity", parse_decimal, source=line, label=f"{prefix}.quantity"
-                ),
-                "unit_price_ht": row.parsed(
-                    "unit_price_ht", parse_decimal, source=line, label=f"{prefix}.unit_price_ht"
-                ),
-                "vat_rate": row.parsed(
-                    "vat_rate", parse_decimal, source=line, label=f"{prefix}.vat_rate"
-                ),
-                "amount_ht": row.parsed(
-                    "amount_ht", parse_amount, source=line, label=f"{prefix}.amount_ht"
-                ),
+                **{
+                    name: row.parsed(name, parser, source=line, label=f"{prefix}.{name}")
+                    for name, parser in LINE_NUMBERS
+                },
             }
         )
     ranges = []
-    for index, item in enumerate(data.get("ranges") or [], start=1):
-        item = item if isinstance(item, dict) else {}
+    for index, item in enumerate(row.items("ranges"), start=1):
         prefix = f"ranges[{index}]"
         ranges.append(
             {
@@ -224,7 +128,7 @@ def _read(row: _Row, accounts: dict[str, Account]) -> dict[str, Any] | None:
         range_amounts = [item["total_ht"] for item in ranges]
         if ranges and None not in range_amounts and sum(range_amounts) != total_ht:
             row.fault("ranges", "the ranges' totals do not add up to total_ht")
-    if account is None or any(f.row == row.row for f in row.faults):
+    if account is None or not row.ok:
         return None
     values.update(
         organisation_id=account.organisation_id,
@@ -236,6 +140,7 @@ def _read(row: _Row, accounts: dict[str, Account]) -> dict[str, Any] | None:
     values["source_hash"] = hashlib.sha256(
         json.dumps(values, sort_keys=True, default=str).encode()
     ).hexdigest()
+    values["pdf"] = pdf
     return values
 
 
@@ -271,7 +176,7 @@ def _write(
 
 
 def _invoice_columns(values: dict) -> dict:
-    return {k: v for k, v in values.items() if k not in ("lines", "ranges")}
+    return {k: v for k, v in values.items() if k not in CHILDREN}
 
 
 def import_invoices(batch: list[Any]) -> ImportResult:
@@ -290,7 +195,7 @@ def import_invoices(batch: list[Any]) -> ImportResult:
     }
     rows, seen = [], {}
     for number, item in enumerate(batch, start=1):
-        values = _read(_Row(number, item, faults), accounts)
+        values = _read(RowReader(number, item, faults, "invoice"), accounts)
         if values is None:
             continue
         if values["number"] in seen:
@@ -322,6 +227,9 @@ def import_invoices(batch: list[Any]) -> ImportResult:
             result.unchanged.append(values["number"])
         else:
             changed.append(values)
+    for values in new + changed:
+        if values["pdf"]:
+            documents.store(values["pdf"])  # by content: a failed commit leaves an unused copy
     ids = _write(new, changed, existing)
     result.created = [v["number"] for v in new]
     result.updated = [v["number"] for v in changed]
@@ -341,3 +249,50 @@ def import_invoices(batch: list[Any]) -> ImportResult:
     for name, payload in events:
         emit(name, payload)
     return result
+
+
+# CSV files carry one row per invoice line: the invoice's columns are repeated on each
+# of its rows, and the "line_" and "range_" columns add a line or a range to it.
+INVOICE_COLUMNS = (
+    "number", "type", "date", "due_date", "status", "currency", "total_ht", "total_ttc",
+    "subscriber", "client_code", "sub_account", "edi",
+)  # fmt: skip
+RECIPIENT_COLUMNS = {"recipient_name": "name", "recipient_siret": "siret",
+                     "recipient_address": "address"}  # fmt: skip
+
+
+def from_csv(rows: list[dict[str, str]], lines: list[int]) -> tuple[list[dict], list[int]]:
+    """The invoices (as the API takes them) of CSV rows, and the first file line of each;
+    rows of one invoice must repeat the same invoice columns."""
+    invoices: dict[str, dict] = {}
+    first_line: dict[str, int] = {}
+    faults: list[Fault] = []
+    for row, line in zip(rows, lines, strict=True):
+        number = row.get("number", "") or f"(line {line})"
+        invoice = {k: row[k] for k in INVOICE_COLUMNS if row.get(k)}
+        invoice["references"] = {k: row[k] for k in REFERENCE_FIELDS if row.get(k)}
+        invoice["recipient"] = {v: row[k] for k, v in RECIPIENT_COLUMNS.items() if row.get(k)}
+        known = invoices.get(number)
+        if known is None:
+            invoices[number] = invoice | {"lines": [], "ranges": []}
+            first_line[number] = line
+            known = invoices[number]
+        elif any(known.get(k) != v for k, v in invoice.items()):
+            faults.append(
+                Fault(
+                    line,
+                    "number",
+                    f"{number} differs from its first row, line {first_line[number]}",
+                )
+            )
+        if row.get("line_label") or row.get("line_amount_ht"):
+            known["lines"].append(_prefixed(row, "line_"))
+        if row.get("range_label"):
+            known["ranges"].append(_prefixed(row, "range_"))
+    if faults:
+        raise ImportRejected(faults)
+    return list(invoices.values()), [first_line[n] for n in invoices]
+
+
+def _prefixed(row: dict[str, str], prefix: str) -> dict[str, str]:
+    return {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix) and v}

@@ -66,6 +66,8 @@ class Invoice(AccountScopedMixin, db.Model):
     recipient_name: Mapped[str] = mapped_column(String(200), default="")
     recipient_siret: Mapped[str] = mapped_column(String(14), default="")
     recipient_address: Mapped[str] = mapped_column(Text, default="")
+    # The provider's own PDF, kept by core.documents ("" when we render it ourselves)
+    pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
     # Fingerprint of the imported data: the same data sent again changes nothing.
     source_hash: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

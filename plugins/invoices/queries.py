@@ -3,21 +3,21 @@ set aside (or corrected) rather than failing the page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import contains_eager
 
+from core.importing import parse_amount, parse_date
+from core.listing import Listing, page_rows, read_listing
 from core.models import Account
 from core.tenancy import Scope, scoped
 
-from .importing import parse_amount, parse_date
 from .models import Invoice
 
-PAGE_SIZES = (10, 25, 50, 100)
 SORTS = {
     "type": Invoice.kind,
     "date": Invoice.issued_on,
@@ -32,47 +32,39 @@ STATUS_FILTERS = ("to_pay", "paid", "overdue")
 
 
 @dataclass
-class Filters:
-    q: str = ""
+class Filters(Listing):
     date_from: date | None = None
     date_to: date | None = None
     ttc_min: int | None = None
     ttc_max: int | None = None
     number: str = ""
     sub_account: str = ""
+    client_code: str = ""
+    contract: str = ""
     status: str = ""
-    sort: str = "date"
-    descending: bool = True
-    page: int = 1
-    size: int = 25
-    messages: list[str] = field(default_factory=list)
 
-    def args(self, **changes) -> dict[str, str]:
-        """The URL arguments of these filters (for links), with ``changes`` applied."""
-        values = {
-            "q": self.q,
+    def own_args(self) -> dict[str, str]:
+        return {
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
             "ttc_min": f"{self.ttc_min / 100:.2f}" if self.ttc_min is not None else "",
             "ttc_max": f"{self.ttc_max / 100:.2f}" if self.ttc_max is not None else "",
             "number": self.number,
             "sub_account": self.sub_account,
+            "client_code": self.client_code,
+            "contract": self.contract,
             "status": self.status,
-            "sort": self.sort,
-            "dir": "desc" if self.descending else "asc",
-            "size": str(self.size),
-            "page": str(self.page),
         }
-        values.update({k: str(v) for k, v in changes.items()})
-        return {k: v for k, v in values.items() if v}
 
 
 def read_filters(args) -> Filters:
     f = Filters(
-        q=args.get("q", "").strip()[:100],
         number=args.get("number", "").strip()[:32],
         sub_account=args.get("sub_account", "").strip()[:32],
+        client_code=args.get("client_code", "").strip()[:32],
+        contract=args.get("contract", "").strip()[:100],
     )
+    read_listing(f, args, SORTS, "date", descending=True)
     for name, parser, label in (
         ("date_from", parse_date, _("start date")),
         ("date_to", parse_date, _("end date")),
@@ -102,16 +94,6 @@ def read_filters(args) -> Filters:
         f.status = status
     elif status:
         f.messages.append(_("Unknown status “%(value)s”; it was ignored.", value=status))
-    sort = args.get("sort", "date")
-    if sort in SORTS:
-        f.sort = sort
-    else:
-        f.messages.append(_("Unknown sort column “%(value)s”; sorted by date.", value=sort))
-    f.descending = args.get("dir", "desc") != "asc"
-    size = args.get("size", "25")
-    f.size = int(size) if size.isdigit() and int(size) in PAGE_SIZES else 25
-    page = args.get("page", "1")
-    f.page = int(page) if page.isdigit() and int(page) > 0 else 1
     return f
 
 
@@ -140,6 +122,13 @@ def filtered(f: Filters, today: date, scope: Scope | None = None) -> Select:
     if f.sub_account:
         sub = select(Account.id).where(Account.client_code == f.sub_account)
         query = query.where(Invoice.sub_account_id.in_(sub))
+    if f.client_code:
+        main = select(Account.id).where(Account.client_code == f.client_code)
+        query = query.where(Invoice.account_id.in_(main))
+    if f.contract:
+        query = query.where(
+            or_(Invoice.local_contract == f.contract, Invoice.framework_contract == f.contract)
+        )
     if f.status == "overdue":
         query = query.where(Invoice.status == "to_pay", Invoice.due_on < today)
     elif f.status == "to_pay":
@@ -151,19 +140,13 @@ def filtered(f: Filters, today: date, scope: Scope | None = None) -> Select:
     return query
 
 
-def page_of(db, f: Filters, today: date):
-    """The total count and the rows of the requested page (clamped to the last one)."""
+def page_of(f: Filters, today: date) -> list[Invoice]:
+    """The rows of the requested page, with their accounts; sets the total and pages."""
     base = filtered(f, today)
-    total = db.session.scalar(base.with_only_columns(func.count()).order_by(None))
-    pages = max(1, -(-total // f.size))
-    f.page = min(f.page, pages)
     column = SORTS[f.sort]
     order = column.desc() if f.descending else column.asc()
     tie = Invoice.id.desc() if f.descending else Invoice.id.asc()
     query = base.join(Account, Account.id == Invoice.account_id).options(
         contains_eager(Invoice.account)
     )
-    rows = db.session.scalars(
-        query.order_by(order, tie).limit(f.size).offset((f.page - 1) * f.size)
-    ).all()
-    return total, pages, rows
+    return page_rows(f, query, (order, tie), count=base)

@@ -1,0 +1,224 @@
+"""The provider's import API under ``/api/v1``: bearer tokens issued by operators, JSON
+in and out, batch imports contributed by the core and the plugins
+(``guichet_api_imports``), and the OpenAPI document that describes them.
+
+Every answer is JSON, errors included: ``{"error": "...", "faults": [...]}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from functools import partial
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from sqlalchemy import select
+
+from core import audit
+from core.appinfo import ApiImport
+from core.appsystem import Registry
+from core.directory_import import import_accounts
+from core.extensions import csrf, db
+from core.importing import ImportRejected
+from core.models import ApiToken, utcnow
+
+PREFIX = "/api/v1"
+TOKEN_PREFIX = "gch_"
+VERSION = "1.0.0"
+
+ACCOUNT_SCHEMA = {
+    "type": "object",
+    "required": ["client_code", "organisation"],
+    "properties": {
+        "client_code": {"type": "string", "maxLength": 32, "examples": ["04008041"]},
+        "name": {"type": "string", "maxLength": 200},
+        "parent_code": {"type": "string", "description": "client code of the parent account"},
+        "organisation": {
+            "type": "object",
+            "required": ["siret"],
+            "description": "created when its SIRET is unknown (then name is required)",
+            "properties": {
+                "siret": {"type": "string", "pattern": "^[0-9]{14}$"},
+                "name": {"type": "string", "maxLength": 200},
+                "vat_number": {"type": "string", "maxLength": 20},
+                "address": {"type": "string", "maxLength": 500},
+                "locale": {"type": "string", "enum": ["fr", "en"]},
+            },
+        },
+    },
+}
+CORE_IMPORTS = [
+    ApiImport(
+        "accounts",
+        import_accounts,
+        "Create or update accounts and their organisations",
+        ACCOUNT_SCHEMA,
+    )
+]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(name: str) -> tuple[ApiToken, str]:
+    """A new token named ``name``; the clear value is returned once and never stored."""
+    clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name.strip()[:100] or "API", token_hash=hash_token(clear))
+    db.session.add(token)
+    db.session.flush()
+    audit.record("api_token.issue", f"api_token:{token.id}", after={"name": token.name})
+    return token, clear
+
+
+def revoke_token(token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record("api_token.revoke", f"api_token:{token.id}", before={"name": token.name})
+
+
+def _authenticate() -> ApiToken:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    token = None
+    if scheme.lower() == "bearer" and value.strip():
+        token = db.session.scalar(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(value.strip()))
+        )
+    if token is None or token.revoked_at is not None:
+        abort(401, "a valid bearer token is required (Authorization: Bearer <token>)")
+    return token
+
+
+def _run_import(spec: ApiImport):
+    token = _authenticate()
+    request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
+    if not request.is_json:
+        abort(415, "send JSON (Content-Type: application/json)")
+    body = request.get_json(silent=True)
+    if body is None:
+        abort(400, "the body is not valid JSON")
+    items = body.get(spec.name) if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        abort(400, f'send a list, or an object with a "{spec.name}" list')
+    token.last_used_at = utcnow()
+    try:
+        result = spec.importer(items)
+    except ImportRejected as rejected:
+        db.session.rollback()
+        return jsonify(
+            error=f"rejected: {len(rejected.faults)} fault(s); nothing was imported",
+            faults=[f.as_dict() for f in rejected.faults],
+        ), 422
+    db.session.commit()  # the token's last use, when the import changed nothing
+    return jsonify(result.as_dict())
+
+
+def init_app(app: Flask, registry: Registry) -> None:
+    """Register the API blueprint with the core's imports and the plugins'."""
+    app.config.setdefault("API_MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
+    imports: dict[str, ApiImport] = {}
+    for item in CORE_IMPORTS + registry.call("guichet_api_imports"):
+        if isinstance(item, ApiImport) and item.name not in imports:
+            imports[item.name] = item
+        else:
+            app.logger.error("API import %r ignored (not an ApiImport, or a duplicate)", item)
+    bp = Blueprint("api", __name__, url_prefix=PREFIX)
+    bp.add_url_rule("/openapi.json", "openapi", lambda: jsonify(openapi(imports)))
+    for name, spec in imports.items():
+        bp.add_url_rule(f"/{name}", f"import_{name}", partial(_run_import, spec), methods=["POST"])
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+
+
+def openapi(imports: dict[str, ApiImport]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API."""
+    error = {"$ref": "#/components/schemas/Error"}
+    paths = {}
+    for name, spec in imports.items():
+        items = {"type": "array", "items": spec.item_schema}
+        paths[f"/{name}"] = {
+            "post": {
+                "operationId": f"import_{name}",
+                "summary": spec.summary,
+                "description": "Idempotent, keyed by the provider's numbers: the same data "
+                "sent twice changes nothing. The batch is checked whole; any fault rejects "
+                "it and nothing is written.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    items,
+                                    {
+                                        "type": "object",
+                                        "required": [name],
+                                        "properties": {name: items},
+                                    },
+                                ]
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json("What was created, updated or left unchanged", "ImportResult"),
+                    "400": _json("The body is not a list of items", "Error"),
+                    "401": _json("No valid bearer token", "Error"),
+                    "413": _json("The body is too large", "Error"),
+                    "415": _json("The body is not JSON", "Error"),
+                    "422": {
+                        "description": "Rejected whole; each fault names its item and field",
+                        "content": {"application/json": {"schema": error}},
+                    },
+                },
+            }
+        }
+    keys = {"type": "array", "items": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Guichet import API",
+            "version": VERSION,
+            "description": "The provider's billing system pushes accounts, contracts, "
+            "invoices and more into Guichet. Tokens are issued by operators.",
+        },
+        "servers": [{"url": PREFIX}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "ImportResult": {
+                    "type": "object",
+                    "properties": {"created": keys, "updated": keys, "unchanged": keys},
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "faults": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "row": {"type": "integer"},
+                                    "field": {"type": "string"},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }

@@ -1,0 +1,128 @@
+"""Import of organisations and their accounts pushed by the provider (API and CLI).
+
+Keyed by the organisation's SIRET and the account's client code: an unknown SIRET
+creates the organisation, an unknown client code the account; known ones are updated
+when the data differs, and nothing changes when it is the same. An account never moves
+to another organisation through an import. The batch is checked whole first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from core import directory
+from core.extensions import db
+from core.importing import Fault, ImportRejected, ImportResult, RowReader, nest_prefixed
+from core.models import Account, Organisation
+
+ORG_TEXT = (("name", 200), ("vat_number", 20), ("address", 500), ("locale", 10))
+
+
+def import_accounts(batch: Any) -> ImportResult:
+    """Create or update the accounts of ``batch`` (and their organisations); commits once.
+    Raises :class:`~core.importing.ImportRejected` with every fault when any item is wrong."""
+    if not isinstance(batch, list):
+        raise ImportRejected([Fault(0, "accounts", "must be a list")])
+    faults: list[Fault] = []
+    items = [_read(RowReader(n, item, faults, "account")) for n, item in enumerate(batch, 1)]
+    codes = {i["client_code"] for i in items} | {i["parent_code"] for i in items}
+    sirets = {i["siret"] for i in items}
+    accounts = {
+        a.client_code: a
+        for a in db.session.scalars(select(Account).where(Account.client_code.in_(codes - {""})))
+    }
+    orgs = {
+        o.siret: o
+        for o in db.session.scalars(select(Organisation).where(Organisation.siret.in_(sirets)))
+    }
+    _check(items, accounts, orgs, faults)
+    if faults:
+        raise ImportRejected(faults)
+
+    result = ImportResult()
+    for item in items:
+        org = orgs.get(item["siret"])
+        if org is None:
+            org = orgs[item["siret"]] = directory.create_organisation(
+                siret=item["siret"], **item["organisation"]
+            )
+        else:
+            directory.update_organisation(org, **item["organisation"])
+        account = accounts.get(item["client_code"])
+        if account is None:
+            account = directory.create_account(org, client_code=item["client_code"])
+            accounts[item["client_code"]] = account
+            result.created.append(item["client_code"])
+        item["account"] = account
+    for item in items:  # parents once every account exists
+        account = item["account"]
+        parent = accounts.get(item["parent_code"])
+        changes = {k: v for k, v in (("name", item["name"]),
+                                     ("parent_id", parent.id if parent else None))
+                   if getattr(account, k) != v}  # fmt: skip
+        if changes:
+            directory.update_account(account, **changes)
+        if item["client_code"] not in result.created:
+            (result.updated if changes else result.unchanged).append(item["client_code"])
+    db.session.commit()
+    return result
+
+
+def _read(row: RowReader) -> dict[str, Any]:
+    org = row.section("organisation")
+    siret = row.text("siret", required=True, max_length=14, source=org, label="organisation.siret")
+    if siret and not (siret.isdigit() and len(siret) == 14):
+        row.fault("organisation.siret", "a SIRET has 14 digits")
+    organisation = {}
+    for name, length in ORG_TEXT:
+        value = row.text(name, max_length=length, source=org, label=f"organisation.{name}")
+        if value:
+            organisation[name] = value
+    return {
+        "row": row.row,
+        "client_code": row.text("client_code", required=True, max_length=32),
+        "name": row.text("name"),
+        "parent_code": row.text("parent_code", max_length=32),
+        "siret": siret,
+        "organisation": organisation,
+    }
+
+
+def _check(items, accounts, orgs, faults) -> None:
+    """Faults that need the whole batch and the database: duplicates, unknown parents,
+    accounts of another organisation, new organisations without a name."""
+    batch_org = {}
+    for item in items:
+        code, row = item["client_code"], item["row"]
+        if not code or not item["siret"]:
+            continue
+        if code in batch_org:
+            faults.append(Fault(row, "client_code", f"{code} appears twice in the batch"))
+            continue
+        batch_org[code] = item["siret"]
+        known = accounts.get(code)
+        if known and known.organisation.siret != item["siret"]:
+            faults.append(Fault(row, "client_code", f"{code} belongs to another organisation"))
+        if item["siret"] not in orgs and not item["organisation"].get("name"):
+            faults.append(Fault(row, "organisation.name", "is required for a new organisation"))
+    for item in items:
+        parent = item["parent_code"]
+        if not parent:
+            continue
+        parent_siret = batch_org.get(parent) or (
+            accounts[parent].organisation.siret if parent in accounts else None
+        )
+        if parent == item["client_code"] or parent_siret is None:
+            faults.append(Fault(item["row"], "parent_code", f"unknown client code {parent}"))
+        elif parent_siret != item["siret"]:
+            faults.append(
+                Fault(item["row"], "parent_code", "must be an account of the same organisation")
+            )
+
+
+def accounts_from_csv(rows: list[dict], lines: list[int]) -> tuple[list[dict], list[int]]:
+    """CSV columns: client_code, name, parent_code, organisation_siret, organisation_name,
+    organisation_vat_number, organisation_address, organisation_locale."""
+    return [nest_prefixed(row, "organisation_", "organisation") for row in rows], lines

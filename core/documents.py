@@ -1,0 +1,81 @@
+"""Stored documents: PDFs the provider sends (an invoice's own PDF, a contract's terms),
+kept once by content under ``DOCUMENTS_PATH/stored``, named by their SHA-256.
+
+Imports call :func:`check_pdf` while validating a batch (a bad file rejects the batch
+before anything is written), then :func:`store` once the batch is accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from flask import current_app
+from pypdf import PdfReader
+
+MAX_PDF_BYTES = 20 * 1024 * 1024
+
+
+def decode_pdf(value: object) -> bytes:
+    """The bytes of a PDF sent as base64 text; :class:`ValueError` naming the problem
+    when it is not base64, not a PDF, unreadable, encrypted, empty or too large."""
+    if not isinstance(value, str):
+        raise ValueError("must be the PDF file in base64")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not valid base64") from None
+    check_pdf(data)
+    return data
+
+
+def encode_pdf(data: bytes) -> str:
+    """A PDF as the API and JSON imports take it: base64 text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def check_pdf(data: bytes) -> int:
+    """The number of pages of ``data``; :class:`ValueError` when it is not a usable PDF."""
+    if len(data) > MAX_PDF_BYTES:
+        raise ValueError(f"is larger than {MAX_PDF_BYTES // (1024 * 1024)} MB")
+    if not data.lstrip()[:5] == b"%PDF-":
+        raise ValueError("is not a PDF (it does not start with %PDF-)")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise ValueError("is an encrypted PDF")
+        pages = len(reader.pages)
+    except ValueError:
+        raise
+    except Exception as error:  # pypdf raises many kinds on a damaged file
+        raise ValueError(f"is not a readable PDF ({type(error).__name__})") from None
+    if pages == 0:
+        raise ValueError("is a PDF without pages")
+    return pages
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def stored_path(sha256: str) -> Path:
+    """Where the document of this digest lives (it may not exist)."""
+    return Path(current_app.config["DOCUMENTS_PATH"]) / "stored" / sha256[:2] / f"{sha256}.pdf"
+
+
+def store(data: bytes) -> str:
+    """Keep ``data`` (written atomically, once per content); returns its digest."""
+    sha256 = digest(data)
+    path = stored_path(sha256)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    return sha256

@@ -1,0 +1,310 @@
+"""What every import shares (API and CLI, invoices, contracts, accounts ...).
+
+A batch is checked whole before anything is written: each problem becomes a
+:class:`Fault` naming the row and the field, and any fault rejects the batch with
+:class:`ImportRejected`. Rows are read with :class:`RowReader`, which collects faults
+instead of stopping at the first one. Files are read with :func:`read_file` (JSON or
+CSV), which keeps each row's line number so faults name the line of the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+CENT = Decimal("0.01")
+CHUNK = 1000  # keys per look-up query
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One problem of a batch: ``row`` is the 1-based position in the batch (or the line
+    of the file), ``field`` the faulty field (``lines[2].quantity``)."""
+
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.field}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+
+class ImportRejected(ValueError):
+    """The batch was refused whole; ``faults`` names each problem."""
+
+    def __init__(self, faults: list[Fault]):
+        super().__init__("; ".join(str(f) for f in faults[:20]))
+        self.faults = faults
+
+    def renumbered(self, rows: list[int]) -> ImportRejected:
+        """The same faults with batch positions turned into file lines (``rows[i-1]``)."""
+        return ImportRejected(
+            [
+                Fault(rows[f.row - 1] if 0 < f.row <= len(rows) else f.row, f.field, f.message)
+                for f in self.faults
+            ]
+        )
+
+
+@dataclass
+class ImportResult:
+    """The provider's keys of what was created, updated or left unchanged."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.created)} created, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged"
+        )
+
+
+def parse_amount(value: Any) -> int:
+    """``"56267.25"`` (or ``56267.25`` written in JSON, or ``"56 267,25"``) → 5626725 cents."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("an amount is required")
+    text = str(value).replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not amount.is_finite():
+        raise ValueError(f"{value!r} is not an amount")
+    if amount != amount.quantize(CENT):
+        raise ValueError(f"{value!r} has more than two decimals")
+    return int(amount * 100)
+
+
+def parse_decimal(value: Any) -> Decimal:
+    """``"40722"``, ``"0,4567"`` or ``12.5`` → an exact :class:`~decimal.Decimal`."""
+    try:
+        result = Decimal(str(value).replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not result.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    return result
+
+
+def parse_date(value: Any) -> date:
+    """ISO dates (``2022-05-27``) or French ones (``27/05/2022``)."""
+    text = str(value or "").strip()
+    try:
+        if "/" in text:
+            day, month, year = text.split("/")
+            return date(int(year), int(month), int(day))
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (2022-05-27 or 27/05/2022)") from None
+
+
+def parse_bool(value: Any) -> bool:
+    """``true``/``false`` in JSON, or ``1``/``0``, ``oui``/``non``, ``yes``/``no`` in CSV."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "oui", "o", "y"):
+        return True
+    if text in ("0", "false", "no", "non", "n", ""):
+        return False
+    raise ValueError(f"{value!r} is not yes or no")
+
+
+class RowReader:
+    """Reads one item of a batch, collecting faults instead of stopping."""
+
+    def __init__(self, row: int, data: Any, faults: list[Fault], what: str = "item"):
+        self.row, self.faults = row, faults
+        self.data = data if isinstance(data, dict) else {}
+        self.first_fault = len(faults)
+        if not isinstance(data, dict):
+            self.fault(what, "must be an object")
+
+    @property
+    def ok(self) -> bool:
+        """No fault was found in this row so far."""
+        return len(self.faults) == self.first_fault
+
+    def fault(self, name: str, message: str) -> None:
+        self.faults.append(Fault(self.row, name, message))
+
+    def text(
+        self, name: str, required: bool = False, max_length: int = 200, source=None, label=None
+    ) -> str:
+        """The stripped text of ``name`` ("" when absent), checked for length."""
+        source = self.data if source is None else source
+        value = source.get(name)
+        if value is None or str(value).strip() == "":
+            if required:
+                self.fault(label or name, "is required")
+            return ""
+        value = str(value).strip()
+        if len(value) > max_length:
+            self.fault(label or name, f"is longer than {max_length} characters")
+        return value
+
+    def section(self, name: str) -> dict:
+        """The object under ``name`` (an empty one when absent; faulted when not an object)."""
+        value = self.data.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fault(name, "must be an object")
+            return {}
+        return value
+
+    def parsed(
+        self,
+        name: str,
+        parser: Callable[[Any], Any],
+        required: bool = True,
+        source=None,
+        label=None,
+    ):
+        """``parser(value)`` of ``name``, or ``None`` with a fault when it raises
+        :class:`ValueError` (or when the value is required and absent)."""
+        source = self.data if source is None else source
+        if source.get(name) in (None, ""):
+            if required:
+                self.fault(label or name, "is required")
+            return None
+        try:
+            return parser(source[name])
+        except ValueError as error:
+            self.fault(label or name, str(error))
+            return None
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.data.get(name) or default
+        if value not in choices:
+            self.fault(name, f"must be one of {', '.join(choices)}")
+        return value
+
+    def items(self, name: str) -> list[dict]:
+        """The list of objects under ``name`` (non-objects become empty ones, faulted)."""
+        value = self.data.get(name) or []
+        if not isinstance(value, list):
+            self.fault(name, "must be a list")
+            return []
+        result = []
+        for index, item in enumerate(value, start=1):
+            if not isinstance(item, dict):
+                self.fault(f"{name}[{index}]", "must be an object")
+                item = {}
+            result.append(item)
+        return result
+
+
+class FileError(ValueError):
+    """The file cannot be read at all (not JSON, not UTF-8, no header ...)."""
+
+
+def read_file(path: str | Path, key: str) -> tuple[list[Any], list[int]]:
+    """The items of a JSON file (a list, or ``{key: [...]}``) or of a CSV file (one dict
+    per row, header names as keys, ``;`` or ``,`` separated, UTF-8 with or without BOM),
+    and the file line of each item (its position in the list for JSON)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FileError(
+            f"{path.name}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    if path.suffix.lower() == ".csv":
+        return read_csv(text)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FileError(f"{path.name}: not a JSON file ({error})") from None
+    items = data.get(key) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise FileError(f'{path.name}: expected a list, or an object with a "{key}" list')
+    return items, list(range(1, len(items) + 1))
+
+
+def read_csv(text: str) -> tuple[list[dict[str, str]], list[int]]:
+    """Rows of a CSV text as dicts, with the line number of each (the header is line 1)."""
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") >= first.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if not reader.fieldnames:
+        raise FileError("the CSV file has no header line")
+    reader.fieldnames = [name.strip() for name in reader.fieldnames]
+    rows, lines = [], []
+    try:
+        for row in reader:
+            if None in row:
+                raise FileError(f"line {reader.line_num}: more values than columns")
+            rows.append({k: (v or "").strip() for k, v in row.items()})
+            lines.append(reader.line_num)
+    except csv.Error as error:
+        raise FileError(f"line {reader.line_num}: {error}") from None
+    return rows, lines
+
+
+def nest_prefixed(row: dict[str, str], prefix: str, into: str) -> dict:
+    """A CSV row with its ``prefix_`` columns moved into the object ``into``:
+    ``{"organisation_siret": "1"}`` → ``{"organisation": {"siret": "1"}}``."""
+    nested = {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix) and v}
+    flat = {k: v for k, v in row.items() if not k.startswith(prefix)}
+    return flat | {into: nested}
+
+
+def import_file(
+    path: str | Path,
+    key: str,
+    importer: Callable[[list[Any]], ImportResult],
+    from_csv: Callable[[list[dict], list[int]], tuple[list[Any], list[int]]] | None = None,
+) -> ImportResult:
+    """Read ``path`` (JSON, or CSV turned into items by ``from_csv``) and import it;
+    an :class:`ImportRejected` names the file's lines (CSV) or items (JSON)."""
+    items, rows = read_file(path, key)
+    if from_csv and Path(path).suffix.lower() == ".csv":
+        items, rows = from_csv(items, rows)
+    try:
+        return importer(items)
+    except ImportRejected as rejected:
+        raise rejected.renumbered(rows) from None
+
+
+def import_command(group: click.Group, importer, key: str, from_csv=None, **settings):
+    """Add ``import PATH`` to ``group``: a JSON or CSV file through ``importer`` (see
+    :func:`core.importing.import_file`); faults are printed by line, nothing is written
+    unless the whole file is right. ``settings`` go to ``click.command`` (``help``)."""
+
+    @group.command("import", **settings)
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @with_appcontext
+    def command(path):
+        unit = "line" if path.lower().endswith(".csv") else "item"
+        try:
+            result = import_file(path, key, importer, from_csv)
+        except FileError as error:
+            raise click.ClickException(str(error)) from None
+        except ImportRejected as rejected:
+            for fault in rejected.faults:
+                click.echo(f"{unit} {fault.row}, {fault.field}: {fault.message}", err=True)
+            raise click.ClickException(
+                f"{path}: rejected, {len(rejected.faults)} fault(s); nothing was imported"
+            ) from None
+        click.echo(result.summary())
+
+    return command

@@ -1,0 +1,86 @@
+"""The URL state every list shares (quick search, sort, direction, page, page size) and
+its paging: a bad value is set aside with a message, never an error, and a page past
+the end shows the last one. Apps subclass :class:`Listing` for their own filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, func
+
+from core.extensions import db
+
+PAGE_SIZES = (10, 25, 50, 100)
+
+
+@dataclass
+class Listing:
+    q: str = ""
+    sort: str = ""
+    descending: bool = False
+    page: int = 1
+    size: int = 25
+    total: int = 0
+    pages: int = 1
+    messages: list[str] = field(default_factory=list)
+
+    def own_args(self) -> dict[str, str]:
+        """A subclass's own URL arguments (its filters)."""
+        return {}
+
+    def args(self, **changes: Any) -> dict[str, str]:
+        """The URL arguments of this list (for links), with ``changes`` applied."""
+        values = {
+            "q": self.q,
+            **self.own_args(),
+            "sort": self.sort,
+            "dir": "desc" if self.descending else "asc",
+            "size": str(self.size),
+            "page": str(self.page),
+        }
+        values.update({k: str(v) for k, v in changes.items()})
+        return {k: v for k, v in values.items() if v}
+
+    def sorted_by(self, key: str) -> dict[str, str]:
+        """The arguments of the link on the ``key`` column's header (toggles direction)."""
+        active = self.sort == key
+        return self.args(sort=key, dir="asc" if active and self.descending else "desc", page=1)
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.size + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.page * self.size, self.total)
+
+
+def read_listing(listing: Listing, args, sorts, default_sort: str, descending: bool) -> None:
+    """Fill ``listing``'s common fields from the request ``args``; ``sorts`` are the
+    allowed sort keys."""
+    listing.q = args.get("q", "").strip()[:100]
+    sort = args.get("sort", default_sort)
+    if sort in sorts:
+        listing.sort = sort
+    else:
+        listing.sort = default_sort
+        listing.messages.append(_("Unknown sort column “%(value)s”; it was ignored.", value=sort))
+    direction = args.get("dir")
+    listing.descending = descending if direction not in ("asc", "desc") else direction == "desc"
+    size = args.get("size", "25")
+    listing.size = int(size) if size.isdigit() and int(size) in PAGE_SIZES else 25
+    page = args.get("page", "1")
+    listing.page = int(page) if page.isdigit() and 0 < int(page) < 10**9 else 1
+
+
+def page_rows(listing: Listing, query: Select, order: tuple, count: Select | None = None) -> list:
+    """The rows of ``listing``'s page of ``query`` sorted by ``order`` (end it with a
+    unique column); sets ``listing.total`` and ``pages`` and clamps the page."""
+    count = query if count is None else count
+    listing.total = db.session.scalar(count.with_only_columns(func.count()).order_by(None))
+    listing.pages = max(1, -(-listing.total // listing.size))
+    listing.page = min(listing.page, listing.pages)
+    offset = (listing.page - 1) * listing.size
+    return db.session.scalars(query.order_by(*order).limit(listing.size).offset(offset)).all()
