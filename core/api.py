@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
@@ -91,6 +90,14 @@ def _authenticate() -> ApiToken:
     return token
 
 
+def _import_view(spec: ApiImport):
+    def view():
+        return _run_import(spec)
+
+    view.__name__ = f"import_{spec.name}"
+    return view
+
+
 def _run_import(spec: ApiImport):
     token = _authenticate()
     request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
@@ -127,7 +134,7 @@ def init_app(app: Flask, registry: Registry) -> None:
     bp = Blueprint("api", __name__, url_prefix=PREFIX)
     bp.add_url_rule("/openapi.json", "openapi", lambda: jsonify(openapi(imports)))
     for name, spec in imports.items():
-        bp.add_url_rule(f"/{name}", f"import_{name}", partial(_run_import, spec), methods=["POST"])
+        bp.add_url_rule(f"/{name}", f"import_{name}", _import_view(spec), methods=["POST"])
     csrf.exempt(bp)
     app.register_blueprint(bp)
 

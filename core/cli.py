@@ -231,6 +231,45 @@ def demo_command():
         click.echo(line)
 
 
+token_cli = AppGroup("token", help="Bearer tokens of the import API.")
+main.add_command(token_cli)
+
+
+@token_cli.command("create")
+@click.argument("name")
+def token_create(name):
+    """Issue a token; it is printed once and never stored in clear."""
+    from core import api
+
+    _token, clear = api.issue_token(name)
+    db.session.commit()
+    click.echo(clear)
+
+
+@token_cli.command("list")
+def token_list():
+    from core.models import ApiToken
+
+    for token in db.session.scalars(select(ApiToken).order_by(ApiToken.id)):
+        state = "revoked" if token.revoked_at else "active"
+        used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+        click.echo(f"{token.id}\t{token.name}\t{state}\tlast used: {used}")
+
+
+@token_cli.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id):
+    from core import api
+    from core.models import ApiToken
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise click.BadParameter(f"no token with id {token_id}", param_hint="TOKEN_ID")
+    api.revoke_token(token)
+    db.session.commit()
+    click.echo(f"token {token_id} revoked")
+
+
 accounts_cli = AppGroup("accounts", help="Accounts pushed by the provider.")
 main.add_command(accounts_cli)
 import_command(

@@ -75,6 +75,7 @@ def _read(row: RowReader) -> dict[str, Any]:
     siret = row.text("siret", required=True, max_length=14, source=org, label="organisation.siret")
     if siret and not (siret.isdigit() and len(siret) == 14):
         row.fault("organisation.siret", "a SIRET has 14 digits")
+        siret = ""
     organisation = {}
     for name, length in ORG_TEXT:
         value = row.text(name, max_length=length, source=org, label=f"organisation.{name}")
@@ -92,8 +93,9 @@ def _read(row: RowReader) -> dict[str, Any]:
 
 def _check(items, accounts, orgs, faults) -> None:
     """Faults that need the whole batch and the database: duplicates, unknown parents,
-    accounts of another organisation, new organisations without a name."""
+    accounts of another organisation, new organisations named nowhere in the batch."""
     batch_org = {}
+    named = {item["siret"] for item in items if item["organisation"].get("name")}
     for item in items:
         code, row = item["client_code"], item["row"]
         if not code or not item["siret"]:
@@ -105,7 +107,7 @@ def _check(items, accounts, orgs, faults) -> None:
         known = accounts.get(code)
         if known and known.organisation.siret != item["siret"]:
             faults.append(Fault(row, "client_code", f"{code} belongs to another organisation"))
-        if item["siret"] not in orgs and not item["organisation"].get("name"):
+        if item["siret"] not in orgs and item["siret"] not in named:
             faults.append(Fault(row, "organisation.name", "is required for a new organisation"))
     for item in items:
         parent = item["parent_code"]

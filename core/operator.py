@@ -22,11 +22,19 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from core import activation, directory, favourites
+from core import activation, api, directory, favourites
 from core.appsystem import registry
 from core.extensions import db
 from core.i18n import language_choices
-from core.models import Account, AppActivation, AuditEvent, Membership, Organisation, User
+from core.models import (
+    Account,
+    ApiToken,
+    AppActivation,
+    AuditEvent,
+    Membership,
+    Organisation,
+    User,
+)
 from core.passwords import MIN_LENGTH
 from core.rendering import local_path, render, switch_value
 
@@ -388,6 +396,36 @@ def _switch_or_back(url: str, enabled: bool, label: str):
         return render_template("operator/switch.html", url=url, enabled=enabled, label=label)
     flash(_("Saved."), "info")
     return redirect(local_path(request.form.get("next")) or url_for("operator.apps"))
+
+
+# -- API tokens ----------------------------------------------------------------------
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+
+
+@bp.route("/api-tokens", methods=["GET", "POST"])
+def api_tokens():
+    """Bearer tokens of the import API: issue one (shown once, never stored), revoke."""
+    form = TokenForm()
+    issued = None
+    if form.validate_on_submit():
+        token, issued = api.issue_token(form.name.data)
+        db.session.commit()
+        form = TokenForm(formdata=None)
+    tokens = db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
+    return render("operator/api_tokens.html", form=form, tokens=tokens, issued=issued), _status(
+        form
+    )
+
+
+@bp.post("/api-tokens/<int:token_id>/revoke")
+def api_token_revoke(token_id: int):
+    api.revoke_token(db.get_or_404(ApiToken, token_id))
+    db.session.commit()
+    flash(_("The token is revoked."), "info")
+    return redirect(url_for("operator.api_tokens"))
 
 
 # -- audit ---------------------------------------------------------------------------

@@ -129,6 +129,14 @@ def other_client(app) -> Client:
     return app.test_client()
 
 
+def run_cli(app, *args):
+    """Run ``guichet ARGS`` against ``app`` (in a fresh context, as a real process would)."""
+    from core.cli import main
+
+    runner = app.test_cli_runner()
+    return contextvars.Context().run(runner.invoke, main, list(args))
+
+
 @functools.lru_cache
 def one_page_pdf(text: str = "Guichet test document") -> bytes:
     """A real one-page PDF holding ``text`` (rendered by xhtml2pdf)."""

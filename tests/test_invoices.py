@@ -1,15 +1,13 @@
-import contextvars
 import json
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from core.cli import main
 from core.extensions import db
 from plugins.invoices.importing import ImportRejected, import_invoices
 from plugins.invoices.models import Invoice, InvoiceLine
-from tests.conftest import make_org, make_user
+from tests.conftest import make_org, make_user, run_cli
 
 TODAY = date.today()
 
@@ -129,11 +127,6 @@ def test_invoice_events_are_emitted_once(org, app):
         registry(app).pm.unregister(recorder)
     names = [(name, payload["number"]) for name, payload in Recorder.events]
     assert names == [("invoice.created", "1"), ("invoice.created", "2"), ("invoice.updated", "2")]
-
-
-def run_cli(app, *args):
-    runner = app.test_cli_runner()
-    return contextvars.Context().run(runner.invoke, main, list(args))
 
 
 def test_cli_import(app, org, tmp_path):
@@ -546,3 +539,67 @@ def test_zip_without_a_valid_selection_is_a_clear_400(logged_in, invoices, query
     response = logged_in.get(f"/factures/archive.zip?{query}")
     assert response.status_code == 400
     assert "Sélectionnez" in response.get_data(as_text=True)
+
+
+# -- CSV files -----------------------------------------------------------------------
+
+CSV_HEADER = (
+    "number;type;date;total_ht;total_ttc;client_code;purchase_order;recipient_name;"
+    "line_order_number;line_label;line_quantity;line_unit_price_ht;line_vat_rate;line_amount_ht;"
+    "range_label;range_total_ht;range_total_ttc\n"
+)
+
+
+def test_cli_imports_a_csv_of_invoice_lines(app, org, tmp_path):
+    path = tmp_path / "factures.csv"
+    path.write_text(
+        "\ufeff" + CSV_HEADER + "62268557;invoice;17/05/2022;4278,41;5130,82;04008041;AA01046121;"
+        "CLIENT 1;39624522;Lettre verte;40722;0,1;20;4072,20;BU NOUVEAUX SERVICES;5114,47;6137,36\n"
+        "62268557;invoice;17/05/2022;4278,41;5130,82;04008041;AA01046121;CLIENT 1;39624523;"
+        "Frais;1;206,21;20;206,21;;;\n",
+        encoding="utf-8",
+    )
+    result = run_cli(app, "invoices", "import", str(path))
+    assert result.exit_code == 1  # the range does not add up to total_ht
+    assert "line 2, ranges: the ranges' totals do not add up to total_ht" in result.output
+    path.write_text(path.read_text(encoding="utf-8").replace("5114,47;6137,36", "4278,41;5130,82"))
+    result = run_cli(app, "invoices", "import", str(path))
+    assert result.exit_code == 0, result.output
+    stored = db.session.scalar(select(Invoice))
+    assert (stored.total_ht, stored.purchase_order, stored.recipient_name) == (
+        427841,
+        "AA01046121",
+        "CLIENT 1",
+    )
+    assert [(line.order_number, line.amount_ht) for line in stored.lines] == [
+        ("39624522", 407220),
+        ("39624523", 20621),
+    ]
+    assert (
+        "0 created, 0 updated, 1 unchanged" in run_cli(app, "invoices", "import", str(path)).output
+    )
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"number;date\n\xff\xfe;x\n", "not UTF-8 text"),
+        (
+            CSV_HEADER.encode() + b"1;invoice;2022-01-01;1;1;00002501;;;;;;;;;;;;;extra\n",
+            "line 2: more values than columns",
+        ),  # fmt: skip
+        (
+            CSV_HEADER.encode()
+            + b"7;invoice;2022-01-01;1;1.2;00002501;;;;;;;;;;;\n"
+            + b"7;invoice;2022-01-02;1;1.2;00002501;;;;;;;;;;;\n",
+            "line 3, number: 7 differs from its first row, line 2",
+        ),
+    ],
+)
+def test_unreadable_csv_files_are_refused_with_the_line(app, org, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    result = run_cli(app, "invoices", "import", str(path))
+    assert result.exit_code == 1
+    assert message in result.output
+    assert count() == 0

@@ -115,6 +115,7 @@ def _foreign_values(other, other_user):
     contract = db.session.scalar(select(Contract).where(Contract.number == "C-999"))
     return {
         "contract_id": contract.id,
+        "token_id": 1,  # operator routes: 404 for customers
         "document_id": db.session.scalar(
             select(ContractDocument.id).where(ContractDocument.contract_id == contract.id)
         ),

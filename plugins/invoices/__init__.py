@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core.appinfo import (
+    Action,
     ApiImport,
     App,
     MenuItem,
@@ -94,6 +95,16 @@ def guichet_search(query, scope):
         SearchResult(APP_KEY, f"{r.number}", url_for("invoices.detail", invoice_id=r.id))
         for r in rows
     ]
+
+
+@hookimpl
+def guichet_actions(target):
+    """On a contract's page: its invoices (those that name it as local or framework
+    contract)."""
+    if getattr(target, "__tablename__", None) == "contracts":
+        url = url_for("invoices.index", contract=target.number)
+        return [Action(APP_KEY, _l("See its invoices"), url, order=10)]
+    return []
 
 
 @hookimpl
