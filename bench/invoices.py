@@ -1,7 +1,7 @@
 """Invoices speed: with many invoices over many organisations (by default 2,000,000
 over 10,000, one of which holds 200,000), the filtered list with its total count
 (p95 ≤ 50 ms), the CSV export (≥ 100,000 rows/s, peak memory growth ≤ 50 MB), and the
-import of invoices through the import service (≥ 5,000 invoices/s).
+import of a file of invoices as the CLI does it (≥ 5,000 invoices/s).
 
     .venv/bin/python -m bench.invoices [--database-url URL] [--total 2000000]
 """
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import contextvars
+import json
 import random
 import tempfile
 import time
 import tracemalloc
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import insert, text
 
@@ -96,8 +98,12 @@ def populate(orgs: int, total: int, big: int) -> None:
     if batch:
         db.session.execute(insert(Invoice), batch)
     db.session.commit()
-    db.session.execute(text("ANALYZE"))
     db.session.commit()
+    # VACUUM too on PostgreSQL: the visibility map lets count(*) use index-only scans,
+    # as it would on a database that has lived for a while (autovacuum)
+    command = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(command))
     print(
         f"populated {total} invoices over {orgs} organisations ({big} in the largest) "
         f"in {time.perf_counter() - started:.0f} s"
@@ -158,8 +164,9 @@ def main() -> None:
     tracemalloc.stop()
     print(f"{'CSV export peak Python memory':<42} {peak / 1e6:.1f} MB  target growth ≤ 50 MB")
 
+    from core.importing import import_file
     from plugins.invoices.demo import documented_invoices, generated_invoices
-    from plugins.invoices.importing import import_invoices
+    from plugins.invoices.importing import from_csv, import_invoices
 
     one_page = documented_invoices(date.today())[2]  # 62268557: ranges, references, a line
     one_page["client_code"] = one_page["sub_account"] = "00000001"
@@ -201,13 +208,15 @@ def main() -> None:
     for item in batch:
         item["client_code"] = "00000001"
         item["number"] = "9" + item["number"]
+    path = Path(tempfile.mkdtemp(prefix="guichet-import-")) / "invoices.json"
+    path.write_text(json.dumps({"invoices": batch}))
     with app.app_context():
         started = time.perf_counter()
-        for first in range(0, len(batch), 5000):
-            import_invoices(batch[first : first + 5000])
+        result = import_file(path, "invoices", import_invoices, from_csv)  # what the CLI runs
         elapsed = time.perf_counter() - started
+    assert len(result.created) == len(batch)
     print(
-        f"{'import service, batches of 5,000':<42} {len(batch)} invoices in {elapsed:.1f} s = "
+        f"{'CLI import of one JSON file':<42} {len(batch)} invoices in {elapsed:.1f} s = "
         f"{len(batch) / elapsed:,.0f} invoices/s  target ≥ 5,000/s"
     )
 

@@ -5,10 +5,13 @@ BOM) and standard CSV (comma, decimal point, ISO dates)."""
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
+from itertools import islice
 
 from sqlalchemy import Select
 
@@ -26,9 +29,8 @@ class Dialect:
     french_dates: bool
 
     def amount(self, cents: int) -> str:
-        sign = "-" if cents < 0 else ""
-        units, rest = divmod(abs(cents), 100)
-        return f"{sign}{units}{self.decimal}{rest:02d}"
+        digits = str(abs(cents)).rjust(3, "0")
+        return ("-" if cents < 0 else "") + digits[:-2] + self.decimal + digits[-2:]
 
     def decimal_number(self, value: Decimal) -> str:
         text = format(value.normalize(), "f")
@@ -72,47 +74,45 @@ LINE_HEADER = [
     "currency",
 ]
 BATCH = 1000  # rows fetched from the database at a time
-CHUNK = 500  # rows sent to the client at a time
-
-
-class _Line:
-    """A file-like object whose ``write`` returns what it was given (for csv.writer)."""
-
-    def write(self, value: str) -> str:
-        return value
+CHUNK = 1000  # rows sent to the client at a time
 
 
 def _rows(query: Select) -> Iterator:
-    """Stream the rows of ``query`` in batches (server-side cursor on PostgreSQL)."""
-    result = db.session.execute(query.execution_options(yield_per=BATCH))
-    yield from result
+    """Stream the rows of ``query`` in batches (server-side cursor on PostgreSQL), as
+    plain Core rows: no ORM bookkeeping per row."""
+    connection = db.session.connection()
+    result = connection.execution_options(yield_per=BATCH).execute(query)
+    for partition in result.partitions():
+        yield from partition
 
 
-def _chunked(lines: Iterator[str]) -> Iterator[str]:
-    """Join CSV lines into chunks of a few hundred: fewer, larger writes to the client."""
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == CHUNK:
-            yield "".join(chunk)
-            chunk = []
-    if chunk:
-        yield "".join(chunk)
+def _csv(header: list[str], rows: Iterator[list], dialect: Dialect) -> Iterator[str]:
+    """The CSV text of ``header`` and ``rows``, a few hundred rows per chunk: fewer,
+    larger writes to the client."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=dialect.delimiter)
+    buffer.write("\ufeff" if dialect.bom else "")
+    writer.writerow(header)
+    while batch := list(islice(rows, CHUNK)):
+        writer.writerows(batch)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue()
 
 
 def invoice_rows(filtered: Select, dialect: Dialect, today: date) -> Iterator[str]:
     """One CSV row per invoice of ``filtered`` (the list's select), header first."""
-    return _chunked(_invoice_lines(filtered, dialect, today))
+    return _csv(INVOICE_HEADER, _invoice_values(filtered, dialect, today), dialect)
 
 
 def line_rows(filtered: Select, dialect: Dialect) -> Iterator[str]:
     """One CSV row per invoice line of the invoices of ``filtered``, header first."""
-    return _chunked(_line_lines(filtered, dialect))
+    return _csv(LINE_HEADER, _line_values(filtered, dialect), dialect)
 
 
-def _invoice_lines(filtered: Select, dialect: Dialect, today: date) -> Iterator[str]:
-    writer = csv.writer(_Line(), delimiter=dialect.delimiter)
-    yield ("\ufeff" if dialect.bom else "") + writer.writerow(INVOICE_HEADER)
+def _invoice_values(filtered: Select, dialect: Dialect, today: date) -> Iterator[list]:
     query = (
         filtered.join(Account, Account.id == Invoice.account_id)
         .with_only_columns(
@@ -129,28 +129,25 @@ def _invoice_lines(filtered: Select, dialect: Dialect, today: date) -> Iterator[
         )
         .order_by(Invoice.issued_on.desc(), Invoice.id.desc())
     )
+    amount, day = dialect.amount, lru_cache(maxsize=4096)(dialect.day)  # few distinct days
     for kind, issued, number, ht, ttc, currency, subscriber, code, status, due in _rows(query):
         if status == "to_pay" and due is not None and due < today:
             status = "overdue"
-        yield writer.writerow(
-            [
-                kind,
-                dialect.day(issued),
-                number,
-                dialect.amount(ht),
-                dialect.amount(ttc),
-                currency,
-                subscriber,
-                code,
-                status,
-                dialect.day(due),
-            ]
-        )
+        yield [
+            kind,
+            day(issued),
+            number,
+            amount(ht),
+            amount(ttc),
+            currency,
+            subscriber,
+            code,
+            status,
+            day(due),
+        ]
 
 
-def _line_lines(filtered: Select, dialect: Dialect) -> Iterator[str]:
-    writer = csv.writer(_Line(), delimiter=dialect.delimiter)
-    yield ("\ufeff" if dialect.bom else "") + writer.writerow(LINE_HEADER)
+def _line_values(filtered: Select, dialect: Dialect) -> Iterator[list]:
     query = (
         filtered.join(Account, Account.id == Invoice.account_id)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
@@ -169,17 +166,15 @@ def _line_lines(filtered: Select, dialect: Dialect) -> Iterator[str]:
         .order_by(Invoice.issued_on.desc(), Invoice.id.desc(), InvoiceLine.position)
     )
     for number, issued, code, order, label, quantity, price, vat, amount, currency in _rows(query):
-        yield writer.writerow(
-            [
-                number,
-                dialect.day(issued),
-                code,
-                order,
-                label,
-                dialect.decimal_number(quantity),
-                dialect.decimal_number(price),
-                dialect.decimal_number(vat),
-                dialect.amount(amount),
-                currency,
-            ]
-        )
+        yield [
+            number,
+            dialect.day(issued),
+            code,
+            order,
+            label,
+            dialect.decimal_number(quantity),
+            dialect.decimal_number(price),
+            dialect.decimal_number(vat),
+            dialect.amount(amount),
+            currency,
+        ]
