@@ -1,7 +1,7 @@
 """Stored documents: PDFs the provider sends (an invoice's own PDF, a contract's terms),
 kept once by content under ``DOCUMENTS_PATH/stored``, named by their SHA-256.
 
-Imports call :func:`check_pdf` while validating a batch (a bad file rejects the batch
+Imports call :func:`decode_pdf` while validating a batch (a bad file rejects the batch
 before anything is written), then :func:`store` once the batch is accepted.
 """
 
@@ -14,6 +14,7 @@ import io
 import os
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app
 from pypdf import PdfReader
@@ -21,17 +22,21 @@ from pypdf import PdfReader
 MAX_PDF_BYTES = 20 * 1024 * 1024
 
 
-def decode_pdf(value: object) -> bytes:
-    """The bytes of a PDF sent as base64 text; :class:`ValueError` naming the problem
-    when it is not base64, not a PDF, unreadable, encrypted, empty or too large."""
+class Pdf(NamedTuple):
+    data: bytes
+    pages: int
+
+
+def decode_pdf(value: object) -> Pdf:
+    """A PDF sent as base64 text, with its number of pages; :class:`ValueError` naming
+    the problem when it is not base64, not a PDF, unreadable, encrypted, empty or too large."""
     if not isinstance(value, str):
         raise ValueError("must be the PDF file in base64")
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("is not valid base64") from None
-    check_pdf(data)
-    return data
+    return Pdf(data, check_pdf(data))
 
 
 def encode_pdf(data: bytes) -> str:

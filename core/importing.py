@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 CENT = Decimal("0.01")
 CHUNK = 1000  # keys per look-up query
@@ -211,6 +212,41 @@ class RowReader:
                 item = {}
             result.append(item)
         return result
+
+
+def accounts_by_code(batch: Any, fields: tuple[str, ...] = ("client_code",)) -> dict:
+    """The accounts named by ``fields`` of the batch's items, by client code (one query)."""
+    from core.extensions import db
+    from core.models import Account
+
+    items = batch if isinstance(batch, list) else []
+    codes = {str(i.get(f) or "").strip() for i in items if isinstance(i, dict) for f in fields}
+    query = select(Account).where(Account.client_code.in_(codes - {""}))
+    return {a.client_code: a for a in db.session.scalars(query)}
+
+
+def read_batch(
+    batch: Any, what: str, read: Callable[[RowReader], dict | None], key: str = "number"
+) -> list[dict]:
+    """Read every item of ``batch`` with ``read`` (values, or ``None`` when the row has
+    faults) and check that no ``key`` appears twice; :class:`ImportRejected` with every
+    fault of the batch, else the values in order."""
+    if not isinstance(batch, list):
+        raise ImportRejected([Fault(0, f"{what}s", "must be a list")])
+    faults: list[Fault] = []
+    rows, seen = [], {}
+    for number, item in enumerate(batch, start=1):
+        values = read(RowReader(number, item, faults, what))
+        if values is None:
+            continue
+        if values[key] in seen:
+            faults.append(Fault(number, key, f"already in row {seen[values[key]]}"))
+            continue
+        seen[values[key]] = number
+        rows.append(values)
+    if faults:
+        raise ImportRejected(faults)
+    return rows
 
 
 class FileError(ValueError):

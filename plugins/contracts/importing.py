@@ -15,11 +15,11 @@ from core.events import emit
 from core.extensions import db
 from core.importing import (
     CHUNK,
-    Fault,
-    ImportRejected,
     ImportResult,
     RowReader,
+    accounts_by_code,
     parse_date,
+    read_batch,
 )
 from core.models import Account
 
@@ -46,9 +46,7 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
         title = row.text("title", required=True, source=item, label=f"{label}.title")
         pdf = row.parsed("pdf", documents.decode_pdf, source=item, label=f"{label}.pdf")
         if pdf is not None:
-            files.append(
-                {"position": index, "title": title, "data": pdf, "pages": documents.check_pdf(pdf)}
-            )
+            files.append({"position": index, "title": title, "data": pdf.data, "pages": pdf.pages})
     if account is None or not row.ok:
         return None
     values.update(organisation_id=account.organisation_id, account_id=account.id)
@@ -63,28 +61,10 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
 def import_contracts(batch: Any) -> ImportResult:
     """Check then write a batch of contracts (dicts as in the API); commits once.
     Raises :class:`~core.importing.ImportRejected` with every fault when any is wrong."""
-    if not isinstance(batch, list):
-        raise ImportRejected([Fault(0, "contracts", "must be a list")])
-    codes = {str(i.get("client_code") or "").strip() for i in batch if isinstance(i, dict)}
-    accounts = {
-        a.client_code: a
-        for a in db.session.scalars(select(Account).where(Account.client_code.in_(codes - {""})))
-    }
-    faults: list[Fault] = []
-    rows, seen = [], {}
-    for number, item in enumerate(batch, start=1):
-        values = _read(RowReader(number, item, faults, "contract"), accounts)
-        if values is None:
-            continue
-        if values["number"] in seen:
-            faults.append(Fault(number, "number", f"already in row {seen[values['number']]}"))
-            continue
-        seen[values["number"]] = number
-        rows.append(values)
-    if faults:
-        raise ImportRejected(faults)
+    accounts = accounts_by_code(batch)
+    rows = read_batch(batch, "contract", lambda row: _read(row, accounts))
 
-    numbers = list(seen)
+    numbers = [v["number"] for v in rows]
     existing: dict[str, Contract] = {}
     for first in range(0, len(numbers), CHUNK):
         query = select(Contract).where(Contract.number.in_(numbers[first : first + CHUNK]))

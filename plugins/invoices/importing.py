@@ -22,10 +22,12 @@ from core.importing import (
     ImportRejected,
     ImportResult,
     RowReader,
+    accounts_by_code,
     parse_amount,
     parse_bool,
     parse_date,
     parse_decimal,
+    read_batch,
 )
 from core.models import Account, utcnow
 
@@ -86,6 +88,7 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
     ):
         row.fault("recipient.siret", "a SIRET has 14 digits")
     pdf = row.parsed("pdf", documents.decode_pdf, required=False)
+    pdf = pdf.data if pdf else None
     values["pdf_sha256"] = documents.digest(pdf) if pdf else ""
 
     lines = []
@@ -182,32 +185,11 @@ def _invoice_columns(values: dict) -> dict:
 def import_invoices(batch: list[Any]) -> ImportResult:
     """Check then write a batch of invoices (dicts as in the API); commits once.
     Raises :class:`ImportRejected` with every fault when any row is wrong."""
-    if not isinstance(batch, list):
-        raise ImportRejected([Fault(0, "invoices", "must be a list")])
-    faults: list[Fault] = []
-    codes = set()
-    for item in batch:
-        if isinstance(item, dict):
-            codes.update(str(item.get(k) or "").strip() for k in ("client_code", "sub_account"))
-    accounts = {
-        a.client_code: a
-        for a in db.session.scalars(select(Account).where(Account.client_code.in_(codes - {""})))
-    }
-    rows, seen = [], {}
-    for number, item in enumerate(batch, start=1):
-        values = _read(RowReader(number, item, faults, "invoice"), accounts)
-        if values is None:
-            continue
-        if values["number"] in seen:
-            faults.append(Fault(number, "number", f"already in row {seen[values['number']]}"))
-            continue
-        seen[values["number"]] = number
-        rows.append(values)
-    if faults:
-        raise ImportRejected(faults)
+    accounts = accounts_by_code(batch, ("client_code", "sub_account"))
+    rows = read_batch(batch, "invoice", lambda row: _read(row, accounts))
 
     existing: dict[str, tuple[int, str]] = {}
-    numbers = list(seen)
+    numbers = [v["number"] for v in rows]
     for first in range(0, len(numbers), CHUNK):
         chunk = numbers[first : first + CHUNK]
         query = select(Invoice.number, Invoice.id, Invoice.source_hash).where(
