@@ -14,7 +14,14 @@ from sqlalchemy import select
 
 from core import directory
 from core.extensions import db
-from core.importing import Fault, ImportRejected, ImportResult, RowReader, nest_prefixed
+from core.importing import (
+    Fault,
+    ImportRejected,
+    ImportResult,
+    RowReader,
+    nest_prefixed,
+    rows_matching,
+)
 from core.models import Account, Organisation
 
 ORG_TEXT = (("name", 200), ("vat_number", 20), ("address", 500), ("locale", 10))
@@ -29,14 +36,10 @@ def import_accounts(batch: Any) -> ImportResult:
     items = [_read(RowReader(n, item, faults, "account")) for n, item in enumerate(batch, 1)]
     codes = {i["client_code"] for i in items} | {i["parent_code"] for i in items}
     sirets = {i["siret"] for i in items}
-    accounts = {
-        a.client_code: a
-        for a in db.session.scalars(select(Account).where(Account.client_code.in_(codes - {""})))
-    }
-    orgs = {
-        o.siret: o
-        for o in db.session.scalars(select(Organisation).where(Organisation.siret.in_(sirets)))
-    }
+    found = rows_matching(select(Account), Account.client_code, codes - {""})
+    accounts = {account.client_code: account for (account,) in found}
+    found = rows_matching(select(Organisation), Organisation.siret, sirets)
+    orgs = {org.siret: org for (org,) in found}
     _check(items, accounts, orgs, faults)
     if faults:
         raise ImportRejected(faults)

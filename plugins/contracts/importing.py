@@ -4,8 +4,6 @@ idempotent (the same data sent twice changes nothing)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from sqlalchemy import select
@@ -14,12 +12,13 @@ from core import documents
 from core.events import emit
 from core.extensions import db
 from core.importing import (
-    CHUNK,
     ImportResult,
     RowReader,
     accounts_by_code,
+    fingerprint,
     parse_date,
     read_batch,
+    rows_matching,
 )
 from core.models import Account
 
@@ -50,10 +49,8 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
     if account is None or not row.ok:
         return None
     values.update(organisation_id=account.organisation_id, account_id=account.id)
-    fingerprint = dict(values, documents=[(f["title"], documents.digest(f["data"])) for f in files])
-    values["source_hash"] = hashlib.sha256(
-        json.dumps(fingerprint, sort_keys=True, default=str).encode()
-    ).hexdigest()
+    digests = [(f["title"], documents.digest(f["data"])) for f in files]
+    values["source_hash"] = fingerprint(dict(values, documents=digests))
     values["documents"] = files
     return values
 
@@ -64,11 +61,8 @@ def import_contracts(batch: Any) -> ImportResult:
     accounts = accounts_by_code(batch)
     rows = read_batch(batch, "contract", lambda row: _read(row, accounts))
 
-    numbers = [v["number"] for v in rows]
-    existing: dict[str, Contract] = {}
-    for first in range(0, len(numbers), CHUNK):
-        query = select(Contract).where(Contract.number.in_(numbers[first : first + CHUNK]))
-        existing.update({c.number: c for c in db.session.scalars(query)})
+    found = rows_matching(select(Contract), Contract.number, [v["number"] for v in rows])
+    existing = {contract.number: contract for (contract,) in found}
     result, events = ImportResult(), []
     for values in rows:
         contract = existing.get(values["number"])

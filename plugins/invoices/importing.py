@@ -7,27 +7,27 @@ invoice number: the same data sent twice changes nothing and emits no event.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 
 from core import documents
 from core.events import emit
 from core.extensions import db
 from core.importing import (
-    CHUNK,
     Fault,
     ImportRejected,
     ImportResult,
     RowReader,
     accounts_by_code,
+    fingerprint,
+    insert_rows,
     parse_amount,
     parse_bool,
     parse_date,
     parse_decimal,
     read_batch,
+    rows_matching,
 )
 from core.models import Account, utcnow
 
@@ -140,9 +140,7 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
         lines=lines,
         ranges=ranges,
     )
-    values["source_hash"] = hashlib.sha256(
-        json.dumps(values, sort_keys=True, default=str).encode()
-    ).hexdigest()
+    values["source_hash"] = fingerprint(values)
     values["pdf"] = pdf
     return values
 
@@ -154,12 +152,8 @@ def _write(
     in bulk statements; returns the id of each written invoice by number."""
     ids: dict[str, int] = {}
     if new:
-        table = Invoice.__table__  # Core statements: no ORM bookkeeping for bulk rows
-        inserted = db.session.execute(
-            insert(table).returning(table.c.id, table.c.number, sort_by_parameter_order=True),
-            [_invoice_columns(v) for v in new],
-        )
-        ids.update({number: ident for ident, number in inserted})
+        # no ORM bookkeeping for bulk rows
+        ids.update(insert_rows(Invoice.__table__, [_invoice_columns(v) for v in new], "number"))
     if changed:
         now = utcnow()
         ids.update({v["number"]: existing[v["number"]][0] for v in changed})
@@ -174,8 +168,15 @@ def _write(
     for model, key in ((InvoiceLine, "lines"), (InvoiceRange, "ranges")):
         children = [{"invoice_id": ids[v["number"]], **child} for v in written for child in v[key]]
         if children:
-            db.session.execute(insert(model.__table__), children)
+            insert_rows(model.__table__, children)
     return ids
+
+
+def _existing(numbers: list[str]) -> dict[str, tuple[int, str]]:
+    """The id and fingerprint of each of ``numbers`` already stored."""
+    query = select(Invoice.number, Invoice.id, Invoice.source_hash)
+    found = rows_matching(query, Invoice.number, numbers)
+    return {row.number: (row.id, row.source_hash) for row in found}
 
 
 def _invoice_columns(values: dict) -> dict:
@@ -188,17 +189,7 @@ def import_invoices(batch: list[Any]) -> ImportResult:
     accounts = accounts_by_code(batch, ("client_code", "sub_account"))
     rows = read_batch(batch, "invoice", lambda row: _read(row, accounts))
 
-    existing: dict[str, tuple[int, str]] = {}
-    numbers = [v["number"] for v in rows]
-    for first in range(0, len(numbers), CHUNK):
-        chunk = numbers[first : first + CHUNK]
-        query = select(Invoice.number, Invoice.id, Invoice.source_hash).where(
-            Invoice.number.in_(chunk)
-        )
-        existing.update(
-            {number: (ident, digest) for number, ident, digest in db.session.execute(query)}
-        )
-
+    existing = _existing([v["number"] for v in rows])
     result = ImportResult()
     new, changed = [], []
     for values in rows:
