@@ -15,7 +15,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build a Guichet app: configuration, extensions, the plugin registry, the core
     blueprints and the plugins' blueprints. ``config`` overrides every other source
     (``INSTANCE_PATH`` in it chooses the instance folder)."""
-    from core import api, auth, errors, i18n, operator, portal, security
+    from core import api, auth, errors, i18n, jobs, operator, portal, security
     from core.appsystem import Registry, build_plugin_manager
     from core.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 
@@ -55,5 +55,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)
     api.init_app(app, registry)
+    jobs.init_app(app)
     portal.init_app(app)
     return app

@@ -99,6 +99,17 @@ class ApiImport:
 
 
 @dataclass(frozen=True)
+class PeriodicTask:
+    """A task Huey runs on a schedule: ``schedule`` is a ``huey.crontab(...)``, ``name``
+    unique across plugins; ``function()`` runs in the app context, and must be
+    idempotent."""
+
+    name: str
+    schedule: Callable[[Any], bool]
+    function: Callable[[], Any]
+
+
+@dataclass(frozen=True)
 class MigrationLocation:
     """A plugin's own Alembic history: its ``versions`` folder and its version table."""
 

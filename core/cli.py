@@ -222,6 +222,20 @@ def app_disable(org_id, app_key):
     _switch(org_id, app_key, False)
 
 
+@main.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Consumer threads.")
+@click.option("--drain", is_flag=True, help="Run what is queued now, then stop.")
+def worker_command(workers, drain):
+    """Run the background job consumer (e-mails, periodic tasks) until stopped."""
+    from core import jobs
+
+    if drain:
+        click.echo(f"{jobs.drain()} task(s) run")
+        return
+    consumer = jobs.queue().create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer.run()
+
+
 @main.command("demo")
 def demo_command():
     """Load the demo organisation and users, and print how to log in."""

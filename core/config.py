@@ -51,6 +51,12 @@ DEFAULTS: dict[str, object] = {
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "Guichet <no-reply@localhost>",
+    # The address customers reach the portal at (links in e-mails).
+    "PUBLIC_URL": "http://localhost:5000",
+    # Background jobs (Huey): SQLite in the instance folder unless REDIS_URL is set;
+    # JOBS_IMMEDIATE runs each task at once in the caller (no worker needed).
+    "REDIS_URL": "",
+    "JOBS_IMMEDIATE": False,
     # Plugins: load the `guichet` entry points; extra plugin objects (tests, embedding).
     "LOAD_ENTRYPOINT_PLUGINS": True,
     "EXTRA_PLUGINS": [],

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         App,
         MenuItem,
         MigrationLocation,
+        PeriodicTask,
         PluginBlueprint,
         SearchResult,
     )
@@ -110,6 +111,26 @@ def guichet_actions(target: Any) -> list[Action]:
 
         if isinstance(target, Invoice) and target.status == "to_pay":
             return [Action("payments", _l("Payer"), url_for("payments.pay", invoice_id=target.id))]
+    """
+
+
+@hookspec
+def guichet_tabs(app_key: str) -> list[MenuItem]:
+    """Add a tab to another app's pages (the invoices app shows "Factures" and the tabs
+    others add, such as "Notifications"). *Per organisation*: the tab shows only when
+    the item's app is usable. ``app_key`` is the app whose pages are drawn. Example::
+
+        if app_key == "invoices":
+            return [MenuItem("notifications", "", _l("Notifications"), "notifications.index")]
+    """
+
+
+@hookspec
+def guichet_periodic_tasks() -> list[PeriodicTask]:
+    """Declare tasks the job queue runs on a schedule (``guichet worker`` runs them).
+    *Not per organisation*: the task decides which organisations it concerns. Example::
+
+        return [PeriodicTask("invoices.digest", crontab(hour="7", minute="0"), send_digests)]
     """
 
 

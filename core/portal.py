@@ -110,6 +110,19 @@ class Shell:
         )
 
     @staticmethod
+    def tabs(app_key: str) -> list[MenuItem]:
+        """The tabs other usable apps add to ``app_key``'s pages (``guichet_tabs``)."""
+        membership = current_membership()
+        if membership is None:
+            return []
+        apps = favourites_mod.usable_apps(membership)
+        found = registry(current_app).call("guichet_tabs", enabled=frozenset(apps), app_key=app_key)
+        return sorted(
+            (t for t in found if isinstance(t, MenuItem) and t.app_key in apps),
+            key=lambda t: t.order,
+        )
+
+    @staticmethod
     def favourites() -> list[App]:
         membership = current_membership()
         return favourites_mod.favourites(membership) if membership else []

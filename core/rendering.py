@@ -4,8 +4,9 @@ template for an HTMX request that targets part of the page."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from flask import abort, render_template, request, url_for
+from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import BuildError
@@ -44,3 +45,13 @@ def plugin_url(endpoint: str, **values) -> str | None:
     except BuildError:
         log.error("no route for endpoint %r named by a plugin", endpoint)
         return None
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link to ``endpoint``, also outside a request (e-mails sent by the
+    worker): built on ``PUBLIC_URL``, the address customers reach the portal at."""
+    parts = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "https"
+    )
+    return adapter.build(endpoint, values, force_external=True)

@@ -47,8 +47,9 @@ TEMPLATES = ("invoices/pdf.html", "invoices/labels.html")
 
 
 def cache_key(invoice: Invoice) -> str:
-    """What the PDF depends on: the invoice as stored, the locale, the issuer, the templates."""
-    env = current_app.jinja_env
+    """What the PDF depends on: the invoice as stored, the locale, the issuer, and the
+    templates' versions."""
+    templates = (current_app.jinja_env.get_template(name) for name in TEMPLATES)
     parts = [
         invoice.number,
         invoice.source_hash,
@@ -56,7 +57,8 @@ def cache_key(invoice: Invoice) -> str:
         invoice.updated_at.isoformat() if invoice.updated_at else "",
         str(get_locale()),
         json.dumps(current_app.config["ISSUER"], sort_keys=True),
-        *(env.loader.get_source(env, name)[0] for name in TEMPLATES),
+        # a template's version: Jinja keeps the compiled template, we only stat its file
+        *(f"{t.filename}:{os.stat(t.filename).st_mtime_ns}" for t in templates),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 

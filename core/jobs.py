@@ -1,0 +1,154 @@
+"""Background jobs on Huey: its SQLite storage in ``instance/`` by default, Redis when
+``REDIS_URL`` is set (``GUICHET_REDIS_URL``), run in-process when ``JOBS_IMMEDIATE``.
+
+Each app has its own queue (``app.extensions["huey"]``). Plugins declare tasks with
+:func:`task`, in a module their plugin imports, and periodic tasks through the
+``guichet_periodic_tasks`` hook; ``guichet worker`` runs a consumer. A task runs inside
+the app's context. Tasks must be idempotent: a retry, or an event delivered twice, may
+run one again.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.api import TaskWrapper
+
+from core.appinfo import PeriodicTask
+
+
+@dataclass
+class Task:
+    """A declared background task: calling it queues it on the current app's queue."""
+
+    function: Callable
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, *args, **kwargs):
+        return self._wrapper()(*args, **kwargs)
+
+    def schedule(self, *args, delay: int) -> None:
+        """Queue the task to run in ``delay`` seconds (see :func:`backoff`)."""
+        self._wrapper().schedule(args=args, delay=delay)
+
+    def _wrapper(self) -> TaskWrapper:
+        wrappers = queue().wrappers
+        if self.name not in wrappers:
+            raise LookupError(f"task {self.name} was declared after the app was created")
+        return wrappers[self.name]
+
+    def run_now(self, *args, **kwargs):
+        """Run the task in this process, now (no queue, no retry)."""
+        return self.function(*args, **kwargs)
+
+
+_declared: dict[str, Task] = {}
+
+
+def task(retries: int = 0, retry_delay: int = 0, **options) -> Callable[[Callable], Task]:
+    """Declare a background task; ``my_task(args)`` then queues it. Its arguments must
+    be JSON-like values (ids, not ORM rows). Huey retries a task that raises ``retries``
+    times, ``retry_delay`` seconds apart; for a back-off, record the failure and
+    ``my_task.schedule(args, delay=backoff(attempt))`` instead. Example::
+
+        @task(retries=5)
+        def send_reminder(invoice_id: int): ...
+    """
+
+    def declare(function: Callable) -> Task:
+        name = f"{function.__module__}.{function.__qualname__}"
+        declared = Task(function, name, {"retries": retries, "retry_delay": retry_delay, **options})
+        _declared[name] = declared
+        return declared
+
+    return declare
+
+
+class Queue(Huey):
+    """The app's Huey, with its declared tasks by name."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wrappers: dict[str, TaskWrapper] = {}
+
+
+def _queue_class(app: Flask) -> tuple[type, dict[str, Any]]:
+    if app.config.get("REDIS_URL"):
+        return RedisHuey.storage_class, {"url": app.config["REDIS_URL"]}
+    path = app.config.get("JOBS_PATH") or str(Path(app.instance_path) / "jobs.db")
+    return SqliteHuey.storage_class, {"filename": path}
+
+
+def init_app(app: Flask) -> None:
+    """Give ``app`` its queue with every declared task and the plugins' periodic tasks."""
+    from core.appsystem import registry
+
+    storage_class, options = _queue_class(app)
+    huey = Queue(
+        app.config.get("JOBS_NAME", "guichet"),
+        results=False,
+        utc=True,
+        immediate=bool(app.config.get("JOBS_IMMEDIATE")),
+        storage_class=storage_class,
+        **options,
+    )
+    for declared in _declared.values():
+        huey.wrappers[declared.name] = huey.task(name=declared.name, **declared.options)(
+            _in_app(app, declared.function)
+        )
+    for periodic in registry(app).call("guichet_periodic_tasks"):
+        if isinstance(periodic, PeriodicTask):
+            huey.periodic_task(periodic.schedule, name=periodic.name)(
+                _in_app(app, periodic.function)
+            )
+    app.extensions["huey"] = huey
+
+
+def _in_app(app: Flask, function: Callable) -> Callable:
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        if has_app_context() and current_app._get_current_object() is app:
+            return function(*args, **kwargs)
+        with app.app_context():
+            return function(*args, **kwargs)
+
+    return run
+
+
+def queue(app: Flask | None = None) -> Queue:
+    """The queue of ``app`` (the current app by default)."""
+    return (app or current_app).extensions["huey"]
+
+
+def backoff(attempt: int, first_delay: int = 30, limit: int = 3600) -> int:
+    """Seconds to wait before try ``attempt + 1``: ``first_delay`` after the first,
+    doubling each time, at most ``limit``."""
+    return min(limit, first_delay * 2 ** max(0, attempt - 1))
+
+
+def drain(app: Flask | None = None, max_tasks: int = 100_000) -> int:
+    """Run every queued task, and scheduled ones whatever their time, until none is left
+    (tests, and ``guichet worker --drain``); returns how many ran."""
+    huey = queue(app)
+    for ran in range(max_tasks):
+        for due in huey.read_schedule(time.time() + 10**9):
+            huey.enqueue(due)
+        message = huey.dequeue()
+        if message is None:
+            return ran
+        huey.execute(message)
+    raise RuntimeError(f"the job queue did not drain in {max_tasks} tasks")
+
+
+def pending(app: Flask | None = None) -> int:
+    """Tasks waiting in the queue or the schedule."""
+    huey = queue(app)
+    return huey.pending_count() + huey.scheduled_count()
