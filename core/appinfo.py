@@ -85,6 +85,15 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """The rows selected in an app's list, as a ``guichet_actions`` target: an action on
+    it is a button of the list's form, which sends the selected ids as ``id`` arguments
+    to the action's URL (GET)."""
+
+    app_key: str
+
+
+@dataclass(frozen=True)
 class ApiImport:
     """A batch import of the provider's API: ``POST /api/v1/<name>`` takes
     ``{"<name>": [items]}`` (or the bare list), calls ``importer(items)`` and answers its

@@ -8,6 +8,12 @@ export PATH="$PWD/.venv/bin:$PATH"
 guichet db upgrade
 guichet demo
 port="${PORT:-5000}"
+# Without an SMTP server configured, e-mails are printed here by the worker.
+[[ -z "${GUICHET_MAIL_SERVER:-}" ]] && export GUICHET_MAIL_BACKEND="${GUICHET_MAIL_BACKEND:-console}"
+guichet worker &
+worker=$!
+trap 'kill "$worker" 2>/dev/null || true' EXIT
 echo
 echo "Guichet is starting on http://localhost:${port}/  (Ctrl-C to stop)"
-exec guichet run --host 127.0.0.1 --port "$port"
+echo "Background jobs (e-mails) run in the worker beside it (pid ${worker})."
+guichet run --host 127.0.0.1 --port "$port"

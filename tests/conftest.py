@@ -8,6 +8,7 @@ after every test.
 from __future__ import annotations
 
 import contextvars
+import datetime
 import functools
 import io
 import os
@@ -18,7 +19,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
 
-from core import create_app, directory
+from core import create_app, directory, jobs
 from core.extensions import db, limiter
 from core.schema import upgrade_all
 
@@ -85,7 +86,7 @@ def smtp_sink():
 @pytest.fixture
 def smtp_server(smtp_sink):
     """The SMTP server the test app sends to, emptied for each test."""
-    smtp_sink.messages.clear()
+    smtp_sink.reset()
     return smtp_sink
 
 
@@ -111,9 +112,11 @@ def empty_database() -> None:
 
 @pytest.fixture(autouse=True)
 def app_ctx(app):
-    """Each test runs in an app context, on an empty database, with fresh rate limits."""
+    """Each test runs in an app context, on an empty database, with fresh rate limits
+    and an empty job queue."""
     with app.app_context():
         limiter.reset()
+        jobs.queue(app).flush()
         yield
         db.session.remove()
         empty_database()
@@ -145,6 +148,23 @@ def one_page_pdf(text: str = "Guichet test document") -> bytes:
     out = io.BytesIO()
     pisa.CreatePDF(f"<p>{text}</p>", dest=out, encoding="utf-8")
     return out.getvalue()
+
+
+def invoice_item(number: str = "62274737", **values) -> dict:
+    """An invoice as the import API takes it (issued ten days ago, due in twenty)."""
+    today = datetime.date.today()
+    data = {
+        "number": number,
+        "type": "invoice",
+        "date": (today - datetime.timedelta(days=10)).isoformat(),
+        "due_date": (today + datetime.timedelta(days=20)).isoformat(),
+        "total_ht": "56267.25",
+        "total_ttc": "67520.70",
+        "client_code": "00002501",
+        "subscriber": "CLIENT 1",
+    }
+    data.update(values)
+    return data
 
 
 def make_org(name: str = "Client 1", codes=("00002501", "04008041"), **values):
@@ -227,10 +247,26 @@ class SmtpSink:
             port = probe.getsockname()[1]
         self.messages = []
         self.port = port
+        self.refuse_next = 0  # answer 451 (try again later) to this many messages
+        self.unknown: set[str] = set()  # recipients refused for good (550)
         self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    def reset(self) -> None:
+        self.messages.clear()
+        self.refuse_next = 0
+        self.unknown = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.unknown:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         from email import message_from_bytes, policy
 
+        if self.refuse_next:
+            self.refuse_next -= 1
+            return "451 4.3.0 Try again later"
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"

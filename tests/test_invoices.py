@@ -7,24 +7,10 @@ from sqlalchemy import func, select
 from core.extensions import db
 from plugins.invoices.importing import ImportRejected, import_invoices
 from plugins.invoices.models import Invoice, InvoiceLine
+from tests.conftest import invoice_item as invoice
 from tests.conftest import make_org, make_user, run_cli
 
 TODAY = date.today()
-
-
-def invoice(number="62274737", **values):
-    data = {
-        "number": number,
-        "type": "invoice",
-        "date": (TODAY - timedelta(days=10)).isoformat(),
-        "due_date": (TODAY + timedelta(days=20)).isoformat(),
-        "total_ht": "56267.25",
-        "total_ttc": "67520.70",
-        "client_code": "00002501",
-        "subscriber": "CLIENT 1",
-    }
-    data.update(values)
-    return data
 
 
 def count(model=Invoice) -> int:

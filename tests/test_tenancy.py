@@ -88,6 +88,7 @@ def _foreign_values(other, other_user):
     from plugins.contracts.models import Contract, ContractDocument
     from plugins.invoices.importing import import_invoices
     from plugins.invoices.models import Invoice
+    from plugins.notifications.models import Subscription
 
     membership = db.session.scalar(select(Membership).where(Membership.user_id == other_user.id))
     import_invoices(
@@ -113,7 +114,11 @@ def _foreign_values(other, other_user):
         ]
     )
     contract = db.session.scalar(select(Contract).where(Contract.number == "C-999"))
+    subscription = Subscription(organisation_id=other.id, email="them@client2.example.com")
+    db.session.add(subscription)
+    db.session.commit()
     return {
+        "subscription_id": subscription.id,
         "contract_id": contract.id,
         "token_id": 1,  # operator routes: 404 for customers
         "document_id": db.session.scalar(

@@ -29,6 +29,7 @@ from core.appinfo import (
     MigrationLocation,
     PluginBlueprint,
     SearchResult,
+    Selection,
     Widget,
 )
 from core.extensions import db
@@ -165,6 +166,7 @@ def index():
         invoices=rows,
         today=today,
         page_sizes=PAGE_SIZES,
+        selection=Selection(APP_KEY),
     )
 
 
