@@ -130,6 +130,7 @@ class Recorder:
 
     __name__ = "recorder"
     events: list[tuple[str, dict]] = []
+    ticks: list[int] = []
 
     @hookimpl
     def guichet_apps(self):
@@ -154,6 +155,22 @@ class Recorder:
     @hookimpl
     def guichet_event(self, name, payload):
         self.events.append((name, payload))
+
+    @hookimpl
+    def guichet_tabs(self, app_key):
+        from core.appinfo import MenuItem
+
+        if app_key != "invoices":
+            return []
+        return [MenuItem("recorder", "", "Recorded", "portal.home", order=5)]
+
+    @hookimpl
+    def guichet_periodic_tasks(self):
+        from huey import crontab
+
+        from core.appinfo import PeriodicTask
+
+        return [PeriodicTask("recorder.tick", crontab(minute="30"), lambda: self.ticks.append(1))]
 
     @hookimpl
     def guichet_cli(self, group):

@@ -40,6 +40,38 @@ def test_events_reach_only_plugins_enabled_for_the_organisation(rec_app, org):
     ]
 
 
+def test_tabs_show_on_the_app_they_name_for_enabled_apps_only(rec_app, org, user):
+    client = rec_app.test_client()
+    client.login(user.email)
+    page = client.get("/factures/").get_data(as_text=True)
+    assert '<nav aria-label="Rubriques" class="app-tabs">' in page
+    assert page.index(">Recorded</a>") < page.index(">Notifications</a>")  # by order
+    assert ">Recorded</a>" not in client.get("/contrats/").get_data(as_text=True)
+    with rec_app.app_context():
+        set_app_enabled(org, "recorder", False)
+        db.session.commit()
+    assert ">Recorded</a>" not in client.get("/factures/").get_data(as_text=True)
+
+
+def test_periodic_tasks_run_on_their_schedule_in_the_worker(rec_app):
+    from datetime import datetime
+
+    from core import jobs
+
+    huey = jobs.queue(rec_app)
+    due = {t.name for t in huey.read_periodic(datetime(2026, 11, 22, 7, 30))}
+    assert {"recorder.tick", "notifications.sweep"} <= due
+    assert "notifications.digests" not in due  # 07:00 only
+    assert "recorder.tick" not in {t.name for t in huey.read_periodic(datetime(2026, 11, 22, 7, 0))}
+    Recorder.ticks.clear()
+    huey.flush()
+    for task in huey.read_periodic(datetime(2026, 11, 22, 7, 30)):
+        if task.name == "recorder.tick":
+            huey.enqueue(task)
+    assert jobs.drain(rec_app) == 1
+    assert Recorder.ticks == [1]
+
+
 def test_plugins_add_cli_commands():
     group = click.Group("guichet")
     add_plugin_commands(group, build_plugin_manager([Recorder()], load_entrypoints=False))

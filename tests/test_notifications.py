@@ -114,8 +114,8 @@ def test_a_duplicate_event_or_task_sends_one_email(app, logged_in, org, smtp_ser
     from plugins.invoices.models import Invoice
 
     stored = db.session.scalar(select(Invoice.id))
-    sending.fan_out(org.id, [stored])  # the same event, delivered again
-    sending.fan_out(org.id, [stored])
+    sending.fan_out([stored])  # the same event, delivered again
+    sending.fan_out([stored])
     jobs.drain(app)
     [delivery] = deliveries()
     sending.deliver([delivery.id])  # and the delivery task, run again
@@ -129,7 +129,7 @@ def test_a_worker_stopped_between_sending_and_recording_never_sends_twice(
 ):
     subscribe(logged_in)
 
-    def stopped(delivery):
+    def stopped(delivery, message_id):
         raise KeyboardInterrupt  # what Huey's consumer gets when the worker is stopped
 
     monkeypatch.setattr(sending, "mark_sent", stopped)
@@ -346,3 +346,11 @@ def test_a_local_mail_backend_receives_the_emails(tmp_path, org, smtp_server):
     jobs.drain(other)
     [message] = other.extensions["mailman"].outbox
     assert message.to == ["q@client1.example.com"] and smtp_server.messages == []
+
+
+def test_the_worker_command_drains_the_queue(app, logged_in, org, smtp_server, tmp_path):
+    subscribe(logged_in)
+    import_file(app, tmp_path, invoice())
+    result = run_cli(app, "worker", "--drain")
+    assert result.exit_code == 0 and result.output == "2 task(s) run\n"
+    assert len(smtp_server.messages) == 1

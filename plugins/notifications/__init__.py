@@ -93,10 +93,10 @@ def guichet_actions(target):
 @hookimpl
 def guichet_event(name, payload):
     """New invoices are noted while an import runs, and handed to the queue when the
-    request (or the command's app context) ends: one task per organisation and
-    thousand invoices, not one per invoice."""
+    request (or the command's app context) ends: one task per thousand invoices, not
+    one per invoice."""
     if name == "invoice.created":
-        sending.note_created(payload["organisation_id"], payload["invoice_id"])
+        sending.note_created(payload["invoice_id"])
 
 
 @bp.record_once

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import current_app, g, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mailman import EmailMessage
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from core import jobs
 from core.extensions import db
@@ -44,6 +45,7 @@ UNCERTAIN = N_("The worker stopped while sending; not sent again, to avoid a dup
 TRANSLATED_ERRORS = (NOT_CONFIGURED, UNCERTAIN)
 MAX_ATTEMPTS = 8  # tries over about four hours, then the delivery is failed
 LOCAL_BACKENDS = ("console", "file", "locmem")
+FAN_OUT_SIZE = 1000  # new invoices per fan-out task
 BATCH = 50  # e-mails sent over one SMTP connection
 STALE = timedelta(minutes=15)  # a delivery claimed longer ago than this is stuck
 
@@ -84,63 +86,77 @@ def _add_deliveries(wanted: list[dict]) -> list[int]:
     return [d.id for d in fresh]
 
 
+def _delivery(subscription: Subscription, organisation: Organisation, invoices, reason: str,
+              key: str) -> dict:  # fmt: skip
+    """The values of a new delivery of ``invoices`` to a subscription's address."""
+    return {
+        "organisation_id": subscription.organisation_id,
+        "key": key,
+        "subscription_id": subscription.id,
+        "email": subscription.email,
+        "locale": _locale(subscription, organisation),
+        "attachments": subscription.attachments,
+        "reason": reason,
+        "invoice_ids": [i.id for i in invoices],
+        "summary": ", ".join(i.number for i in invoices)[:200],
+    }
+
+
+INVOICE_FACTS = (Invoice.id, Invoice.organisation_id, Invoice.kind, Invoice.account_id,
+                 Invoice.number)  # fmt: skip
+
+
 @jobs.task()
-def fan_out(organisation_id: int, invoice_ids: list[int]) -> int:
+def fan_out(invoice_ids: list[int]) -> int:
     """Create and queue one delivery per new invoice and address that wants it, for
     addresses that get one e-mail per invoice; returns how many were queued."""
-    organisation = db.session.get(Organisation, organisation_id)
+    by_organisation: dict[int, list] = {}
+    for invoice in db.session.execute(select(*INVOICE_FACTS).where(Invoice.id.in_(invoice_ids))):
+        by_organisation.setdefault(invoice.organisation_id, []).append(invoice)
     subscriptions = db.session.scalars(
-        select(Subscription).where(
-            Subscription.organisation_id == organisation_id,
+        select(Subscription)
+        .where(
+            Subscription.organisation_id.in_(by_organisation),
             Subscription.frequency == "each",
             Subscription.flagged.is_(False),
         )
+        .options(selectinload(Subscription.user))
     ).all()
-    if organisation is None or not subscriptions:
-        return 0
-    invoices = db.session.execute(
-        select(Invoice.id, Invoice.kind, Invoice.account_id, Invoice.number).where(
-            Invoice.id.in_(invoice_ids), Invoice.organisation_id == organisation_id
+    organisations = {
+        o.id: o
+        for o in db.session.scalars(
+            select(Organisation).where(
+                Organisation.id.in_({s.organisation_id for s in subscriptions})
+            )
         )
-    ).all()
+    }
     wanted = []
     for subscription in subscriptions:
         permitted = _permitted(subscription)
         if permitted is False:
             continue
-        for invoice in invoices:
+        organisation = organisations[subscription.organisation_id]
+        for invoice in by_organisation[subscription.organisation_id]:
             if subscription.wants(invoice.kind, invoice.account_id, permitted):
-                wanted.append(
-                    {
-                        "organisation_id": organisation_id,
-                        "key": f"s{subscription.id}:i{invoice.id}",
-                        "subscription_id": subscription.id,
-                        "email": subscription.email,
-                        "locale": _locale(subscription, organisation),
-                        "attachments": subscription.attachments,
-                        "reason": "invoice",
-                        "invoice_ids": [invoice.id],
-                        "summary": invoice.number,
-                    }
-                )
+                key = f"s{subscription.id}:i{invoice.id}"
+                wanted.append(_delivery(subscription, organisation, [invoice], "invoice", key))
     ids = _add_deliveries(wanted)
     queue_deliveries(ids)
     return len(ids)
 
 
-def note_created(organisation_id: int, invoice_id: int) -> None:
+def note_created(invoice_id: int) -> None:
     """Remember a new invoice until :func:`flush_created` (end of the request)."""
-    g.setdefault("notifications_created", {}).setdefault(organisation_id, []).append(invoice_id)
+    g.setdefault("notifications_created", []).append(invoice_id)
 
 
 def flush_created() -> None:
     """Queue the fan-out of the invoices noted so far, a thousand per task. A queue that
     cannot be reached is logged: the import itself has succeeded."""
-    noted = g.pop("notifications_created", None) or {}
+    noted = g.pop("notifications_created", None) or []
     try:
-        for organisation_id, invoice_ids in noted.items():
-            for first in range(0, len(invoice_ids), 1000):
-                fan_out(organisation_id, invoice_ids[first : first + 1000])
+        for first in range(0, len(noted), FAN_OUT_SIZE):
+            fan_out(noted[first : first + FAN_OUT_SIZE])
     except Exception:  # noqa: BLE001 - the import is committed; say what was not queued
         log.exception("new invoices could not be queued for notification: %s", noted)
 
@@ -173,50 +189,60 @@ def send_invoices(organisation_id: int, invoice_ids: list[int], email: str, loca
     return delivery.id
 
 
-def _claim(delivery_id: int) -> Delivery | None:
-    """Take the delivery for this worker, or ``None`` when it is not to be sent (sent
-    already, being sent, failed, or claimed by another worker just now)."""
-    claimed = db.session.execute(
+def _claim(delivery_ids: list[int]) -> list[Delivery]:
+    """Take these deliveries for this worker, in one committed update: only those still
+    to send (not sent, not being sent, not failed, not just taken by another worker)."""
+    claimed = db.session.scalars(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status.in_(("queued", "retrying")))
+        .where(Delivery.id.in_(delivery_ids), Delivery.status.in_(("queued", "retrying")))
         .values(status="sending", attempts=Delivery.attempts + 1, updated_at=utcnow())
-    ).rowcount
-    db.session.commit()
-    return db.session.get(Delivery, delivery_id) if claimed == 1 else None
-
-
-def _record(delivery: Delivery, status: str, error: str = "") -> None:
-    delivery.status, delivery.error = status, error
-    if status == "sent":
-        delivery.sent_at = utcnow()
-    subscription = db.session.get(Subscription, delivery.subscription_id or 0)
-    if subscription is not None:
-        if status == "sent":
-            subscription.failures = 0
-        elif status == "failed":
-            subscription.failures += 1
-            subscription.flagged = subscription.failures >= FLAG_AFTER_FAILURES
-    db.session.commit()
-
-
-def message_for(delivery: Delivery) -> EmailMessage:
-    """The e-mail of ``delivery`` in its recipient's language, PDFs attached if asked."""
-    invoices = db.session.scalars(
-        select(Invoice).where(Invoice.id.in_(delivery.invoice_ids)).order_by(Invoice.id)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
     ).all()
+    db.session.commit()
+    if not claimed:
+        return []
+    return db.session.scalars(select(Delivery).where(Delivery.id.in_(claimed))).all()
+
+
+def _record(delivery: Delivery, status: str, error: str = "", message_id: str = "") -> None:
+    """Write how a delivery went, and count its address's failures (Core statements,
+    no ORM bookkeeping, committed at once)."""
+    deliveries, subscriptions = Delivery.__table__, Subscription.__table__
+    now = utcnow()
+    values = {"status": status, "error": error, "updated_at": now}
+    if status == "sent":
+        values.update(sent_at=now, message_id=message_id)
+    db.session.execute(update(deliveries).where(deliveries.c.id == delivery.id).values(values))
+    subscription = subscriptions.c.id == (delivery.subscription_id or 0)
+    if status == "sent":
+        reset = update(subscriptions).where(subscription, subscriptions.c.failures != 0)
+        db.session.execute(reset.values(failures=0))
+    elif status == "failed":
+        failures = subscriptions.c.failures + 1
+        db.session.execute(
+            update(subscriptions)
+            .where(subscription)
+            .values(failures=failures, flagged=failures >= FLAG_AFTER_FAILURES)
+        )
+    db.session.commit()
+
+
+def message_for(delivery: Delivery, invoices: list[Invoice]) -> EmailMessage:
+    """The e-mail of ``delivery`` (about ``invoices``) in its recipient's language, PDFs
+    attached if asked, with a Message-ID of its own."""
     with force_locale(delivery.locale):
         if delivery.reason == "invoice" and len(invoices) == 1:
             invoice = invoices[0]
-            subject = render_template("notifications/subject.txt", invoice=invoice, count=1).strip()
+            subject = render_template("notifications/subject.txt", invoice=invoice).strip()
+        elif delivery.reason == "digest":
+            subject = _("Your new invoices (%(count)d)", count=len(invoices))
         else:
             subject = _("Your invoices: %(numbers)s", numbers=delivery.summary)
-            if delivery.reason == "digest":
-                subject = _("Your new invoices (%(count)d)", count=len(invoices))
         body = render_template(
             "notifications/email.txt",
             invoices=invoices,
             links={i.id: external_url("invoices.detail", invoice_id=i.id) for i in invoices},
-            today=date.today(),
         )
         message = EmailMessage(subject, body, to=[delivery.email])
         if delivery.attachments:
@@ -229,7 +255,6 @@ def message_for(delivery: Delivery) -> EmailMessage:
                 )
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2].rstrip(">") or "guichet"
     message.extra_headers["Message-ID"] = f"<delivery-{delivery.id}.{delivery.key}@{domain}>"
-    delivery.message_id = message.extra_headers["Message-ID"]
     return message
 
 
@@ -257,19 +282,22 @@ def _describe(error: Exception) -> str:
 def deliver(delivery_ids: list[int]) -> int:
     """Send these deliveries over one SMTP connection; returns how many were sent.
     A temporary failure queues that delivery again after a back-off."""
-    sent = 0
-    connection = None
+    # what this task loads stays usable across its commits: it writes with statements
+    db.session().expire_on_commit = False
+    claimed = _claim(delivery_ids)
+    if claimed and not mail_configured():
+        for delivery in claimed:
+            _record(delivery, "failed", NOT_CONFIGURED)
+        return 0
+    wanted = {i for delivery in claimed for i in delivery.invoice_ids}
+    invoices = {i.id: i for i in db.session.scalars(select(Invoice).where(Invoice.id.in_(wanted)))}
+    sent, connection = 0, None
     try:
-        for delivery_id in delivery_ids:
-            delivery = _claim(delivery_id)
-            if delivery is None:
-                continue
-            if not mail_configured():
-                _record(delivery, "failed", NOT_CONFIGURED)
-                continue
+        for delivery in claimed:
             try:
-                message = message_for(delivery)
-                db.session.commit()  # the Message-ID, before the server sees it
+                message = message_for(
+                    delivery, [invoices[i] for i in delivery.invoice_ids if i in invoices]
+                )
                 if connection is None:
                     connection = message.get_connection()
                     connection.open()
@@ -279,16 +307,16 @@ def deliver(delivery_ids: list[int]) -> int:
                 connection = _drop(connection)
                 _failed(delivery, error)
                 continue
-            mark_sent(delivery)
+            mark_sent(delivery, message.extra_headers["Message-ID"])
             sent += 1
     finally:
         _drop(connection)
     return sent
 
 
-def mark_sent(delivery: Delivery) -> None:
+def mark_sent(delivery: Delivery, message_id: str) -> None:
     """Record that the server accepted the message (the step a stopped worker misses)."""
-    _record(delivery, "sent")
+    _record(delivery, "sent", message_id=message_id)
 
 
 def _drop(connection) -> None:
@@ -302,7 +330,6 @@ def _drop(connection) -> None:
 
 def _failed(delivery: Delivery, error: Exception) -> None:
     db.session.rollback()
-    delivery = db.session.get(Delivery, delivery.id)
     reason = _describe(error)
     if _temporary(error) and delivery.attempts < MAX_ATTEMPTS:
         _record(delivery, "retrying", reason)
@@ -332,7 +359,7 @@ def send_digests() -> int:
             continue
         organisation = db.session.get(Organisation, subscription.organisation_id)
         invoices = db.session.execute(
-            select(Invoice.id, Invoice.kind, Invoice.account_id, Invoice.number)
+            select(*INVOICE_FACTS)
             .where(
                 Invoice.organisation_id == subscription.organisation_id,
                 Invoice.id > subscription.digest_after_id,
@@ -340,21 +367,12 @@ def send_digests() -> int:
             .order_by(Invoice.id)
         ).all()
         chosen = [i for i in invoices if subscription.wants(i.kind, i.account_id, permitted)]
+        parts = [chosen[n : n + DIGEST_SIZE] for n in range(0, len(chosen), DIGEST_SIZE)]
         wanted = [
-            {
-                "organisation_id": subscription.organisation_id,
-                "key": f"s{subscription.id}:d{part[-1].id}",
-                "subscription_id": subscription.id,
-                "email": subscription.email,
-                "locale": _locale(subscription, organisation),
-                "attachments": subscription.attachments,
-                "reason": "digest",
-                "invoice_ids": [i.id for i in part],
-                "summary": ", ".join(i.number for i in part)[:200],
-            }
-            for part in (
-                chosen[first : first + DIGEST_SIZE] for first in range(0, len(chosen), DIGEST_SIZE)
+            _delivery(
+                subscription, organisation, part, "digest", f"s{subscription.id}:d{part[-1].id}"
             )
+            for part in parts
         ]
         if invoices:
             subscription.digest_after_id = invoices[-1].id

@@ -32,10 +32,16 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory, app):
-    """The app the browser talks to, with the sample apps installed."""
+def live_app(tmp_path_factory, app, smtp_sink):
+    """The app the browser talks to, with the sample apps installed, sending e-mail to
+    the test SMTP server."""
     return make_app(
-        tmp_path_factory.mktemp("live"), SERVER_NAME=None, EXTRA_PLUGINS=[Notes(), ManyWidgets()]
+        tmp_path_factory.mktemp("live"),
+        SERVER_NAME=None,
+        EXTRA_PLUGINS=[Notes(), ManyWidgets()],
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_sink.port,
+        JOBS_NAME="live",
     )
 
 
