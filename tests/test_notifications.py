@@ -354,3 +354,39 @@ def test_the_worker_command_drains_the_queue(app, logged_in, org, smtp_server, t
     result = run_cli(app, "worker", "--drain")
     assert result.exit_code == 0 and result.output == "2 task(s) run\n"
     assert len(smtp_server.messages) == 1
+
+
+def test_notification_pages_query_count_does_not_grow_with_data(
+    logged_in, org, user, count_queries
+):
+    def queries(path):
+        with count_queries() as counter:
+            assert logged_in.get(path).status_code == 200
+        return len(counter)
+
+    def add(count, start):
+        for n in range(start, start + count):
+            owner = user.id if n % 2 else None  # personal and organisation addresses
+            db.session.add(
+                Subscription(
+                    organisation_id=org.id, email=f"a{n}@client1.example.com", user_id=owner
+                )  # fmt: skip
+            )
+            db.session.add(
+                Delivery(
+                    organisation_id=org.id,
+                    key=f"k{n}",
+                    email=f"a{n}@client1.example.com",
+                    invoice_ids=[n],
+                    summary=str(n),
+                    status="sent",
+                )  # fmt: skip
+            )
+        db.session.commit()
+
+    add(2, 0)
+    few = [queries(p) for p in ("/factures/notifications/", "/factures/notifications/journal")]
+    add(40, 2)
+    many = [queries(p) for p in ("/factures/notifications/", "/factures/notifications/journal")]
+    assert many == few
+    assert max(many) <= 9

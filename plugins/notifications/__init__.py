@@ -16,6 +16,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from huey import crontab
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
@@ -193,9 +194,14 @@ def _fill(subscription: Subscription, form: SubscriptionForm) -> None:
         subscription.user_id = current_user.id
 
 
-def _subscription_form(subscription: Subscription | None = None) -> SubscriptionForm:
+def _subscription_form(
+    subscription: Subscription | None = None, accounts: list[tuple[int, str]] | None = None
+) -> SubscriptionForm:
+    """The form of a new address, or of ``subscription``; ``accounts`` are the choices
+    (read once per page)."""
     form = SubscriptionForm(obj=subscription, prefix=f"s{subscription.id}" if subscription else "")
-    form.accounts.choices = [SelectChoice(i, label) for i, label in _account_choices()]
+    choices = _account_choices() if accounts is None else accounts
+    form.accounts.choices = [SelectChoice(i, label) for i, label in choices]
     if subscription is not None and request.method == "GET":
         form.accounts.data = subscription.account_ids
         form.for_organisation.data = subscription.user_id is None
@@ -206,17 +212,20 @@ def _page(form=None, status: int = 200, edited: tuple[int, SubscriptionForm] | N
     """The page; ``form`` (the new address) or ``edited`` (an address's) with its errors."""
     membership = current_membership()
     subscriptions = db.session.scalars(
-        _visible_subscriptions().order_by(Subscription.email, Subscription.id)
+        _visible_subscriptions()
+        .order_by(Subscription.email, Subscription.id)
+        .options(selectinload(Subscription.user))
     ).all()
-    forms = {s.id: _subscription_form(s) for s in subscriptions}
+    accounts = _account_choices()
+    forms = {s.id: _subscription_form(s, accounts) for s in subscriptions}
     if edited is not None:
         forms[edited[0]] = edited[1]
     return render(
         "notifications/index.html",
-        form=form or _subscription_form(),
+        form=form or _subscription_form(accounts=accounts),
         forms=forms,
         subscriptions=subscriptions,
-        accounts=dict(_account_choices()),
+        accounts=dict(accounts),
         settings_form=SettingsForm(obj=_settings(membership.organisation_id)),
         is_admin=membership.is_admin,
         may_subscribe=_may_subscribe(),
