@@ -65,7 +65,7 @@ def task(retries: int = 0, retry_delay: int = 0, **options) -> Callable[[Callabl
     """
 
     def declare(function: Callable) -> Task:
-        name = f"{function.__module__}.{function.__qualname__}"
+        name = f"{function.__module__}.{function.__qualname__}"  # as Huey names it
         declared = Task(function, name, {"retries": retries, "retry_delay": retry_delay, **options})
         _declared[name] = declared
         return declared
@@ -102,7 +102,9 @@ def init_app(app: Flask) -> None:
         **options,
     )
     for declared in _declared.values():
-        huey.wrappers[declared.name] = huey.task(name=declared.name, **declared.options)(
+        # Huey prefixes the function's module to the name it is given
+        task_name = declared.function.__qualname__
+        huey.wrappers[declared.name] = huey.task(name=task_name, **declared.options)(
             _in_app(app, declared.function)
         )
     for periodic in registry(app).call("guichet_periodic_tasks"):
