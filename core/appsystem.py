@@ -61,7 +61,12 @@ class Registry:
 
     def load(self, flask_app: Flask) -> None:
         """Collect apps, widgets and blueprints from every plugin, and register the
-        blueprints on ``flask_app``."""
+        blueprints on ``flask_app``; the hooks run in its app context, so they may read
+        its configuration (``current_app.config``)."""
+        with flask_app.app_context():
+            self._load(flask_app)
+
+    def _load(self, flask_app: Flask) -> None:
         for plugin_name, app in self._results_by_plugin("guichet_apps"):
             if not isinstance(app, App):
                 log.error("plugin %s returned %r from guichet_apps, not an App", plugin_name, app)

@@ -238,6 +238,15 @@ class RowReader:
             self.fault(label or name, f"is longer than {max_length} characters")
         return value
 
+    def account(self, name: str, accounts: dict, required: bool = True):
+        """The account whose client code is under ``name``, from ``accounts`` (see
+        :func:`accounts_by_code`); ``None`` with a fault when it is unknown."""
+        code = self.text(name, required=required, max_length=32)
+        account = accounts.get(code) if code else None
+        if code and account is None:
+            self.fault(name, f"unknown client code {code}")
+        return account
+
     def section(self, name: str) -> dict:
         """The object under ``name`` (an empty one when absent; faulted when not an object)."""
         value = self.data.get(name)
@@ -301,11 +310,16 @@ def accounts_by_code(batch: Any, fields: tuple[str, ...] = ("client_code",)) -> 
 
 
 def read_batch(
-    batch: Any, what: str, read: Callable[[RowReader], dict | None], key: str = "number"
+    batch: Any,
+    what: str,
+    read: Callable[[RowReader], dict | None],
+    key: str = "number",
+    field: str | None = None,
 ) -> list[dict]:
     """Read every item of ``batch`` with ``read`` (values, or ``None`` when the row has
-    faults) and check that no ``key`` appears twice; :class:`ImportRejected` with every
-    fault of the batch, else the values in order."""
+    faults) and check that no ``key`` appears twice (a fault on ``field``, the item's
+    name for it, ``key`` by default); :class:`ImportRejected` with every fault of the
+    batch, else the values in order."""
     if not isinstance(batch, list):
         raise ImportRejected([Fault(0, f"{what}s", "must be a list")])
     faults: list[Fault] = []
@@ -315,7 +329,7 @@ def read_batch(
         if values is None:
             continue
         if values[key] in seen:
-            faults.append(Fault(number, key, f"already in row {seen[values[key]]}"))
+            faults.append(Fault(number, field or key, f"already in row {seen[values[key]]}"))
             continue
         seen[values[key]] = number
         rows.append(values)

@@ -66,9 +66,12 @@ def switch(client, url, enabled):
 def test_a_new_member_starts_with_a_sensible_default_dashboard(dash_app, org):
     assert org.dashboard_defaults is None
     newcomer = member_of(dash_app, org, "new@client1.example.com")
-    # by name: Many, Mon compte, Notes, Vos contrats, Vos factures; each app's first widget
-    assert favourite_keys(newcomer) == ["many", "account", "notes", "contracts", "invoices"]
-    assert pins(newcomer) == ["many.w00", "account.summary", "contracts.glance", "invoices.latest"]
+    # by name: Many, Mon compte, Notes, Vos consommations, Vos contrats (then Vos factures
+    # ...); each app's first widget
+    assert favourite_keys(newcomer) == ["many", "account", "notes", "consumption", "contracts"]
+    assert pins(newcomer) == [
+        "many.w00", "account.summary", "consumption.glance", "contracts.glance"
+    ]  # fmt: skip
 
 
 def test_the_operators_default_dashboard_applies_to_new_members(dash_app, org, operator):

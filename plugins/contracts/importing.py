@@ -33,10 +33,7 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
         "start_on": row.parsed("start_date", parse_date),
         "end_on": row.parsed("end_date", parse_date, required=False),
     }
-    code = row.text("client_code", required=True, max_length=32)
-    account = accounts.get(code)
-    if code and account is None:
-        row.fault("client_code", f"unknown client code {code}")
+    account = row.account("client_code", accounts)
     if values["start_on"] and values["end_on"] and values["end_on"] < values["start_on"]:
         row.fault("end_date", "is before start_date")
     files = []

@@ -32,6 +32,7 @@ from core.appinfo import (
     Selection,
     Widget,
 )
+from core.csvexport import csv_response, requested_dialect
 from core.extensions import db
 from core.hookspecs import hookimpl
 from core.importing import import_command
@@ -176,21 +177,14 @@ def export_csv():
     ``dialect=fr`` (default) or ``std``; ``rows=invoices`` (default) or ``lines``."""
     today = date.today()
     filters = queries.read_filters(request.args)
-    dialect = export.DIALECTS.get(request.args.get("dialect", "fr"))
+    dialect = requested_dialect()
     rows = request.args.get("rows", "invoices")
-    if dialect is None or rows not in ("invoices", "lines"):
-        abort(400, _("Say dialect=fr or std, and rows=invoices or lines."))
+    if rows not in ("invoices", "lines"):
+        abort(400, _("Say rows=invoices or rows=lines."))
     selection = queries.filtered(filters, today)
     if rows == "lines":
-        body = export.line_rows(selection, dialect)
-    else:
-        body = export.invoice_rows(selection, dialect, today)
-    name = f"{'lignes-factures' if rows == 'lines' else 'factures'}-{today.isoformat()}.csv"
-    return Response(
-        stream_with_context(body),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+        return csv_response(export.line_rows(selection, dialect), "lignes-factures")
+    return csv_response(export.invoice_rows(selection, dialect, today), "factures")
 
 
 @bp.get("/archive.zip")

@@ -66,10 +66,7 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
     }
     if len(values["currency"]) != 3 or not values["currency"].isalpha():
         row.fault("currency", "must be a three-letter code such as EUR")
-    code = row.text("client_code", required=True, max_length=32)
-    account = accounts.get(code)
-    if code and account is None:
-        row.fault("client_code", f"unknown client code {code}")
+    account = row.account("client_code", accounts)
     sub_code = row.text("sub_account", max_length=32)
     sub_account = accounts.get(sub_code) if sub_code else None
     if sub_code and (
