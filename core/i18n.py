@@ -7,7 +7,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import Flask, current_app, request
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    get_locale,
+)
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -63,8 +70,17 @@ def number(value) -> str:
     return "" if value is None else format_decimal(value, format="#,##0.######")
 
 
+def change(percent: float | None) -> str:
+    """A signed change in the user's locale: ``12.34`` → ``+12,3 %`` in French; "—"
+    when there is nothing to compare with."""
+    if percent is None:
+        return "—"
+    return format_percent(percent / 100, format="+#,##0.0 %;-#,##0.0 %")
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["change"] = change
     app.jinja_env.filters["short_date"] = short_date
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())

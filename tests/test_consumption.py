@@ -180,7 +180,7 @@ def test_the_last_twelve_months_by_month(logged_in, records):
 
 def test_grouped_by_product_with_quantities_and_compared_with_last_year(logged_in, records):
     rows = table(logged_in.get("/consommations/?group=product&compare=1"))
-    assert rows[0] == ["Lettre verte 20 g", "150 plis", "174,00 €", "100,00 €", "+74.0 %"]
+    assert rows[0] == ["Lettre verte 20 g", "150 plis", "174,00 €", "100,00 €", "+74,0 %"]
     assert ["Lettre prioritaire 20 g", "100 plis", "139,00 €", "0,00 €", "—"] in rows
     page = logged_in.get("/consommations/?compare=1").get_data(as_text=True)
     assert page.count('class="bar-previous"') == 12
