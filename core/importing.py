@@ -38,6 +38,7 @@ from sqlalchemy import (
 from core.extensions import db
 
 CHUNK = 1000  # keys per look-up query
+MAX_CENTS = 10**17  # amounts are stored in 64-bit integers
 
 
 def insert_rows(table: Table, rows: list[dict[str, Any]], key: str | None = None) -> dict:
@@ -153,7 +154,7 @@ def parse_amount(value: Any) -> int:
     """``"56267.25"`` (or ``56267.25`` written in JSON, or ``"56 267,25"``) → 5626725 cents."""
     if isinstance(value, bool) or value is None:
         raise ValueError("an amount is required")
-    if isinstance(value, int):
+    if isinstance(value, int) and abs(value) < MAX_CENTS // 100:
         return value * 100
     text = str(value)
     if not text.replace(".", "", 1).replace("-", "", 1).isdigit():  # the usual form is quick
@@ -165,6 +166,8 @@ def parse_amount(value: Any) -> int:
     if not amount.is_finite():
         raise ValueError(f"{value!r} is not an amount")
     cents = amount * 100
+    if abs(cents) >= MAX_CENTS:
+        raise ValueError(f"{value!r} is too large")
     if cents != int(cents):
         raise ValueError(f"{value!r} has more than two decimals")
     return int(cents)

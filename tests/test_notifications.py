@@ -390,3 +390,14 @@ def test_notification_pages_query_count_does_not_grow_with_data(
     many = [queries(p) for p in ("/factures/notifications/", "/factures/notifications/journal")]
     assert many == few
     assert max(many) <= 9
+
+
+def test_sending_to_typed_addresses_is_rate_limited(app, logged_in, org, tmp_path):
+    import_file(app, tmp_path, invoice())
+    from plugins.invoices.models import Invoice
+
+    data = {"id": [db.session.scalar(select(Invoice.id))], "email": "boss@example.org"}
+    answers = [logged_in.post("/factures/notifications/envoyer", data=data).status_code
+               for _ in range(31)]  # fmt: skip
+    assert answers == [302] * 30 + [429]
+    assert len(deliveries()) == 30

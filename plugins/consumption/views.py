@@ -110,7 +110,8 @@ def read_view(args, today: date, products: list[str], codes: list[str]) -> View:
             if last < first:
                 first, last = last, first
                 view.messages.append(_("The end came before the start; they have been swapped."))
-            view.first, view.last = first, min(last, this_month)
+            view.last = min(last, this_month)  # nothing is consumed in the future
+            view.first = min(first, view.last)
     if period == "12m":
         view.first, view.last = add_months(this_month, -11), this_month
     elif period == "this_month":

@@ -30,7 +30,7 @@ from core.appinfo import (
     PluginBlueprint,
     Selection,
 )
-from core.extensions import db
+from core.extensions import db, limiter
 from core.hookspecs import hookimpl
 from core.listing import Listing, page_rows, read_listing
 from core.models import Account
@@ -195,16 +195,21 @@ def _fill(subscription: Subscription, form: SubscriptionForm) -> None:
 
 
 def _subscription_form(
-    subscription: Subscription | None = None, accounts: list[tuple[int, str]] | None = None
+    subscription: Subscription | None = None,
+    accounts: list[tuple[int, str]] | None = None,
+    bound: bool = True,
 ) -> SubscriptionForm:
-    """The form of a new address, or of ``subscription``; ``accounts`` are the choices
-    (read once per page)."""
-    form = SubscriptionForm(obj=subscription, prefix=f"s{subscription.id}" if subscription else "")
-    choices = _account_choices() if accounts is None else accounts
-    form.accounts.choices = [SelectChoice(i, label) for i, label in choices]
-    if subscription is not None and request.method == "GET":
+    """The form of a new address, or of ``subscription``: filled from the request when
+    ``bound``, else from the subscription. ``accounts`` are the choices (read once)."""
+    prefix = f"s{subscription.id}" if subscription else ""
+    if bound:
+        form = SubscriptionForm(prefix=prefix)
+    else:
+        form = SubscriptionForm(formdata=None, obj=subscription, prefix=prefix)
         form.accounts.data = subscription.account_ids
         form.for_organisation.data = subscription.user_id is None
+    choices = _account_choices() if accounts is None else accounts
+    form.accounts.choices = [SelectChoice(i, label) for i, label in choices]
     return form
 
 
@@ -217,7 +222,7 @@ def _page(form=None, status: int = 200, edited: tuple[int, SubscriptionForm] | N
         .options(selectinload(Subscription.user))
     ).all()
     accounts = _account_choices()
-    forms = {s.id: _subscription_form(s, accounts) for s in subscriptions}
+    forms = {s.id: _subscription_form(s, accounts, bound=False) for s in subscriptions}
     if edited is not None:
         forms[edited[0]] = edited[1]
     return render(
@@ -341,6 +346,7 @@ def log():
 
 
 @bp.route("/envoyer", methods=["GET", "POST"])
+@limiter.limit("30 per hour", methods=["POST"])  # e-mails to any address: bounded
 def send():
     """Send invoices selected in the list (``id`` arguments) to a typed address."""
     from plugins.invoices.models import Invoice
