@@ -4,15 +4,17 @@ the end shows the last one. Apps subclass :class:`Listing` for their own filters
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func
+from sqlalchemy import Select, func, inspect
 
 from core.extensions import db
 
 PAGE_SIZES = (10, 25, 50, 100)
+DEFERRED_OFFSET = 1000  # rows skipped from which a page is found by its keys first
 
 
 @dataclass
@@ -75,12 +77,39 @@ def read_listing(listing: Listing, args, sorts, default_sort: str, descending: b
     listing.page = int(page) if page.isdigit() and 0 < int(page) < 10**9 else 1
 
 
-def page_rows(listing: Listing, query: Select, order: tuple, count: Select | None = None) -> list:
+def page_rows(
+    listing: Listing,
+    query: Select,
+    order: tuple,
+    count: Select | None = None,
+    load: Callable[[list], list] | None = None,
+) -> list:
     """The rows of ``listing``'s page of ``query`` sorted by ``order`` (end it with a
-    unique column); sets ``listing.total`` and ``pages`` and clamps the page."""
+    unique column); sets ``listing.total`` and ``pages`` and clamps the page.
+
+    ``count`` is the filtered select without joins, when ``query`` adds some. With
+    ``load`` (rows by primary keys), a page far down the list (from
+    :data:`DEFERRED_OFFSET` rows skipped) is found by its keys first, on ``count``,
+    which an index can answer alone, then loaded: skipping rows costs little."""
     count = query if count is None else count
     listing.total = db.session.scalar(count.with_only_columns(func.count()).order_by(None))
     listing.pages = max(1, -(-listing.total // listing.size))
     listing.page = min(listing.page, listing.pages)
     offset = (listing.page - 1) * listing.size
+    entity = count.column_descriptions[0]["entity"]
+    if load is not None and offset >= DEFERRED_OFFSET and _sorts_within(order, entity):
+        key = inspect(entity).primary_key[0]
+        keys = db.session.scalars(
+            count.with_only_columns(key).order_by(*order).limit(listing.size).offset(offset)
+        ).all()
+        found = {inspect(row).identity[0]: row for row in load(keys)}
+        return [found[k] for k in keys if k in found]
     return db.session.scalars(query.order_by(*order).limit(listing.size).offset(offset)).all()
+
+
+def _sorts_within(order: tuple, entity) -> bool:
+    """Whether every column of ``order`` belongs to ``entity``'s own table."""
+    table = inspect(entity).local_table
+    return all(
+        getattr(getattr(clause, "element", clause), "table", None) is table for clause in order
+    )

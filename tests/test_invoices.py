@@ -182,27 +182,40 @@ def test_list_shows_the_scope_within_the_history_window(logged_in, invoices):
     assert "67 520,70 €" in page and "-12,00 €" in page and "En retard" in page
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("status=overdue", ["102"]),
-        ("status=to_pay", ["100"]),
-        ("status=paid", ["103", "101"]),
-        ("ttc_min=100&ttc_max=250", ["100", "101"]),
-        ("ttc_min=67 520,70", ["102"]),
-        ("number=10&sort=number&dir=asc", ["100", "101", "102", "103"]),
-        ("sub_account=04008041", ["102"]),
-        ("q=102", ["102"]),
-        ("sort=ttc&dir=asc", ["103", "100", "101", "102"]),
-        ("sort=client_code&dir=desc", ["102", "103", "101", "100"]),
-        ("sort=type&dir=asc", ["103", "100", "101", "102"]),  # ties in id order
-        ("size=10&page=99", ["100", "103", "102", "101"]),  # clamped to the last page
-    ],
-)
+FILTERS_AND_SORTS = [
+    ("status=overdue", ["102"]),
+    ("status=to_pay", ["100"]),
+    ("status=paid", ["103", "101"]),
+    ("ttc_min=100&ttc_max=250", ["100", "101"]),
+    ("ttc_min=67 520,70", ["102"]),
+    ("number=10&sort=number&dir=asc", ["100", "101", "102", "103"]),
+    ("sub_account=04008041", ["102"]),
+    ("q=102", ["102"]),
+    ("sort=ttc&dir=asc", ["103", "100", "101", "102"]),
+    ("sort=client_code&dir=desc", ["102", "103", "101", "100"]),
+    ("sort=type&dir=asc", ["103", "100", "101", "102"]),  # ties in id order
+    ("size=10&page=99", ["100", "103", "102", "101"]),  # clamped to the last page
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), FILTERS_AND_SORTS)
 def test_filters_and_sorts(logged_in, invoices, query, expected):
     response = logged_in.get(f"/factures/?{query}")
     assert response.status_code == 200
     assert numbers(response) == expected
+
+
+def test_far_pages_found_by_their_keys_first_are_the_same(
+    logged_in, invoices, monkeypatch, count_queries
+):
+    """Pages far down the list are found by key first (core.listing.DEFERRED_OFFSET)."""
+    monkeypatch.setattr("core.listing.DEFERRED_OFFSET", 0)
+    for query, expected in FILTERS_AND_SORTS:
+        assert numbers(logged_in.get(f"/factures/?{query}")) == expected, query
+    with count_queries() as counter:
+        logged_in.get("/factures/?sort=ttc")
+    keys_first = [q for q in counter.statements if q.startswith("SELECT invoices.id \nFROM")]
+    assert len(keys_first) == 1 and "OFFSET" in keys_first[0]
 
 
 def test_date_range_and_reversed_ranges_are_corrected(logged_in, invoices):

@@ -43,8 +43,9 @@ class Invoice(AccountScopedMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # not indexed alone: the indexes above start with it
+    # not indexed alone: the indexes above start with them
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     number: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default="invoice")
     issued_on: Mapped[date] = mapped_column(Date)

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import contains_eager
 
+from core.extensions import db
 from core.importing import parse_amount, parse_date
 from core.listing import Listing, page_rows, read_listing
 from core.models import Account
@@ -146,7 +147,13 @@ def page_of(f: Filters, today: date) -> list[Invoice]:
     column = SORTS[f.sort]
     order = column.desc() if f.descending else column.asc()
     tie = Invoice.id.desc() if f.descending else Invoice.id.asc()
+    with_accounts = select(Invoice).join(Account, Account.id == Invoice.account_id)
+    with_accounts = with_accounts.options(contains_eager(Invoice.account))
+
+    def load(ids: list[int]) -> list[Invoice]:
+        return db.session.scalars(with_accounts.where(Invoice.id.in_(ids))).all()
+
     query = base.join(Account, Account.id == Invoice.account_id).options(
         contains_eager(Invoice.account)
     )
-    return page_rows(f, query, (order, tie), count=base)
+    return page_rows(f, query, (order, tie), count=base, load=load)
