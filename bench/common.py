@@ -58,3 +58,19 @@ def bench_app(folder: str, database_url: str | None = None, **config):
             db.session.commit()
         upgrade_all()
     return app
+
+
+def add_organisations(count: int, extra_accounts: list[dict] | None = None) -> None:
+    """Organisations 1..``count``, each with one account (id n, client code ``%08d``),
+    plus ``extra_accounts``; not committed."""
+    from sqlalchemy import insert
+
+    from core.extensions import db
+    from core.models import Account, Organisation
+
+    numbers = range(1, count + 1)
+    organisations = [{"id": n, "name": f"Org {n}", "address": "", "locale": "fr"} for n in numbers]
+    db.session.execute(insert(Organisation), organisations)
+    accounts = [{"id": n, "organisation_id": n, "client_code": f"{n:08d}", "name": ""}
+                for n in numbers]  # fmt: skip
+    db.session.execute(insert(Account), accounts + (extra_accounts or []))

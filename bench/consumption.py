@@ -17,29 +17,23 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import bench_app, measure, report
+from bench.common import add_organisations, bench_app, measure, report
 
 PRODUCTS = [(f"Famille {n % 4}", f"Produit {n:02d}", "plis") for n in range(30)]
 
 
 def populate(orgs: int, total: int, big: int, big_accounts: int) -> None:
     from core.extensions import db
-    from core.models import Account, Membership, Organisation, User
+    from core.models import Membership, User
     from core.passwords import hash_password
     from plugins.consumption.importing import refresh_totals
     from plugins.consumption.models import ConsumptionRecord
     from plugins.consumption.views import add_months
 
     started = time.perf_counter()
-    db.session.execute(
-        insert(Organisation),
-        [{"id": n, "name": f"Org {n}", "address": "", "locale": "fr"} for n in range(1, orgs + 1)],
-    )
-    accounts = [{"id": n, "organisation_id": n, "client_code": f"{n:08d}", "name": ""}
-                for n in range(1, orgs + 1)]  # fmt: skip
-    accounts += [{"id": orgs + n, "organisation_id": 1, "client_code": f"B{n:07d}", "name": ""}
-                 for n in range(1, big_accounts)]  # fmt: skip
-    db.session.execute(insert(Account), accounts)
+    extra = [{"id": orgs + n, "organisation_id": 1, "client_code": f"B{n:07d}", "name": ""}
+             for n in range(1, big_accounts)]  # fmt: skip
+    add_organisations(orgs, extra)
     db.session.execute(
         insert(User),
         [

@@ -20,27 +20,17 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import bench_app, measure, report
+from bench.common import add_organisations, bench_app, measure, report
 
 
 def populate(orgs: int, total: int, big: int) -> None:
     from core.extensions import db
-    from core.models import Account, Membership, Organisation, User
+    from core.models import Membership, User
     from core.passwords import hash_password
     from plugins.invoices.models import Invoice
 
     started = time.perf_counter()
-    db.session.execute(
-        insert(Organisation),
-        [{"id": n, "name": f"Org {n}", "address": "", "locale": "fr"} for n in range(1, orgs + 1)],
-    )
-    db.session.execute(
-        insert(Account),
-        [
-            {"id": n, "organisation_id": n, "client_code": f"{n:08d}", "name": ""}
-            for n in range(1, orgs + 1)
-        ],
-    )
+    add_organisations(orgs)
     db.session.execute(
         insert(User),
         [

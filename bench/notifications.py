@@ -18,7 +18,7 @@ from datetime import date
 
 from sqlalchemy import func, insert, select
 
-from bench.common import bench_app
+from bench.common import add_organisations, bench_app
 
 
 def smtp_sink(port: int, received, ready) -> None:
@@ -47,20 +47,10 @@ def free_port() -> int:
 
 def populate(orgs: int) -> None:
     from core.extensions import db
-    from core.models import Account, AppDefault, Organisation
+    from core.models import AppDefault
     from plugins.notifications.models import Subscription
 
-    db.session.execute(
-        insert(Organisation),
-        [{"id": n, "name": f"Org {n}", "address": "", "locale": "fr"} for n in range(1, orgs + 1)],
-    )
-    db.session.execute(
-        insert(Account),
-        [
-            {"id": n, "organisation_id": n, "client_code": f"{n:08d}", "name": ""}
-            for n in range(1, orgs + 1)
-        ],
-    )
+    add_organisations(orgs)
     db.session.execute(
         insert(Subscription),
         [

@@ -46,10 +46,6 @@ class Task:
             raise LookupError(f"task {self.name} was declared after the app was created")
         return wrappers[self.name]
 
-    def run_now(self, *args, **kwargs):
-        """Run the task in this process, now (no queue, no retry)."""
-        return self.function(*args, **kwargs)
-
 
 _declared: dict[str, Task] = {}
 

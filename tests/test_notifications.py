@@ -335,6 +335,18 @@ def test_the_queue_works_on_each_storage(tmp_path, org, smtp_server, storage):
     huey.flush()
 
 
+def test_in_immediate_mode_tasks_run_in_the_caller(tmp_path, org, smtp_server):
+    """``JOBS_IMMEDIATE``: no worker; the e-mail is sent when the import ends."""
+    config = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "JOBS_IMMEDIATE": True}
+    other = make_app(tmp_path, **config)
+    with other.app_context():
+        db.session.add(Subscription(organisation_id=org.id, email="now@client1.example.com"))
+        db.session.commit()
+    import_file(other, tmp_path, invoice())
+    assert [m["To"] for m in smtp_server.messages] == ["now@client1.example.com"]
+    assert jobs.pending(other) == 0
+
+
 def test_a_local_mail_backend_receives_the_emails(tmp_path, org, smtp_server):
     """The README's run command has no SMTP server: the worker prints e-mails with the
     ``console`` backend. Local backends count as configured (here ``locmem``)."""
