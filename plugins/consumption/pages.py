@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from core.csvexport import csv_response, csv_text, requested_dialect
 from core.extensions import db
-from core.listing import PAGE_SIZES, Listing, page_rows, read_listing
+from core.listing import Listing, page_rows, read_listing
 from core.models import Account
 from core.rendering import render
 from core.tenancy import scoped
@@ -21,12 +21,10 @@ from . import views
 from .chart import monthly_chart, sparkline
 from .models import ConsumptionRecord, MonthlyTotal
 
-TEMPLATES = "templates"
-
 
 def blueprint_for(app) -> Blueprint:
     """A blueprint named after ``app`` (a :class:`ConsumptionApp`) with its pages."""
-    bp = Blueprint(app.key, __name__, template_folder=TEMPLATES)
+    bp = Blueprint(app.key, __name__, template_folder="templates")
     bp.record_once(lambda s: s.app.config.setdefault("CONSUMPTION_HISTORY_MONTHS", 36))
     bp.add_url_rule("/", "index", lambda: index(app))
     bp.add_url_rule("/releves", "records", lambda: records(app))
@@ -130,7 +128,6 @@ def records(app):
         filters=filters,
         records=rows,
         codes=codes,
-        page_sizes=PAGE_SIZES,
     )
 
 
