@@ -43,7 +43,7 @@ def N_(message: str) -> str:
 NOT_CONFIGURED = N_("E-mail is not configured on this portal.")
 UNCERTAIN = N_("The worker stopped while sending; not sent again, to avoid a duplicate.")
 TRANSLATED_ERRORS = (NOT_CONFIGURED, UNCERTAIN)
-MAX_ATTEMPTS = 8  # tries over about four hours, then the delivery is failed
+MAX_ATTEMPTS = 8  # tries over about an hour (back-off from 30 s), then it is failed
 LOCAL_BACKENDS = ("console", "file", "locmem")
 FAN_OUT_SIZE = 1000  # new invoices per fan-out task
 BATCH = 50  # e-mails sent over one SMTP connection
