@@ -1,0 +1,168 @@
+"""Built-in app "Votre porte-monnaie": the organisation's prepaid balance (used for
+postage and other services) and its history. Money moves only through
+:func:`.ledger.post`; top-ups through Mollie come with the payments work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
+
+from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, Widget
+from core.csvexport import csv_response, csv_text, requested_dialect, stream_rows
+from core.extensions import db
+from core.hookspecs import hookimpl
+from core.importing import parse_amount
+from core.listing import Listing, page_rows, read_listing
+from core.models import Organisation, utcnow
+from core.rendering import render
+from core.tenancy import current_scope, scoped
+
+from . import ledger
+from .models import KINDS, WalletEntry
+
+APP_KEY = "wallet"
+KIND_LABELS = {
+    "topup": _l("Top-up"),
+    "postage": _l("Postage"),
+    "refund": _l("Refund"),
+    "adjustment": _l("Adjustment"),
+}
+bp = Blueprint("wallet", __name__, template_folder="templates")
+# a standard letter (one page, black and white): the balance shows green from there
+bp.record_once(lambda s: s.app.config.setdefault("WALLET_LETTER_PRICE", 145))
+
+
+@hookimpl
+def guichet_apps():
+    return [
+        App(
+            key=APP_KEY,
+            name=_l("Your wallet"),
+            endpoint="wallet.index",
+            description=_l("Your prepaid balance for postage and services, and its history."),
+            icon="wallet",
+            section=_l("Payments"),
+        )
+    ]
+
+
+@hookimpl
+def guichet_blueprints():
+    return [PluginBlueprint(bp, app_key=APP_KEY, url_prefix="/porte-monnaie")]
+
+
+@hookimpl
+def guichet_widgets():
+    return [Widget("wallet.balance", APP_KEY, _l("Your balance"), "wallet.widget")]
+
+
+@hookimpl
+def guichet_menu_items(user, organisation):
+    return [MenuItem(APP_KEY, _l("Payments"), _l("Your wallet"), "wallet.index", order=50)]
+
+
+@hookimpl
+def guichet_migrations():
+    return MigrationLocation(
+        "wallet", Path(__file__).parent / "migrations", "alembic_version_wallet"
+    )
+
+
+@hookimpl
+def guichet_cli(group):
+    @group.group("wallet")
+    def wallet_cli():
+        """The organisations' prepaid wallets."""
+
+    @wallet_cli.command("adjust")
+    @click.argument("org_id", type=int)
+    @click.argument("amount")
+    @click.option("--reason", required=True, help="Why (shown to the customer).")
+    @click.option("--key", help="A unique key; the same key posted again changes nothing.")
+    def adjust(org_id, amount, reason, key):
+        """Credit (or, negative, debit) a wallet by an operator's adjustment."""
+        if db.session.get(Organisation, org_id) is None:
+            raise click.BadParameter(f"no organisation with id {org_id}", param_hint="ORG_ID")
+        try:
+            cents = parse_amount(amount)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="AMOUNT") from None
+        key = key or f"adjust:{org_id}:{utcnow().isoformat()}"
+        try:
+            entry = ledger.post(org_id, "adjustment", cents, key, reason=reason)
+        except ledger.InsufficientFunds as error:
+            db.session.rollback()
+            raise click.ClickException(
+                f"the balance ({error.balance / 100:.2f}) does not cover it"
+            ) from None
+        db.session.commit()
+        click.echo(f"balance: {entry.balance_after / 100:.2f}")
+
+
+@dataclass
+class History(Listing):
+    kind: str = ""
+
+    def own_args(self) -> dict[str, str]:
+        return {"kind": self.kind}
+
+
+def _history(args) -> tuple[History, object]:
+    history = History()
+    read_listing(history, args, {"date": WalletEntry.id}, "date", descending=True)
+    kind = args.get("kind", "")
+    history.kind = kind if kind in KINDS else ""
+    if kind and not history.kind:
+        history.messages.append(_l("Unknown kind of entry; it was ignored."))
+    query = scoped(WalletEntry)
+    if history.kind:
+        query = query.where(WalletEntry.kind == history.kind)
+    return history, query
+
+
+def _state(organisation_id: int) -> dict:
+    amount = ledger.balance(organisation_id)
+    return {"balance": amount, "covers_letter": amount >= current_app.config["WALLET_LETTER_PRICE"]}
+
+
+@bp.get("/")
+def index():
+    """The balance and the history of the wallet, with a filter by kind."""
+    history, query = _history(request.args)
+    order = WalletEntry.id.desc() if history.descending else WalletEntry.id.asc()
+    entries = page_rows(history, query, (order,))
+    return render(
+        "wallet/index.html",
+        "results",
+        history=history,
+        entries=entries,
+        kinds=KINDS,
+        kind_labels=KIND_LABELS,
+        **_state(current_scope().organisation_id),
+    )
+
+
+@bp.get("/export.csv")
+def export_csv():
+    """The filtered history as CSV (French spreadsheet or standard)."""
+    dialect = requested_dialect()
+    _unused, query = _history(request.args)
+    columns = (WalletEntry.created_at, WalletEntry.kind, WalletEntry.amount,
+               WalletEntry.balance_after, WalletEntry.reason, WalletEntry.reference)  # fmt: skip
+    rows = stream_rows(query.with_only_columns(*columns).order_by(WalletEntry.id.desc()))
+    values = (
+        [dialect.day(at.date()), kind, dialect.amount(amount), dialect.amount(after), reason, ref]
+        for at, kind, amount, after, reason, ref in rows
+    )
+    header = ["date", "kind", "amount", "balance_after", "reason", "reference"]
+    return csv_response(csv_text(header, values, dialect), "porte-monnaie")
+
+
+@bp.get("/widget")
+def widget():
+    """Dashboard widget: the balance."""
+    return render_template("wallet/widget.html", **_state(current_scope().organisation_id))

@@ -1,0 +1,128 @@
+"""The prepaid wallet: an append-only ledger whose balance never goes negative, each
+entry posted once per key, also under concurrent requests (SQLite and PostgreSQL)."""
+
+import contextvars
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from core.extensions import db
+from plugins.wallet import ledger
+from plugins.wallet.models import WalletEntry
+from tests.conftest import run_cli
+
+
+def entries() -> int:
+    return db.session.scalar(select(func.count()).select_from(WalletEntry))
+
+
+def test_credits_and_debits_keep_the_balance_and_the_ledger_equal(org):
+    assert ledger.balance(org.id) == 0
+    ledger.post(org.id, "topup", 5000, "t1", reason="Recharge")
+    entry = ledger.post(org.id, "postage", -145, "p1", reason="Lettre 1")
+    db.session.commit()
+    assert (entry.amount, entry.balance_after) == (-145, 4855)
+    assert ledger.balance(org.id) == 4855
+    assert ledger.check(org.id) == (4855, 4855)
+
+
+def test_the_same_key_posted_again_changes_nothing(org):
+    first = ledger.post(org.id, "topup", 5000, "tr_1")
+    db.session.commit()
+    again = ledger.post(org.id, "topup", 5000, "tr_1")
+    db.session.commit()
+    assert again.id == first.id and ledger.balance(org.id) == 5000 and entries() == 1
+
+
+def test_a_debit_beyond_the_balance_is_refused_and_writes_nothing(org):
+    ledger.post(org.id, "topup", 100, "t1")
+    db.session.commit()
+    with pytest.raises(ledger.InsufficientFunds) as refused:
+        ledger.post(org.id, "postage", -145, "p1")
+    db.session.rollback()
+    assert refused.value.balance == 100
+    assert ledger.balance(org.id) == 100 and entries() == 1
+    with pytest.raises(ValueError, match="unknown kind"):
+        ledger.post(org.id, "gift", 100, "g1")
+
+
+def run_together(app, count, action) -> list:
+    """Run ``action(n)`` in ``count`` threads at once, each in its own app context (its
+    own connection and transaction); returns what each returned or raised."""
+    results = [None] * count
+    start = threading.Barrier(count)
+
+    def worker(n):
+        with app.app_context():
+            start.wait()
+            try:
+                results[n] = action(n)
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 - the test looks at each outcome
+                db.session.rollback()
+                results[n] = error
+
+    threads = [threading.Thread(target=contextvars.Context().run, args=(worker, n))
+               for n in range(count)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def test_concurrent_debits_never_overdraw(app, org):
+    ledger.post(org.id, "topup", 1450, "t1")  # covers 10 letters at 1,45 €
+    db.session.commit()
+    org_id = org.id  # the test's objects stay in the test's thread
+    results = run_together(app, 20, lambda n: ledger.post(org_id, "postage", -145, f"p{n}").id)
+    refused = [r for r in results if isinstance(r, ledger.InsufficientFunds)]
+    assert len(refused) == 10, results
+    db.session.expire_all()
+    assert ledger.balance(org.id) == 0
+    assert ledger.check(org.id) == (0, 0)
+    assert entries() == 11
+    afters = db.session.scalars(select(WalletEntry.balance_after).order_by(WalletEntry.id)).all()
+    assert afters == [1450 - 145 * n for n in range(11)]
+
+
+def test_the_same_key_posted_concurrently_is_one_entry(app, org):
+    org_id = org.id
+    results = run_together(app, 10, lambda n: ledger.post(org_id, "topup", 1000, "tr_same").id)
+    assert len(set(results)) == 1, results
+    db.session.expire_all()
+    assert ledger.balance(org.id) == 1000 and entries() == 1
+
+
+def test_the_page_shows_the_balance_and_the_history(logged_in, org, app):
+    page = logged_in.get("/porte-monnaie/").get_data(as_text=True)
+    assert "balance-low" in page and "ne couvre pas une lettre" in page
+    ledger.post(org.id, "topup", 5000, "t1", reason="Recharge en ligne")
+    ledger.post(org.id, "postage", -145, "p1", reason="Lettre à Client 2")
+    db.session.commit()
+    page = logged_in.get("/porte-monnaie/").get_data(as_text=True).replace("\u202f", " ")
+    assert "balance-ok" in page and "48,55\xa0€" in page
+    assert "Recharge en ligne" in page and "Lettre à Client 2" in page
+    only = logged_in.get("/porte-monnaie/?kind=postage").get_data(as_text=True)
+    assert "Lettre à Client 2" in only and "Recharge en ligne" not in only
+    unknown = logged_in.get("/porte-monnaie/?kind=gift")
+    assert unknown.status_code == 200 and "Type de mouvement inconnu" in unknown.get_data(
+        as_text=True
+    )
+    csv = logged_in.get("/porte-monnaie/export.csv?dialect=std").get_data(as_text=True)
+    assert csv.splitlines()[0] == "date,kind,amount,balance_after,reason,reference"
+    assert csv.splitlines()[1].split(",")[1:4] == ["postage", "-1.45", "48.55"]
+    widget = logged_in.get("/porte-monnaie/widget").get_data(as_text=True)
+    assert "48,55\xa0€" in widget and "balance-ok" in widget
+
+
+def test_operators_adjust_a_wallet_from_the_command_line(app, org):
+    result = run_cli(app, "wallet", "adjust", str(org.id), "12,50", "--reason", "Geste commercial")
+    assert result.exit_code == 0 and result.output == "balance: 12.50\n"
+    result = run_cli(app, "wallet", "adjust", "--reason", "Erreur", "--", str(org.id), "-20")
+    assert result.exit_code == 1 and "does not cover it" in result.output
+    result = run_cli(app, "wallet", "adjust", str(org.id), "douze", "--reason", "x")
+    assert result.exit_code == 2 and "'douze' is not an amount" in result.output
+    db.session.expire_all()
+    assert ledger.balance(org.id) == 1250 and entries() == 1
