@@ -20,7 +20,8 @@ from .models import KINDS, Wallet, WalletEntry
 
 
 class InsufficientFunds(ValueError):
-    """The balance does not cover the debit; nothing was written."""
+    """The balance does not cover the debit; no entry was written. Roll the transaction
+    back: it holds the wallet's row until it ends."""
 
     def __init__(self, balance: int, amount: int):
         super().__init__(f"balance {balance} does not cover {-amount}")
