@@ -126,3 +126,15 @@ def test_operators_adjust_a_wallet_from_the_command_line(app, org):
     assert result.exit_code == 2 and "'douze' is not an amount" in result.output
     db.session.expire_all()
     assert ledger.balance(org.id) == 1250 and entries() == 1
+
+
+def test_a_first_post_commits_nothing_of_the_callers_transaction(org):
+    """A letter and its postage commit together: posting to a new wallet must not
+    commit what the caller has pending."""
+    from core.models import Account
+
+    db.session.add(Account(organisation_id=org.id, client_code="PENDING1", name=""))
+    ledger.post(org.id, "topup", 100, "t1")
+    db.session.rollback()
+    assert db.session.scalar(select(Account).where(Account.client_code == "PENDING1")) is None
+    assert ledger.balance(org.id) == 0 and entries() == 0

@@ -11,7 +11,7 @@ with its postage)."""
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.extensions import db
 from core.models import utcnow
@@ -37,14 +37,14 @@ def balance(organisation_id: int) -> int:
 
 
 def ensure_wallet(organisation_id: int) -> None:
-    """Create the organisation's wallet if it has none (committed on its own)."""
-    if db.session.get(Wallet, organisation_id) is not None:
-        return
-    db.session.add(Wallet(organisation_id=organisation_id, balance=0))
-    try:
-        db.session.commit()
-    except IntegrityError:  # created meanwhile by another request
-        db.session.rollback()
+    """Create the organisation's wallet if it has none, in the caller's transaction
+    (``INSERT … ON CONFLICT DO NOTHING``: a concurrent first post is no error)."""
+    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
+    db.session.execute(
+        dialect.insert(Wallet.__table__)
+        .values(organisation_id=organisation_id, balance=0, currency="EUR", updated_at=utcnow())
+        .on_conflict_do_nothing()
+    )
 
 
 def post(
