@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from core.appinfo import Widget as WidgetInfo
     from core.models import Organisation, User
+    from core.payments import PaymentProvider
     from core.tenancy import Scope
 
 PROJECT = "guichet"
@@ -144,6 +145,22 @@ def guichet_event(name: str, payload: dict[str, Any]) -> None:
 
         if name == "invoice.created":
             queue_notification(payload["invoice_id"])
+    """
+
+
+@hookspec
+def guichet_payment_providers() -> list[type[PaymentProvider]]:
+    """Offer payment providers: subclasses of :class:`core.payments.PaymentProvider`
+    (create a payment, fetch its state, refund, the settings it reads). *Not per
+    organisation*; the core makes one instance per app and uses the one configured
+    (``PAYMENT_PROVIDER``). Example::
+
+        class Stripe(PaymentProvider):
+            key, name = "stripe", "Stripe"
+            settings = (Setting("STRIPE_KEY", "The secret API key"),)
+            def create(self, request): ...
+
+        return [Stripe]
     """
 
 

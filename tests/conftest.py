@@ -14,6 +14,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 
 import pytest
 from flask.testing import FlaskClient
@@ -28,6 +29,7 @@ DATABASE_URL = os.environ.get("GUICHET_TEST_DATABASE_URL") or (
     f"sqlite:///{tempfile.mkdtemp(prefix='guichet-test-')}/test.db"
 )
 PASSWORD = "correct horse battery"
+MOLLIE_KEY = "test_guichet0123456789abcdef"
 CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
 
@@ -91,9 +93,34 @@ def smtp_server(smtp_sink):
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory, smtp_sink):
+def mollie_server():
+    """The local server speaking Mollie's API (webhooks off: tests post them)."""
+    from plugins.mollie.local_api import LocalMollie
+
+    server = LocalMollie(webhooks=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mollie(mollie_server):
+    """The local Mollie server, emptied for each test."""
+    with mollie_server.lock:
+        mollie_server.payments.clear()
+        mollie_server.refunds.clear()
+        mollie_server.replies.clear()
+        mollie_server.webhook_calls.clear()
+    return mollie_server
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, smtp_sink, mollie_server):
     app = make_app(
-        tmp_path_factory.mktemp("instance"), MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_sink.port
+        tmp_path_factory.mktemp("instance"),
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_sink.port,
+        MOLLIE_API_KEY=MOLLIE_KEY,
+        MOLLIE_API_ENDPOINT=mollie_server.url,
     )
     with app.app_context():
         upgrade_all()
@@ -130,6 +157,31 @@ def client(app) -> Client:
 @pytest.fixture
 def other_client(app) -> Client:
     return app.test_client()
+
+
+def run_together(app, count, action) -> list:
+    """Run ``action(n)`` in ``count`` threads at once, each in its own app context (its
+    own connection and transaction); returns what each returned or raised."""
+    results = [None] * count
+    start = threading.Barrier(count)
+
+    def worker(n):
+        with app.app_context():
+            start.wait()
+            try:
+                results[n] = action(n)
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 - the test looks at each outcome
+                db.session.rollback()
+                results[n] = error
+
+    threads = [threading.Thread(target=contextvars.Context().run, args=(worker, n))
+               for n in range(count)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
 
 
 def run_cli(app, *args):

@@ -66,9 +66,9 @@ def switch(client, url, enabled):
 def test_a_new_member_starts_with_a_sensible_default_dashboard(dash_app, org):
     assert org.dashboard_defaults is None
     newcomer = member_of(dash_app, org, "new@client1.example.com")
-    # by name: Many, Mon compte, Notes, Vos consommations, Vos contrats (then Vos factures
-    # ...); each app's first widget
-    assert favourite_keys(newcomer) == ["many", "account", "notes", "consumption", "contracts"]
+    # by name: Many, Mon compte, Notes, Paiements en ligne, Vos consommations (then Vos
+    # contrats ...); the first widget of each app that has one
+    assert favourite_keys(newcomer) == ["many", "account", "notes", "payments", "consumption"]
     assert pins(newcomer) == [
         "many.w00", "account.summary", "consumption.glance", "contracts.glance"
     ]  # fmt: skip

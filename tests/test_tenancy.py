@@ -89,6 +89,7 @@ def _foreign_values(other, other_user):
     from plugins.invoices.importing import import_invoices
     from plugins.invoices.models import Invoice
     from plugins.notifications.models import Subscription
+    from plugins.payments.models import Payment
 
     membership = db.session.scalar(select(Membership).where(Membership.user_id == other_user.id))
     import_invoices(
@@ -115,10 +116,15 @@ def _foreign_values(other, other_user):
     )
     contract = db.session.scalar(select(Contract).where(Contract.number == "C-999"))
     subscription = Subscription(organisation_id=other.id, email="them@client2.example.com")
-    db.session.add(subscription)
+    payment = Payment(
+        organisation_id=other.id, account_id=other.accounts[0].id, key="k-999",
+        provider="mollie", purpose="topup", amount=5000, description="Top-up",
+    )  # fmt: skip
+    db.session.add_all([subscription, payment])
     db.session.commit()
     return {
         "subscription_id": subscription.id,
+        "payment_id": payment.id,
         "contract_id": contract.id,
         "token_id": 1,  # operator routes: 404 for customers
         "document_id": db.session.scalar(

@@ -1,16 +1,13 @@
 """The prepaid wallet: an append-only ledger whose balance never goes negative, each
 entry posted once per key, also under concurrent requests (SQLite and PostgreSQL)."""
 
-import contextvars
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db
 from plugins.wallet import ledger
 from plugins.wallet.models import WalletEntry
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_together
 
 
 def entries() -> int:
@@ -45,31 +42,6 @@ def test_a_debit_beyond_the_balance_is_refused_and_writes_nothing(org):
     assert ledger.balance(org.id) == 100 and entries() == 1
     with pytest.raises(ValueError, match="unknown kind"):
         ledger.post(org.id, "gift", 100, "g1")
-
-
-def run_together(app, count, action) -> list:
-    """Run ``action(n)`` in ``count`` threads at once, each in its own app context (its
-    own connection and transaction); returns what each returned or raised."""
-    results = [None] * count
-    start = threading.Barrier(count)
-
-    def worker(n):
-        with app.app_context():
-            start.wait()
-            try:
-                results[n] = action(n)
-                db.session.commit()
-            except Exception as error:  # noqa: BLE001 - the test looks at each outcome
-                db.session.rollback()
-                results[n] = error
-
-    threads = [threading.Thread(target=contextvars.Context().run, args=(worker, n))
-               for n in range(count)]  # fmt: skip
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
 
 
 def test_concurrent_debits_never_overdraw(app, org):

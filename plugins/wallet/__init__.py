@@ -8,16 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField
 
 from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, Widget
 from core.csvexport import csv_response, csv_text, requested_dialect, stream_rows
-from core.extensions import db
+from core.extensions import db, limiter
 from core.hookspecs import hookimpl
+from core.i18n import money
 from core.importing import parse_amount
 from core.listing import Listing, page_rows, read_listing
-from core.models import Organisation, utcnow
+from core.models import Account, Organisation, utcnow
 from core.rendering import render
 from core.tenancy import current_scope, scoped
 
@@ -31,9 +36,21 @@ KIND_LABELS = {
     "refund": _l("Refund"),
     "adjustment": _l("Adjustment"),
 }
+DEFAULTS = {
+    # a standard letter (one page, black and white): the balance shows green from there
+    "WALLET_LETTER_PRICE": 145,
+    # the amounts offered on the top-up form, and the bounds of a custom one (cents)
+    "WALLET_TOPUP_PRESETS": (2000, 5000, 10000, 20000),
+    "WALLET_TOPUP_MIN": 1000,
+    "WALLET_TOPUP_MAX": 500000,
+}
 bp = Blueprint("wallet", __name__, template_folder="templates")
-# a standard letter (one page, black and white): the balance shows green from there
-bp.record_once(lambda s: s.app.config.setdefault("WALLET_LETTER_PRICE", 145))
+
+
+@bp.record_once
+def _defaults(state):
+    for key, value in DEFAULTS.items():
+        state.app.config.setdefault(key, value)
 
 
 @hookimpl
@@ -126,7 +143,101 @@ def _history(args) -> tuple[History, object]:
 
 def _state(organisation_id: int) -> dict:
     amount = ledger.balance(organisation_id)
-    return {"balance": amount, "covers_letter": amount >= current_app.config["WALLET_LETTER_PRICE"]}
+    return {
+        "balance": amount,
+        "covers_letter": amount >= current_app.config["WALLET_LETTER_PRICE"],
+        "can_top_up": topup_available(organisation_id),
+    }
+
+
+def topup_available(organisation_id: int) -> bool:
+    """Top-ups need the online payments app and a configured provider."""
+    from plugins.payments import flow
+
+    return flow.available(organisation_id)
+
+
+class TopUpForm(FlaskForm):
+    """The amount is a preset or a custom one within the operator's limits."""
+
+    preset = RadioField(_l("Amount"), default="")
+    other = StringField(_l("Other amount (€)"))
+    method = RadioField(_l("Payment method"), default="", validate_choice=True)
+
+    def __init__(self, presets, methods, **kwargs):
+        super().__init__(**kwargs)
+        self.preset.choices = [(str(c), money(c)) for c in presets] + [("", _l("Other amount"))]
+        self.method.choices = [("", _l("Choose on the payment page"))] + [
+            (m.id, m.label) for m in methods
+        ]
+
+    def amount(self) -> int | None:
+        """The amount asked in cents, or ``None`` with the error set on the form."""
+        config = current_app.config
+        low, high = config["WALLET_TOPUP_MIN"], config["WALLET_TOPUP_MAX"]
+        if self.preset.data:
+            return int(self.preset.data)
+        try:
+            cents = parse_amount(self.other.data or "")
+        except ValueError:
+            self.other.errors.append(_("Enter an amount such as 50 or 75,50."))
+            return None
+        if not low <= cents <= high:
+            self.other.errors.append(
+                _(
+                    "The amount must be between %(low)s and %(high)s.",
+                    low=money(low),
+                    high=money(high),
+                )
+            )
+            return None
+        return cents
+
+
+@bp.route("/recharger", methods=["GET", "POST"])
+@limiter.limit("30/hour", methods=["POST"])
+def topup():
+    """ "Charger le solde": choose an amount, then pay it at the payment provider."""
+    from core.payments import PaymentError, payment_provider
+    from plugins.payments import flow
+
+    scope = current_scope()
+    if not topup_available(scope.organisation_id):
+        abort(404)
+    config = current_app.config
+    presets = [p for p in config["WALLET_TOPUP_PRESETS"]
+               if config["WALLET_TOPUP_MIN"] <= p <= config["WALLET_TOPUP_MAX"]]  # fmt: skip
+    provider = payment_provider()
+    methods = provider.methods(presets[0] if presets else config["WALLET_TOPUP_MIN"], "EUR",
+                               flow.provider_locale())  # fmt: skip
+    form = TopUpForm(presets, methods)
+    status = 200
+    if form.validate_on_submit():
+        amount = form.amount()
+        if amount is not None:
+            account_id = db.session.scalar(
+                scoped(Account, scope).with_only_columns(Account.id).order_by(Account.client_code)
+            )
+            try:
+                payment = flow.start(
+                    "topup", scope.organisation_id, account_id, amount,
+                    _("Wallet top-up of %(amount)s", amount=money(amount)), current_user.id,
+                    method=form.method.data or None,
+                )  # fmt: skip
+            except PaymentError as error:
+                form.form_errors.append(
+                    _("The payment service refused the payment: %(reason)s", reason=error.message)
+                )
+            else:
+                return redirect(flow.checkout_target(payment), 303)
+        status = 422
+    elif form.is_submitted():
+        status = 422
+    return render_template(
+        "wallet/topup.html", form=form, provider=provider,
+        low=config["WALLET_TOPUP_MIN"], high=config["WALLET_TOPUP_MAX"],
+        **_state(scope.organisation_id),
+    ), status  # fmt: skip
 
 
 @bp.get("/")

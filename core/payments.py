@@ -1,0 +1,171 @@
+"""Payment providers: the interface between Guichet's payment code and a payment
+service (Mollie is one), in the spirit of pretix's ``BasePaymentProvider``.
+
+A plugin offers a provider by returning its class from ``guichet_payment_providers``;
+the core makes one instance per Flask app. The code that takes payments (the wallet's
+top-ups, paying invoices) only calls the methods below, with amounts in cents::
+
+    provider = payment_provider()
+    remote = provider.create(PaymentRequest(amount=5000, currency="EUR", ...))
+    redirect(remote.checkout_url)
+    ...
+    remote = provider.fetch(remote.id)       # on the webhook and the return page
+    if remote.status == "paid": ...
+
+Statuses are Mollie's, which most services map onto: ``open`` (created, the customer
+has not finished), ``pending``, ``authorized``, then one final state of ``paid``,
+``failed``, ``canceled`` or ``expired``. :func:`may_move` says which changes are
+allowed: a state never goes back, and a final state never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from flask import Flask, current_app
+
+FINAL = frozenset({"paid", "failed", "canceled", "expired"})
+STATUSES = ("open", "pending", "authorized", "paid", "failed", "canceled", "expired")
+_ORDER = {"open": 0, "pending": 1, "authorized": 2}
+
+
+def may_move(old: str, new: str) -> bool:
+    """Whether a payment may go from ``old`` to ``new``: forward only, never out of a
+    final state (a webhook replayed late, or the return page and a webhook racing,
+    cannot take a paid payment back to open)."""
+    if old in FINAL or new == old or new not in STATUSES:
+        return False
+    return new in FINAL or _ORDER[new] > _ORDER[old]
+
+
+class PaymentError(Exception):
+    """The provider refused the request or could not be reached. ``message`` is safe
+    to show to the customer; ``field`` names the faulty input when the provider said;
+    ``retry`` is true when trying again later may succeed (network, 5xx)."""
+
+    def __init__(self, message: str, field: str | None = None, retry: bool = False):
+        super().__init__(message)
+        self.message, self.field, self.retry = message, field, retry
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """What to ask the provider for. ``amount`` in cents; ``reference`` is our own
+    payment id, sent back in ``metadata``; ``idempotency_key`` is stable for this
+    payment, so a request sent twice creates one payment."""
+
+    amount: int
+    currency: str
+    description: str
+    reference: str
+    return_url: str
+    webhook_url: str
+    idempotency_key: str
+    locale: str = "fr_FR"
+    method: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RemotePayment:
+    """A payment as the provider reports it. ``refunded`` in cents;
+    ``checkout_url`` is where the customer pays while the payment is open."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    metadata: dict[str, Any]
+    checkout_url: str | None = None
+    refunded: int = 0
+    method: str | None = None
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Method:
+    """A way to pay the provider offers (card, bank transfer, ...)."""
+
+    id: str
+    label: str
+    image_url: str = ""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A configuration key the provider reads (documented on the plugins page)."""
+
+    key: str
+    help: str
+    required: bool = True
+
+
+class PaymentProvider:
+    """The base class of payment providers. Subclass it, set ``key`` and ``name``,
+    implement the four methods, and return the class from
+    ``guichet_payment_providers``. An instance is made per Flask app with the app's
+    configuration; it must be safe to use from several threads."""
+
+    key: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    settings: ClassVar[tuple[Setting, ...]] = ()
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+
+    @property
+    def configured(self) -> bool:
+        """Whether every required setting is present."""
+        return all(self.config.get(s.key) for s in self.settings if s.required)
+
+    @property
+    def test_mode(self) -> bool:
+        """True when no real money moves (the portal says so to customers)."""
+        return False
+
+    def methods(self, amount: int, currency: str, locale: str) -> list[Method]:
+        """The methods the customer may choose for this amount (may be empty: the
+        provider's checkout then offers its own choice)."""
+        return []
+
+    def create(self, request: PaymentRequest) -> RemotePayment:
+        """Create a payment; the customer is sent to its ``checkout_url``.
+        Raises :class:`PaymentError`."""
+        raise NotImplementedError
+
+    def fetch(self, payment_id: str) -> RemotePayment:
+        """The payment's current state at the provider. Raises :class:`PaymentError`."""
+        raise NotImplementedError
+
+    def refund(self, payment_id: str, amount: int, currency: str, description: str,
+               idempotency_key: str) -> str:  # fmt: skip
+        """Refund ``amount`` cents of a paid payment; returns the refund's id.
+        Raises :class:`PaymentError`."""
+        raise NotImplementedError
+
+
+def payment_providers(app: Flask | None = None) -> dict[str, PaymentProvider]:
+    """Every installed provider, by key (one instance per app, made on first use)."""
+    app = app or current_app
+    found = app.extensions.get("payment_providers")
+    if found is None:
+        from core.appsystem import registry
+
+        classes = registry(app).call("guichet_payment_providers")
+        found = {cls.key: cls(app.config) for cls in classes}
+        app.extensions["payment_providers"] = found
+    return found
+
+
+def payment_provider(app: Flask | None = None) -> PaymentProvider | None:
+    """The provider payments go through: ``PAYMENT_PROVIDER`` when set, else the only
+    configured one; ``None`` when none is configured (online payment is then off)."""
+    app = app or current_app
+    providers = payment_providers(app)
+    chosen = app.config.get("PAYMENT_PROVIDER")
+    if chosen:
+        return providers.get(chosen)
+    ready = [p for p in providers.values() if p.configured]
+    return ready[0] if ready else None

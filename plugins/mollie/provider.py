@@ -1,0 +1,129 @@
+"""The Mollie payment provider, on the official ``mollie-api-python`` client."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from decimal import Decimal
+
+from mollie.api.client import Client
+from mollie.api.error import Error, RequestError, ResponseError, ResponseHandlingError
+
+from core.payments import Method, PaymentError, PaymentProvider, RemotePayment, Setting
+
+METHODS_TTL = 600  # seconds the list of methods is kept
+
+
+def mollie_amount(cents: int, currency: str) -> dict[str, str]:
+    """Mollie's amount object: ``{"currency": "EUR", "value": "12.30"}``."""
+    return {"currency": currency, "value": f"{Decimal(cents) / 100:.2f}"}
+
+
+def cents(amount: dict | None) -> int:
+    """Cents from Mollie's amount object (``None`` counts as zero)."""
+    return int(Decimal(amount["value"]) * 100) if amount else 0
+
+
+def _error(error: Error) -> PaymentError:
+    if isinstance(error, ResponseError):
+        retry = error.status is None or error.status >= 500 or error.status == 429
+        return PaymentError(str(error), field=error.field, retry=retry)
+    # no answer, or one that is not Mollie's JSON: worth trying again later
+    retry = isinstance(error, RequestError | ResponseHandlingError)
+    return PaymentError(f"Mollie could not be reached: {error}", retry=retry)
+
+
+class MollieProvider(PaymentProvider):
+    """Payments through Mollie (cards, Bancontact, bank transfer, ... as the Mollie
+    account offers them). ``MOLLIE_API_ENDPOINT`` points the client at another server
+    speaking Mollie's API, such as the local one of :mod:`plugins.mollie.local_api`."""
+
+    key = "mollie"
+    name = "Mollie"
+    settings = (
+        Setting("MOLLIE_API_KEY", "The API key of the Mollie profile: test_… or live_…"),
+        Setting("MOLLIE_API_ENDPOINT", "Another server speaking Mollie's API", required=False),
+    )
+
+    def __init__(self, config):
+        super().__init__(config)
+        self._local = threading.local()  # requests' sessions are not shared across threads
+        self._methods: dict[tuple, tuple[float, list[Method]]] = {}
+
+    @property
+    def test_mode(self) -> bool:
+        return not str(self.config.get("MOLLIE_API_KEY", "")).startswith("live_")
+
+    @property
+    def client(self) -> Client:
+        """This thread's client, made again when the settings change."""
+        settings = (self.config.get("MOLLIE_API_ENDPOINT") or "", self.config["MOLLIE_API_KEY"])
+        if getattr(self._local, "settings", None) != settings:
+            client = Client(api_endpoint=settings[0], retry=2)
+            client.set_api_key(settings[1])
+            client.set_user_agent_component("Guichet", "1")
+            self._local.client, self._local.settings = client, settings
+        return self._local.client
+
+    def methods(self, amount, currency, locale):
+        key = (amount, currency, locale)
+        cached = self._methods.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            found = self.client.methods.list(amount=mollie_amount(amount, currency), locale=locale)
+        except Error:
+            return []  # the checkout then offers Mollie's own choice
+        methods = [Method(m.id, m.description, m.image_svg) for m in found]
+        self._methods[key] = (time.monotonic() + METHODS_TTL, methods)
+        return methods
+
+    def create(self, request):
+        data = {
+            "amount": mollie_amount(request.amount, request.currency),
+            "description": request.description,
+            "redirectUrl": request.return_url,
+            "webhookUrl": request.webhook_url,
+            "locale": request.locale,
+            "metadata": {**request.metadata, "reference": request.reference},
+        }
+        if request.method:
+            data["method"] = request.method
+        try:
+            payment = self.client.payments.create(data, idempotency_key=request.idempotency_key)
+        except Error as error:
+            raise _error(error) from error
+        return self._remote(payment)
+
+    def fetch(self, payment_id):
+        try:
+            payment = self.client.payments.get(payment_id)
+        except Error as error:
+            raise _error(error) from error
+        return self._remote(payment)
+
+    def refund(self, payment_id, amount, currency, description, idempotency_key):
+        try:
+            refund = self.client.payments.get(payment_id).refunds.create(
+                {"amount": mollie_amount(amount, currency), "description": description},
+                idempotency_key=idempotency_key,
+            )
+        except Error as error:
+            raise _error(error) from error
+        return refund.id
+
+    @staticmethod
+    def _remote(payment) -> RemotePayment:
+        paid_at = payment.paid_at
+        return RemotePayment(
+            id=payment.id,
+            status=payment.status,
+            amount=cents(payment.amount),
+            currency=payment.amount["currency"],
+            metadata=payment.metadata or {},
+            checkout_url=payment.checkout_url,
+            refunded=cents(payment.amount_refunded),
+            method=payment.method,
+            paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
+        )

@@ -1,0 +1,310 @@
+"""A payment's life: :func:`start` asks the provider, :func:`sync` brings the
+provider's state in (the webhook, the return page and the reconciliation all go
+through it), :func:`refund` gives money back.
+
+A state change is applied by :func:`apply` in one transaction, with the payment's row
+locked, only along :func:`core.payments.may_move`, and after checking the provider's
+payment against ours (id, amount, currency, our reference in its metadata). So a
+webhook replayed, or racing with the return page, credits a wallet once: the second
+one finds the payment paid already, and the wallet's entry key (``payment:<id>``)
+refuses a second credit anyway."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from flask import current_app, url_for
+from flask_babel import get_locale
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
+
+from core.activation import enabled_app_keys
+from core.events import emit
+from core.extensions import db
+from core.models import utcnow
+from core.payments import (
+    FINAL,
+    PaymentError,
+    PaymentRequest,
+    RemotePayment,
+    may_move,
+    payment_provider,
+    payment_providers,
+)
+from core.rendering import external_url
+from plugins.invoices.models import Invoice
+from plugins.wallet import ledger
+
+from .models import OPEN, Payment, PaymentInvoice, PaymentRefund
+from .receipts import create_receipt
+
+log = logging.getLogger(__name__)
+APP_KEY = "payments"
+MOLLIE_LOCALES = {"fr": "fr_FR", "en": "en_US", "nl": "nl_BE", "de": "de_DE"}
+
+
+class Busy(Exception):
+    """The payment's row is locked by another request for too long: try again later."""
+
+
+class Mismatch(ValueError):
+    """The provider's payment does not match ours; nothing was applied."""
+
+
+def available(organisation_id: int) -> bool:
+    """Whether this organisation can pay online: the payments app is enabled for it and
+    a provider is configured."""
+    return APP_KEY in enabled_app_keys(organisation_id) and payment_provider() is not None
+
+
+def provider_locale() -> str:
+    """The provider's locale for the current user's language (``fr_FR``, ``nl_BE``...);
+    ``PAYMENTS_COUNTRY`` (``FR`` by default, ``BE`` for Belgium) picks the variant."""
+    language = str(get_locale() or "fr").split("_")[0]
+    country = current_app.config.get("PAYMENTS_COUNTRY", "FR")
+    if country == "BE" and language in ("fr", "nl"):
+        return f"{language}_BE"
+    return MOLLIE_LOCALES.get(language, "en_US")
+
+
+def start(
+    purpose: str,
+    organisation_id: int,
+    account_id: int,
+    amount: int,
+    description: str,
+    user_id: int | None,
+    invoices: list[tuple[int, int]] = (),
+    method: str | None = None,
+) -> Payment:
+    """Record a payment of ``amount`` cents, then create it at the provider; the caller
+    redirects the customer to its ``checkout_url``. ``invoices`` are the (id, amount)
+    it pays. Raises :class:`PaymentError` when the provider refuses (the payment is
+    then recorded as failed, with the reason)."""
+    provider = payment_provider()
+    if provider is None:
+        raise PaymentError("online payment is not configured")
+    payment = Payment(
+        organisation_id=organisation_id, account_id=account_id, user_id=user_id,
+        key=uuid.uuid4().hex, provider=provider.key, purpose=purpose, amount=amount,
+        currency="EUR", description=description, status="open",
+        invoices=[PaymentInvoice(invoice_id=i, amount=a) for i, a in invoices],
+    )  # fmt: skip
+    db.session.add(payment)
+    db.session.commit()  # our record exists before the provider's
+    request = PaymentRequest(
+        amount=amount,
+        currency=payment.currency,
+        description=description,
+        reference=str(payment.id),
+        return_url=external_url("payments.show", payment_id=payment.id),
+        webhook_url=external_url("payments_webhook.receive"),
+        idempotency_key=payment.key,
+        locale=provider_locale(),
+        method=method,
+        metadata={"payment_id": payment.id, "organisation_id": organisation_id},
+    )
+    try:
+        remote = provider.create(request)
+    except PaymentError as error:
+        payment.status, payment.problem = "failed", error.message
+        db.session.commit()
+        raise
+    payment.provider_id, payment.checkout_url = remote.id, remote.checkout_url
+    db.session.commit()
+    return payment
+
+
+def sync(payment: Payment) -> Payment:
+    """Fetch the payment's state from its provider and apply it. Raises
+    :class:`PaymentError` (provider unreachable), :class:`Busy`, :class:`Mismatch`."""
+    provider = payment_providers()[payment.provider]
+    remote = provider.fetch(payment.provider_id)
+    return apply(payment.id, remote)
+
+
+def _lock(payment_id: int) -> None:
+    """Take the payment's row for this transaction (a row lock on PostgreSQL, the
+    write lock on SQLite), waiting at most ``PAYMENTS_LOCK_TIMEOUT`` seconds."""
+    seconds = current_app.config.get("PAYMENTS_LOCK_TIMEOUT", 5)
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    try:
+        if sqlite:
+            db.session.execute(text(f"PRAGMA busy_timeout = {int(seconds * 1000)}"))
+        else:
+            db.session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'"))
+        db.session.execute(
+            update(Payment).where(Payment.id == payment_id).values(updated_at=utcnow())
+        )
+    except OperationalError as error:
+        db.session.rollback()
+        raise Busy(str(error)) from error
+    finally:
+        if sqlite:  # the connection goes back to the pool with its usual patience
+            db.session.connection().exec_driver_sql("PRAGMA busy_timeout = 5000")
+
+
+def _mismatch(payment: Payment, remote: RemotePayment) -> str:
+    if remote.id != payment.provider_id:
+        return f"the provider answered for {remote.id}, not {payment.provider_id}"
+    if (remote.amount, remote.currency) != (payment.amount, payment.currency):
+        return f"amount {remote.amount} {remote.currency} is not ours"
+    if str(remote.metadata.get("payment_id")) != str(payment.id):
+        return f"metadata {remote.metadata!r} does not name payment {payment.id}"
+    return ""
+
+
+def apply(payment_id: int, remote: RemotePayment) -> Payment:
+    """Apply the provider's state to our payment, once, and commit. Raises
+    :class:`Busy` or :class:`Mismatch` (the mismatch is recorded on the payment)."""
+    _lock(payment_id)
+    payment = db.session.get(Payment, payment_id, populate_existing=True)
+    problem = _mismatch(payment, remote)
+    if problem:
+        payment.problem = problem
+        db.session.commit()
+        log.warning("payment %s: %s; not applied", payment_id, problem)
+        raise Mismatch(problem)
+    events = []
+    if may_move(payment.status, remote.status):
+        payment.status = remote.status
+        payment.method = remote.method or payment.method
+        if remote.status in FINAL:
+            payment.checkout_url = None
+        if remote.status == "paid":
+            payment.paid_at = remote.paid_at or utcnow()
+            events = _paid(payment)
+        events.append((f"payment.{remote.status}", _payload(payment)))
+    if payment.status == "paid" and remote.refunded > payment.refunded:
+        payment.refunded = remote.refunded  # refunded at the provider's dashboard
+    db.session.commit()
+    for name, payload in events:
+        emit(name, payload)
+    return payment
+
+
+def _payload(payment: Payment) -> dict:
+    return {"organisation_id": payment.organisation_id, "payment_id": payment.id,
+            "purpose": payment.purpose, "amount": payment.amount}  # fmt: skip
+
+
+def _paid(payment: Payment) -> list[tuple[str, dict]]:
+    """What a paid payment does: credit the wallet with a receipt, or mark the
+    invoices paid. Returns the events to emit once committed."""
+    if payment.purpose == "topup":
+        ledger.post(
+            payment.organisation_id, "topup", payment.amount, f"payment:{payment.id}",
+            reason=current_app.config["PAYMENTS_TOPUP_REASON"], reference=payment.provider_id,
+            user_id=payment.user_id,
+        )  # fmt: skip
+        receipt = create_receipt(payment)
+        payment.receipt_id = receipt.id
+        created = {"organisation_id": payment.organisation_id, "invoice_id": receipt.id,
+                   "number": receipt.number}  # fmt: skip
+        return [("invoice.created", created)]
+    ids = [link.invoice_id for link in payment.invoices]
+    paid = db.session.scalars(
+        update(Invoice)
+        .where(Invoice.id.in_(ids), Invoice.status == "to_pay")
+        .values(status="paid", updated_at=utcnow())
+        .returning(Invoice.id)
+    ).all()
+    if len(paid) != len(ids):
+        numbers = db.session.scalars(
+            select(Invoice.number).where(Invoice.id.in_(set(ids) - set(paid)))
+        ).all()
+        payment.problem = f"already paid before this payment: {', '.join(sorted(numbers))}"
+    return [
+        ("invoice.updated", {"organisation_id": payment.organisation_id, "invoice_id": i})
+        for i in paid
+    ]
+
+
+def open_payments_for(invoice_ids: list[int]) -> dict[int, Payment]:
+    """The payments still open on these invoices, by invoice id."""
+    rows = db.session.execute(
+        select(PaymentInvoice.invoice_id, Payment)
+        .join(Payment, Payment.id == PaymentInvoice.payment_id)
+        .where(PaymentInvoice.invoice_id.in_(invoice_ids), Payment.status.in_(OPEN))
+    ).all()
+    return {invoice_id: payment for invoice_id, payment in rows}
+
+
+def reconcile() -> int:
+    """Bring in the state of payments left open longer than expected (a lost webhook
+    still ends right); returns how many were checked. Run by the job queue."""
+    now = utcnow()
+    after = timedelta(minutes=current_app.config["PAYMENTS_RECONCILE_AFTER_MINUTES"])
+    limit = timedelta(days=current_app.config["PAYMENTS_RECONCILE_DAYS"])
+    stale = db.session.scalars(
+        select(Payment)
+        .where(
+            Payment.status.in_(OPEN),
+            Payment.created_at < now - after,
+            Payment.created_at > now - limit,
+        )  # fmt: skip
+        .order_by(Payment.id)
+        .limit(500)
+    ).all()
+    checked = 0
+    for payment in stale:
+        if payment.provider_id is None:  # the provider never answered its creation
+            payment.status, payment.problem = "failed", "never created at the provider"
+            db.session.commit()
+            continue
+        try:
+            sync(payment)
+            checked += 1
+        except (PaymentError, Busy, Mismatch) as error:
+            db.session.rollback()
+            log.warning("reconciling payment %s: %s", payment.id, error)
+    return checked
+
+
+def refund(payment: Payment, amount: int, reason: str) -> PaymentRefund:
+    """Refund ``amount`` cents of a paid payment (an operator's act). For a top-up the
+    wallet is debited by as much, in the same transaction. The refund is recorded
+    before the provider is asked, with its own idempotency key, so asking again after
+    a lost answer refunds once. Raises :class:`ValueError` or :class:`PaymentError`."""
+    if payment.status != "paid":
+        raise ValueError("only a paid payment can be refunded")
+    if not 0 < amount <= payment.amount - payment.refunded:
+        raise ValueError(f"the amount must be between 0.01 and "
+                         f"{(payment.amount - payment.refunded) / 100:.2f}")  # fmt: skip
+    before = payment.refunded
+    row = PaymentRefund(organisation_id=payment.organisation_id, payment_id=payment.id,
+                        key=uuid.uuid4().hex, amount=amount, reason=reason)  # fmt: skip
+    db.session.add(row)
+    if payment.purpose == "topup":  # the money must still be there; refused otherwise
+        ledger.post(payment.organisation_id, "refund", -amount, f"refund:{row.key}",
+                    reason=reason, reference=payment.provider_id)  # fmt: skip
+    db.session.commit()
+    provider = payment_providers()[payment.provider]
+    try:
+        row.provider_id = provider.refund(
+            payment.provider_id, amount, payment.currency, reason, row.key
+        )
+    except PaymentError as error:
+        if error.retry:  # the refund may have happened: keep it to ask again (same key)
+            row.error = error.message
+            db.session.commit()
+            raise
+        row.status, row.error = "failed", error.message
+        if payment.purpose == "topup":
+            ledger.post(payment.organisation_id, "refund", amount, f"refund-failed:{row.key}",
+                        reason=reason, reference=payment.provider_id)  # fmt: skip
+        db.session.commit()
+        raise
+    row.status = "done"
+    _lock(payment.id)  # a webhook may have brought the provider's new total meanwhile
+    db.session.refresh(payment)
+    payment.refunded = max(payment.refunded, before + amount)
+    db.session.commit()
+    return row
+
+
+def checkout_target(payment: Payment) -> str:
+    """Where to send the customer: the provider's checkout, or our page once final."""
+    return payment.checkout_url or url_for("payments.show", payment_id=payment.id)
