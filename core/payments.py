@@ -125,6 +125,12 @@ class PaymentProvider:
         """True when no real money moves (the portal says so to customers)."""
         return False
 
+    @property
+    def checkout_origin(self) -> str:
+        """The origin of the provider's checkout pages (``https://pay.example.com``):
+        the pages with a payment form let their forms lead there."""
+        return ""
+
     def methods(self, amount: int, currency: str, locale: str) -> list[Method]:
         """The methods the customer may choose for this amount (may be empty: the
         provider's checkout then offers its own choice)."""

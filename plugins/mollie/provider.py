@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from mollie.api.client import Client
 from mollie.api.error import Error, RequestError, ResponseError, ResponseHandlingError
@@ -54,6 +55,14 @@ class MollieProvider(PaymentProvider):
     @property
     def test_mode(self) -> bool:
         return not str(self.config.get("MOLLIE_API_KEY", "")).startswith("live_")
+
+    @property
+    def checkout_origin(self) -> str:
+        endpoint = self.config.get("MOLLIE_API_ENDPOINT")
+        if endpoint:
+            parts = urlsplit(endpoint)
+            return f"{parts.scheme}://{parts.netloc}"
+        return "https://www.mollie.com"
 
     @property
     def client(self) -> Client:

@@ -85,6 +85,9 @@ def _defaults(state):
         state.app.config.setdefault(key, value)
 
 
+bp.before_app_request(flow.allow_checkout)
+
+
 @hookimpl
 def guichet_apps():
     return [

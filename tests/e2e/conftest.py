@@ -11,7 +11,8 @@ from werkzeug.serving import make_server
 
 from core.extensions import db
 from core.models import User
-from tests.conftest import PASSWORD, make_app, make_user
+from plugins.mollie.local_api import LocalMollie
+from tests.conftest import MOLLIE_KEY, PASSWORD, make_app, make_user
 from tests.sample_plugins import ManyWidgets, Notes
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,9 +33,17 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory, app, smtp_sink):
+def live_mollie():
+    """A local Mollie server that calls the live portal's webhook, as Mollie does."""
+    server = LocalMollie(webhooks=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory, app, smtp_sink, live_mollie):
     """The app the browser talks to, with the sample apps installed, sending e-mail to
-    the test SMTP server."""
+    the test SMTP server and taking payments through the local Mollie server."""
     return make_app(
         tmp_path_factory.mktemp("live"),
         SERVER_NAME=None,
@@ -42,6 +51,8 @@ def live_app(tmp_path_factory, app, smtp_sink):
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=smtp_sink.port,
         JOBS_NAME="live",
+        MOLLIE_API_KEY=MOLLIE_KEY,
+        MOLLIE_API_ENDPOINT=live_mollie.url,
     )
 
 
@@ -53,7 +64,9 @@ def live_server(live_app):
         target=contextvars.Context().run, args=(server.serve_forever,), daemon=True
     )
     thread.start()
-    yield f"http://localhost:{server.server_port}"
+    url = f"http://localhost:{server.server_port}"
+    live_app.config["PUBLIC_URL"] = url  # links in e-mails, payment return and webhook
+    yield url
     server.shutdown()
 
 
