@@ -210,10 +210,9 @@ def _paid(payment: Payment) -> list[tuple[str, dict]]:
             reason=current_app.config["PAYMENTS_TOPUP_REASON"], reference=payment.provider_id,
             user_id=payment.user_id,
         )  # fmt: skip
-        receipt = create_receipt(payment)
-        payment.receipt_id = receipt.id
-        created = {"organisation_id": payment.organisation_id, "invoice_id": receipt.id,
-                   "number": receipt.number}  # fmt: skip
+        payment.receipt_id, number = create_receipt(payment)
+        created = {"organisation_id": payment.organisation_id, "invoice_id": payment.receipt_id,
+                   "number": number}  # fmt: skip
         return [("invoice.created", created)]
     ids = [link.invoice_id for link in payment.invoices]
     paid = db.session.scalars(

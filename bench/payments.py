@@ -1,0 +1,149 @@
+"""Payment webhooks per second: the portal under gunicorn with 2 workers, Mollie's
+calls coming from many threads at once, each webhook fetching the payment from the
+local Mollie server and applying it with the row locked. First deliveries credit a
+wallet and write a receipt invoice; replays change nothing. The wallet is checked
+exact at the end.
+
+    .venv/bin/python -m bench.payments [--database-url URL] [--payments 1000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from sqlalchemy import func, insert, select
+
+from bench.common import add_organisations, bench_app
+
+KEY = "test_bench0000000000000000"
+AMOUNT = 2000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(attempt) -> None:
+    for _ in range(150):
+        try:
+            attempt()
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit("the server did not start")
+
+
+def fire(url: str, ids: list[str], threads: int) -> tuple[float, list[int]]:
+    """Post ``id=…`` for each of ``ids`` from ``threads`` threads, one connection per
+    call as Mollie makes them (so the workers share the load); returns the rate per
+    second and the status codes."""
+
+    def post(provider_id: str) -> int:
+        headers = {"Connection": "close"}
+        return requests.post(url, data={"id": provider_id}, headers=headers, timeout=30).status_code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        codes = list(pool.map(post, ids))
+    return len(ids) / (time.perf_counter() - started), codes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url")
+    parser.add_argument("--payments", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--organisations", type=int, default=100)
+    parser.add_argument("--worker-threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=16, help="calling threads")
+    args = parser.parse_args()
+
+    from core.extensions import db
+    from plugins.invoices.models import Invoice
+    from plugins.payments.models import Payment
+    from plugins.wallet import ledger
+
+    folder = tempfile.mkdtemp(prefix="guichet-bench-")
+    bin_dir = Path(sys.executable).parent
+    mollie_url = f"http://127.0.0.1:{free_port()}"
+    mollie = subprocess.Popen(  # in its own process, as Mollie is
+        [str(bin_dir / "guichet"), "mollie", "serve", "--port", mollie_url.rsplit(":", 1)[1]],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {KEY}"
+    wait_for(lambda: api.get(f"{mollie_url}/v2/methods", timeout=5))
+    app = bench_app(folder, args.database_url)
+    database_url = app.config["SQLALCHEMY_DATABASE_URI"]
+    with app.app_context():
+        add_organisations(args.organisations)
+        rows = []
+        for n in range(1, args.payments + 1):
+            remote = api.post(f"{mollie_url}/v2/payments", timeout=10, json={
+                "amount": {"currency": "EUR", "value": f"{AMOUNT / 100:.2f}"},
+                "description": f"Top-up {n}", "redirectUrl": "http://localhost/return",
+                "metadata": {"payment_id": n},
+            }).json()  # fmt: skip
+            api.post(f"{mollie_url}/checkout/{remote['id']}", data={"status": "paid"},
+                     allow_redirects=False, timeout=10)  # fmt: skip
+            org = n % args.organisations + 1
+            rows.append({"id": n, "organisation_id": org, "account_id": org, "key": f"k{n}",
+                         "provider": "mollie", "provider_id": remote["id"], "purpose": "topup",
+                         "amount": AMOUNT, "currency": "EUR", "description": f"Top-up {n}",
+                         "status": "open", "refunded": 0, "problem": ""})  # fmt: skip
+        db.session.execute(insert(Payment), rows)
+        db.session.commit()
+        dialect = db.engine.dialect.name
+    ids = [row["provider_id"] for row in rows]
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "GUICHET_INSTANCE_PATH": folder,
+           "GUICHET_MOLLIE_API_KEY": KEY, "GUICHET_MOLLIE_API_ENDPOINT": mollie_url,
+           "GUICHET_LOG_LEVEL": "WARNING"}  # fmt: skip
+    server = subprocess.Popen(
+        [str(bin_dir / "gunicorn"), "-w", str(args.workers), "-k", "gthread", "--threads",
+         str(args.worker_threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "wsgi:app"], env=env,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/paiements/webhook"
+        wait_for(lambda: requests.post(url, data={"id": "tr_warmup0"}, timeout=30))
+        fire(url, ["tr_unknown00"] * 200, args.threads)  # every worker warmed up
+        print(f"{args.payments} paid payments of {args.organisations} organisations; "
+              f"gunicorn: {args.workers} workers of {args.worker_threads} threads; "
+              f"{args.threads} calling threads; database: {dialect}")  # fmt: skip
+        first, codes = fire(url, ids, args.threads)
+        print(f"{'webhooks, first delivery (credit + receipt)':<46} {first:8.0f} /s  "
+              f"answers {sorted(set(codes))}  target >= 200/s")  # fmt: skip
+        replay, codes = fire(url, ids, args.threads)
+        print(f"{'webhooks, replayed (nothing changes)':<46} {replay:8.0f} /s  "
+              f"answers {sorted(set(codes))}")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(30)
+        mollie.terminate()
+    with app.app_context():
+        paid = db.session.scalar(select(func.count()).where(Payment.status == "paid"))
+        receipts = db.session.scalar(select(func.count()).select_from(Invoice))
+        checks = [ledger.check(n) for n in range(1, args.organisations + 1)]
+        stored, summed = (sum(c[0] for c in checks), sum(c[1] for c in checks))
+        expected = args.payments * AMOUNT
+        print(f"{'paid payments / receipts':<46} {paid} / {receipts}")
+        exact = "exact" if stored == summed == expected else "WRONG"
+        print(f"{'wallets: stored / ledger / expected (cents)':<46} {stored} / {summed} / "
+              f"{expected}  {exact}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
