@@ -59,6 +59,23 @@ class Listing:
         return min(self.page * self.size, self.total)
 
 
+@dataclass
+class StatusListing(Listing):
+    """A listing filtered by one status among known ones (``?status=``); an unknown
+    status shows everything."""
+
+    status: str = ""
+
+    def own_args(self) -> dict[str, str]:
+        return {"status": self.status}
+
+    def read_status(self, args, known) -> str:
+        """Keep the requested status when it is one of ``known``; returns it."""
+        status = args.get("status", "")
+        self.status = status if status in known else ""
+        return self.status
+
+
 def read_listing(listing: Listing, args, sorts, default_sort: str, descending: bool) -> None:
     """Fill ``listing``'s common fields from the request ``args``; ``sorts`` are the
     allowed sort keys."""

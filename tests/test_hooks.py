@@ -11,6 +11,7 @@ from core.appsystem import build_plugin_manager, registry
 from core.cli import add_plugin_commands
 from core.events import emit
 from core.extensions import db
+from core.hookspecs import hookimpl
 from tests.conftest import make_app
 from tests.sample_plugins import Notes, Recorder
 
@@ -111,3 +112,34 @@ def test_actions_are_offered_on_an_invoice_by_enabled_apps_only(rec_app, org, us
         set_app_enabled(org, "recorder", False)
         db.session.commit()
     assert "Record 777" not in client.get(f"/factures/{invoice_id}").get_data(as_text=True)
+
+
+class CashProvider:
+    """A payment provider as a third party writes one."""
+
+    @staticmethod
+    @hookimpl
+    def guichet_payment_providers():
+        from core.payments import PaymentProvider, RemotePayment, Setting
+
+        class Cash(PaymentProvider):
+            key, name = "cash", "Cash desk"
+            settings = (Setting("CASH_DESK", "Where to pay"),)
+
+            def create(self, request):
+                return RemotePayment("cash-1", "open", request.amount, request.currency, {})
+
+        return [Cash]
+
+
+def test_payment_providers_are_offered_by_plugins_and_chosen_by_configuration(tmp_path):
+    from core.payments import payment_provider, payment_providers
+
+    app = make_app(tmp_path, EXTRA_PLUGINS=[CashProvider()], MOLLIE_API_KEY="")
+    with app.app_context():
+        assert sorted(payment_providers()) == ["cash", "mollie"]
+        assert payment_provider() is None  # neither is configured: online payment is off
+        app.config["CASH_DESK"] = "Rue de la Paix"
+        assert payment_provider().key == "cash"
+        app.config.update(MOLLIE_API_KEY="test_abc", PAYMENT_PROVIDER="mollie")
+        assert payment_provider().key == "mollie"

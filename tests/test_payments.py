@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from core import jobs
 from core.extensions import db
 from core.models import utcnow
 from core.payments import PaymentError, PaymentRequest, RemotePayment, may_move, payment_provider
@@ -106,7 +107,10 @@ def test_states_only_move_forward():
 # --- topping up the wallet ---------------------------------------------------------
 
 
-def test_a_top_up_is_credited_once_with_a_receipt(logged_in, mollie, org, smtp_server):
+def test_a_top_up_is_credited_once_with_a_receipt(app, logged_in, mollie, org, smtp_server):
+    subscribe = {"email": "compta@client1.example.com", "attachments": "y", "kinds": "all",
+                 "frequency": "each"}  # fmt: skip
+    assert logged_in.post("/factures/notifications/", data=subscribe).status_code == 302
     form = logged_in.get("/porte-monnaie/recharger").get_data(as_text=True)
     assert "Mode test" in form and "50,00" in form and "Carte bancaire" in form
     payment = top_up(logged_in, preset="5000", method="creditcard")
@@ -129,6 +133,8 @@ def test_a_top_up_is_credited_once_with_a_receipt(logged_in, mollie, org, smtp_s
         assert webhook(logged_in, payment.provider_id).status_code == 200
     assert ledger.balance(org.id) == 5000 and entries() == 1
     assert db.session.scalar(select(func.count()).select_from(Invoice)) == 1
+    jobs.drain(app)  # the receipt is e-mailed like any new invoice, once
+    assert [m["Subject"].split()[1] for m in smtp_server.messages] == [receipt.number]
 
     page = logged_in.get(f"/paiements/{payment.id}").get_data(as_text=True)
     assert "Payé" in page and "votre paiement a bien été reçu" in page
@@ -280,6 +286,8 @@ def test_the_webhook_answers_503_when_the_provider_is_unreachable(
     mollie.end(payment.provider_id, "paid")
     monkeypatch.setitem(app.config, "MOLLIE_API_ENDPOINT", "http://127.0.0.1:9")
     assert webhook(logged_in, payment.provider_id).status_code == 503
+    page = logged_in.get(f"/paiements/{payment.id}").get_data(as_text=True)
+    assert "injoignable" in page and "every 3s" in page  # the return page tries again
     monkeypatch.setitem(app.config, "MOLLIE_API_ENDPOINT", mollie.url)
     assert webhook(logged_in, payment.provider_id).status_code == 200
 

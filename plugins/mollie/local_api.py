@@ -79,7 +79,7 @@ class LocalMollie:
     def __init__(self, api_key_prefix: str = "test_", webhooks: bool = True):
         self.payments: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, list[dict[str, Any]]] = {}
-        self.replies: dict[str, tuple[int, str]] = {}  # idempotency key -> answer
+        self.replies: dict[str, str] = {}  # idempotency key -> the created object
         self.webhook_calls: list[tuple[str, int | str]] = []
         self.requests = 0
         self.api_key_prefix = api_key_prefix
@@ -162,18 +162,7 @@ class LocalMollie:
 
         @app.post("/v2/payments")
         def create_payment():
-            key = request.headers.get("Idempotency-Key", "")
-            with self.lock:
-                if key and key in self.replies:
-                    status, body = self.replies[key]
-                    reply = Response(body, status, content_type="application/hal+json")
-                    reply.headers["Idempotent-Replayed"] = "true"
-                    return reply
-                payment = self._new_payment(self._payload())
-                reply = self._json(self._public(payment), 201)
-                if key:
-                    self.replies[key] = (201, reply.get_data(as_text=True))
-                return reply
+            return self._once(lambda: self._public(self._new_payment(self._payload())))
 
         @app.get("/v2/payments/<payment_id>")
         def get_payment(payment_id):
@@ -212,18 +201,7 @@ class LocalMollie:
 
         @app.post("/v2/payments/<payment_id>/refunds")
         def create_refund(payment_id):
-            key = request.headers.get("Idempotency-Key", "")
-            with self.lock:
-                if key and key in self.replies:
-                    status, body = self.replies[key]
-                    reply = Response(body, status, content_type="application/hal+json")
-                    reply.headers["Idempotent-Replayed"] = "true"
-                    return reply
-                refund = self._new_refund(self._find(payment_id), self._payload())
-                reply = self._json(refund, 201)
-                if key:
-                    self.replies[key] = (201, reply.get_data(as_text=True))
-                return reply
+            return self._once(lambda: self._new_refund(self._find(payment_id), self._payload()))
 
         @app.get("/v2/payments/<payment_id>/refunds")
         def list_refunds(payment_id):
@@ -276,6 +254,20 @@ class LocalMollie:
         return app
 
     # --- helpers ------------------------------------------------------------------
+
+    def _once(self, create) -> Response:
+        """Answer a creation once per ``Idempotency-Key``: the same key gets the same
+        answer again, marked ``Idempotent-Replayed``, and creates nothing."""
+        key = request.headers.get("Idempotency-Key", "")
+        with self.lock:
+            if key and key in self.replies:
+                reply = Response(self.replies[key], 201, content_type="application/hal+json")
+                reply.headers["Idempotent-Replayed"] = "true"
+                return reply
+            reply = self._json(create(), 201)
+            if key:
+                self.replies[key] = reply.get_data(as_text=True)
+            return reply
 
     @staticmethod
     def _json(body: dict, status: int = 200) -> Response:

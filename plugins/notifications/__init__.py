@@ -5,7 +5,6 @@ through the job queue (``guichet worker``), see :mod:`.sending`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -32,7 +31,7 @@ from core.appinfo import (
 )
 from core.extensions import db, limiter
 from core.hookspecs import hookimpl
-from core.listing import Listing, page_rows, read_listing
+from core.listing import StatusListing, page_rows, read_listing
 from core.models import Account
 from core.rendering import render
 from core.tenancy import current_membership, current_scope, scoped
@@ -310,21 +309,12 @@ def settings():
     return redirect(url_for("notifications.index"))
 
 
-@dataclass
-class LogFilters(Listing):
-    status: str = ""
-
-    def own_args(self) -> dict[str, str]:
-        return {"status": self.status}
-
-
 @bp.get("/journal")
 def log():
     """The delivery log: every e-mail, when, to whom, which invoices, how it went."""
-    filters = LogFilters()
+    filters = StatusListing()
     read_listing(filters, request.args, {"date": Delivery.created_at}, "date", descending=True)
-    status = request.args.get("status", "")
-    filters.status = status if status in STATUSES else ""
+    filters.read_status(request.args, STATUSES)
     query = scoped(Delivery)
     if not current_membership().is_admin:
         mine = select(Subscription.id).where(Subscription.user_id == current_user.id)

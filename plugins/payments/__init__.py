@@ -7,7 +7,6 @@ the provider's state in. Payments go through the payment-provider hook only
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -31,7 +30,7 @@ from core.extensions import csrf, db, limiter
 from core.hookspecs import hookimpl
 from core.i18n import money
 from core.importing import parse_amount
-from core.listing import Listing, page_rows, read_listing
+from core.listing import StatusListing, page_rows, read_listing
 from core.payments import PaymentError, payment_provider, payment_providers
 from core.rendering import render
 from core.tenancy import current_scope, get_scoped_or_404, scoped
@@ -189,23 +188,13 @@ def payable(invoice: Invoice) -> bool:
 # --- pages -------------------------------------------------------------------------
 
 
-@dataclass
-class History(Listing):
-    status: str = ""
-
-    def own_args(self) -> dict[str, str]:
-        return {"status": self.status}
-
-
 @bp.get("/")
 def index():
     """The organisation's payments, newest first, with a filter by status."""
-    history = History()
+    history = StatusListing()
     read_listing(history, request.args, {"date": Payment.id}, "date", descending=True)
-    status = request.args.get("status", "")
-    history.status = status if status in STATUS_LABELS else ""
     query = scoped(Payment)
-    if history.status:
+    if history.read_status(request.args, STATUS_LABELS):
         query = query.where(Payment.status == history.status)
     order = Payment.id.desc() if history.descending else Payment.id.asc()
     payments = page_rows(history, query, (order,))
