@@ -429,3 +429,13 @@ def test_the_payments_page_lists_and_filters(logged_in, mollie, org):
     assert "20,00" in page and "50,00" in page
     paid_only = logged_in.get("/paiements/?status=paid").get_data(as_text=True)
     assert "20,00" in paid_only and "50,00" not in paid_only
+
+
+def test_an_organisation_without_an_account_cannot_top_up(client, mollie):
+    bare = make_org("Client 3", codes=())
+    make_user("solo@client3.example.com", bare)
+    client.login("solo@client3.example.com")
+    response = client.post("/porte-monnaie/recharger", data={"preset": "2000"})
+    assert response.status_code == 422
+    assert "pas encore de compte client" in response.get_data(as_text=True).replace("&#39;", "'")
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 0

@@ -218,9 +218,10 @@ def show(payment_id: int):
         except (flow.Busy, flow.Mismatch):
             db.session.rollback()
             payment = get_scoped_or_404(Payment, payment_id)
+    provider = payment_providers().get(payment.provider)
     return render(
         "payments/show.html", "state", payment=payment, labels=STATUS_LABELS,
-        messages=STATUS_MESSAGES, trouble=trouble, provider=payment_providers()[payment.provider],
+        messages=STATUS_MESSAGES, trouble=trouble, provider=provider,
         invoices=_invoices_of(payment),
     )  # fmt: skip
 

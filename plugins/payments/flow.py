@@ -131,9 +131,19 @@ def start(
 def sync(payment: Payment) -> Payment:
     """Fetch the payment's state from its provider and apply it. Raises
     :class:`PaymentError` (provider unreachable), :class:`Busy`, :class:`Mismatch`."""
-    provider = payment_providers()[payment.provider]
-    remote = provider.fetch(payment.provider_id)
+    remote = provider_of(payment).fetch(payment.provider_id)
     return apply(payment.id, remote)
+
+
+def provider_of(payment: Payment):
+    """The provider that holds ``payment``; :class:`PaymentError` (worth retrying: an
+    operator may install it again) when it is no longer installed."""
+    provider = payment_providers().get(payment.provider)
+    if provider is None:
+        raise PaymentError(
+            f"the payment provider {payment.provider!r} is not installed", retry=True
+        )
+    return provider
 
 
 def _lock(payment_id: int) -> None:
@@ -170,6 +180,14 @@ def _mismatch(payment: Payment, remote: RemotePayment) -> str:
 def apply(payment_id: int, remote: RemotePayment) -> Payment:
     """Apply the provider's state to our payment, once, and commit. Raises
     :class:`Busy` or :class:`Mismatch` (the mismatch is recorded on the payment)."""
+    try:
+        return _apply(payment_id, remote)
+    except OperationalError as error:  # a lock held too long further on (the wallet's)
+        db.session.rollback()
+        raise Busy(str(error)) from error
+
+
+def _apply(payment_id: int, remote: RemotePayment) -> Payment:
     _lock(payment_id)
     payment = db.session.get(Payment, payment_id, populate_existing=True)
     problem = _mismatch(payment, remote)
@@ -291,7 +309,7 @@ def refund(payment: Payment, amount: int, reason: str) -> PaymentRefund:
         ledger.post(payment.organisation_id, "refund", -amount, f"refund:{row.key}",
                     reason=reason, reference=payment.provider_id)  # fmt: skip
     db.session.commit()
-    provider = payment_providers()[payment.provider]
+    provider = provider_of(payment)
     try:
         row.provider_id = provider.refund(
             payment.provider_id, amount, payment.currency, reason, row.key

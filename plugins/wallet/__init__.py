@@ -197,7 +197,7 @@ class TopUpForm(FlaskForm):
 @bp.route("/recharger", methods=["GET", "POST"])
 @limiter.limit("30/hour", methods=["POST"])
 def topup():
-    """ "Charger le solde": choose an amount, then pay it at the payment provider."""
+    """The "Charger le solde" form: choose an amount, then pay it at the provider."""
     from core.payments import PaymentError, payment_provider
     from plugins.payments import flow
 
@@ -212,12 +212,14 @@ def topup():
                                flow.provider_locale())  # fmt: skip
     form = TopUpForm(presets, methods)
     status = 200
-    if form.validate_on_submit():
+    account_id = db.session.scalar(  # the receipt goes to the first account in view
+        scoped(Account, scope).with_only_columns(Account.id).order_by(Account.client_code)
+    )
+    if account_id is None:
+        form.form_errors.append(_("Your organisation has no customer account yet."))
+    if form.validate_on_submit() and account_id is not None:
         amount = form.amount()
         if amount is not None:
-            account_id = db.session.scalar(
-                scoped(Account, scope).with_only_columns(Account.id).order_by(Account.client_code)
-            )
             try:
                 payment = flow.start(
                     "topup", scope.organisation_id, account_id, amount,
