@@ -156,3 +156,14 @@ class Registry:
 
 def registry(flask_app: Flask) -> Registry:
     return flask_app.extensions["guichet"]
+
+
+def provider_instances(flask_app: Flask, hook: str) -> dict[str, Any]:
+    """One instance per app of each provider class the plugins return from ``hook``
+    (``guichet_payment_providers``...), made with the app's configuration on first
+    use, by the class's ``key``."""
+    cache = flask_app.extensions.setdefault("guichet_providers", {})
+    if hook not in cache:
+        classes = registry(flask_app).call(hook)
+        cache[hook] = {cls.key: cls(flask_app.config) for cls in classes}
+    return cache[hook]

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from core.appinfo import Widget as WidgetInfo
     from core.models import Organisation, User
     from core.payments import PaymentProvider
+    from core.postal import PostalProvider
     from core.tenancy import Scope
 
 PROJECT = "guichet"
@@ -161,6 +162,21 @@ def guichet_payment_providers() -> list[type[PaymentProvider]]:
             def create(self, request): ...
 
         return [Stripe]
+    """
+
+
+@hookspec
+def guichet_postal_providers() -> list[type[PostalProvider]]:
+    """Offer postal providers: subclasses of :class:`core.postal.PostalProvider`
+    (price a letter, submit it with its print-ready PDF, report its state, cancel it).
+    *Not per organisation*; the core makes one instance per app and uses
+    ``POSTAL_PROVIDER`` or the first one. Example::
+
+        class Maileva(PostalProvider):
+            key, name = "maileva", "Maileva"
+            def submit(self, letter): ...
+
+        return [Maileva]
     """
 
 

@@ -154,15 +154,9 @@ class PaymentProvider:
 
 def payment_providers(app: Flask | None = None) -> dict[str, PaymentProvider]:
     """Every installed provider, by key (one instance per app, made on first use)."""
-    app = app or current_app
-    found = app.extensions.get("payment_providers")
-    if found is None:
-        from core.appsystem import registry
+    from core.appsystem import provider_instances
 
-        classes = registry(app).call("guichet_payment_providers")
-        found = {cls.key: cls(app.config) for cls in classes}
-        app.extensions["payment_providers"] = found
-    return found
+    return provider_instances(app or current_app, "guichet_payment_providers")
 
 
 def payment_provider(app: Flask | None = None) -> PaymentProvider | None:

@@ -66,11 +66,11 @@ def switch(client, url, enabled):
 def test_a_new_member_starts_with_a_sensible_default_dashboard(dash_app, org):
     assert org.dashboard_defaults is None
     newcomer = member_of(dash_app, org, "new@client1.example.com")
-    # by name: Many, Mon compte, Notes, Paiements en ligne, Vos consommations (then Vos
-    # contrats ...); the first widget of each app that has one
-    assert favourite_keys(newcomer) == ["many", "account", "notes", "payments", "consumption"]
+    # by name: Courrier postal, Many, Mon compte, Notes, Paiements en ligne (then Vos
+    # consommations ...); the first widget of each app that has one
+    assert favourite_keys(newcomer) == ["postal", "many", "account", "notes", "payments"]
     assert pins(newcomer) == [
-        "many.w00", "account.summary", "consumption.glance", "contracts.glance"
+        "postal.progress", "many.w00", "account.summary", "consumption.glance"
     ]  # fmt: skip
 
 

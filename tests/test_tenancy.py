@@ -90,6 +90,7 @@ def _foreign_values(other, other_user):
     from plugins.invoices.models import Invoice
     from plugins.notifications.models import Subscription
     from plugins.payments.models import Payment
+    from plugins.postal.models import Letter
 
     membership = db.session.scalar(select(Membership).where(Membership.user_id == other_user.id))
     import_invoices(
@@ -120,11 +121,17 @@ def _foreign_values(other, other_user):
         organisation_id=other.id, account_id=other.accounts[0].id, key="k-999",
         provider="mollie", purpose="topup", amount=5000, description="Top-up",
     )  # fmt: skip
-    db.session.add_all([subscription, payment])
+    letter = Letter(
+        organisation_id=other.id, account_id=other.accounts[0].id, key="l-999",
+        provider="printshop", document_sha256="0" * 64, title="Lettre", pages=1,
+        address=["CLIENT 2", "75015 PARIS"], price=145,
+    )  # fmt: skip
+    db.session.add_all([subscription, payment, letter])
     db.session.commit()
     return {
         "subscription_id": subscription.id,
         "payment_id": payment.id,
+        "letter_id": letter.id,
         "contract_id": contract.id,
         "token_id": 1,  # operator routes: 404 for customers
         "document_id": db.session.scalar(

@@ -1,0 +1,304 @@
+"""Built-in app "Courrier postal": send an invoice or any PDF by post, priced per page,
+paid from the wallet, followed to delivery. Letters go through the postal-provider
+hook (:mod:`core.postal`); the built-in provider hands them to a print shop through
+an outbox folder (:mod:`.printshop`).
+
+Sending is two steps: the form (document, address, options) leads to a preview (the
+letter as it will be printed, its pages, its price and the balance), whose
+confirmation debits the wallet and queues the letter in one transaction. The preview
+carries a signed draft (the document's digest, for this organisation), so nobody can
+post a document that is not theirs."""
+
+from __future__ import annotations
+
+import uuid
+from io import BytesIO
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from huey import crontab
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from core import documents
+from core.appinfo import (
+    Action,
+    App,
+    MenuItem,
+    MigrationLocation,
+    PeriodicTask,
+    PluginBlueprint,
+    Widget,
+)
+from core.extensions import db, limiter
+from core.hookspecs import hookimpl
+from core.listing import StatusListing, page_rows, read_listing
+from core.models import Account
+from core.postal import LetterOptions, postal_provider
+from core.rendering import render
+from core.tenancy import current_scope, get_scoped_or_404, scoped
+from plugins.invoices.documents import invoice_pdf
+from plugins.invoices.models import Invoice
+from plugins.wallet import ledger
+
+from . import sending
+from .address import COUNTRIES, check_address, country_name
+from .models import Letter
+from .printing import DocumentError, check_document, print_ready, printed_pages
+from .printshop import PrintShop
+
+APP_KEY = "postal"
+OPTIONS = ("colour", "duplex", "registered", "priority")
+STATUS_LABELS = {
+    "queued": _l("Queued"),
+    "submitted": _l("Handed to the printer"),
+    "accepted": _l("Accepted"),
+    "printed": _l("Printed"),
+    "posted": _l("Posted"),
+    "delivered": _l("Delivered"),
+    "returned": _l("Returned to sender"),
+    "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
+}
+OPTION_LABELS = {
+    "colour": _l("Colour"),
+    "duplex": _l("Double-sided"),
+    "registered": _l("Registered with acknowledgement of receipt"),
+    "priority": _l("Priority"),
+}
+DEFAULTS = {"POSTAL_MAX_PAGES": 20, "POSTAL_MAX_BYTES": 5 * 1024 * 1024, "POSTAL_POLL_BATCH": 500}
+
+bp = Blueprint("postal", __name__, template_folder="templates")
+
+
+@bp.record_once
+def _defaults(state):
+    for key, value in DEFAULTS.items():
+        state.app.config.setdefault(key, value)
+
+
+@hookimpl
+def guichet_apps():
+    return [App(key=APP_KEY, name=_l("Postal mail"), endpoint="postal.index",
+                description=_l("Send your invoices and documents by post, paid from your wallet."),
+                icon="mail", section=_l("Payments"))]  # fmt: skip
+
+
+@hookimpl
+def guichet_blueprints():
+    return [PluginBlueprint(bp, app_key=APP_KEY, url_prefix="/courrier")]
+
+
+@hookimpl
+def guichet_widgets():
+    return [Widget("postal.progress", APP_KEY, _l("Letters on their way"), "postal.widget")]
+
+
+@hookimpl
+def guichet_menu_items(user, organisation):
+    return [MenuItem(APP_KEY, _l("Payments"), _l("Postal mail"), "postal.index", order=70)]
+
+
+@hookimpl
+def guichet_postal_providers():
+    return [PrintShop]
+
+
+@hookimpl
+def guichet_actions(target):
+    if not isinstance(target, Invoice):
+        return []
+    actions = [Action(APP_KEY, _l("Send by post"), url_for("postal.new", invoice_id=target.id),
+                      order=40)]  # fmt: skip
+    sent = db.session.scalars(
+        scoped(Letter).where(Letter.invoice_id == target.id).order_by(Letter.id)
+    ).all()
+    for letter in sent:
+        label = _l("Sent by post on %(date)s: %(status)s", date=letter.created_at.strftime(
+            "%d/%m/%Y"), status=STATUS_LABELS[letter.status])  # fmt: skip
+        actions.append(Action(APP_KEY, label, url_for("postal.letter", letter_id=letter.id)))
+    return actions
+
+
+@hookimpl
+def guichet_periodic_tasks():
+    return [PeriodicTask("postal.poll", crontab(minute="*/5"), sending.poll)]
+
+
+@hookimpl
+def guichet_migrations():
+    return MigrationLocation("postal", Path(__file__).parent / "migrations",
+                             "alembic_version_postal")  # fmt: skip
+
+
+# --- drafts --------------------------------------------------------------------------
+
+
+def _drafts() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="postal-draft")
+
+
+def _read_draft(token: str) -> dict:
+    """The draft of this organisation's preview; 404 for anything else."""
+    try:
+        draft = _drafts().loads(token or "")
+    except BadSignature:
+        abort(404)
+    if draft.get("org") != current_scope().organisation_id:
+        abort(404)
+    return draft
+
+
+def _letter_form(form) -> tuple[list[str], str, LetterOptions, list[str]]:
+    """The address lines, country and options of a submitted form, and its errors."""
+    country = form.get("country", "FR")
+    lines, errors = check_address(form.get("address", ""), country)
+    options = LetterOptions(**{name: form.get(name) == "y" for name in OPTIONS})
+    provider = postal_provider()
+    refused = [
+        str(OPTION_LABELS[n]) for n in OPTIONS if getattr(options, n) and n not in provider.offers
+    ]
+    if refused:
+        errors.append(_("This provider does not offer: %(options)s.", options=", ".join(refused)))
+    return lines, country, options, errors
+
+
+def _context(**values) -> dict:
+    return {"countries": [(c, country_name(c)) for c in COUNTRIES],
+            "option_labels": OPTION_LABELS, **values}  # fmt: skip
+
+
+# --- pages -----------------------------------------------------------------------
+
+
+@bp.get("/")
+def index():
+    """The organisation's letters, newest first, with a filter by status."""
+    listing = StatusListing()
+    read_listing(listing, request.args, {"date": Letter.id}, "date", descending=True)
+    query = scoped(Letter)
+    if listing.read_status(request.args, STATUS_LABELS):
+        query = query.where(Letter.status == listing.status)
+    order = Letter.id.desc() if listing.descending else Letter.id.asc()
+    letters = page_rows(listing, query, (order,))
+    return render("postal/index.html", "results", listing=listing, letters=letters,
+                  labels=STATUS_LABELS)  # fmt: skip
+
+
+@bp.route("/nouveau", methods=["GET", "POST"])
+@limiter.limit("60/hour", methods=["POST"])
+def new():
+    """The letter's form: an uploaded PDF, or the invoice given by ``invoice_id``
+    (its PDF, its recipient's address); POST checks it and shows the preview."""
+    invoice = None
+    invoice_id = request.values.get("invoice_id", type=int)
+    if invoice_id is not None:
+        invoice = get_scoped_or_404(Invoice, invoice_id)
+    if request.method == "GET":
+        address = ""
+        if invoice is not None:
+            address = "\n".join([invoice.recipient_name or invoice.subscriber,
+                                 *invoice.recipient_address.splitlines()])  # fmt: skip
+        return render("postal/new.html", **_context(invoice=invoice, address=address,
+                                                     country="FR", errors=[]))  # fmt: skip
+    lines, country, options, errors = _letter_form(request.form)
+    data, title = None, ""
+    if invoice is not None:
+        data, title = (
+            invoice_pdf(invoice).read_bytes(),
+            _("Invoice %(number)s", number=invoice.number),
+        )
+    else:
+        upload = request.files.get("document")
+        if upload is None or not upload.filename:
+            errors.append(_("Choose the PDF to send."))
+        else:
+            data, title = (
+                upload.read(current_app.config["POSTAL_MAX_BYTES"] + 1),
+                upload.filename[:200],
+            )
+    if data is not None:
+        try:
+            check_document(data)
+        except DocumentError as error:
+            errors.append(str(error))
+    if errors:
+        return render("postal/new.html", **_context(
+            invoice=invoice, address=request.form.get("address", ""), country=country,
+            errors=errors, options=options,
+        )), 422  # fmt: skip
+    pages, cover = printed_pages(data)
+    draft = {"org": current_scope().organisation_id, "sha": documents.store(data),
+             "invoice": invoice.id if invoice else None, "title": title,
+             "key": uuid.uuid4().hex}  # fmt: skip
+    price = postal_provider().price(pages, options)
+    balance = ledger.balance(current_scope().organisation_id)
+    return render("postal/preview.html", **_context(
+        draft=_drafts().dumps(draft), title=title, address=lines, country=country,
+        options=options, pages=pages, cover=cover, price=price, balance=balance,
+    ))  # fmt: skip
+
+
+@bp.get("/apercu.pdf")
+def preview_pdf():
+    """The letter as it will be printed (the address in the window)."""
+    draft = _read_draft(request.args.get("draft", ""))
+    lines, _country, _options, _errors = _letter_form(request.args)
+    source = documents.stored_path(draft["sha"]).read_bytes()
+    pdf, _pages, _cover = print_ready(source, lines or ["—"])
+    return send_file(BytesIO(pdf), mimetype="application/pdf", download_name="apercu.pdf")
+
+
+@bp.post("/envoyer")
+@limiter.limit("60/hour")
+def send():
+    """Confirm the preview: the price is computed again here, the wallet debited and
+    the letter queued in one transaction (or nothing, when the balance is short)."""
+    draft = _read_draft(request.form.get("draft", ""))
+    lines, country, options, errors = _letter_form(request.form)
+    if errors:
+        abort(422, " ".join(errors))
+    scope = current_scope()
+    source = documents.stored_path(draft["sha"]).read_bytes()
+    pages, _cover = printed_pages(source)
+    provider = postal_provider()
+    invoice = get_scoped_or_404(Invoice, draft["invoice"]) if draft["invoice"] else None
+    account_id = invoice.account_id if invoice else db.session.scalar(
+        scoped(Account, scope).with_only_columns(Account.id).order_by(Account.client_code)
+    )  # fmt: skip
+    letter = Letter(
+        organisation_id=scope.organisation_id, account_id=account_id, key=draft["key"],
+        provider=provider.key, document_sha256=draft["sha"], title=draft["title"], pages=pages,
+        address=lines, country=country, price=provider.price(pages, options),
+        invoice_id=draft["invoice"], user_id=current_user.id,
+        **{name: getattr(options, name) for name in OPTIONS},
+    )  # fmt: skip
+    try:
+        letter = sending.send(letter)
+    except ledger.InsufficientFunds as short:
+        db.session.rollback()
+        return render("postal/preview.html", **_context(
+            draft=request.form["draft"], title=draft["title"], address=lines, country=country,
+            options=options, pages=pages, cover=_cover, price=letter.price, balance=short.balance,
+        )), 422  # fmt: skip
+    return redirect(url_for("postal.letter", letter_id=letter.id), 303)
+
+
+@bp.get("/<int:letter_id>")
+def letter(letter_id: int):
+    """A letter, its price and options, and every state it went through."""
+    found = get_scoped_or_404(Letter, letter_id)
+    return render("postal/letter.html", letter=found, labels=STATUS_LABELS,
+                  option_labels=OPTION_LABELS)  # fmt: skip
+
+
+@bp.get("/widget")
+def widget():
+    """Dashboard widget: the letters not yet delivered."""
+    on_the_way = db.session.scalars(
+        scoped(Letter).where(Letter.status.in_(("queued", "submitted", "accepted", "printed",
+                                                "posted"))).order_by(Letter.id.desc()).limit(5)
+    ).all()  # fmt: skip
+    return render("postal/widget.html", letters=on_the_way, labels=STATUS_LABELS)

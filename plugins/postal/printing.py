@@ -1,0 +1,110 @@
+"""Documents for the post: the checks an uploaded PDF must pass, and the print-ready
+PDF with the address where the envelope's window is (on the first page when its
+address zone is free, else on a cover page added in front)."""
+
+from __future__ import annotations
+
+import io
+
+from flask import current_app
+from flask_babel import gettext as _
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen import canvas
+
+# The window of a French DL envelope ("fenêtre à droite"), from the page's top left.
+WINDOW = (110 * mm, 45 * mm, 200 * mm, 90 * mm)  # left, top, right, bottom
+A4_TOLERANCE = 3  # points
+
+
+class DocumentError(ValueError):
+    """The PDF cannot be posted; the message says why."""
+
+
+def check_document(data: bytes) -> int:
+    """The number of pages of a PDF to post; :class:`DocumentError` when it is not a
+    readable, unencrypted PDF in A4 within the size and page limits."""
+    config = current_app.config
+    if len(data) > config["POSTAL_MAX_BYTES"]:
+        raise DocumentError(_("The file is larger than %(size)d MB.",
+                              size=config["POSTAL_MAX_BYTES"] // (1024 * 1024)))  # fmt: skip
+    if not data.lstrip()[:5] == b"%PDF-":
+        raise DocumentError(_("The file is not a PDF."))
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        encrypted = reader.is_encrypted
+        pages = 0 if encrypted else len(reader.pages)
+    except Exception:  # noqa: BLE001 - pypdf raises many kinds on a damaged file
+        raise DocumentError(_("The PDF is damaged and cannot be read.")) from None
+    if encrypted:
+        raise DocumentError(_("The PDF is protected by a password; send it unprotected."))
+    if pages == 0:
+        raise DocumentError(_("The PDF has no page."))
+    if pages > config["POSTAL_MAX_PAGES"]:
+        raise DocumentError(_("The document has %(count)d pages; at most %(max)d can be posted.",
+                              count=pages, max=config["POSTAL_MAX_PAGES"]))  # fmt: skip
+    for number, page in enumerate(reader.pages, start=1):
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        if page.rotation % 180:
+            width, height = height, width
+        if abs(width - A4[0]) > A4_TOLERANCE or abs(height - A4[1]) > A4_TOLERANCE:
+            size = {"w": round(width / mm), "h": round(height / mm)}
+            raise DocumentError(
+                _("Page %(number)d is not A4 portrait (%(w)d × %(h)d mm).", number=number, **size)
+            )
+    return pages
+
+
+def window_is_free(page) -> bool:
+    """Whether nothing is written in the envelope window's zone of ``page``."""
+    left, top, right, bottom = WINDOW
+    height = float(page.mediabox.height)
+    found = []
+
+    def visit(text, _cm, tm, _font, _size):
+        x, y = tm[4], tm[5]
+        if text.strip() and left <= x <= right and height - bottom <= y <= height - top:
+            found.append(text)
+
+    page.extract_text(visitor_text=visit)
+    return not found
+
+
+def _address_page(address: list[str]) -> PdfReader:
+    """An A4 page with only the address, in the window's zone."""
+    buffer = io.BytesIO()
+    sheet = canvas.Canvas(buffer, pagesize=A4)
+    sheet.setFont("Helvetica", 10)
+    y = A4[1] - WINDOW[1] - 8 * mm
+    for line in address:
+        sheet.drawString(WINDOW[0] + 5 * mm, y, line)
+        y -= 4.5 * mm
+    sheet.showPage()
+    sheet.save()
+    return PdfReader(io.BytesIO(buffer.getvalue()))
+
+
+def print_ready(data: bytes, address: list[str]) -> tuple[bytes, int, bool]:
+    """The PDF as it will be printed, its number of pages, and whether a cover page
+    was added for the address."""
+    document = PdfReader(io.BytesIO(data))
+    stamp = _address_page(address).pages[0]
+    writer = PdfWriter()
+    cover = not window_is_free(document.pages[0])
+    if cover:
+        writer.add_page(stamp)
+    for number, page in enumerate(document.pages):
+        added = writer.add_page(page)
+        if number == 0 and not cover:
+            added.merge_page(stamp)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue(), len(document.pages) + cover, cover
+
+
+def printed_pages(data: bytes) -> tuple[int, bool]:
+    """How many pages will be printed (a cover page added when needed)."""
+    reader = PdfReader(io.BytesIO(data))
+    cover = not window_is_free(reader.pages[0])
+    return len(reader.pages) + cover, cover

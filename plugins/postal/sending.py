@@ -1,0 +1,127 @@
+"""A letter's life: :func:`send` pays for it and records it in one transaction, the
+``submit`` task hands it to the provider, :func:`poll` brings its states in, and a
+letter that fails or is cancelled before it is printed is refunded, once."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core import documents, jobs
+from core.extensions import db
+from core.models import utcnow
+from core.postal import FINAL, REFUNDED, LetterOptions, OutgoingLetter, PostalError, may_move
+from core.postal import postal_providers as providers
+from plugins.wallet import ledger
+
+from .models import Letter, LetterEvent
+from .printing import print_ready
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def reference_of(letter: Letter) -> str:
+    return f"L{letter.id:08d}"
+
+
+def options_of(letter: Letter) -> LetterOptions:
+    return LetterOptions(letter.colour, letter.duplex, letter.registered, letter.priority)
+
+
+def send(letter: Letter) -> Letter:
+    """Debit the wallet and record ``letter`` (status ``queued``) in one transaction,
+    then queue its submission. A second send with the same key returns the first
+    letter and debits nothing; :class:`ledger.InsufficientFunds` leaves nothing
+    written."""
+    existing = db.session.scalar(select(Letter).where(Letter.key == letter.key))
+    if existing is not None:
+        return existing
+    try:
+        db.session.add(letter)
+        db.session.flush()
+        letter.events.append(LetterEvent(status="queued"))
+        ledger.post(
+            letter.organisation_id, "postage", -letter.price, f"letter:{letter.key}",
+            reason=f"Courrier : {letter.address[0]}", reference=reference_of(letter),
+            user_id=letter.user_id,
+        )  # fmt: skip
+        db.session.commit()
+    except IntegrityError:  # the same letter confirmed twice at once: the other one won
+        db.session.rollback()
+        return db.session.scalar(select(Letter).where(Letter.key == letter.key))
+    submit(letter.id)
+    return letter
+
+
+@jobs.task()
+def submit(letter_id: int, attempt: int = 0) -> None:
+    """Hand a queued letter to its provider (idempotent: the provider gets our stable
+    reference, and a letter already submitted is left alone)."""
+    letter = db.session.get(Letter, letter_id)
+    if letter is None or letter.status != "queued":
+        return
+    provider = providers().get(letter.provider)
+    try:
+        if provider is None:
+            raise PostalError(f"the postal provider {letter.provider!r} is not installed", True)
+        pdf, pages, _cover = print_ready(
+            documents.stored_path(letter.document_sha256).read_bytes(), letter.address
+        )
+        letter.reference = provider.submit(OutgoingLetter(
+            reference_of(letter), pdf, pages, tuple(letter.address), letter.country,
+            options_of(letter),
+        ))  # fmt: skip
+    except PostalError as error:
+        if error.retry and attempt + 1 < MAX_ATTEMPTS:
+            log.warning("letter %s: %s; trying again", letter_id, error.message)
+            submit.schedule(letter_id, attempt + 1, delay=jobs.backoff(attempt))
+            return
+        move(letter, "failed", error.message)
+        db.session.commit()
+        return
+    move(letter, "submitted")
+    db.session.commit()
+
+
+def move(letter: Letter, status: str, detail: str = "") -> bool:
+    """Take ``letter`` to ``status`` if allowed (queued letters may go anywhere), with
+    an event; refunds it, once, when it fails or is cancelled before printing. Does
+    not commit."""
+    if letter.status != "queued" and not may_move(letter.status, status):
+        return False
+    printed = letter.status in ("printed", "posted")
+    letter.status, letter.updated_at = status, utcnow()
+    letter.events.append(LetterEvent(status=status, detail=detail))
+    if status in REFUNDED and not printed and not letter.refunded:
+        ledger.post(
+            letter.organisation_id, "refund", letter.price, f"letter-refund:{letter.key}",
+            reason=f"Courrier non envoyé : {letter.address[0]}", reference=reference_of(letter),
+        )  # fmt: skip
+        letter.refunded = True
+    return True
+
+
+def poll() -> int:
+    """Ask the providers about letters still on their way; returns how many changed.
+    Run by the job queue every few minutes."""
+    pending = db.session.scalars(
+        select(Letter).where(Letter.status.not_in((*FINAL, "queued"))).order_by(Letter.id)
+        .limit(current_app.config["POSTAL_POLL_BATCH"])
+    ).all()  # fmt: skip
+    changed = 0
+    for letter in pending:
+        provider = providers().get(letter.provider)
+        state = provider.state(letter.reference) if provider and letter.reference else None
+        if state is None or state.status == letter.status:
+            continue
+        locked = db.session.scalar(
+            select(Letter).where(Letter.id == letter.id).with_for_update()
+        )  # the row, so that a cancellation racing with the poll refunds once
+        if move(locked, state.status, state.detail):
+            changed += 1
+        db.session.commit()
+    return changed

@@ -1,0 +1,283 @@
+"""Postal mail: documents and addresses checked, the price from the provider's table,
+the wallet debited and the letter queued in one transaction, the print shop's outbox
+and status files, refunds once."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.pdfgen import canvas
+from sqlalchemy import func, select
+
+from core import jobs
+from core.extensions import db
+from core.postal import LetterOptions, postal_provider
+from plugins.invoices.importing import import_invoices
+from plugins.invoices.models import Invoice
+from plugins.postal import sending
+from plugins.postal.address import check_address
+from plugins.postal.models import Letter
+from plugins.postal.printing import window_is_free
+from plugins.wallet import ledger
+from tests.conftest import invoice_item, make_org, make_user, run_together
+
+ADDRESS = "CLIENT 2\nSERVICE COMPTABILITÉ\n9 RUE DU COLONEL PIERRE AVIA\n75015 PARIS"
+DRAFT = re.compile(r'name="draft" value="([^"]+)"')
+
+
+def pdf(pages: int = 1, size=A4, text: str = "Objet : votre commande") -> bytes:
+    buffer = io.BytesIO()
+    sheet = canvas.Canvas(buffer, pagesize=size)
+    for _ in range(pages):
+        sheet.drawString(72, size[1] - 72, text)
+        sheet.showPage()
+    sheet.save()
+    return buffer.getvalue()
+
+
+def fund(org, cents: int) -> None:
+    ledger.post(org.id, "topup", cents, f"fund-{cents}")
+    db.session.commit()
+
+
+def letters() -> int:
+    return db.session.scalar(select(func.count()).select_from(Letter))
+
+
+def preview(client, data: bytes | None = None, address: str = ADDRESS, **fields):
+    form = {"address": address, "country": "FR", **fields}
+    if data is not None:
+        form["document"] = (io.BytesIO(data), "commande.pdf")
+    return client.post("/courrier/nouveau", data=form, content_type="multipart/form-data")
+
+
+def confirm(client, page: str, address: str = ADDRESS, **fields):
+    draft = DRAFT.search(page).group(1)
+    form = {"draft": draft, "address": address, "country": "FR", **fields}
+    return client.post("/courrier/envoyer", data=form)
+
+
+def outbox(app) -> Path:
+    return Path(app.config["INSTANCE_PATH"]) / "postal" / "outbox"
+
+
+def status_file(app, reference: str, status: str, detail: str = "") -> None:
+    inbox = Path(app.config["INSTANCE_PATH"]) / "postal" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / f"{reference}.json").write_text(json.dumps({"status": status, "detail": detail}))
+
+
+def test_the_default_price_table():
+    provider = postal_provider()
+    assert provider.price(1, LetterOptions()) == 145
+    assert provider.price(2, LetterOptions()) == 155
+    assert provider.price(1, LetterOptions(colour=True)) == 165
+    assert provider.price(1, LetterOptions(registered=True, priority=True)) == 145 + 520 + 60
+
+
+@pytest.mark.parametrize("text, country, message", [
+    ("CLIENT 2\n1 RUE A\n2\n3\n4\n5\n75015 PARIS", "FR", "au plus 6 lignes"),
+    ("CLIENT 2\n" + "X" * 39 + "\n75015 PARIS", "FR", "La ligne 2 compte 39 caractères"),
+    ("CLIENT 2\n9 RUE DU COLONEL PIERRE AVIA\nPARIS", "FR", "code postal et la ville"),
+    ("CLIENT 2\nRUE NEUVE 1\n1000 BRUXELLES", "BE", "« BELGIQUE »"),
+    ("CLIENT 2", "FR", "au moins le nom"),
+    (ADDRESS, "ZZ", "Choisissez le pays"),
+])  # fmt: skip
+def test_addresses_follow_the_postal_rules(text, country, message):
+    _lines, errors = check_address(text, country)
+    assert any(message in e for e in errors), errors
+
+
+def test_good_addresses_pass():
+    assert check_address(ADDRESS + "\n\n", "FR") == (ADDRESS.splitlines(), [])
+    lines, errors = check_address("CLIENT 2\nRUE NEUVE 1\n1000 BRUXELLES\nBelgique", "BE")
+    assert errors == [] and lines[-1] == "Belgique"
+
+
+def test_a_letter_is_previewed_paid_queued_and_handed_to_the_print_shop(app, logged_in, org):
+    fund(org, 1000)
+    page = preview(logged_in, pdf(2), colour="")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    text = page.get_data(as_text=True).replace("\xa0", " ").replace("\u202f", " ")
+    assert 'id="preview-pages">2<' in text and "1,55 €" in text and "10,00 €" in text
+    assert "75015 PARIS" in text
+    assert letters() == 0 and ledger.balance(org.id) == 1000  # a preview costs nothing
+
+    response = confirm(logged_in, text)
+    assert response.status_code == 303
+    letter = db.session.scalar(select(Letter))
+    assert (letter.status, letter.price, letter.pages) == ("queued", 155, 2)
+    assert ledger.balance(org.id) == 845
+    assert jobs.drain(app) == 1
+    db.session.refresh(letter)
+    assert letter.status == "submitted" and letter.reference == f"L{letter.id:08d}"
+    manifest = json.loads((outbox(app) / f"{letter.reference}.json").read_text())
+    assert manifest["address"][-1] == "75015 PARIS" and manifest["pages"] == 2
+    printed = PdfReader(outbox(app) / f"{letter.reference}.pdf")
+    assert len(printed.pages) == 2  # the window was free: no cover page
+    assert "75015 PARIS" in printed.pages[0].extract_text()
+    assert not window_is_free(printed.pages[0])
+
+    again = confirm(logged_in, text)  # the same preview confirmed again
+    assert again.status_code == 303 and letters() == 1 and ledger.balance(org.id) == 845
+    detail = logged_in.get(f"/courrier/{letter.id}").get_data(as_text=True)
+    assert "Remis à l’imprimeur" in detail and "En file d’attente" in detail
+    listing = logged_in.get("/courrier/").get_data(as_text=True)
+    assert "commande.pdf" in listing and "CLIENT 2" in listing
+
+
+def test_a_document_with_text_in_the_window_gets_a_cover_page(app, logged_in, org):
+    fund(org, 1000)
+    buffer = io.BytesIO()
+    sheet = canvas.Canvas(buffer, pagesize=A4)
+    sheet.drawString(330, A4[1] - 170, "Adresse déjà imprimée")  # inside the window zone
+    sheet.save()
+    crowded = buffer.getvalue()
+    page = preview(logged_in, crowded).get_data(as_text=True)
+    assert 'id="preview-pages">2 (' in page and "une page de garde" in page
+    assert confirm(logged_in, page).status_code == 303
+    jobs.drain(app)
+    letter = db.session.scalar(select(Letter))
+    printed = PdfReader(outbox(app) / f"{letter.reference}.pdf")
+    assert len(printed.pages) == 2 and "75015 PARIS" in printed.pages[0].extract_text()
+    assert "Adresse déjà imprimée" in printed.pages[1].extract_text()
+
+
+def encrypted_pdf() -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf())))
+    writer.encrypt("secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"hello, not a pdf", "n’est pas un PDF"),
+    (b"%PDF-1.4 broken", "endommagé"),
+    (None, "Choisissez le PDF"),
+    ("encrypted", "protégé par un mot de passe"),
+    ("letter", "n’est pas au format A4"),
+    ("long", "au plus 20"),
+])  # fmt: skip
+def test_bad_documents_are_refused_with_a_clear_message(logged_in, org, data, message):
+    fund(org, 1000)
+    data = {"encrypted": encrypted_pdf(), "letter": pdf(size=LETTER), "long": pdf(21)}.get(
+        data, data
+    )
+    response = preview(logged_in, data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True).replace("'", "’")
+    assert letters() == 0 and ledger.balance(org.id) == 1000
+
+
+def test_a_bad_address_or_an_option_not_offered_is_refused(app, logged_in, org, monkeypatch):
+    fund(org, 1000)
+    response = preview(logged_in, pdf(), address="CLIENT 2\nPARIS")
+    assert response.status_code == 422 and "code postal" in response.get_data(as_text=True)
+    monkeypatch.setattr(type(postal_provider()), "offers", frozenset({"colour"}))
+    response = preview(logged_in, pdf(), registered="y")
+    assert response.status_code == 422
+    assert "Recommandé avec accusé de réception" in response.get_data(as_text=True)
+
+
+def test_a_short_balance_sends_nothing(logged_in, org):
+    fund(org, 100)
+    page = preview(logged_in, pdf()).get_data(as_text=True)
+    assert "ne couvre pas ce courrier" in page and "/porte-monnaie/recharger" in page
+    assert 'action="/courrier/envoyer"' not in page
+    draft = DRAFT.search(page)
+    assert draft is None  # nothing to confirm; a forged confirmation is refused below
+
+
+def test_a_confirmation_the_balance_no_longer_covers_changes_nothing(logged_in, org):
+    fund(org, 145)
+    page = preview(logged_in, pdf()).get_data(as_text=True)
+    ledger.post(org.id, "postage", -100, "elsewhere")
+    db.session.commit()
+    response = confirm(logged_in, page)
+    assert response.status_code == 422 and "ne couvre pas" in response.get_data(as_text=True)
+    assert letters() == 0 and ledger.balance(org.id) == 45
+
+
+def test_two_confirmations_at_once_send_one_letter(app, logged_in, org):
+    fund(org, 1000)
+    page = preview(logged_in, pdf()).get_data(as_text=True)
+    answers = run_together(app, 6, lambda n: confirm(logged_in, page).status_code)
+    assert answers == [303] * 6
+    db.session.expire_all()
+    assert letters() == 1 and ledger.balance(org.id) == 855
+    assert ledger.check(org.id) == (855, 855)
+
+
+def test_drafts_cannot_be_forged_or_borrowed(app, logged_in, org):
+    fund(org, 1000)
+    page = preview(logged_in, pdf()).get_data(as_text=True)
+    draft = DRAFT.search(page).group(1)
+    form = {"draft": draft[:-2] + "xx", "address": ADDRESS, "country": "FR"}
+    forged = logged_in.post("/courrier/envoyer", data=form)
+    assert forged.status_code == 404
+    other = make_org("Client 2", codes=("00009999",))
+    fund(other, 1000)
+    stranger = app.test_client()
+    make_user("them@client2.example.com", other)
+    stranger.login("them@client2.example.com")
+    assert confirm(stranger, page).status_code == 404
+    assert stranger.get(f"/courrier/apercu.pdf?draft={draft}").status_code == 404
+    assert letters() == 0
+
+
+def test_the_print_shops_status_files_move_letters_and_refund_once(app, logged_in, org):
+    fund(org, 1000)
+    for _ in range(2):
+        confirm(logged_in, preview(logged_in, pdf()).get_data(as_text=True))
+    jobs.drain(app)
+    printed, failed = db.session.scalars(select(Letter).order_by(Letter.id)).all()
+    assert ledger.balance(org.id) == 1000 - 2 * 145
+    status_file(app, printed.reference, "printed")
+    status_file(app, failed.reference, "failed", "Adresse illisible")
+    assert sending.poll() == 2 and sending.poll() == 0
+    db.session.expire_all()
+    assert (printed.status, failed.status) == ("printed", "failed")
+    assert failed.refunded and ledger.balance(org.id) == 1000 - 145
+    status_file(app, printed.reference, "failed")  # after printing: no refund
+    assert sending.poll() == 1
+    db.session.expire_all()
+    assert not printed.refunded and ledger.balance(org.id) == 1000 - 145
+    status_file(app, printed.reference, "submitted")  # never backwards
+    assert sending.poll() == 0
+    detail = logged_in.get(f"/courrier/{failed.id}").get_data(as_text=True)
+    assert "Adresse illisible" in detail and "remboursé" in detail
+
+
+def test_an_invoice_is_sent_by_post_from_its_page(app, logged_in, org):
+    fund(org, 1000)
+    import_invoices([invoice_item("70001", recipient={
+        "name": "CLIENT 1", "address": "SERVICE COMPTABILITÉ\n9 RUE DU COLONEL PIERRE AVIA\n"
+        "75015 PARIS"})])  # fmt: skip
+    invoice_id = db.session.scalar(select(Invoice.id))
+    detail = logged_in.get(f"/factures/{invoice_id}").get_data(as_text=True)
+    assert f"/courrier/nouveau?invoice_id={invoice_id}" in detail
+    form = logged_in.get(f"/courrier/nouveau?invoice_id={invoice_id}").get_data(as_text=True)
+    assert "CLIENT 1\nSERVICE COMPTABILITÉ" in form and "Facture 70001" in form
+    address = "CLIENT 1\nSERVICE COMPTABILITÉ\n9 RUE DU COLONEL PIERRE AVIA\n75015 PARIS"
+    page = preview(logged_in, address=address, invoice_id=invoice_id)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert confirm(logged_in, page.get_data(as_text=True), address=address).status_code == 303
+    letter = db.session.scalar(select(Letter))
+    assert letter.invoice_id == invoice_id and letter.title == "Facture 70001"
+    detail = logged_in.get(f"/factures/{invoice_id}").get_data(as_text=True)
+    assert "Envoyé par courrier le" in detail
+
+
+def test_another_organisations_invoice_cannot_be_posted(logged_in, org):
+    make_org("Client 2", codes=("00009999",))
+    import_invoices([invoice_item("Z-1", client_code="00009999")])
+    foreign = db.session.scalar(select(Invoice.id))
+    assert logged_in.get(f"/courrier/nouveau?invoice_id={foreign}").status_code == 404
+    assert preview(logged_in, invoice_id=foreign).status_code == 404
