@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,12 @@ from tests.conftest import invoice_item, make_org, make_user, run_together
 
 ADDRESS = "CLIENT 2\nSERVICE COMPTABILITÉ\n9 RUE DU COLONEL PIERRE AVIA\n75015 PARIS"
 DRAFT = re.compile(r'name="draft" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def empty_folders(app):
+    """Letter references restart with the database: each test gets empty folders."""
+    shutil.rmtree(Path(app.config["INSTANCE_PATH"]) / "postal", ignore_errors=True)
 
 
 def pdf(pages: int = 1, size=A4, text: str = "Objet : votre commande") -> bytes:
@@ -281,3 +288,32 @@ def test_another_organisations_invoice_cannot_be_posted(logged_in, org):
     foreign = db.session.scalar(select(Invoice.id))
     assert logged_in.get(f"/courrier/nouveau?invoice_id={foreign}").status_code == 404
     assert preview(logged_in, invoice_id=foreign).status_code == 404
+
+
+def test_a_letter_is_cancelled_and_refunded_until_the_print_shop_takes_it(app, logged_in, org):
+    fund(org, 1000)
+    for _ in range(3):
+        confirm(logged_in, preview(logged_in, pdf()).get_data(as_text=True))
+    queued, submitted, printed = db.session.scalars(select(Letter).order_by(Letter.id)).all()
+    assert logged_in.post(f"/courrier/{queued.id}/annuler").status_code == 303
+    jobs.drain(app)  # the other two are handed over; the cancelled one is not
+    db.session.expire_all()
+    assert queued.status == "cancelled" and queued.reference is None
+    assert not (outbox(app) / f"L{queued.id:08d}.pdf").exists()
+    logged_in.post(f"/courrier/{submitted.id}/annuler")
+    db.session.expire_all()
+    assert submitted.status == "cancelled" and submitted.refunded
+    assert not (outbox(app) / f"{submitted.reference}.pdf").exists()
+    status_file(app, printed.reference, "printed")
+    sending.poll()
+    page = logged_in.post(f"/courrier/{printed.id}/annuler", follow_redirects=True)
+    assert "ne peut plus être annulé" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert printed.status == "printed" and ledger.balance(org.id) == 1000 - 145
+    assert ledger.check(org.id) == (855, 855)
+
+    csv = logged_in.get("/courrier/export.csv?dialect=std").get_data(as_text=True).splitlines()
+    assert csv[0] == "date,document,recipient,country,pages,price,status,reference"
+    assert [row.split(",")[-2] for row in csv[1:]] == ["printed", "cancelled", "cancelled"]
+    only = logged_in.get("/courrier/export.csv?dialect=std&status=printed").get_data(as_text=True)
+    assert len(only.splitlines()) == 2 and "1.45" in only

@@ -15,7 +15,7 @@ import uuid
 from io import BytesIO
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -32,6 +32,7 @@ from core.appinfo import (
     PluginBlueprint,
     Widget,
 )
+from core.csvexport import csv_response, csv_text, requested_dialect, stream_rows
 from core.extensions import db, limiter
 from core.hookspecs import hookimpl
 from core.listing import StatusListing, page_rows, read_listing
@@ -176,15 +177,48 @@ def _context(**values) -> dict:
 @bp.get("/")
 def index():
     """The organisation's letters, newest first, with a filter by status."""
-    listing = StatusListing()
-    read_listing(listing, request.args, {"date": Letter.id}, "date", descending=True)
-    query = scoped(Letter)
-    if listing.read_status(request.args, STATUS_LABELS):
-        query = query.where(Letter.status == listing.status)
+    listing, query = _letters(request.args)
     order = Letter.id.desc() if listing.descending else Letter.id.asc()
     letters = page_rows(listing, query, (order,))
     return render("postal/index.html", "results", listing=listing, letters=letters,
                   labels=STATUS_LABELS)  # fmt: skip
+
+
+def _letters(args) -> tuple[StatusListing, object]:
+    listing = StatusListing()
+    read_listing(listing, args, {"date": Letter.id}, "date", descending=True)
+    query = scoped(Letter)
+    if listing.read_status(args, STATUS_LABELS):
+        query = query.where(Letter.status == listing.status)
+    return listing, query
+
+
+@bp.get("/export.csv")
+def export_csv():
+    """The filtered letters as CSV (French spreadsheet or standard)."""
+    dialect = requested_dialect()
+    _listing, query = _letters(request.args)
+    columns = (Letter.created_at, Letter.title, Letter.address, Letter.country, Letter.pages,
+               Letter.price, Letter.status, Letter.reference)  # fmt: skip
+    rows = stream_rows(query.with_only_columns(*columns).order_by(Letter.id.desc()))
+    values = (
+        [dialect.day(at.date()), title, " / ".join(address), country, pages,
+         dialect.amount(price), status, reference or ""]
+        for at, title, address, country, pages, price, status, reference in rows
+    )  # fmt: skip
+    header = ["date", "document", "recipient", "country", "pages", "price", "status", "reference"]
+    return csv_response(csv_text(header, values, dialect), "courriers")
+
+
+@bp.post("/<int:letter_id>/annuler")
+def cancel(letter_id: int):
+    """Stop a letter the print shop has not taken yet; it is refunded."""
+    letter = get_scoped_or_404(Letter, letter_id)
+    if sending.cancel(letter):
+        flash(_("The letter was cancelled and refunded to your wallet."), "success")
+    else:
+        flash(_("The letter can no longer be cancelled: it is being printed or posted."), "error")
+    return redirect(url_for("postal.letter", letter_id=letter.id), 303)
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])

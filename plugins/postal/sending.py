@@ -105,6 +105,23 @@ def move(letter: Letter, status: str, detail: str = "") -> bool:
     return True
 
 
+def cancel(letter: Letter) -> bool:
+    """Stop a letter before it is printed: a queued one at once, a submitted one if
+    the provider still can; it is refunded. Commits; false when it is too late."""
+    locked = db.session.scalar(select(Letter).where(Letter.id == letter.id).with_for_update())
+    if locked.status == "submitted":
+        provider = providers().get(locked.provider)
+        if provider is None or not provider.cancel(locked.reference):
+            db.session.rollback()
+            return False
+    elif locked.status != "queued":
+        db.session.rollback()
+        return False
+    move(locked, "cancelled")
+    db.session.commit()
+    return True
+
+
 def poll() -> int:
     """Ask the providers about letters still on their way; returns how many changed.
     Run by the job queue every few minutes."""
