@@ -130,6 +130,10 @@ def test_a_letter_is_previewed_paid_queued_and_handed_to_the_print_shop(app, log
     assert len(printed.pages) == 2  # the window was free: no cover page
     assert "75015 PARIS" in printed.pages[0].extract_text()
     assert not window_is_free(printed.pages[0])
+    fonts = printed.pages[0]["/Resources"]["/Font"]
+    address_font = [f.get_object() for f in fonts.values()
+                    if "Vera" in f.get_object()["/BaseFont"]][0]  # fmt: skip
+    assert "/FontFile2" in address_font["/FontDescriptor"]  # the font is embedded
 
     again = confirm(logged_in, text)  # the same preview confirmed again
     assert again.status_code == 303 and letters() == 1 and ledger.balance(org.id) == 845
@@ -171,12 +175,14 @@ def encrypted_pdf() -> bytes:
     ("encrypted", "protégé par un mot de passe"),
     ("letter", "n’est pas au format A4"),
     ("long", "au plus 20"),
+    ("big", "dépasse 5 Mo"),
 ])  # fmt: skip
 def test_bad_documents_are_refused_with_a_clear_message(logged_in, org, data, message):
     fund(org, 1000)
-    data = {"encrypted": encrypted_pdf(), "letter": pdf(size=LETTER), "long": pdf(21)}.get(
-        data, data
-    )
+    big = pdf() + b"%" + b"0" * (5 * 1024 * 1024)  # a comment that pads the file
+    samples = {"encrypted": encrypted_pdf(), "letter": pdf(size=LETTER), "long": pdf(21),
+               "big": big}  # fmt: skip
+    data = samples.get(data, data) if isinstance(data, str) else data
     response = preview(logged_in, data)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True).replace("'", "’")

@@ -11,11 +11,14 @@ from flask_babel import gettext as _
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 # The window of a French DL envelope ("fenêtre à droite"), from the page's top left.
 WINDOW = (110 * mm, 45 * mm, 200 * mm, 90 * mm)  # left, top, right, bottom
 A4_TOLERANCE = 3  # points
+ADDRESS_FONT = "GuichetVera"
 
 
 class DocumentError(ValueError):
@@ -71,11 +74,19 @@ def window_is_free(page) -> bool:
     return not found
 
 
+def _address_font() -> str:
+    """Bitstream Vera (shipped with reportlab), embedded in the PDF as print shops
+    require; the standard PDF fonts are not embedded."""
+    if ADDRESS_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(ADDRESS_FONT, "Vera.ttf"))
+    return ADDRESS_FONT
+
+
 def _address_page(address: list[str]) -> PdfReader:
     """An A4 page with only the address, in the window's zone."""
     buffer = io.BytesIO()
     sheet = canvas.Canvas(buffer, pagesize=A4)
-    sheet.setFont("Helvetica", 10)
+    sheet.setFont(_address_font(), 10)
     y = A4[1] - WINDOW[1] - 8 * mm
     for line in address:
         sheet.drawString(WINDOW[0] + 5 * mm, y, line)
