@@ -323,3 +323,30 @@ def test_a_letter_is_cancelled_and_refunded_until_the_print_shop_takes_it(app, l
     assert [row.split(",")[-2] for row in csv[1:]] == ["printed", "cancelled", "cancelled"]
     only = logged_in.get("/courrier/export.csv?dialect=std&status=printed").get_data(as_text=True)
     assert len(only.splitlines()) == 2 and "1.45" in only
+
+
+def test_admins_keep_terms_that_may_be_appended_to_an_invoice(app, client, org):
+    member = app.test_client()
+    make_user("member@client1.example.com", org)
+    member.login("member@client1.example.com")
+    assert member.get("/courrier/reglages").status_code == 404
+    make_user("admin@client1.example.com", org, role="admin")
+    client.login("admin@client1.example.com")
+    upload = {"terms": (io.BytesIO(b"not a pdf"), "cgv.pdf")}
+    refused = client.post("/courrier/reglages", data=upload, content_type="multipart/form-data")
+    assert refused.status_code == 422 and "pas un PDF" in refused.get_data(as_text=True)
+    upload = {"terms": (io.BytesIO(pdf(3)), "cgv.pdf")}
+    assert client.post("/courrier/reglages", data=upload,
+                       content_type="multipart/form-data").status_code == 303  # fmt: skip
+    assert "3 pages" in client.get("/courrier/reglages").get_data(as_text=True)
+
+    fund(org, 1000)
+    import_invoices([invoice_item("70002")])
+    invoice_id = db.session.scalar(select(Invoice.id))
+    form = client.get(f"/courrier/nouveau?invoice_id={invoice_id}").get_data(as_text=True)
+    assert "Joindre nos conditions générales (3 pages)" in form
+    alone = preview(client, invoice_id=invoice_id).get_data(as_text=True)
+    with_terms = preview(client, invoice_id=invoice_id, terms="y").get_data(as_text=True)
+    pages = [int(re.search(r'id="preview-pages">(\d+)', p).group(1)) for p in (alone, with_terms)]
+    assert pages[1] == pages[0] + 3
+    assert "Facture 70002 et conditions générales" in with_terms

@@ -39,15 +39,15 @@ from core.listing import StatusListing, page_rows, read_listing
 from core.models import Account
 from core.postal import LetterOptions, postal_provider
 from core.rendering import render
-from core.tenancy import current_scope, get_scoped_or_404, scoped
+from core.tenancy import current_membership, current_scope, get_scoped_or_404, scoped
 from plugins.invoices.documents import invoice_pdf
 from plugins.invoices.models import Invoice
 from plugins.wallet import ledger
 
 from . import sending
 from .address import COUNTRIES, check_address, country_name
-from .models import Letter
-from .printing import DocumentError, check_document, print_ready, printed_pages
+from .models import Letter, PostalSettings
+from .printing import DocumentError, check_document, joined, print_ready, printed_pages
 from .printshop import PrintShop
 
 APP_KEY = "postal"
@@ -181,7 +181,7 @@ def index():
     order = Letter.id.desc() if listing.descending else Letter.id.asc()
     letters = page_rows(listing, query, (order,))
     return render("postal/index.html", "results", listing=listing, letters=letters,
-                  labels=STATUS_LABELS)  # fmt: skip
+                  labels=STATUS_LABELS, is_admin=current_membership().is_admin)  # fmt: skip
 
 
 def _letters(args) -> tuple[StatusListing, object]:
@@ -221,6 +221,46 @@ def cancel(letter_id: int):
     return redirect(url_for("postal.letter", letter_id=letter.id), 303)
 
 
+def _terms(organisation_id: int) -> PostalSettings | None:
+    """The organisation's terms and conditions, when it keeps some."""
+    found = db.session.get(PostalSettings, organisation_id)
+    return found if found is not None and found.terms_sha256 else None
+
+
+@bp.route("/reglages", methods=["GET", "POST"])
+def settings():
+    """Organisation admins keep the terms and conditions appended on demand to the
+    invoices they send by post."""
+    membership = current_membership()
+    if not membership.is_admin:
+        abort(404)
+    found = db.session.get(PostalSettings, membership.organisation_id)
+    errors = []
+    if request.method == "POST":
+        upload = request.files.get("terms")
+        if request.form.get("remove") == "y" and found is not None:
+            found.terms_sha256, found.terms_pages = None, 0
+        elif upload is None or not upload.filename:
+            errors.append(_("Choose the PDF to send."))
+        else:
+            data = upload.read(current_app.config["POSTAL_MAX_BYTES"] + 1)
+            try:
+                pages = check_document(data)
+            except DocumentError as error:
+                errors.append(str(error))
+            else:
+                if found is None:
+                    found = PostalSettings(organisation_id=membership.organisation_id)
+                    db.session.add(found)
+                found.terms_sha256, found.terms_pages = documents.store(data), pages
+        if not errors:
+            db.session.commit()
+            flash(_("Settings saved."), "success")
+            return redirect(url_for("postal.settings"), 303)
+    return render("postal/settings.html", terms=_terms(membership.organisation_id),
+                  errors=errors), (422 if errors else 200)  # fmt: skip
+
+
 @bp.route("/nouveau", methods=["GET", "POST"])
 @limiter.limit("60/hour", methods=["POST"])
 def new():
@@ -235,15 +275,19 @@ def new():
         if invoice is not None:
             address = "\n".join([invoice.recipient_name or invoice.subscriber,
                                  *invoice.recipient_address.splitlines()])  # fmt: skip
-        return render("postal/new.html", **_context(invoice=invoice, address=address,
-                                                     country="FR", errors=[]))  # fmt: skip
+        return render("postal/new.html", **_context(
+            invoice=invoice, address=address, country="FR", errors=[],
+            terms=_terms(current_scope().organisation_id),
+        ))  # fmt: skip
     lines, country, options, errors = _letter_form(request.form)
     data, title = None, ""
     if invoice is not None:
-        data, title = (
-            invoice_pdf(invoice).read_bytes(),
-            _("Invoice %(number)s", number=invoice.number),
-        )
+        data = invoice_pdf(invoice).read_bytes()
+        title = _("Invoice %(number)s", number=invoice.number)
+        terms = _terms(current_scope().organisation_id)
+        if terms is not None and request.form.get("terms") == "y":
+            data = joined(data, documents.stored_path(terms.terms_sha256).read_bytes())
+            title = _("Invoice %(number)s and terms", number=invoice.number)
     else:
         upload = request.files.get("document")
         if upload is None or not upload.filename:
@@ -261,7 +305,7 @@ def new():
     if errors:
         return render("postal/new.html", **_context(
             invoice=invoice, address=request.form.get("address", ""), country=country,
-            errors=errors, options=options,
+            errors=errors, options=options, terms=_terms(current_scope().organisation_id),
         )), 422  # fmt: skip
     pages, cover = printed_pages(data)
     draft = {"org": current_scope().organisation_id, "sha": documents.store(data),

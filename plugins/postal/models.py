@@ -64,3 +64,17 @@ class LetterEvent(db.Model):
     status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PostalSettings(db.Model):
+    """Per organisation: its terms and conditions, which may be appended to an invoice
+    sent by post."""
+
+    __tablename__ = "postal_settings"
+    __table_args__ = ({"info": PLUGIN},)
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    terms_sha256: Mapped[str | None] = mapped_column(String(64))
+    terms_pages: Mapped[int] = mapped_column(Integer, default=0)

@@ -119,3 +119,13 @@ def printed_pages(data: bytes) -> tuple[int, bool]:
     reader = PdfReader(io.BytesIO(data))
     cover = not window_is_free(reader.pages[0])
     return len(reader.pages) + cover, cover
+
+
+def joined(*parts: bytes) -> bytes:
+    """One PDF of ``parts`` in order (an invoice and the terms appended to it)."""
+    writer = PdfWriter()
+    for part in parts:
+        writer.append(PdfReader(io.BytesIO(part)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
