@@ -10,32 +10,110 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 import pluggy
 from flask import Flask
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from core import hookspecs
 from core.appinfo import App, PluginBlueprint, Widget
 
+API_VERSION = "1.0"  # the version of the public plugin API (core.plugin_api)
+
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PluginStatus:
+    """What became of an installed plugin at start-up (the operators' plugins page)."""
+
+    name: str
+    version: str = ""
+    api_range: str = ""  # the GUICHET_API it declares
+    problem: str = ""  # why it was refused; empty when it loaded
+
+    @property
+    def loaded(self) -> bool:
+        return not self.problem
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, with the status of every plugin it was offered."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.statuses: dict[str, PluginStatus] = {}
+
+    def refuse(self, name: str, problem: str) -> None:
+        """Keep ``name`` out entirely (never half-loaded), and say why."""
+        if self.has_plugin(name):
+            self.unregister(name=name)
+        self.set_blocked(name)
+        self.statuses.setdefault(name, PluginStatus(name)).problem = problem
+        log.error("plugin %s refused: %s", name, problem)
+
+
+def _api_problem(plugin: object) -> tuple[str, str]:
+    """The plugin's declared API range, and why it is incompatible (or "")."""
+    declared = getattr(plugin, "GUICHET_API", None)
+    if declared is None:
+        return "", ""
+    try:
+        compatible = API_VERSION in SpecifierSet(str(declared))
+    except InvalidSpecifier:
+        return str(declared), f"declares GUICHET_API = {declared!r}, which is not a version range"
+    if not compatible:
+        return str(declared), (f"supports the plugin API {declared}; this portal offers "
+                               f"{API_VERSION}")  # fmt: skip
+    return str(declared), ""
+
+
+def _register(pm: PluginManager, plugin: object, name: str | None, version: str = "") -> None:
+    """Register ``plugin`` if it suits this portal: a compatible API range, and only
+    hook implementations of known hooks (a misspelled one is refused here, naming it)."""
+    name = name or pm.get_canonical_name(plugin)
+    status = pm.statuses.setdefault(name, PluginStatus(name, version))
+    status.api_range, problem = _api_problem(plugin)
+    if problem:
+        pm.refuse(name, problem)
+        return
+    pm.register(plugin, name=name)
+    unknown = [caller.name for caller in pm.get_hookcallers(plugin) or () if caller.spec is None]
+    if unknown:
+        pm.refuse(name, f"implements {', '.join(sorted(unknown))}, which is not a Guichet "
+                        "hook (misspelled?)")  # fmt: skip
 
 
 def build_plugin_manager(
     extra_plugins: Iterable[object] = (),
     load_entrypoints: bool = True,
     blocked: Iterable[str] = (),
-) -> pluggy.PluginManager:
-    """Create the manager: specs, extra plugins, the ``guichet`` entry points, and a
-    ``check_pending`` so that a misspelled hook implementation fails at start-up."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+) -> PluginManager:
+    """Create the manager: the hook specifications, the extra plugins, then the
+    ``guichet`` entry points. A plugin that cannot be imported, declares an
+    incompatible API range or implements an unknown hook is refused with a message
+    naming it (see ``pm.statuses``); the portal starts without it."""
+    pm = PluginManager()
     pm.add_hookspecs(hookspecs)
     for name in blocked:
         pm.set_blocked(name)
+        pm.statuses[name] = PluginStatus(name, problem="blocked by configuration")
     for plugin in extra_plugins:
-        pm.register(plugin, name=getattr(plugin, "__name__", None))
+        _register(pm, plugin, getattr(plugin, "__name__", None))
     if load_entrypoints:
-        pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+        for entry in metadata.entry_points(group=hookspecs.PROJECT):
+            if pm.is_blocked(entry.name) or pm.has_plugin(entry.name):
+                continue
+            version = entry.dist.version if entry.dist else ""
+            try:
+                plugin = entry.load()
+            except Exception as error:  # noqa: BLE001 - any import error refuses that plugin
+                pm.statuses[entry.name] = PluginStatus(entry.name, version)
+                pm.refuse(entry.name, f"cannot be imported: {type(error).__name__}: {error}")
+                continue
+            _register(pm, plugin, entry.name, version)
     pm.check_pending()
     return pm
 
@@ -49,7 +127,7 @@ class AppEntry:
 class Registry:
     """Apps, widgets and gated blueprints of one Flask app, and contained hook calls."""
 
-    def __init__(self, pm: pluggy.PluginManager):
+    def __init__(self, pm: PluginManager):
         self.pm = pm
         self.apps: dict[str, AppEntry] = {}
         self.widgets: dict[str, Widget] = {}
@@ -67,17 +145,16 @@ class Registry:
             self._load(flask_app)
 
     def _load(self, flask_app: Flask) -> None:
+        owners: dict[str, str] = {}
+        for plugin_name, app in self._results_by_plugin("guichet_apps"):
+            if isinstance(app, App) and owners.setdefault(app.key, plugin_name) != plugin_name:
+                log.error("plugin %s declares app %r, already declared by plugin %s; ignored",
+                          plugin_name, app.key, owners[app.key])  # fmt: skip
+                self.pm.refuse(plugin_name, f"declares app {app.key!r}, which plugin "
+                                            f"{owners[app.key]} declares already")  # fmt: skip
         for plugin_name, app in self._results_by_plugin("guichet_apps"):
             if not isinstance(app, App):
                 log.error("plugin %s returned %r from guichet_apps, not an App", plugin_name, app)
-                continue
-            if app.key in self.apps:
-                log.error(
-                    "plugin %s declares app %r, already declared by plugin %s; ignored",
-                    plugin_name,
-                    app.key,
-                    self.apps[app.key].plugin_name,
-                )
                 continue
             self.apps[app.key] = AppEntry(app, plugin_name)
             self._plugin_apps.setdefault(plugin_name, set()).add(app.key)

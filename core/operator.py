@@ -23,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from core import activation, api, directory, favourites
-from core.appsystem import registry
+from core.appsystem import API_VERSION, registry
 from core.extensions import db
 from core.i18n import language_choices
 from core.models import (
@@ -328,6 +328,20 @@ def user(user_id: int):
 
 
 # -- apps ----------------------------------------------------------------------------
+
+
+@bp.get("/plugins")
+def plugins():
+    """Every plugin offered at start-up: its version, its apps and hooks, the plugin
+    API range it supports, and whether it loaded or why it was refused."""
+    reg = registry(current_app)
+    rows = []
+    for status in sorted(reg.pm.statuses.values(), key=lambda s: s.name):
+        plugin = reg.pm.get_plugin(status.name)
+        hooks = sorted(c.name for c in reg.pm.get_hookcallers(plugin) or ()) if plugin else []
+        apps = sorted(k for k, entry in reg.apps.items() if entry.plugin_name == status.name)
+        rows.append((status, apps, hooks))
+    return render_template("operator/plugins.html", rows=rows, api_version=API_VERSION)
 
 
 @bp.get("/apps")

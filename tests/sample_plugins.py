@@ -120,6 +120,10 @@ class DuplicateNotes:
     def guichet_apps(self):
         return [App(key="notes", name="Other notes", endpoint="portal.home")]
 
+    @hookimpl
+    def guichet_search(self, query, scope):
+        return [SearchResult("notes", "from the duplicate", "/")]
+
 
 def account_ids(org) -> list[int]:
     return list(db.session.scalars(select(Account.id).where(Account.organisation_id == org.id)))
@@ -213,3 +217,14 @@ def many_widget():
     if "raise" in ManyWidgets.fail:
         raise RuntimeError("widget exploded")
     return "<p>widget content</p>"
+
+
+class FromTheFuture:
+    """Written for a plugin API this portal does not offer."""
+
+    __name__ = "future"
+    GUICHET_API = ">=2.0"
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="future", name="Future", endpoint="portal.home")]

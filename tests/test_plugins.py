@@ -1,6 +1,5 @@
 import logging
 
-import pluggy
 import pytest
 
 from core.activation import enabled_app_keys, set_app_enabled
@@ -8,7 +7,14 @@ from core.appsystem import registry
 from core.extensions import db
 from core.tenancy import Scope
 from tests.conftest import make_app, make_org, make_user
-from tests.sample_plugins import AdminTool, Broken, DuplicateNotes, Misspelled, Notes
+from tests.sample_plugins import (
+    AdminTool,
+    Broken,
+    DuplicateNotes,
+    FromTheFuture,
+    Misspelled,
+    Notes,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +42,71 @@ def test_apps_of_side_by_side_apps_do_not_leak(app, plugin_app):
     assert registry(app).pm is not registry(plugin_app).pm
 
 
-def test_misspelled_hook_implementation_fails_at_start_up(tmp_path):
-    with pytest.raises(pluggy.PluginValidationError, match="guichet_menu_item"):
-        make_app(tmp_path, EXTRA_PLUGINS=[Misspelled()])
+def test_a_misspelled_hook_implementation_refuses_its_plugin_at_start_up(tmp_path, caplog):
+    with caplog.at_level(logging.ERROR):
+        started = make_app(tmp_path, EXTRA_PLUGINS=[Misspelled(), Notes()])
+    status = registry(started).pm.statuses["misspelled"]
+    assert not status.loaded and "implements guichet_menu_item, which is not a Guichet hook" in (
+        status.problem
+    )
+    assert "plugin misspelled refused" in caplog.text
+    assert registry(started).pm.get_plugin("misspelled") is None
+    assert "notes" in registry(started).apps  # the portal starts with the others
 
 
-def test_duplicate_app_key_keeps_the_first_and_logs_the_second(tmp_path, caplog):
+def test_duplicate_app_key_keeps_the_first_and_refuses_the_second_whole(tmp_path, caplog):
     with caplog.at_level(logging.ERROR):
         dup = make_app(tmp_path, EXTRA_PLUGINS=[Notes(), DuplicateNotes()])
-    assert registry(dup).apps["notes"].plugin_name == "notes"
+    reg = registry(dup)
+    assert reg.apps["notes"].plugin_name == "notes"
     assert "duplicate_notes declares app 'notes', already declared by plugin notes" in caplog.text
+    assert "which plugin notes declares already" in reg.pm.statuses["duplicate_notes"].problem
+    assert reg.pm.get_plugin("duplicate_notes") is None  # none of its hooks are called
+    with dup.app_context():
+        results = reg.call("guichet_search", query="00", scope=Scope(1))
+    assert all(r.title != "from the duplicate" for r in results)
+
+
+def test_a_plugin_for_another_api_version_is_refused(tmp_path):
+    started = make_app(tmp_path, EXTRA_PLUGINS=[FromTheFuture()])
+    status = registry(started).pm.statuses["future"]
+    assert status.problem == "supports the plugin API >=2.0; this portal offers 1.0"
+    assert "future" not in registry(started).apps
+    assert registry(started).pm.statuses["account"].api_range == ">=1.0,<2"
+
+
+def test_a_plugin_that_cannot_be_imported_is_refused(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    real = metadata.entry_points
+
+    def with_a_broken_one(**kwargs):
+        found = list(real(**kwargs))
+        if kwargs.get("group") == "guichet":
+            found.append(metadata.EntryPoint("broken_import", "tests.no_such_module", "guichet"))
+        return found
+
+    monkeypatch.setattr(metadata, "entry_points", with_a_broken_one)
+    started = make_app(tmp_path)
+    status = registry(started).pm.statuses["broken_import"]
+    assert status.problem.startswith("cannot be imported: ModuleNotFoundError")
+    assert "invoices" in registry(started).apps
 
 
 def test_blocked_plugin_is_not_loaded(tmp_path):
     blocked = make_app(tmp_path, EXTRA_PLUGINS=[Notes()], BLOCKED_PLUGINS=["notes"])
     assert "notes" not in registry(blocked).apps
+    assert registry(blocked).pm.statuses["notes"].problem == "blocked by configuration"
+
+
+def test_operators_see_every_plugin_and_why_one_was_refused(tmp_path, operator):
+    started = make_app(tmp_path, EXTRA_PLUGINS=[Notes(), FromTheFuture()])
+    client = started.test_client()
+    client.login(operator.email)
+    page = client.get("/operator/plugins").get_data(as_text=True)
+    assert 'id="plugin-invoices"' in page and "guichet_apps" in page and "0.1.0" in page
+    assert "Refusé" in page and "this portal offers 1.0" in page
+    assert 'id="plugin-notes"' in page
 
 
 def test_enabled_app_routes_menu_and_data_are_served(pclient, org):

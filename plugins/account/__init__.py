@@ -17,6 +17,8 @@ from core.i18n import language_choices
 from core.passwords import MIN_LENGTH, check_password, set_password
 from core.tenancy import current_membership
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 APP_KEY = "account"
 SECTION = _l("My account")
 bp = Blueprint("account", __name__, template_folder="templates")

@@ -34,6 +34,8 @@ from core.importing import import_command
 from .importing import import_consumption, records_from_csv
 from .schema import RECORD_SCHEMA
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 SECTION = _l("Consumption")
 MAIN = {"key": "consumption", "name": _l("Your consumption"), "families": []}
 

@@ -35,6 +35,8 @@ from .importing import contracts_from_csv, import_contracts
 from .models import STATUSES, Contract, ContractDocument
 from .schema import CONTRACT_SCHEMA
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 APP_KEY = "contracts"
 SECTION = _l("Contracts and invoices")
 ENDING_SOON_DAYS = 90

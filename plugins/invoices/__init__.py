@@ -45,6 +45,8 @@ from .importing import from_csv, import_invoices
 from .models import Invoice, InvoiceLine
 from .schema import INVOICE_SCHEMA
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 APP_KEY = "invoices"
 SECTION = _l("Contracts and invoices")
 LINES_PER_PAGE = 20

@@ -15,6 +15,8 @@ from core.hookspecs import hookimpl
 
 from .provider import MollieProvider
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 
 @hookimpl
 def guichet_payment_providers():

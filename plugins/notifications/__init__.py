@@ -39,6 +39,8 @@ from core.tenancy import current_membership, current_scope, scoped
 from . import sending
 from .models import STATUSES, Delivery, Settings, Subscription
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 APP_KEY = "notifications"
 bp = Blueprint("notifications", __name__, template_folder="templates")
 STATUS_LABELS = {

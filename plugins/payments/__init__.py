@@ -39,6 +39,8 @@ from plugins.invoices.models import Invoice
 from . import flow
 from .models import OPEN, Payment, PaymentInvoice
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 APP_KEY = flow.APP_KEY
 STATUS_LABELS = {
     "open": _l("Waiting for payment"),

@@ -50,6 +50,8 @@ from .models import Letter, PostalSettings
 from .printing import DocumentError, check_document, joined, print_ready, printed_pages
 from .printshop import PrintShop
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 APP_KEY = "postal"
 OPTIONS = ("colour", "duplex", "registered", "priority")
 STATUS_LABELS = {

@@ -29,6 +29,8 @@ from core.tenancy import current_scope, scoped
 from . import ledger
 from .models import KINDS, WalletEntry
 
+GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+
 APP_KEY = "wallet"
 KIND_LABELS = {
     "topup": _l("Top-up"),
