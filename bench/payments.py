@@ -90,14 +90,14 @@ def main() -> None:
         add_organisations(args.organisations)
         rows = []
         for n in range(1, args.payments + 1):
+            org = n % args.organisations + 1
             remote = api.post(f"{mollie_url}/v2/payments", timeout=10, json={
                 "amount": {"currency": "EUR", "value": f"{AMOUNT / 100:.2f}"},
                 "description": f"Top-up {n}", "redirectUrl": "http://localhost/return",
-                "metadata": {"payment_id": n},
+                "metadata": {"payment_id": n, "organisation_id": org},
             }).json()  # fmt: skip
             api.post(f"{mollie_url}/checkout/{remote['id']}", data={"status": "paid"},
                      allow_redirects=False, timeout=10)  # fmt: skip
-            org = n % args.organisations + 1
             rows.append({"id": n, "organisation_id": org, "account_id": org, "key": f"k{n}",
                          "provider": "mollie", "provider_id": remote["id"], "purpose": "topup",
                          "amount": AMOUNT, "currency": "EUR", "description": f"Top-up {n}",

@@ -70,7 +70,7 @@ class PaymentRequest:
 
 @dataclass(frozen=True)
 class RemotePayment:
-    """A payment as the provider reports it. ``refunded`` in cents;
+    """A payment as the provider reports it. ``refunded`` and ``charged_back`` in cents;
     ``checkout_url`` is where the customer pays while the payment is open."""
 
     id: str
@@ -80,6 +80,7 @@ class RemotePayment:
     metadata: dict[str, Any]
     checkout_url: str | None = None
     refunded: int = 0
+    charged_back: int = 0  # taken back by the customer's bank (a chargeback)
     method: str | None = None
     paid_at: datetime | None = None
 

@@ -273,7 +273,8 @@ def test_a_state_never_goes_back(logged_in, mollie, org):
     payment = top_up(logged_in, preset="2000")
     mollie.end(payment.provider_id, "paid")
     webhook(logged_in, payment.provider_id)
-    late = RemotePayment(payment.provider_id, "open", 2000, "EUR", {"payment_id": payment.id})
+    ours = {"payment_id": payment.id, "organisation_id": org.id}
+    late = RemotePayment(payment.provider_id, "open", 2000, "EUR", ours)
     flow.apply(payment.id, late)
     db.session.expire_all()
     assert payment.status == "paid" and ledger.balance(org.id) == 2000
@@ -439,3 +440,41 @@ def test_an_organisation_without_an_account_cannot_top_up(client, mollie):
     assert response.status_code == 422
     assert "pas encore de compte client" in response.get_data(as_text=True).replace("&#39;", "'")
     assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
+
+
+def test_a_payment_naming_another_organisation_is_not_applied(logged_in, mollie, org):
+    payment = top_up(logged_in, preset="2000")
+    mollie.payments[payment.provider_id]["metadata"]["organisation_id"] = org.id + 1
+    mollie.end(payment.provider_id, "paid")
+    assert webhook(logged_in, payment.provider_id).status_code == 200
+    db.session.expire_all()
+    assert payment.status == "open" and ledger.balance(org.id) == 0
+
+
+def test_chargebacks_show_and_undo_what_the_payment_did(logged_in, mollie, org):
+    import_invoices([invoice_item("A-1", total_ht="100.00", total_ttc="120.00")])
+    invoice_id = db.session.scalar(select(Invoice.id))
+    logged_in.post("/paiements/factures", data={"id": invoice_id})
+    paid_invoice = db.session.scalar(select(Payment))
+    mollie.end(paid_invoice.provider_id, "paid")
+    webhook(logged_in, paid_invoice.provider_id)
+    mollie.charge_back(paid_invoice.provider_id, "120.00")
+    assert webhook(logged_in, paid_invoice.provider_id).status_code == 200
+    db.session.expire_all()
+    assert paid_invoice.charged_back == 12000
+    assert db.session.get(Invoice, invoice_id).status == "to_pay"  # to pay again
+    detail = logged_in.get(f"/factures/{invoice_id}").get_data(as_text=True)
+    assert "120,00\xa0€ rétrofacturé par la banque" in detail
+    assert f"/paiements/factures?id={invoice_id}" in detail  # it can be paid again
+
+    topup = top_up(logged_in, preset="5000")
+    mollie.end(topup.provider_id, "paid")
+    webhook(logged_in, topup.provider_id)
+    ledger.post(org.id, "postage", -4000, "letters")
+    db.session.commit()
+    mollie.charge_back(topup.provider_id, "50.00")
+    webhook(logged_in, topup.provider_id)
+    webhook(logged_in, topup.provider_id)  # replayed: taken once
+    db.session.expire_all()
+    assert ledger.balance(org.id) == 0 and ledger.check(org.id) == (0, 0)
+    assert "4000 not in the wallet" in topup.problem

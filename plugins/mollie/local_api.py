@@ -123,6 +123,15 @@ class LocalMollie:
             self.call_webhook(payment_id)
         return payment
 
+    def charge_back(self, payment_id: str, value: str, call_webhook: bool | None = None) -> dict:
+        """The customer's bank takes ``value`` (``"12.00"``) of a paid payment back."""
+        with self.lock:
+            payment = self.payments[payment_id]
+            payment["amountChargedBack"] = {**payment["amount"], "value": value}
+        if self.webhooks if call_webhook is None else call_webhook:
+            self.call_webhook(payment_id)
+        return payment
+
     def call_webhook(self, payment_id: str) -> int | str:
         """Post ``id=tr_…`` to the payment's webhook URL, as Mollie does."""
         url = self.payments[payment_id].get("webhookUrl")

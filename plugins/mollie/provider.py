@@ -133,6 +133,7 @@ class MollieProvider(PaymentProvider):
             metadata=payment.metadata or {},
             checkout_url=payment.checkout_url,
             refunded=cents(payment.amount_refunded),
+            charged_back=cents(payment.amount_chargedback),
             method=payment.method,
             paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
         )

@@ -129,7 +129,10 @@ def guichet_actions(target):
     ).scalars().all()  # fmt: skip
     for payment in rows:
         label = _l("Online payment: %(status)s", status=STATUS_LABELS[payment.status])
-        if payment.refunded:
+        if payment.charged_back:
+            label = _l("Online payment: %(amount)s charged back by the bank",
+                       amount=money(payment.charged_back, payment.currency))  # fmt: skip
+        elif payment.refunded:
             label = _l("Online payment: %(status)s, %(refunded)s refunded",
                        status=STATUS_LABELS[payment.status],
                        refunded=money(payment.refunded, payment.currency))  # fmt: skip

@@ -172,8 +172,10 @@ def _mismatch(payment: Payment, remote: RemotePayment) -> str:
         return f"the provider answered for {remote.id}, not {payment.provider_id}"
     if (remote.amount, remote.currency) != (payment.amount, payment.currency):
         return f"amount {remote.amount} {remote.currency} is not ours"
-    if str(remote.metadata.get("payment_id")) != str(payment.id):
-        return f"metadata {remote.metadata!r} does not name payment {payment.id}"
+    if str(remote.metadata.get("payment_id")) != str(payment.id) or str(
+        remote.metadata.get("organisation_id")
+    ) != str(payment.organisation_id):
+        return f"metadata {remote.metadata!r} does not name payment {payment.id} of ours"
     return ""
 
 
@@ -208,6 +210,8 @@ def _apply(payment_id: int, remote: RemotePayment) -> Payment:
         events.append((f"payment.{remote.status}", _payload(payment)))
     if payment.status == "paid" and remote.refunded > payment.refunded:
         payment.refunded = remote.refunded  # refunded at the provider's dashboard
+    if payment.status == "paid" and remote.charged_back > payment.charged_back:
+        events += _charged_back(payment, remote.charged_back)
     db.session.commit()
     for name, payload in events:
         emit(name, payload)
@@ -248,6 +252,29 @@ def _paid(payment: Payment) -> list[tuple[str, dict]]:
         ("invoice.updated", {"organisation_id": payment.organisation_id, "invoice_id": i})
         for i in paid
     ]
+
+
+def _charged_back(payment: Payment, total: int) -> list[tuple[str, dict]]:
+    """The customer's bank took money back: the invoices it paid are to pay again; a
+    top-up is taken back from the wallet as far as the balance allows, and the rest
+    is left to the operators (the payment says so)."""
+    taken = total - payment.charged_back
+    payment.charged_back = total
+    if payment.purpose == "invoices":
+        ids = [link.invoice_id for link in payment.invoices]
+        db.session.execute(
+            update(Invoice).where(Invoice.id.in_(ids)).values(status="to_pay", updated_at=utcnow())
+        )
+    else:
+        covered = min(taken, ledger.balance(payment.organisation_id))
+        if covered:
+            ledger.post(payment.organisation_id, "adjustment", -covered,
+                        f"chargeback:{payment.id}:{total}",
+                        reason="Rétrofacturation du paiement " + (payment.provider_id or ""),
+                        reference=payment.provider_id or "")  # fmt: skip
+        if covered < taken:
+            payment.problem = f"chargeback of {taken} cents, {taken - covered} not in the wallet"
+    return [("payment.charged_back", {**_payload(payment), "charged_back": total})]
 
 
 def open_payments_for(invoice_ids: list[int]) -> dict[int, Payment]:

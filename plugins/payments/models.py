@@ -39,6 +39,7 @@ class Payment(AccountScopedMixin, db.Model):
     method: Mapped[str | None] = mapped_column(String(32))
     checkout_url: Mapped[str | None] = mapped_column(Text)
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    charged_back: Mapped[int] = mapped_column(BigInteger, default=0)
     problem: Mapped[str] = mapped_column(Text, default="")  # what did not match, for operators
     receipt_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

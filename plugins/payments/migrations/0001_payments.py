@@ -2,7 +2,7 @@
 
 Revision ID: 0001_payments
 Revises:
-Create Date: 2026-11-22 11:23:42.065656
+Create Date: 2026-11-22 12:19:31.776103
 
 """
 
@@ -32,6 +32,7 @@ def upgrade():
         sa.Column("method", sa.String(length=32), nullable=True),
         sa.Column("checkout_url", sa.Text(), nullable=True),
         sa.Column("refunded", sa.BigInteger(), nullable=False),
+        sa.Column("charged_back", sa.BigInteger(), nullable=False),
         sa.Column("problem", sa.Text(), nullable=False),
         sa.Column("receipt_id", sa.Integer(), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
