@@ -16,8 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
+import reportlab
 from flask import current_app
 from pypdf import PdfReader
+from reportlab import rl_config
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus.tables import CellStyle
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
 
@@ -84,3 +89,20 @@ def store(data: bytes) -> str:
             handle.write(data)
         os.replace(temporary, path)
     return sha256
+
+
+EMBEDDED_FONT = "GuichetVera"
+FONTS_FOLDER = Path(reportlab.__file__).parent / "fonts"
+
+
+def embed_fonts() -> str:
+    """Make every PDF drawn in this process embed its fonts, as print shops require:
+    register Bitstream Vera (shipped with reportlab) and make it reportlab's base font,
+    which otherwise names the standard, never embedded, Helvetica on every page and
+    table cell.
+    Returns the font's name; its files are in ``FONTS_FOLDER``."""
+    if EMBEDDED_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, "Vera.ttf"))
+        rl_config.canvas_basefontname = EMBEDDED_FONT
+        CellStyle.fontname = EMBEDDED_FONT  # tables name their default font on each cell
+    return EMBEDDED_FONT

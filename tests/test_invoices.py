@@ -1,4 +1,5 @@
 import json
+import shutil
 from datetime import date, timedelta
 
 import pytest
@@ -419,6 +420,8 @@ def test_pdf_is_rendered_read_back_and_then_served_from_the_cache(app, logged_in
         ]
     )
     stored = db.session.scalar(select(Invoice.id))
+    cache = Path(app.config["DOCUMENTS_PATH"]) / "invoices" / "cache"
+    shutil.rmtree(cache, ignore_errors=True)  # other tests render invoices too
     response = logged_in.get(f"/factures/{stored}/pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert "filename=facture-62268557.pdf" in response.headers["Content-Disposition"]
@@ -432,7 +435,6 @@ def test_pdf_is_rendered_read_back_and_then_served_from_the_cache(app, logged_in
         "page 1 / 1",
     ):
         assert expected in text, expected  # 855,68 € is 20 % VAT on 4 278,41 €
-    cache = Path(app.config["DOCUMENTS_PATH"]) / "invoices" / "cache"
     files = list(cache.glob("*.pdf"))
     assert len(files) == 1
     modified = files[0].stat().st_mtime_ns

@@ -48,6 +48,20 @@ def pdf(pages: int = 1, size=A4, text: str = "Objet : votre commande") -> bytes:
     return buffer.getvalue()
 
 
+def all_fonts_embedded(reader: PdfReader) -> bool:
+    """Every font of every page carries its font file (print shops require it)."""
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descriptor = (font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font
+                          else font).get("/FontDescriptor")  # fmt: skip
+            if descriptor is None or not {"/FontFile", "/FontFile2", "/FontFile3"} & set(
+                descriptor.get_object()
+            ):
+                return False
+    return True
+
+
 def fund(org, cents: int) -> None:
     ledger.post(org.id, "topup", cents, f"fund-{cents}")
     db.session.commit()
@@ -284,6 +298,12 @@ def test_an_invoice_is_sent_by_post_from_its_page(app, logged_in, org):
     assert confirm(logged_in, page.get_data(as_text=True), address=address).status_code == 303
     letter = db.session.scalar(select(Letter))
     assert letter.invoice_id == invoice_id and letter.title == "Facture 70001"
+    jobs.drain(app)
+    db.session.refresh(letter)
+    printed = PdfReader(outbox(app) / f"{letter.reference}.pdf")
+    assert all_fonts_embedded(printed) and "70001" in printed.pages[-1].extract_text()
+    # the invoice's own text fills the window's zone: the address goes on a cover page
+    assert len(printed.pages) == 2 and "75015 PARIS" in printed.pages[0].extract_text()
     detail = logged_in.get(f"/factures/{invoice_id}").get_data(as_text=True)
     assert "Envoyé par courrier le" in detail
 

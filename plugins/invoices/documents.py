@@ -76,7 +76,10 @@ def invoice_pdf(invoice: Invoice) -> Path:
         invoice=invoice,
         issuer=current_app.config["ISSUER"],
         vat=vat_breakdown(invoice),
+        fonts=documents.FONTS_FOLDER,  # Vera, embedded: the invoice can be posted
     )
+    documents.embed_fonts()
+    html = html.replace("\u202f", "\xa0")  # French thousands: the font has no narrow space
     fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -11,14 +11,13 @@ from flask_babel import gettext as _
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
+
+from core.documents import embed_fonts
 
 # The window of a French DL envelope ("fenêtre à droite"), from the page's top left.
 WINDOW = (110 * mm, 45 * mm, 200 * mm, 90 * mm)  # left, top, right, bottom
 A4_TOLERANCE = 3  # points
-ADDRESS_FONT = "GuichetVera"
 
 
 class DocumentError(ValueError):
@@ -65,8 +64,10 @@ def window_is_free(page) -> bool:
     height = float(page.mediabox.height)
     found = []
 
-    def visit(text, _cm, tm, _font, _size):
-        x, y = tm[4], tm[5]
+    def visit(text, cm, tm, _font, _size):
+        # where the text starts on the page: the text matrix, then the page's transform
+        x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
+        y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
         if text.strip() and left <= x <= right and height - bottom <= y <= height - top:
             found.append(text)
 
@@ -74,19 +75,11 @@ def window_is_free(page) -> bool:
     return not found
 
 
-def _address_font() -> str:
-    """Bitstream Vera (shipped with reportlab), embedded in the PDF as print shops
-    require; the standard PDF fonts are not embedded."""
-    if ADDRESS_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(ADDRESS_FONT, "Vera.ttf"))
-    return ADDRESS_FONT
-
-
 def _address_page(address: list[str]) -> PdfReader:
     """An A4 page with only the address, in the window's zone."""
     buffer = io.BytesIO()
     sheet = canvas.Canvas(buffer, pagesize=A4)
-    sheet.setFont(_address_font(), 10)
+    sheet.setFont(embed_fonts(), 10)
     y = A4[1] - WINDOW[1] - 8 * mm
     for line in address:
         sheet.drawString(WINDOW[0] + 5 * mm, y, line)
