@@ -146,13 +146,16 @@ class Registry:
 
     def _load(self, flask_app: Flask) -> None:
         owners: dict[str, str] = {}
-        for plugin_name, app in self._results_by_plugin("guichet_apps"):
+        declared = self._results_by_plugin("guichet_apps")
+        for plugin_name, app in declared:
             if isinstance(app, App) and owners.setdefault(app.key, plugin_name) != plugin_name:
                 log.error("plugin %s declares app %r, already declared by plugin %s; ignored",
                           plugin_name, app.key, owners[app.key])  # fmt: skip
                 self.pm.refuse(plugin_name, f"declares app {app.key!r}, which plugin "
                                             f"{owners[app.key]} declares already")  # fmt: skip
-        for plugin_name, app in self._results_by_plugin("guichet_apps"):
+        for plugin_name, app in declared:
+            if not self.pm.has_plugin(plugin_name):
+                continue  # refused above: none of its apps
             if not isinstance(app, App):
                 log.error("plugin %s returned %r from guichet_apps, not an App", plugin_name, app)
                 continue

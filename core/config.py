@@ -12,6 +12,7 @@ import secrets
 import tomllib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -106,3 +107,14 @@ def _instance_secret_key(folder: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def plugin_defaults(blueprint, values: dict[str, Any]) -> None:
+    """Give the app these settings' defaults when ``blueprint`` is registered: a
+    plugin's own settings, which the installation's configuration overrides."""
+
+    def apply(state) -> None:
+        for key, value in values.items():
+            state.app.config.setdefault(key, value)
+
+    blueprint.record_once(apply)

@@ -10,6 +10,7 @@ from datetime import date
 from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 
+from core.config import plugin_defaults
 from core.csvexport import csv_response, csv_text, requested_dialect
 from core.extensions import db
 from core.listing import Listing, page_rows, read_listing
@@ -25,7 +26,7 @@ from .models import ConsumptionRecord, MonthlyTotal
 def blueprint_for(app) -> Blueprint:
     """A blueprint named after ``app`` (a :class:`ConsumptionApp`) with its pages."""
     bp = Blueprint(app.key, __name__, template_folder="templates")
-    bp.record_once(lambda s: s.app.config.setdefault("CONSUMPTION_HISTORY_MONTHS", 36))
+    plugin_defaults(bp, {"CONSUMPTION_HISTORY_MONTHS": 36})
     bp.add_url_rule("/", "index", lambda: index(app))
     bp.add_url_rule("/releves", "records", lambda: records(app))
     bp.add_url_rule("/export.csv", "export_csv", lambda: export_csv(app))

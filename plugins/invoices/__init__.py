@@ -32,6 +32,7 @@ from core.appinfo import (
     Selection,
     Widget,
 )
+from core.config import plugin_defaults
 from core.csvexport import csv_response, requested_dialect
 from core.extensions import db
 from core.hookspecs import hookimpl
@@ -53,8 +54,7 @@ LINES_PER_PAGE = 20
 DEMO_INVOICES = 3000
 bp = Blueprint("invoices", __name__, template_folder="templates")
 # The app's own setting, with its default: invoices older than this are not shown.
-bp.record_once(lambda state: state.app.config.setdefault("INVOICES_HISTORY_DAYS", 730))
-bp.record_once(lambda state: state.app.config.setdefault("INVOICES_ZIP_CAP", 200))
+plugin_defaults(bp, {"INVOICES_HISTORY_DAYS": 730, "INVOICES_ZIP_CAP": 200})
 
 
 @hookimpl

@@ -26,6 +26,7 @@ from core.appinfo import (
     PluginBlueprint,
     Selection,
 )
+from core.config import plugin_defaults
 from core.extensions import csrf, db, limiter
 from core.hookspecs import hookimpl
 from core.i18n import money
@@ -79,11 +80,7 @@ bp = Blueprint("payments", __name__, template_folder="templates")
 webhooks = Blueprint("payments_webhook", __name__)
 csrf.exempt(webhooks)  # the provider posts without a session; it proves nothing, we fetch
 
-
-@bp.record_once
-def _defaults(state):
-    for key, value in DEFAULTS.items():
-        state.app.config.setdefault(key, value)
+plugin_defaults(bp, DEFAULTS)
 
 
 bp.before_app_request(flow.allow_checkout)

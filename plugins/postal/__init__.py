@@ -32,9 +32,11 @@ from core.appinfo import (
     PluginBlueprint,
     Widget,
 )
+from core.config import plugin_defaults
 from core.csvexport import csv_response, csv_text, requested_dialect, stream_rows
 from core.extensions import db, limiter
 from core.hookspecs import hookimpl
+from core.i18n import short_date
 from core.listing import StatusListing, page_rows, read_listing
 from core.models import Account
 from core.postal import LetterOptions, postal_provider
@@ -75,11 +77,7 @@ DEFAULTS = {"POSTAL_MAX_PAGES": 20, "POSTAL_MAX_BYTES": 5 * 1024 * 1024, "POSTAL
 
 bp = Blueprint("postal", __name__, template_folder="templates")
 
-
-@bp.record_once
-def _defaults(state):
-    for key, value in DEFAULTS.items():
-        state.app.config.setdefault(key, value)
+plugin_defaults(bp, DEFAULTS)
 
 
 @hookimpl
@@ -119,8 +117,8 @@ def guichet_actions(target):
         scoped(Letter).where(Letter.invoice_id == target.id).order_by(Letter.id)
     ).all()
     for letter in sent:
-        label = _l("Sent by post on %(date)s: %(status)s", date=letter.created_at.strftime(
-            "%d/%m/%Y"), status=STATUS_LABELS[letter.status])  # fmt: skip
+        when, status = short_date(letter.created_at), STATUS_LABELS[letter.status]
+        label = _l("Sent by post on %(date)s: %(status)s", date=when, status=status)
         actions.append(Action(APP_KEY, label, url_for("postal.letter", letter_id=letter.id)))
     return actions
 
@@ -342,7 +340,7 @@ def send():
         abort(422, " ".join(errors))
     scope = current_scope()
     source = documents.stored_path(draft["sha"]).read_bytes()
-    pages, _cover = printed_pages(source)
+    pages, cover = printed_pages(source)
     provider = postal_provider()
     invoice = get_scoped_or_404(Invoice, draft["invoice"]) if draft["invoice"] else None
     account_id = invoice.account_id if invoice else db.session.scalar(
@@ -361,7 +359,7 @@ def send():
         db.session.rollback()
         return render("postal/preview.html", **_context(
             draft=request.form["draft"], title=draft["title"], address=lines, country=country,
-            options=options, pages=pages, cover=_cover, price=letter.price, balance=short.balance,
+            options=options, pages=pages, cover=cover, price=letter.price, balance=short.balance,
         )), 422  # fmt: skip
     return redirect(url_for("postal.letter", letter_id=letter.id), 303)
 

@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 
 from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, Widget
+from core.config import plugin_defaults
 from core.csvexport import csv_response, csv_text, requested_dialect, stream_rows
 from core.extensions import db, limiter
 from core.hookspecs import hookimpl
@@ -48,11 +49,7 @@ DEFAULTS = {
 }
 bp = Blueprint("wallet", __name__, template_folder="templates")
 
-
-@bp.record_once
-def _defaults(state):
-    for key, value in DEFAULTS.items():
-        state.app.config.setdefault(key, value)
+plugin_defaults(bp, DEFAULTS)
 
 
 @hookimpl
