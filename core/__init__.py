@@ -16,7 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build a Guichet app: configuration, extensions, the plugin registry, the core
     blueprints and the plugins' blueprints. ``config`` overrides every other source
     (``INSTANCE_PATH`` in it chooses the instance folder)."""
-    from core import api, auth, errors, i18n, jobs, operator, portal, security
+    from core import api, auth, errors, i18n, jobs, operator, portal, schema, security
     from core.appsystem import Registry, build_plugin_manager
     from core.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 
@@ -37,23 +37,26 @@ def create_app(config: dict | None = None) -> Flask:
     htmx.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
+    pm = build_plugin_manager(
+        extra_plugins=app.config["EXTRA_PLUGINS"],
+        load_entrypoints=app.config["LOAD_ENTRYPOINT_PLUGINS"],
+        blocked=app.config["BLOCKED_PLUGINS"],
+    )
     babel.init_app(
         app,
         locale_selector=i18n.select_locale,
-        default_translation_directories=i18n.translation_directories(),
+        default_translation_directories=i18n.translation_directories(
+            p for _, p in pm.list_name_plugin()
+        ),
     )
     i18n.init_app(app)
     auth.init_app(app, login_manager)
     security.init_app(app)
     errors.init_app(app)
 
-    pm = build_plugin_manager(
-        extra_plugins=app.config["EXTRA_PLUGINS"],
-        load_entrypoints=app.config["LOAD_ENTRYPOINT_PLUGINS"],
-        blocked=app.config["BLOCKED_PLUGINS"],
-    )
     registry = Registry(pm)
     app.extensions["guichet"] = registry
+    schema.collect(app, registry)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")

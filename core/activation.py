@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, g
 from sqlalchemy import literal, select, union_all
 
@@ -95,3 +97,53 @@ def materialise_defaults(organisation: Organisation) -> None:
                 organisation_id=organisation.id, app_key=key, enabled=enabled, settings={}
             )
         )
+
+
+class SettingError(ValueError):
+    """A per-organisation setting the app does not declare, or of the wrong type."""
+
+
+def app_settings(organisation_id: int, key: str) -> dict[str, Any]:
+    """An app's per-organisation settings: the defaults it declares (``App.settings``)
+    updated with what the organisation chose (one primary-key read)."""
+    require_app(key)
+    row = db.session.get(AppActivation, (organisation_id, key))
+    declared = registry(current_app).apps[key].app.settings
+    return {
+        **declared,
+        **{k: v for k, v in ((row and row.settings) or {}).items() if k in declared},
+    }
+
+
+def update_app_settings(organisation: Organisation, key: str, values: dict[str, Any]) -> None:
+    """Change some of an app's settings for an organisation (audited; the caller
+    commits). Each name must be declared in ``App.settings`` and each value of its
+    default's type, else :class:`SettingError` and nothing changes."""
+    require_app(key)
+    declared = registry(current_app).apps[key].app.settings
+    for name, value in values.items():
+        if name not in declared:
+            raise SettingError(f"app {key} declares no setting {name!r}")
+        default = declared[name]
+        if default is not None and not isinstance(value, type(default)):
+            raise SettingError(
+                f"setting {name!r} of app {key} takes a {type(default).__name__}, "
+                f"not {type(value).__name__}"
+            )
+    before = app_settings(organisation.id, key)
+    row = db.session.get(AppActivation, (organisation.id, key))
+    if row is None:
+        row = AppActivation(
+            organisation_id=organisation.id,
+            app_key=key,
+            enabled=key in enabled_app_keys(organisation.id),
+            settings={},
+        )
+        db.session.add(row)
+    row.settings = {**(row.settings or {}), **values}  # a new dict: JSON columns see it
+    after = app_settings(organisation.id, key)
+    if before != after:
+        audit.record(
+            "app.settings", f"app:{key}", organisation_id=organisation.id,
+            before=before, after=after,
+        )  # fmt: skip

@@ -17,6 +17,8 @@ class App:
     ``key`` is stable and unique across all installed plugins (``"invoices"``);
     ``endpoint`` is the Flask endpoint of its main page; ``section`` is the menu section
     it appears under; ``permissions`` may hold ``"admin"`` for organisation admins only.
+    ``settings`` declares the app's per-organisation settings with their defaults
+    (JSON values), read with ``app_settings`` and changed with ``update_app_settings``.
     """
 
     key: str
@@ -27,17 +29,21 @@ class App:
     section: Any = ""
     default_enabled: bool = True
     permissions: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
 class PluginBlueprint:
     """A blueprint and the app that owns it: the core answers 404 on its routes for any
     organisation that has not enabled the app. ``app_key=None`` leaves it ungated
-    (for example a payment webhook that carries no session)."""
+    (for example a payment webhook that carries no session). ``operators=True`` makes
+    it a back-office blueprint: 404 for everyone but operators, whatever ``app_key``
+    (give ``None``), and a login first for anonymous visitors."""
 
     blueprint: Blueprint
     app_key: str | None
     url_prefix: str | None = None
+    operators: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,16 @@ class MenuItem:
     endpoint: str
     order: int = 100
     url_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OperatorPage:
+    """A page of the operators' back-office, linked from its menu: ``endpoint`` is on
+    a blueprint given with ``PluginBlueprint(..., operators=True)``."""
+
+    label: Any
+    endpoint: str
+    order: int = 100
 
 
 @dataclass(frozen=True)

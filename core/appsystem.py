@@ -132,6 +132,8 @@ class Registry:
         self.apps: dict[str, AppEntry] = {}
         self.widgets: dict[str, Widget] = {}
         self.blueprint_apps: dict[str, str] = {}  # blueprint name -> app key
+        self.operator_blueprints: set[str] = set()  # blueprints for operators only
+        self.migrations: list[tuple[str, Any]] = []  # (plugin, MigrationLocation)
         self._subsets: dict[frozenset[str], set[object]] = {}
         self._plugin_apps: dict[str, set[str]] = {}
 
@@ -146,7 +148,7 @@ class Registry:
 
     def _load(self, flask_app: Flask) -> None:
         owners: dict[str, str] = {}
-        declared = self._results_by_plugin("guichet_apps")
+        declared = self.results_by_plugin("guichet_apps")
         for plugin_name, app in declared:
             if isinstance(app, App) and owners.setdefault(app.key, plugin_name) != plugin_name:
                 log.error("plugin %s declares app %r, already declared by plugin %s; ignored",
@@ -161,12 +163,12 @@ class Registry:
                 continue
             self.apps[app.key] = AppEntry(app, plugin_name)
             self._plugin_apps.setdefault(plugin_name, set()).add(app.key)
-        for plugin_name, widget in self._results_by_plugin("guichet_widgets"):
+        for plugin_name, widget in self.results_by_plugin("guichet_widgets"):
             if widget.app_key not in self._plugin_apps.get(plugin_name, ()):
                 log.error("plugin %s: widget %r names a foreign app", plugin_name, widget.key)
                 continue
             self.widgets[widget.key] = widget
-        for plugin_name, item in self._results_by_plugin("guichet_blueprints"):
+        for plugin_name, item in self.results_by_plugin("guichet_blueprints"):
             if not isinstance(item, PluginBlueprint):
                 log.error("plugin %s returned %r from guichet_blueprints", plugin_name, item)
                 continue
@@ -176,7 +178,9 @@ class Registry:
                 log.error("plugin %s: blueprint for foreign app %r", plugin_name, item.app_key)
                 continue
             flask_app.register_blueprint(item.blueprint, url_prefix=item.url_prefix)
-            if item.app_key is not None:
+            if item.operators:
+                self.operator_blueprints.add(item.blueprint.name)
+            elif item.app_key is not None:
                 self.blueprint_apps[item.blueprint.name] = item.app_key
 
     # -- calls --------------------------------------------------------------------
@@ -186,9 +190,9 @@ class Registry:
         when ``enabled`` (its set of enabled app keys) is given. Each implementation is
         called on its own: one that raises is logged with its plugin's name and skipped.
         List results are flattened; ``None`` results are dropped."""
-        return [item for _, item in self._results_by_plugin(hook, enabled, **kwargs)]
+        return [item for _, item in self.results_by_plugin(hook, enabled, **kwargs)]
 
-    def _results_by_plugin(
+    def results_by_plugin(
         self, hook: str, enabled: frozenset[str] | None = None, **kwargs: Any
     ) -> list[tuple[str, Any]]:
         caller = getattr(self.pm.hook, hook)

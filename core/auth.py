@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    abort,
     current_app,
     flash,
     redirect,
@@ -20,7 +21,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from flask_mailman import EmailMessage
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 from core.directory import normalise_email
 from core.errors import error_response
 from core.extensions import db, limiter
+from core.mailing import mail_configured, send_email
 from core.models import Membership, User, utcnow
 from core.passwords import MIN_LENGTH, check_password, set_password
 from core.rendering import local_path
@@ -98,6 +99,16 @@ def unauthorized():
         back = urlsplit(request.htmx.current_url or "").path or request.path
         return "", 401, {"HX-Redirect": url_for("auth.login", next=local_path(back))}
     return redirect(url_for("auth.login", next=local_path(request.full_path.rstrip("?"))))
+
+
+def require_operator():
+    """A ``before_request`` for back-office pages: anonymous visitors go to the login
+    page, everyone but operators gets 404 (the back-office does not exist for them)."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if not current_user.is_operator:
+        abort(404)
+    return None
 
 
 def _login_key() -> str:
@@ -176,7 +187,7 @@ def forgot_password():
         return render_template(
             "auth/forgot.html", form=form
         ), 400 if request.method == "POST" else 200
-    if not current_app.config["MAIL_SERVER"]:
+    if not mail_configured():
         form.form_errors.append(
             _("E-mail is not configured on this portal: ask your provider to reset your password.")
         )
@@ -185,7 +196,7 @@ def forgot_password():
     if user is not None and user.active:
         link = url_for("auth.reset_password", token=reset_token(user), _external=True)
         body = render_template("auth/reset_email.txt", user=user, link=link)
-        EmailMessage(_("Reset your Guichet password"), body, to=[user.email]).send()
+        send_email([user.email], _("Reset your Guichet password"), body)
     # Same answer whether the address is known or not: no account enumeration.
     flash(_("If an account uses this address, an e-mail with a link has been sent."), "info")
     return redirect(url_for("auth.login"))

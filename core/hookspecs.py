@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         App,
         MenuItem,
         MigrationLocation,
+        OperatorPage,
         PeriodicTask,
         PluginBlueprint,
         SearchResult,
@@ -89,6 +90,17 @@ def guichet_menu_items(user: User, organisation: Organisation) -> list[MenuItem]
 
         return [MenuItem(app_key="account", section=_l("Mon compte"),
                          label=_l("Mon profil"), endpoint="account.profile")]
+    """
+
+
+@hookspec
+def guichet_operator_pages() -> list[OperatorPage]:
+    """Link pages of the operators' back-office from its menu. *Not per organisation*:
+    operators work across organisations. The pages live on a blueprint given with
+    ``PluginBlueprint(bp, app_key=None, operators=True)``, which the core keeps for
+    operators. Example::
+
+        return [OperatorPage(_l("Customer requests"), "tickets_desk.index")]
     """
 
 

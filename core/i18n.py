@@ -3,8 +3,12 @@ Babel in the user's locale (``56 267,25 €`` and ``27/05/2022`` in French)."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
 
 from flask import Flask, current_app, request
 from flask_babel import (
@@ -21,10 +25,16 @@ from wtforms.fields.choices import SelectChoice
 from core.config import REPO_ROOT
 
 
-def translation_directories() -> str:
-    """The core's catalogs and each built-in plugin's ``translations`` folder."""
+def translation_directories(plugins: Iterable[object] = ()) -> str:
+    """The core's catalogs, then the ``translations`` folder beside each plugin's
+    module (built-in or installed from a package) that has one."""
     folders = [REPO_ROOT / "core" / "translations"]
-    folders += sorted(p for p in (REPO_ROOT / "plugins").glob("*/translations") if p.is_dir())
+    for plugin in plugins:
+        module = plugin if isinstance(plugin, ModuleType) else sys.modules[type(plugin).__module__]
+        source = getattr(module, "__file__", None)
+        folder = Path(source).parent / "translations" if source else None
+        if folder is not None and folder.is_dir() and folder not in folders:
+            folders.append(folder)
     return ";".join(str(p) for p in folders)
 
 

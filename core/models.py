@@ -228,3 +228,14 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MigrationFailure(db.Model):
+    """A plugin whose migration failed at the last ``guichet db upgrade``: the portal
+    starts without that plugin until an upgrade succeeds (operators see why)."""
+
+    __tablename__ = "migration_failures"
+
+    plugin: Mapped[str] = mapped_column(String(100), primary_key=True)
+    problem: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

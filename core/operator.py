@@ -15,7 +15,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
@@ -23,7 +22,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from core import activation, api, directory, favourites
+from core.appinfo import OperatorPage
 from core.appsystem import API_VERSION, registry
+from core.auth import require_operator
 from core.extensions import db
 from core.i18n import language_choices
 from core.models import (
@@ -41,13 +42,15 @@ from core.rendering import local_path, render, switch_value
 bp = Blueprint("operator", __name__, template_folder="templates")
 
 
-@bp.before_request
-def operators_only():
-    if not current_user.is_authenticated:
-        return current_app.login_manager.unauthorized()
-    if not current_user.is_operator:
-        abort(404)
-    return None
+bp.before_request(require_operator)
+
+
+@bp.context_processor
+def back_office_menu():
+    """The back-office menu: the core's pages, then those plugins add."""
+    pages = [p for p in registry(current_app).call("guichet_operator_pages")
+             if isinstance(p, OperatorPage)]  # fmt: skip
+    return {"plugin_pages": sorted(pages, key=lambda p: (p.order, str(p.label)))}
 
 
 # -- forms ---------------------------------------------------------------------------

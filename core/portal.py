@@ -27,6 +27,7 @@ from core import favourites as favourites_mod
 from core.activation import enabled_app_keys
 from core.appinfo import Action, App, MenuItem, SearchResult
 from core.appsystem import registry
+from core.auth import require_operator
 from core.extensions import db
 from core.favourites import DashboardError
 from core.models import Account, Membership, Organisation
@@ -53,9 +54,13 @@ def init_app(app: Flask) -> None:
 
 
 def gate_plugin_blueprints():
-    """Answer 404 on a plugin's routes unless the current organisation has its app on.
-    The only place where tenant gating of plugin routes happens."""
-    app_key = registry(current_app).blueprint_apps.get(request.blueprint or "")
+    """Answer 404 on a plugin's routes unless the current organisation has its app on
+    (or, on a back-office blueprint, unless the user is an operator). The only place
+    where gating of plugin routes happens."""
+    apps = registry(current_app)
+    if request.blueprint in apps.operator_blueprints:
+        return require_operator()
+    app_key = apps.blueprint_apps.get(request.blueprint or "")
     if app_key is None:
         return None
     if not current_user.is_authenticated:

@@ -2,27 +2,59 @@
 plugin, each with its own version table (plugins upgrade independently).
 
 ``guichet db upgrade`` runs them all; ``guichet db revision --autogenerate -x plugin=NAME``
-writes a plugin's revision into its own folder.
+writes a plugin's revision into its own folder. A plugin whose migration fails does not
+stop the others: the failure is recorded, and the portal starts without that plugin
+(the operators' plugins page says why) until an upgrade succeeds.
 """
 
 from __future__ import annotations
 
+import logging
+
 import click
-import flask_migrate
-from flask import current_app
+from alembic import command
+from flask import Flask, current_app
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.appinfo import MigrationLocation
-from core.appsystem import registry
+from core.appsystem import Registry, registry
 from core.config import REPO_ROOT
-from core.extensions import migrate
+from core.extensions import db, migrate
+from core.models import MigrationFailure
 
 MIGRATIONS_DIR = REPO_ROOT / "core" / "migrations"
 CORE = MigrationLocation("core", MIGRATIONS_DIR / "versions", "alembic_version")
+log = logging.getLogger(__name__)
+
+
+def collect(flask_app: Flask, apps: Registry) -> None:
+    """At start-up: note every plugin's history (``guichet_migrations``), then refuse
+    the plugins whose last migration failed, naming the failure. Their histories stay
+    known, so that the next ``guichet db upgrade`` tries them again."""
+    with flask_app.app_context():
+        apps.migrations = [
+            (name, loc)
+            for name, loc in apps.results_by_plugin("guichet_migrations")
+            if isinstance(loc, MigrationLocation)
+        ]
+        try:
+            with db.engine.connect() as connection:  # its own: a missing table aborts it
+                failed = connection.execute(
+                    select(MigrationFailure.plugin, MigrationFailure.problem)
+                ).all()
+        except SQLAlchemyError:
+            return  # a database not migrated yet (or unreachable): nothing recorded
+    for plugin, problem in failed:
+        if apps.pm.has_plugin(plugin):
+            apps.pm.refuse(
+                plugin, f"its migration failed: {problem} (fix it, then run guichet db upgrade)"
+            )
 
 
 def locations() -> list[MigrationLocation]:
     """The core's history first, then every installed plugin's."""
-    return [CORE, *registry(current_app).call("guichet_migrations")]
+    return [CORE, *(loc for _, loc in registry(current_app).migrations)]
 
 
 def tables_of(owner: str) -> set[str]:
@@ -48,16 +80,43 @@ def _choose_location(config):
     return config
 
 
-def upgrade_all() -> None:
-    """Bring the core and every installed plugin to their latest revision."""
+def upgrade_all() -> dict[str, str]:
+    """Bring the core and every installed plugin to their latest revision. A failing
+    plugin history is logged and recorded, and the others still run; returns the
+    failures by plugin name (empty when all went well). A failure of the core's own
+    history raises: nothing can start without it."""
+    owners = {loc.plugin: name for name, loc in registry(current_app).migrations}
+    failures: dict[str, str] = {}
     for location in locations():
-        flask_migrate.upgrade(
-            directory=str(MIGRATIONS_DIR), revision="heads", x_arg=[f"plugin={location.plugin}"]
-        )
+        config = migrate.get_config(str(MIGRATIONS_DIR), x_arg=[f"plugin={location.plugin}"])
+        try:
+            command.upgrade(config, "heads")
+        except Exception as error:  # noqa: BLE001 - any failure keeps that plugin out
+            if location is CORE:
+                raise
+            plugin = owners[location.plugin]
+            log.exception("plugin %s: its migration failed", plugin)
+            failures[plugin] = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+    _record(failures, set(owners.values()))
+    return failures
+
+
+def _record(failures: dict[str, str], plugins: set[str]) -> None:
+    db.session.execute(delete(MigrationFailure).where(MigrationFailure.plugin.in_(plugins)))
+    db.session.add_all(MigrationFailure(plugin=k, problem=v) for k, v in failures.items())
+    db.session.commit()
 
 
 @click.command("upgrade")
 def upgrade_command() -> None:
     """Upgrade the database: the core, then every installed plugin."""
-    upgrade_all()
+    failures = upgrade_all()
+    for plugin, problem in failures.items():
+        click.echo(
+            f"plugin {plugin}: its migration failed: {problem}; "
+            "the portal starts without it until an upgrade succeeds",
+            err=True,
+        )
+    if failures:
+        raise SystemExit(1)
     click.echo("database: up to date")

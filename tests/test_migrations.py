@@ -5,19 +5,27 @@ import pytest
 from flask import g
 from sqlalchemy import create_engine, inspect
 
-from core.appinfo import MigrationLocation
+from core.appinfo import App, MigrationLocation
+from core.appsystem import registry
 from core.hookspecs import hookimpl
 from core.schema import MIGRATIONS_DIR, upgrade_all
-from tests.conftest import make_app
+from tests.conftest import make_app, make_user, run_cli
 
 
 class SampleMigrations:
-    __name__ = "sample"
+    """A plugin with its own history (``folder`` beside this file)."""
+
+    def __init__(self, name: str = "sample", folder: str = "sample_migrations"):
+        self.__name__, self.folder = name, folder
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key=self.__name__, name=self.__name__, endpoint="portal.home")]
 
     @hookimpl
     def guichet_migrations(self):
         return MigrationLocation(
-            "sample", Path(__file__).parent / "sample_migrations", "alembic_version_sample"
+            self.__name__, Path(__file__).parent / self.folder, f"alembic_version_{self.__name__}"
         )
 
 
@@ -48,5 +56,35 @@ def test_plugin_history_runs_on_upgrade_with_its_own_version_table(tmp_path):
         )
         assert (
             conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            == "0002_dashboard"
+            == "0003_migration_failures"
         )
+
+
+def test_hook_guichet_migrations_a_failing_one_names_its_plugin_and_keeps_it_out(tmp_path):
+    url = f"sqlite:///{tmp_path}/fresh.db"
+
+    def start(*plugins):
+        return make_app(tmp_path, SQLALCHEMY_DATABASE_URI=url, EXTRA_PLUGINS=list(plugins))
+
+    broken = SampleMigrations("broken", "sample_migrations_broken")
+    result = run_cli(start(SampleMigrations(), broken), "db", "upgrade")
+    assert result.exit_code == 1
+    assert "plugin broken: its migration failed: OperationalError" in result.output
+    assert "the portal starts without it" in result.output
+    tables = set(inspect(create_engine(url)).get_table_names())
+    assert "sample_notes" in tables  # the other plugin was upgraded all the same
+
+    restarted = start(SampleMigrations(), broken)
+    status = registry(restarted).pm.statuses["broken"]
+    assert status.problem.startswith("its migration failed: OperationalError")
+    assert "broken" not in registry(restarted).apps and "sample" in registry(restarted).apps
+    with restarted.app_context():
+        make_user("ops@provider.example.com", is_operator=True)
+    client = restarted.test_client()
+    client.login("ops@provider.example.com")
+    page = client.get("/operator/plugins").get_data(as_text=True)
+    assert "Refusé" in page and "its migration failed" in page
+
+    fixed = SampleMigrations("broken", "sample_migrations_repaired")
+    assert run_cli(start(fixed), "db", "upgrade").exit_code == 0
+    assert "broken" in registry(start(fixed)).apps

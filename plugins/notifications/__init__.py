@@ -32,6 +32,7 @@ from core.appinfo import (
 from core.extensions import db, limiter
 from core.hookspecs import hookimpl
 from core.listing import StatusListing, page_rows, read_listing
+from core.mailing import mail_configured
 from core.models import Account
 from core.rendering import render
 from core.tenancy import current_membership, current_scope, scoped
@@ -235,7 +236,7 @@ def _page(form=None, status: int = 200, edited: tuple[int, SubscriptionForm] | N
         settings_form=SettingsForm(obj=_settings(membership.organisation_id)),
         is_admin=membership.is_admin,
         may_subscribe=_may_subscribe(),
-        mail_configured=sending.mail_configured(),
+        mail_configured=mail_configured(),
     ), status
 
 
@@ -333,7 +334,7 @@ def log():
         statuses=STATUSES,
         status_labels=STATUS_LABELS,
         translated_errors=sending.TRANSLATED_ERRORS,
-        mail_configured=sending.mail_configured(),
+        mail_configured=mail_configured(),
     )
 
 
@@ -373,5 +374,5 @@ def send():
         "notifications/send.html",
         form=form,
         invoices=invoices,
-        mail_configured=sending.mail_configured(),
+        mail_configured=mail_configured(),
     ), status

@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 from core import jobs
 from core.extensions import db
 from core.importing import rows_matching
+from core.mailing import mail_configured
 from core.models import Membership, Organisation, utcnow
 from core.rendering import external_url
 from core.tenancy import permitted_account_ids
@@ -44,17 +45,9 @@ NOT_CONFIGURED = N_("E-mail is not configured on this portal.")
 UNCERTAIN = N_("The worker stopped while sending; not sent again, to avoid a duplicate.")
 TRANSLATED_ERRORS = (NOT_CONFIGURED, UNCERTAIN)
 MAX_ATTEMPTS = 8  # tries over about an hour (back-off from 30 s), then it is failed
-LOCAL_BACKENDS = ("console", "file", "locmem")
 FAN_OUT_SIZE = 1000  # new invoices per fan-out task
 BATCH = 50  # e-mails sent over one SMTP connection
 STALE = timedelta(minutes=15)  # a delivery claimed longer ago than this is stuck
-
-
-def mail_configured() -> bool:
-    """Whether operators configured an SMTP server (nothing is sent otherwise), or a
-    local backend such as ``console`` (the README's run command prints e-mails)."""
-    config = current_app.config
-    return bool(config.get("MAIL_SERVER")) or config.get("MAIL_BACKEND") in LOCAL_BACKENDS
 
 
 def _permitted(subscription: Subscription) -> frozenset[int] | None | bool:
