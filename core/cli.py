@@ -4,13 +4,15 @@ Plugins add commands through ``guichet_cli``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 from flask_migrate import cli as migrate_cli
 from sqlalchemy import select
 
-from core import activation, directory, schema
+from core import activation, directory, scaffold, schema
 from core.appsystem import Registry, build_plugin_manager, registry
 from core.directory_import import accounts_from_csv, import_accounts
 from core.extensions import db
@@ -243,6 +245,26 @@ def demo_command():
 
     for line in load_demo():
         click.echo(line)
+
+
+plugin_cli = click.Group("plugin", help="Writing plugins.")
+main.add_command(plugin_cli)
+
+
+@plugin_cli.command("new")
+@click.argument("name")
+@click.option(
+    "--directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+    show_default=True, help="Where to write the package's folder.",
+)  # fmt: skip
+def plugin_new(name: str, directory: Path) -> None:
+    """Write a complete plugin package, guichet-NAME, whose tests pass straight away."""
+    try:
+        target = scaffold.new_plugin(name, directory)
+    except scaffold.ScaffoldError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {target}")
+    click.echo(f'next: pip install -e "{target}[test]" && pytest {target}')
 
 
 token_cli = AppGroup("token", help="Bearer tokens of the import API.")

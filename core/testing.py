@@ -26,8 +26,8 @@ Fixtures (see the plugin guide, "Testing a plugin"):
   server the app sends its e-mails to (``smtp_server.messages``).
 
 Helpers for your own fixtures: :func:`make_app`, :func:`make_org`, :func:`make_user`,
-:func:`run_cli`, :func:`routes_answer_404` (the tenancy walk) and ``PASSWORD``, the
-password of the users these fixtures create.
+:func:`run_cli`, :func:`routes_answer_404` (the tenancy walk), :func:`check_migrations`
+and ``PASSWORD``, the password of the users these fixtures create.
 """
 
 from __future__ import annotations
@@ -116,6 +116,14 @@ def migrate(app: Flask) -> Flask:
     with app.app_context():
         upgrade_all()
     return app
+
+
+def check_migrations(plugin: str) -> None:
+    """Fail, naming each difference, unless the migrated test database has everything
+    the models of ``plugin``'s history declare (a model changed without a migration)."""
+    from core.schema import check
+
+    check(plugin)
 
 
 def empty_database() -> None:

@@ -15,7 +15,12 @@ fi
 .venv/bin/python -m pip install --quiet -e ".${extras}"
 npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/pybabel compile --use-fuzzy -d core/translations -f >/dev/null
-for catalog in plugins/*/translations; do
+for catalog in plugins/*/translations examples/*/*/translations; do
   [[ -d "$catalog" ]] && .venv/bin/pybabel compile -d "$catalog" -f >/dev/null
 done
+if [[ -n "$extras" ]]; then
+  # The example third-party app (examples/tickets), installed like any plugin package:
+  # the suite walks its routes and the browser journeys use it.
+  .venv/bin/python -m pip install --quiet --no-deps -e examples/tickets
+fi
 echo "setup: done"

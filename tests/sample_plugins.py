@@ -135,6 +135,8 @@ class Recorder:
     __name__ = "recorder"
     events: list[tuple[str, dict]] = []
     ticks: list[int] = []
+    recordings: list[str] = []
+    demo: list[str] = []
 
     @hookimpl
     def guichet_apps(self):
@@ -183,6 +185,34 @@ class Recorder:
         @group.command("recorder-hello")
         def hello():
             click.echo("hello from recorder")
+
+    @hookimpl
+    def guichet_operator_pages(self):
+        from core.appinfo import OperatorPage
+
+        return [OperatorPage("Recordings", "operator.audit_log")]
+
+    @hookimpl
+    def guichet_api_imports(self):
+        from core.appinfo import ApiImport
+
+        return [ApiImport("recordings", self.import_recordings, "Record names",
+                          {"type": "object", "required": ["name"]})]  # fmt: skip
+
+    def import_recordings(self, items):
+        from core.importing import Fault, ImportRejected, ImportResult
+
+        faults = [Fault(n, "name", "missing") for n, item in enumerate(items, 1)
+                  if not isinstance(item, dict) or not item.get("name")]  # fmt: skip
+        if faults:
+            raise ImportRejected(faults)
+        self.recordings.extend(item["name"] for item in items)
+        return ImportResult(created=[item["name"] for item in items])
+
+    @hookimpl
+    def guichet_demo_data(self, organisation):
+        self.demo.append(organisation.name)
+        return ["recorder: demo ready"]
 
 
 class ManyWidgets:

@@ -21,13 +21,13 @@ def rec_app(tmp_path_factory, app):
     return make_app(tmp_path_factory.mktemp("rec"), EXTRA_PLUGINS=[Recorder(), Notes()])
 
 
-def test_widgets_are_indexed_and_foreign_app_keys_refused(rec_app):
+def test_hook_guichet_widgets_are_indexed_and_foreign_app_keys_refused(rec_app):
     widgets = registry(rec_app).widgets
     assert widgets["recorder.last"].app_key == "recorder"
     assert "recorder.foreign" not in widgets
 
 
-def test_events_reach_only_plugins_enabled_for_the_organisation(rec_app, org):
+def test_hook_guichet_event_reaches_only_plugins_enabled_for_the_organisation(rec_app, org):
     Recorder.events.clear()
     with rec_app.app_context():
         emit("invoice.created", {"organisation_id": org.id, "invoice_id": 7})
@@ -41,7 +41,7 @@ def test_events_reach_only_plugins_enabled_for_the_organisation(rec_app, org):
     ]
 
 
-def test_tabs_show_on_the_app_they_name_for_enabled_apps_only(rec_app, org, user):
+def test_hook_guichet_tabs_show_on_the_app_they_name_for_enabled_apps_only(rec_app, org, user):
     client = rec_app.test_client()
     client.login(user.email)
     page = client.get("/factures/").get_data(as_text=True)
@@ -54,7 +54,7 @@ def test_tabs_show_on_the_app_they_name_for_enabled_apps_only(rec_app, org, user
     assert ">Recorded</a>" not in client.get("/factures/").get_data(as_text=True)
 
 
-def test_periodic_tasks_run_on_their_schedule_in_the_worker(rec_app):
+def test_hook_guichet_periodic_tasks_run_on_their_schedule_in_the_worker(rec_app):
     from datetime import datetime
 
     from core import jobs
@@ -73,20 +73,20 @@ def test_periodic_tasks_run_on_their_schedule_in_the_worker(rec_app):
     assert Recorder.ticks == [1]
 
 
-def test_plugins_add_cli_commands():
+def test_hook_guichet_cli_adds_commands():
     group = click.Group("guichet")
     add_plugin_commands(group, build_plugin_manager([Recorder()], load_entrypoints=False))
     result = CliRunner().invoke(group, ["recorder-hello"])
     assert result.output == "hello from recorder\n"
 
 
-def test_blueprint_of_a_plugin_is_registered_under_its_prefix(rec_app):
+def test_hook_guichet_blueprints_are_registered_under_their_prefix(rec_app):
     rules = {r.rule for r in rec_app.url_map.iter_rules() if r.endpoint.startswith("notes.")}
     assert rules == {"/notes/", "/notes/<int:account_id>"}
     assert registry(rec_app).blueprint_apps["notes"] == "notes"
 
 
-def test_actions_are_offered_on_an_invoice_by_enabled_apps_only(rec_app, org, user):
+def test_hook_guichet_actions_are_offered_on_an_invoice_by_enabled_apps_only(rec_app, org, user):
     from sqlalchemy import select
 
     from plugins.invoices.importing import import_invoices
@@ -132,7 +132,7 @@ class CashProvider:
         return [Cash]
 
 
-def test_payment_providers_are_offered_by_plugins_and_chosen_by_configuration(tmp_path):
+def test_hook_guichet_payment_providers_offered_by_plugins_chosen_by_configuration(tmp_path):
     from core.payments import payment_provider, payment_providers
 
     app = make_app(tmp_path, EXTRA_PLUGINS=[CashProvider()], MOLLIE_API_KEY="")
@@ -143,3 +143,69 @@ def test_payment_providers_are_offered_by_plugins_and_chosen_by_configuration(tm
         assert payment_provider().key == "cash"
         app.config.update(MOLLIE_API_KEY="test_abc", PAYMENT_PROVIDER="mollie")
         assert payment_provider().key == "mollie"
+
+
+class PigeonPost:
+    """A postal provider as a third party writes one."""
+
+    @staticmethod
+    @hookimpl
+    def guichet_postal_providers():
+        from core.postal import PostalProvider
+
+        class Pigeon(PostalProvider):
+            key, name = "pigeon", "Pigeon post"
+            offers = frozenset({"priority"})
+
+            def price(self, pages, options):
+                return 100 + 10 * pages
+
+        return [Pigeon]
+
+
+def test_hook_guichet_postal_providers_offered_by_plugins_chosen_by_configuration(tmp_path):
+    from core.postal import LetterOptions, postal_provider, postal_providers
+
+    app = make_app(tmp_path, EXTRA_PLUGINS=[PigeonPost()])
+    with app.app_context():
+        assert sorted(postal_providers()) == ["pigeon", "printshop"]
+        app.config["POSTAL_PROVIDER"] = "pigeon"
+        chosen = postal_provider()
+        assert chosen.name == "Pigeon post" and chosen.price(3, LetterOptions()) == 130
+
+
+def test_hook_guichet_operator_pages_are_linked_from_the_back_office_menu(rec_app, operator):
+    client = rec_app.test_client()
+    client.login(operator.email)
+    menu = client.get("/operator/organisations").get_data(as_text=True)
+    assert '<a href="/operator/audit">Recordings</a>' in menu
+
+
+def test_hook_guichet_api_imports_are_served_behind_tokens_and_published(rec_app):
+    from core import api
+
+    with rec_app.app_context():
+        _token, clear = api.issue_token("billing")
+        db.session.commit()
+    client = rec_app.test_client()
+    headers = {"Authorization": f"Bearer {clear}"}
+    Recorder.recordings.clear()
+    answer = client.post("/api/v1/recordings", json={"recordings": [{"name": "a"}]},
+                         headers=headers)  # fmt: skip
+    assert answer.status_code == 200 and answer.json["created"] == ["a"]
+    refused = client.post("/api/v1/recordings", json=[{"name": "b"}, {}], headers=headers)
+    assert refused.status_code == 422
+    assert refused.json["faults"] == [{"row": 2, "field": "name", "message": "missing"}]
+    assert Recorder.recordings == ["a"]
+    assert client.post("/api/v1/recordings", json=[{"name": "c"}]).status_code == 401
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["paths"]["/recordings"]["post"]["summary"] == "Record names"
+
+
+def test_hook_guichet_demo_data_is_loaded_by_guichet_demo(rec_app):
+    from tests.conftest import run_cli
+
+    Recorder.demo.clear()
+    result = run_cli(rec_app, "demo")
+    assert result.exit_code == 0, result.output
+    assert "recorder: demo ready" in result.output and Recorder.demo == ["Client 1"]

@@ -32,7 +32,7 @@ def pclient(plugin_app, user):
     return client
 
 
-def test_builtin_apps_come_through_the_entry_point_group(app):
+def test_hook_guichet_apps_of_the_builtins_come_through_the_entry_point_group(app):
     assert registry(app).apps["account"].plugin_name == "account"
 
 
@@ -109,7 +109,7 @@ def test_operators_see_every_plugin_and_why_one_was_refused(tmp_path, operator):
     assert 'id="plugin-notes"' in page
 
 
-def test_enabled_app_routes_menu_and_data_are_served(pclient, org):
+def test_hook_guichet_menu_items_and_routes_of_an_enabled_app_are_served(pclient, org):
     assert pclient.get("/notes/").get_data(as_text=True) == "notes: 00002501,04008041"
     assert "Mes notes" in pclient.get("/").get_data(as_text=True)
 
@@ -151,7 +151,7 @@ def test_a_raising_plugin_is_contained_and_logged_with_its_name(pclient, caplog)
     assert "plugin broken failed in guichet_menu_items" in caplog.text
 
 
-def test_search_reaches_enabled_plugins_within_the_scope(plugin_app, org):
+def test_hook_guichet_search_reaches_enabled_plugins_within_the_scope(plugin_app, org):
     other = make_org("Client 2", codes=("00009999",))
     with plugin_app.test_request_context():
         results = registry(plugin_app).call(

@@ -85,6 +85,8 @@ def test_user_of_two_organisations_switches_between_them(walk_app, org, user):
 
 
 def _foreign_values(other, other_user):
+    from guichet_tickets.models import Ticket  # the example third-party app
+
     from plugins.contracts.importing import import_contracts
     from plugins.contracts.models import Contract, ContractDocument
     from plugins.invoices.importing import import_invoices
@@ -127,9 +129,11 @@ def _foreign_values(other, other_user):
         provider="printshop", document_sha256="0" * 64, title="Lettre", pages=1,
         address=["CLIENT 2", "75015 PARIS"], price=145,
     )  # fmt: skip
-    db.session.add_all([subscription, payment, letter])
+    ticket = Ticket(organisation_id=other.id, author_id=other_user.id, subject="Secret")
+    db.session.add_all([subscription, payment, letter, ticket])
     db.session.commit()
     return {
+        "ticket_id": ticket.id,
         "subscription_id": subscription.id,
         "payment_id": payment.id,
         "letter_id": letter.id,
@@ -159,6 +163,8 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
         from core.activation import set_app_enabled
 
         set_app_enabled(other, "admintool", True)
+        set_app_enabled(other, "tickets", True)
+        set_app_enabled(org, "tickets", True)
         db.session.commit()
     client = walk_app.test_client()
     assert client.login(user.email).status_code == 302
@@ -166,6 +172,7 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
         walk_app, client, foreign, only=lambda endpoint: endpoint not in NOT_TENANT_ROUTES
     )
     assert ("GET", "notes.note") in checked
+    assert ("GET", "tickets.detail") in checked and ("POST", "tickets_desk.reply") in checked
     assert ("GET", "portal.account") in checked
     assert ("POST", "portal.switch_organisation") in checked
     # nothing changed for the other organisation

@@ -1,0 +1,47 @@
+"""``guichet plugin new``: the package it writes installs, lints clean and passes its
+own tests with the fixtures Guichet ships."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import run_cli
+
+BIN = Path(sys.executable).parent
+
+
+def test_a_new_plugin_installs_and_its_own_tests_pass(app, tmp_path):
+    result = run_cli(app, "plugin", "new", "hello", "--directory", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    package = tmp_path / "guichet-hello"
+    assert f"wrote {package}" in result.output
+    assert (package / "guichet_hello" / "templates" / "hello" / "index.html").is_file()
+    lint = subprocess.run([BIN / "ruff", "check", "--no-cache", "."], cwd=package,
+                          capture_output=True, text=True)  # fmt: skip
+    assert lint.returncode == 0, lint.stdout
+    site = tmp_path / "site"  # installed as pip installs any package, out of the way
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, "."],
+        cwd=package, check=True, capture_output=True,
+    )  # fmt: skip
+    assert list(site.glob("guichet_hello-0.1.0.dist-info/entry_points.txt"))
+    env = {k: v for k, v in os.environ.items() if k != "GUICHET_TEST_DATABASE_URL"}
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=package, env={**env, "PYTHONPATH": str(site)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "6 passed" in tests.stdout
+
+
+def test_a_bad_name_or_a_taken_folder_writes_nothing(app, tmp_path):
+    refused = run_cli(app, "plugin", "new", "Hello World", "--directory", str(tmp_path))
+    assert refused.exit_code == 1
+    assert "'Hello World' is not a usable name" in refused.output
+    assert run_cli(app, "plugin", "new", "core", "--directory", str(tmp_path)).exit_code == 1
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "guichet-notes").mkdir()
+    taken = run_cli(app, "plugin", "new", "notes", "--directory", str(tmp_path))
+    assert taken.exit_code == 1 and "exists already; nothing was written" in taken.output
+    assert list((tmp_path / "guichet-notes").iterdir()) == []
