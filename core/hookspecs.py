@@ -35,8 +35,8 @@ if TYPE_CHECKING:
         PeriodicTask,
         PluginBlueprint,
         SearchResult,
+        Widget,
     )
-    from core.appinfo import Widget as WidgetInfo
     from core.models import Organisation, User
     from core.payments import PaymentProvider
     from core.postal import PostalProvider
@@ -45,6 +45,13 @@ if TYPE_CHECKING:
 PROJECT = "guichet"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: Hooks called for an organisation: only the plugins whose apps it has enabled (and
+#: plugins that declare no app) are reached. The reference in ``docs/hooks.md`` says
+#: the same of each hook, and a test holds both to it.
+PER_ORGANISATION = frozenset(
+    {"guichet_menu_items", "guichet_search", "guichet_actions", "guichet_tabs", "guichet_event"}
+)
 
 
 @hookspec
@@ -71,7 +78,7 @@ def guichet_blueprints() -> list[PluginBlueprint]:
 
 
 @hookspec
-def guichet_widgets() -> list[WidgetInfo]:
+def guichet_widgets() -> list[Widget]:
     """Declare dashboard widgets. Called once at start-up.
 
     Returns a list of :class:`core.appinfo.Widget`. Example::
@@ -151,6 +158,7 @@ def guichet_periodic_tasks() -> list[PeriodicTask]:
 @hookspec
 def guichet_event(name: str, payload: dict[str, Any]) -> None:
     """React to a domain event such as ``invoice.created`` or ``payment.paid``.
+    *Per organisation* when the event belongs to one.
 
     ``payload`` is a JSON-serialisable dict; it carries ``organisation_id`` when the
     event belongs to an organisation (then only plugins enabled for it are reached).

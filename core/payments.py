@@ -107,7 +107,18 @@ class PaymentProvider:
     """The base class of payment providers. Subclass it, set ``key`` and ``name``,
     implement the four methods, and return the class from
     ``guichet_payment_providers``. An instance is made per Flask app with the app's
-    configuration; it must be safe to use from several threads."""
+    configuration; it must be safe to use from several threads.
+
+    What an implementation must never do:
+
+    - send a request without the ``idempotency_key`` it is given: a retry would
+      create a second payment or refund, and charge the customer twice;
+    - trust what arrives with a webhook: the core only ever acts on what
+      :meth:`fetch` returns from the provider itself;
+    - change the state of our records: it reports (:class:`RemotePayment`), the core
+      applies, once, along the allowed transitions;
+    - put a secret in a :class:`PaymentError` message: customers see it.
+    """
 
     key: ClassVar[str] = ""
     name: ClassVar[str] = ""
