@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 from sqlalchemy import event
 
-from core.config import REPO_ROOT, instance_path, load_config
+from core.config import REPO_ROOT, SQLITE_BUSY_TIMEOUT, instance_path, load_config
 
 __all__ = ["create_app"]
 
@@ -74,4 +74,5 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT}")  # a writer waits this long
     cursor.close()

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SQLITE_BUSY_TIMEOUT = 5000  # ms a connection to the embedded database waits for the write lock
 
 DEFAULTS: dict[str, object] = {
     # Sessions and cookies: secure by default (browsers accept Secure cookies on localhost).

@@ -21,6 +21,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import OperationalError
 
 from core.activation import enabled_app_keys
+from core.config import SQLITE_BUSY_TIMEOUT
 from core.events import emit
 from core.extensions import db
 from core.models import utcnow
@@ -146,25 +147,28 @@ def provider_of(payment: Payment):
     return provider
 
 
-def _lock(payment_id: int) -> None:
+def _lock(payment_id: int) -> Payment:
     """Take the payment's row for this transaction (a row lock on PostgreSQL, the
-    write lock on SQLite), waiting at most ``PAYMENTS_LOCK_TIMEOUT`` seconds."""
-    seconds = current_app.config.get("PAYMENTS_LOCK_TIMEOUT", 5)
+    write lock on SQLite), waiting at most ``PAYMENTS_LOCK_TIMEOUT`` seconds, and
+    return it as it is now (one ``UPDATE … RETURNING``)."""
+    waits = int(current_app.config.get("PAYMENTS_LOCK_TIMEOUT", 5) * 1000)
     sqlite = db.session.get_bind().dialect.name == "sqlite"
+    patience = sqlite and waits != SQLITE_BUSY_TIMEOUT  # else the connection's own suffices
     try:
-        if sqlite:
-            db.session.execute(text(f"PRAGMA busy_timeout = {int(seconds * 1000)}"))
-        else:
-            db.session.execute(text(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'"))
-        db.session.execute(
+        if patience:
+            db.session.execute(text(f"PRAGMA busy_timeout = {waits}"))
+        elif not sqlite:
+            db.session.execute(text(f"SET LOCAL lock_timeout = '{waits}ms'"))
+        return db.session.scalars(
             update(Payment).where(Payment.id == payment_id).values(updated_at=utcnow())
-        )
+            .returning(Payment), execution_options={"populate_existing": True},
+        ).one()  # fmt: skip
     except OperationalError as error:
         db.session.rollback()
         raise Busy(str(error)) from error
     finally:
-        if sqlite:  # the connection goes back to the pool with its usual patience
-            db.session.connection().exec_driver_sql("PRAGMA busy_timeout = 5000")
+        if patience:  # the connection goes back to the pool with its usual patience
+            db.session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT}")
 
 
 def _mismatch(payment: Payment, remote: RemotePayment) -> str:
@@ -190,8 +194,7 @@ def apply(payment_id: int, remote: RemotePayment) -> Payment:
 
 
 def _apply(payment_id: int, remote: RemotePayment) -> Payment:
-    _lock(payment_id)
-    payment = db.session.get(Payment, payment_id, populate_existing=True)
+    payment = _lock(payment_id)
     problem = _mismatch(payment, remote)
     if problem:
         payment.problem = problem
@@ -200,13 +203,13 @@ def _apply(payment_id: int, remote: RemotePayment) -> Payment:
         raise Mismatch(problem)
     events = []
     if may_move(payment.status, remote.status):
+        if remote.status == "paid":  # first: the payment's own changes then go in one UPDATE
+            events = _paid(payment)
+            payment.paid_at = remote.paid_at or utcnow()
         payment.status = remote.status
         payment.method = remote.method or payment.method
         if remote.status in FINAL:
             payment.checkout_url = None
-        if remote.status == "paid":
-            payment.paid_at = remote.paid_at or utcnow()
-            events = _paid(payment)
         events.append((f"payment.{remote.status}", _payload(payment)))
     if payment.status == "paid" and remote.refunded > payment.refunded:
         payment.refunded = remote.refunded  # refunded at the provider's dashboard

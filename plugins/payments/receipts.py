@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import insert
+from sqlalchemy import Date, func, insert, literal, select
 
 from core.extensions import db
 from core.models import Organisation, utcnow
@@ -23,30 +23,27 @@ def create_receipt(payment) -> tuple[int, str]:
     """Write the receipt of ``payment`` in the session's transaction (not committed);
     returns its id and number. A prepaid balance is outside the scope of VAT until it
     is spent: the receipt carries no VAT; the services paid from it are invoiced with
-    theirs. Plain inserts: this runs while the payment's row is locked."""
-    organisation = db.session.get(Organisation, payment.organisation_id)
+    theirs. Plain inserts (the first reads the organisation's row itself): this runs
+    while the payment's row is locked."""
     label = current_app.config["PAYMENTS_TOPUP_REASON"]
     amount, number = payment.amount, receipt_number(payment.id)
+    invoices, org = Invoice.__table__, Organisation.__table__
+    values = {  # the recipient's columns are read from the organisation's row
+        "organisation_id": literal(payment.organisation_id),
+        "account_id": literal(payment.account_id), "number": literal(number),
+        "kind": literal("invoice"),
+        "issued_on": literal(utcnow().date(), Date), "status": literal("paid"),
+        "currency": literal(payment.currency), "total_ht": literal(amount),
+        "total_ttc": literal(amount), "subscriber": org.c.name, "recipient_name": org.c.name,
+        "recipient_siret": func.coalesce(org.c.siret, ""), "recipient_address": org.c.address,
+        "purchase_order": literal(payment.provider_id or ""), "source_hash": literal("receipt"),
+    }  # fmt: skip
     receipt_id = db.session.scalar(
-        insert(Invoice.__table__)
-        .values(
-            organisation_id=payment.organisation_id,
-            account_id=payment.account_id,
-            number=number,
-            kind="invoice",
-            issued_on=utcnow().date(),
-            status="paid",
-            currency=payment.currency,
-            total_ht=amount,
-            total_ttc=amount,
-            subscriber=organisation.name,
-            recipient_name=organisation.name,
-            recipient_siret=organisation.siret or "",
-            recipient_address=organisation.address,
-            purchase_order=payment.provider_id or "",
-            source_hash="receipt",
+        insert(invoices)
+        .from_select(
+            list(values), select(*values.values()).where(org.c.id == payment.organisation_id)
         )
-        .returning(Invoice.__table__.c.id)
+        .returning(invoices.c.id)
     )
     db.session.execute(
         insert(InvoiceLine.__table__).values(

@@ -2,11 +2,12 @@
 key, and a balance never goes below zero, also under concurrent requests.
 
 :func:`post` first takes the wallet's row (a row lock on PostgreSQL, the database's
-write lock on SQLite) with an ``UPDATE``, so posts to one wallet run one after the
-other; then it looks for the key (a second post with it changes nothing), and applies
-the amount with an ``UPDATE … WHERE balance + amount >= 0``. It does not commit: the
-caller commits, with whatever else belongs to the same transaction (a letter queued
-with its postage)."""
+write lock on SQLite) with an ``UPDATE`` (creating the wallet first when that finds
+none), so posts to one wallet run one after the other; then it looks for the key (a
+second post with it changes nothing), and applies the amount with an
+``UPDATE … WHERE balance + amount >= 0``. It does not commit: the caller commits,
+with whatever else belongs to the same transaction (a letter queued with its
+postage)."""
 
 from __future__ import annotations
 
@@ -61,10 +62,12 @@ def post(
     :class:`InsufficientFunds` when a debit exceeds the balance. Does not commit."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    ensure_wallet(organisation_id)
     wallets = Wallet.__table__
     mine = wallets.c.organisation_id == organisation_id
-    db.session.execute(update(wallets).where(mine).values(updated_at=utcnow()))  # the lock
+    lock = update(wallets).where(mine).values(updated_at=utcnow())
+    if not db.session.execute(lock).rowcount:  # the organisation's first post
+        ensure_wallet(organisation_id)
+        db.session.execute(lock)
     existing = db.session.scalar(select(WalletEntry).where(WalletEntry.key == key))
     if existing is not None:
         return existing
