@@ -215,6 +215,8 @@ def _apply(payment_id: int, remote: RemotePayment) -> Payment:
         payment.refunded = remote.refunded  # refunded at the provider's dashboard
     if payment.status == "paid" and remote.charged_back > payment.charged_back:
         events += _charged_back(payment, remote.charged_back)
+    if events:  # who hears them, read in this transaction: emitting needs no other
+        enabled_app_keys(payment.organisation_id)
     db.session.commit()
     for name, payload in events:
         emit(name, payload)
