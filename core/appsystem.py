@@ -195,6 +195,7 @@ class Registry:
     def results_by_plugin(
         self, hook: str, enabled: frozenset[str] | None = None, **kwargs: Any
     ) -> list[tuple[str, Any]]:
+        """What :meth:`call` returns, each item with the name of the plugin it came from."""
         caller = getattr(self.pm.hook, hook)
         if enabled is not None:
             caller = self.pm.subset_hook_caller(hook, self._disabled_plugins(enabled))
