@@ -46,7 +46,9 @@ def create_app(config: dict | None = None) -> Flask:
         app,
         locale_selector=i18n.select_locale,
         default_translation_directories=i18n.translation_directories(
-            p for _, p in pm.list_name_plugin()
+            plugin
+            for _, plugin in pm.list_name_plugin()
+            if plugin is not None  # None: refused
         ),
     )
     i18n.init_app(app)

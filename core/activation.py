@@ -109,10 +109,8 @@ def app_settings(organisation_id: int, key: str) -> dict[str, Any]:
     require_app(key)
     row = db.session.get(AppActivation, (organisation_id, key))
     declared = registry(current_app).apps[key].app.settings
-    return {
-        **declared,
-        **{k: v for k, v in ((row and row.settings) or {}).items() if k in declared},
-    }
+    chosen = (row.settings if row is not None else None) or {}
+    return {**declared, **{k: v for k, v in chosen.items() if k in declared}}
 
 
 def update_app_settings(organisation: Organisation, key: str, values: dict[str, Any]) -> None:

@@ -23,14 +23,10 @@ from core.plugin_api import (
 from .forms import ReplyForm
 from .mail import notify_reply
 from .models import Ticket, TicketMessage
-from .views import STATUS_LABELS
+from .views import STATUS_LABELS, labels
 
 desk = Blueprint("tickets_desk", __name__, template_folder="templates")
-
-
-@desk.context_processor
-def labels():
-    return {"status_labels": STATUS_LABELS}
+desk.context_processor(labels)  # the customers' pages' status labels
 
 
 @desk.get("/")
