@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 
 from core import audit
 from core.appsystem import registry
@@ -26,17 +26,24 @@ def app_defaults() -> dict[str, bool]:
     }
 
 
+# The organisation's own choices (rank 1) and the operator's defaults (rank 0), in one
+# query built once: every page and every event asks it.
+_ACTIVATIONS = union_all(
+    select(AppActivation.app_key, AppActivation.enabled, literal(1)).where(
+        AppActivation.organisation_id == bindparam("organisation_id")
+    ),
+    select(AppDefault.app_key, AppDefault.enabled, literal(0)),
+)
+
+
 def enabled_app_keys(organisation_id: int) -> frozenset[str]:
     """The installed apps enabled for an organisation (one query, cached per request).
     An app installed after the organisation was created follows its default."""
     cache = g.setdefault("_enabled_apps", {})
     if organisation_id not in cache:
-        explicit = select(AppActivation.app_key, AppActivation.enabled, literal(1)).where(
-            AppActivation.organisation_id == organisation_id
-        )
-        chosen = select(AppDefault.app_key, AppDefault.enabled, literal(0))
         state: dict[str, tuple[int, bool]] = {}
-        for key, enabled, rank in db.session.execute(union_all(explicit, chosen)):
+        rows = db.session.execute(_ACTIVATIONS, {"organisation_id": organisation_id})
+        for key, enabled, rank in rows:
             if key not in state or rank > state[key][0]:
                 state[key] = (rank, enabled)
         cache[organisation_id] = frozenset(

@@ -16,6 +16,7 @@ from core.models import utcnow
 from core.payments import PaymentError, PaymentRequest, RemotePayment, may_move, payment_provider
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice
+from plugins.mollie.provider import http_session
 from plugins.payments import flow
 from plugins.payments.models import Payment
 from plugins.wallet import ledger
@@ -93,6 +94,25 @@ def test_an_unreachable_provider_is_worth_retrying(app, mollie, monkeypatch):
     monkeypatch.setitem(app.config, "MOLLIE_API_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises(PaymentError) as failed:
         payment_provider().fetch("tr_abcdefgh")
+    assert failed.value.retry and "could not be reached" in failed.value.message
+
+
+def test_the_client_reads_the_proxy_settings_once(app, mollie, monkeypatch):
+    """The Mollie client runs on our HTTP session (``mollie-api-python`` keeps the
+    ``_client`` it finds), which read the environment when it was made: a proxy named
+    afterwards is not used; one named before is."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    provider = payment_provider()
+    created = provider.create(request_for(1000))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    assert provider.fetch(created.id).id == created.id
+    session = http_session("https://api.mollie.com", retries=2)
+    assert session.proxies["http"] == "http://127.0.0.1:9" and not session.trust_env
+    monkeypatch.setitem(app.config, "MOLLIE_API_ENDPOINT", mollie.url + "/")  # a new client
+    with pytest.raises(PaymentError) as failed:
+        provider.fetch(created.id)
     assert failed.value.retry and "could not be reached" in failed.value.message
 
 

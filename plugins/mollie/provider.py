@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+import requests
 from mollie.api.client import Client
 from mollie.api.error import Error, RequestError, ResponseError, ResponseHandlingError
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 from core.payments import Method, PaymentError, PaymentProvider, RemotePayment, Setting
 
@@ -33,6 +37,33 @@ def _error(error: Error) -> PaymentError:
     # no answer, or one that is not Mollie's JSON: worth trying again later
     retry = isinstance(error, RequestError | ResponseHandlingError)
     return PaymentError(f"Mollie could not be reached: {error}", retry=retry)
+
+
+def http_session(endpoint: str, retries: int) -> requests.Session:
+    """The HTTP session of one Mollie client. It reads the environment's proxy and
+    certificate settings (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...) once,
+    here, where ``requests`` by default reads them again on every call (about half a
+    millisecond each, a webhook's largest cost outside the database). Connections that
+    fail are retried like the client's own session does."""
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = requests.utils.get_environ_proxies(endpoint)
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    session.verify = bundle or True
+    retry = Retry(connect=retries, read=0, backoff_factor=1)
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+class MollieClient(Client):
+    """``mollie-api-python``'s client on a session of ours (:func:`http_session`). The
+    library offers no public way to pass one: it makes its own on the first call
+    unless ``_client`` is set already, which is what this relies on (tested in
+    ``tests/test_payments.py``, so a release that changes it fails there)."""
+
+    def __init__(self, api_endpoint: str = "", retry: int = 2) -> None:
+        super().__init__(api_endpoint=api_endpoint, retry=retry)
+        self._client = http_session(self.api_endpoint, retry)
 
 
 class MollieProvider(PaymentProvider):
@@ -69,7 +100,7 @@ class MollieProvider(PaymentProvider):
         """This thread's client, made again when the settings change."""
         settings = (self.config.get("MOLLIE_API_ENDPOINT") or "", self.config["MOLLIE_API_KEY"])
         if getattr(self._local, "settings", None) != settings:
-            client = Client(api_endpoint=settings[0], retry=2)
+            client = MollieClient(api_endpoint=settings[0])
             client.set_api_key(settings[1])
             client.set_user_agent_component("Guichet", "1")
             self._local.client, self._local.settings = client, settings

@@ -307,7 +307,7 @@ def receive():
             "The form field id (the payment's id, such as tr_WDqYK6vllg) is missing or bad.\n",
             400,
         )
-    payment = db.session.scalar(select(Payment).where(Payment.provider_id == provider_id))
+    payment = db.session.scalar(flow.BY_PROVIDER_ID, {"provider_id": provider_id})
     if payment is None:
         return "", 200
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Date, func, insert, literal, select
+from sqlalchemy import Date, bindparam, func, insert, literal, select
 
 from core.extensions import db
 from core.models import Organisation, utcnow
@@ -19,47 +19,49 @@ def receipt_number(payment_id: int) -> str:
     return f"{current_app.config['PAYMENTS_RECEIPT_PREFIX']}{payment_id:08d}"
 
 
+# The receipt's three inserts, built once (building one anew costs more than running
+# it). The recipient's columns are read from the organisation's row by the first.
+_invoices, _org = Invoice.__table__, Organisation.__table__
+_RECEIPT = {
+    "organisation_id": bindparam("organisation_id"), "account_id": bindparam("account_id"),
+    "number": bindparam("number"), "kind": literal("invoice"),
+    "issued_on": bindparam("issued_on", type_=Date), "status": literal("paid"),
+    "currency": bindparam("currency"), "total_ht": bindparam("amount"),
+    "total_ttc": bindparam("amount"), "subscriber": _org.c.name, "recipient_name": _org.c.name,
+    "recipient_siret": func.coalesce(_org.c.siret, ""), "recipient_address": _org.c.address,
+    "purchase_order": bindparam("reference"), "source_hash": literal("receipt"),
+}  # fmt: skip
+_NEW_RECEIPT = (
+    insert(_invoices)
+    .from_select(
+        list(_RECEIPT),
+        select(*_RECEIPT.values()).where(_org.c.id == bindparam("organisation_id")),
+    )
+    .returning(_invoices.c.id)
+)
+_NEW_LINE = insert(InvoiceLine.__table__).values(
+    position=1, quantity=Decimal(1), vat_rate=Decimal(0)
+)
+_NEW_RANGE = insert(InvoiceRange.__table__).values(position=1)
+
+
 def create_receipt(payment) -> tuple[int, str]:
     """Write the receipt of ``payment`` in the session's transaction (not committed);
     returns its id and number. A prepaid balance is outside the scope of VAT until it
     is spent: the receipt carries no VAT; the services paid from it are invoiced with
-    theirs. Plain inserts (the first reads the organisation's row itself): this runs
-    while the payment's row is locked."""
+    theirs. Plain inserts: this runs while the payment's row is locked."""
     label = current_app.config["PAYMENTS_TOPUP_REASON"]
-    amount, number = payment.amount, receipt_number(payment.id)
-    invoices, org = Invoice.__table__, Organisation.__table__
-    values = {  # the recipient's columns are read from the organisation's row
-        "organisation_id": literal(payment.organisation_id),
-        "account_id": literal(payment.account_id), "number": literal(number),
-        "kind": literal("invoice"),
-        "issued_on": literal(utcnow().date(), Date), "status": literal("paid"),
-        "currency": literal(payment.currency), "total_ht": literal(amount),
-        "total_ttc": literal(amount), "subscriber": org.c.name, "recipient_name": org.c.name,
-        "recipient_siret": func.coalesce(org.c.siret, ""), "recipient_address": org.c.address,
-        "purchase_order": literal(payment.provider_id or ""), "source_hash": literal("receipt"),
-    }  # fmt: skip
-    receipt_id = db.session.scalar(
-        insert(invoices)
-        .from_select(
-            list(values), select(*values.values()).where(org.c.id == payment.organisation_id)
-        )
-        .returning(invoices.c.id)
-    )
-    db.session.execute(
-        insert(InvoiceLine.__table__).values(
-            invoice_id=receipt_id,
-            position=1,
-            order_number=payment.provider_id or "",
-            label=label,
-            quantity=Decimal(1),
-            unit_price_ht=Decimal(amount) / 100,
-            vat_rate=Decimal(0),
-            amount_ht=amount,
-        )  # fmt: skip
-    )
-    db.session.execute(
-        insert(InvoiceRange.__table__).values(
-            invoice_id=receipt_id, position=1, label=label, total_ht=amount, total_ttc=amount
-        )
-    )
+    amount, number, reference = payment.amount, receipt_number(payment.id), payment.provider_id
+    receipt_id = db.session.scalar(_NEW_RECEIPT, {
+        "organisation_id": payment.organisation_id, "account_id": payment.account_id,
+        "number": number, "issued_on": utcnow().date(), "currency": payment.currency,
+        "amount": amount, "reference": reference or "",
+    })  # fmt: skip
+    db.session.execute(_NEW_LINE, {
+        "invoice_id": receipt_id, "order_number": reference or "", "label": label,
+        "unit_price_ht": Decimal(amount) / 100, "amount_ht": amount,
+    })  # fmt: skip
+    db.session.execute(_NEW_RANGE, {
+        "invoice_id": receipt_id, "label": label, "total_ht": amount, "total_ttc": amount,
+    })  # fmt: skip
     return receipt_id, number

@@ -1,18 +1,19 @@
 """Posting to the wallet: every change of a balance is one ledger entry with a unique
 key, and a balance never goes below zero, also under concurrent requests.
 
-:func:`post` first takes the wallet's row (a row lock on PostgreSQL, the database's
-write lock on SQLite) with an ``UPDATE`` (creating the wallet first when that finds
-none), so posts to one wallet run one after the other; then it looks for the key (a
-second post with it changes nothing), and applies the amount with an
-``UPDATE … WHERE balance + amount >= 0``. It does not commit: the caller commits,
-with whatever else belongs to the same transaction (a letter queued with its
-postage)."""
+:func:`post` first changes the balance with one ``UPDATE … WHERE balance + amount >= 0
+RETURNING balance``, which takes the wallet's row (a row lock on PostgreSQL, the
+database's write lock on SQLite), so posts to one wallet run one after the other.
+Then it writes the entry with ``INSERT … ON CONFLICT DO NOTHING``: when the key was
+posted already, nothing is inserted, the change is undone and that entry returned.
+Two statements in the usual case. It does not commit: the caller commits, with
+whatever else belongs to the same transaction (a letter queued with its postage)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 
 from core.extensions import db
 from core.models import utcnow
@@ -31,20 +32,46 @@ class InsufficientFunds(ValueError):
 
 def balance(organisation_id: int) -> int:
     """The balance in cents (one query on the wallet's primary key)."""
-    value = db.session.scalar(
-        select(Wallet.balance).where(Wallet.organisation_id == organisation_id)
-    )
-    return value or 0
+    return db.session.scalar(_BALANCE, {"org": organisation_id}) or 0
+
+
+# The statements, built once: building one anew costs more than running it.
+_wallets, _entries = Wallet.__table__, WalletEntry.__table__
+_amount = bindparam("amount")
+_ADD = (
+    update(_wallets)
+    .where(_wallets.c.organisation_id == bindparam("org"), _wallets.c.balance + _amount >= 0)
+    .values(balance=_wallets.c.balance + _amount, updated_at=bindparam("now"))
+    .returning(_wallets.c.balance)
+)
+_UNDO = (
+    update(_wallets)
+    .where(_wallets.c.organisation_id == bindparam("org"))
+    .values(balance=_wallets.c.balance - _amount)
+)
+_BALANCE = select(Wallet.balance).where(Wallet.organisation_id == bindparam("org"))
+_ENTRY = select(WalletEntry).where(WalletEntry.key == bindparam("key"))
+_NEW_ENTRY = {
+    dialect.dialect.name: dialect.insert(_entries).on_conflict_do_nothing().returning(_entries.c.id)
+    for dialect in (sqlite, postgresql)
+}
+_NEW_WALLET = {
+    dialect.dialect.name: dialect.insert(_wallets)
+    .values(balance=0, currency="EUR")
+    .on_conflict_do_nothing()
+    for dialect in (sqlite, postgresql)
+}
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 def ensure_wallet(organisation_id: int) -> None:
     """Create the organisation's wallet if it has none, in the caller's transaction
     (``INSERT … ON CONFLICT DO NOTHING``: a concurrent first post is no error)."""
-    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
     db.session.execute(
-        dialect.insert(Wallet.__table__)
-        .values(organisation_id=organisation_id, balance=0, currency="EUR", updated_at=utcnow())
-        .on_conflict_do_nothing()
+        _NEW_WALLET[_dialect()], {"organisation_id": organisation_id, "updated_at": utcnow()}
     )
 
 
@@ -62,29 +89,26 @@ def post(
     :class:`InsufficientFunds` when a debit exceeds the balance. Does not commit."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
-    wallets = Wallet.__table__
-    mine = wallets.c.organisation_id == organisation_id
-    lock = update(wallets).where(mine).values(updated_at=utcnow())
-    if not db.session.execute(lock).rowcount:  # the organisation's first post
+    change = {"org": organisation_id, "amount": amount, "now": utcnow()}
+    after = db.session.scalar(_ADD, change)
+    if after is None:  # refused, posted before, or the organisation's first post
+        existing = db.session.scalar(_ENTRY, {"key": key})
+        if existing is not None:
+            return existing
         ensure_wallet(organisation_id)
-        db.session.execute(lock)
-    existing = db.session.scalar(select(WalletEntry).where(WalletEntry.key == key))
-    if existing is not None:
-        return existing
-    after = db.session.scalar(
-        update(wallets)
-        .where(mine, wallets.c.balance + amount >= 0)
-        .values(balance=wallets.c.balance + amount)
-        .returning(wallets.c.balance)
-    )
-    if after is None:
-        raise InsufficientFunds(balance(organisation_id), amount)
-    entry = WalletEntry(
-        organisation_id=organisation_id, key=key, kind=kind, amount=amount,
-        balance_after=after, reason=reason, reference=reference, user_id=user_id,
-    )  # fmt: skip
+        after = db.session.scalar(_ADD, change)
+        if after is None:
+            raise InsufficientFunds(balance(organisation_id), amount)
+    values = {"organisation_id": organisation_id, "key": key, "kind": kind, "amount": amount,
+              "balance_after": after, "reason": reason, "reference": reference,
+              "user_id": user_id, "created_at": change["now"]}  # fmt: skip
+    entry_id = db.session.scalar(_NEW_ENTRY[_dialect()], values)
+    if entry_id is None:  # posted before: the balance goes back as it was
+        db.session.execute(_UNDO, change)
+        return db.session.scalar(_ENTRY, {"key": key})
+    entry = WalletEntry(id=entry_id, **values)  # as written, with no query to read it
+    make_transient_to_detached(entry)
     db.session.add(entry)
-    db.session.flush()
     return entry
 
 
