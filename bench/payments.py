@@ -46,6 +46,32 @@ def wait_for(attempt) -> None:
     raise SystemExit("the server did not start")
 
 
+def cpu_seconds(names: dict[str, int | str]) -> dict[str, float]:
+    """CPU time used so far (user + system), by part: a part is a process id (the
+    process and its children: gunicorn's workers) or a command name (every process of
+    that name: the database server's). Read from ``/proc``, so on Linux only."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        command, fields = (
+            text[text.index("(") + 1 : text.rindex(")")],
+            text.rsplit(")", 1)[1].split(),
+        )
+        stats[int(stat.parent.name)] = (command, int(fields[1]), int(fields[11]) + int(fields[12]))
+    used = {}
+    for part, which in names.items():
+        if isinstance(which, str):
+            mine = [pid for pid, (command, _, _) in stats.items() if command == which]
+        else:
+            mine = [pid for pid, (_, parent, _) in stats.items() if pid == which or parent == which]
+        used[part] = sum(stats[pid][2] for pid in mine) / ticks
+    return used
+
+
 def fire(url: str, ids: list[str], threads: int) -> tuple[float, list[int]]:
     """Post ``id=…`` for each of ``ids`` from ``threads`` threads, one connection per
     call as Mollie makes them (so the workers share the load); returns the rate per
@@ -140,9 +166,17 @@ def main() -> None:
         print(f"{args.payments} paid payments of {args.organisations} organisations; "
               f"gunicorn: {args.workers} workers of {args.worker_threads} threads; "
               f"{args.threads} calling threads; database: {dialect}")  # fmt: skip
+        parts = {"portal (gunicorn)": server.pid, "database server": "postgres",
+                 "Mollie server": mollie.pid}  # fmt: skip
+        before, caller = cpu_seconds(parts), sum(os.times()[:2])
         first, codes = fire(url, ids, args.threads)
+        used, caller = cpu_seconds(parts), sum(os.times()[:2]) - caller
         print(f"{'webhooks, first delivery (credit + receipt)':<46} {first:8.0f} /s  "
               f"answers {sorted(set(codes))}  target >= 200/s")  # fmt: skip
+        shares = {part: used[part] - before[part] for part in parts} | {"caller": caller}
+        print(f"{'CPU per first delivery':<46} " + ", ".join(
+            f"{part} {seconds / len(ids) * 1000:.2f} ms" for part, seconds in shares.items()
+        ))  # fmt: skip
         replay, codes = fire(url, ids, args.threads)
         print(f"{'webhooks, replayed (nothing changes)':<46} {replay:8.0f} /s  "
               f"answers {sorted(set(codes))}")  # fmt: skip
