@@ -77,11 +77,23 @@ class Queue(Huey):
         self.wrappers: dict[str, TaskWrapper] = {}
 
 
+class SqliteQueue(SqliteHuey.storage_class):
+    """Huey's SQLite storage as durable as the portal's own embedded database
+    (``synchronous=NORMAL`` in write-ahead-log mode): queuing a job does not wait for
+    the disk (Huey's default waits about half a millisecond on every one); a power cut
+    may lose the last jobs queued, never corrupt the queue."""
+
+    def _create_connection(self):
+        connection = super()._create_connection()
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+
 def _queue_class(app: Flask) -> tuple[type, dict[str, Any]]:
     if app.config.get("REDIS_URL"):
         return RedisHuey.storage_class, {"url": app.config["REDIS_URL"]}
     path = app.config.get("JOBS_PATH") or str(Path(app.instance_path) / "jobs.db")
-    return SqliteHuey.storage_class, {"filename": path}
+    return SqliteQueue, {"filename": path}
 
 
 def init_app(app: Flask) -> None:

@@ -4,8 +4,14 @@ invoices, webhooks that never pay twice, reconciliation, refunds."""
 
 from __future__ import annotations
 
+import http.client
+import socket
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -114,6 +120,36 @@ def test_the_client_reads_the_proxy_settings_once(app, mollie, monkeypatch):
     with pytest.raises(PaymentError) as failed:
         provider.fetch(created.id)
     assert failed.value.retry and "could not be reached" in failed.value.message
+
+
+def test_the_served_local_api_keeps_connections_open():
+    """``guichet mollie serve`` (the demo's and the bench's Mollie) answers several
+    calls on one connection, as Mollie's API does."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    guichet = Path(sys.executable).with_name("guichet")
+    server = subprocess.Popen([guichet, "mollie", "serve", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        for _ in range(100):
+            try:
+                connection.connect()
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        first = connection.sock
+        answers = []
+        for _ in range(2):
+            connection.request("GET", "/v2/methods", headers={"Authorization": "Bearer test_x"})
+            response = connection.getresponse()
+            answers.append((response.status, response.getheader("Connection"), response.read()))
+        assert [a[:2] for a in answers] == [(401, "keep-alive"), (401, "keep-alive")]
+        assert b"Missing authentication" in answers[1][2] and connection.sock is first
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_states_only_move_forward():

@@ -7,8 +7,6 @@ provider to the apps that take payments."""
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from core.hookspecs import hookimpl
@@ -36,10 +34,5 @@ def guichet_cli(group):
         """Run a local server speaking Mollie's API, with a checkout page (test mode)."""
         from .local_api import LocalMollie
 
-        server = LocalMollie().start(host, port)
-        click.echo(f"Local Mollie API on {server.url} (test mode; use any test_… key)")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            server.stop()
+        click.echo(f"Local Mollie API on http://{host}:{port} (test mode; use any test_… key)")
+        LocalMollie().serve(host, port)

@@ -97,6 +97,27 @@ class LocalMollie:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
+    def serve(self, host: str = "127.0.0.1", port: int = 5001, threads: int = 8) -> None:
+        """Serve in this process until stopped, under gunicorn: one worker (the state is
+        in its memory) with ``threads`` threads, keeping connections open between calls
+        as Mollie's API does (the thread of :meth:`start` closes each one)."""
+        from gunicorn.app.base import BaseApplication
+
+        mollie = self
+
+        class Server(BaseApplication):
+            def load_config(self):
+                options = {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
+                           "threads": threads, "keepalive": 75, "loglevel": "warning"}  # fmt: skip
+                for key, value in options.items():
+                    self.cfg.set(key, value)
+
+            def load(self):
+                mollie.url = f"http://{host}:{port}"
+                return mollie.app
+
+        Server().run()
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
