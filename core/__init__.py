@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 from sqlalchemy import event
 
-from core.config import REPO_ROOT, SQLITE_BUSY_TIMEOUT, instance_path, load_config
+from core.config import LOCK_TIMEOUT, REPO_ROOT, instance_path, load_config
 
 __all__ = ["create_app"]
 
@@ -32,6 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+        elif db.engine.dialect.name == "postgresql":
+            event.listen(db.engine, "connect", _postgresql_settings)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "core" / "migrations"))
     csrf.init_app(app)
     htmx.init_app(app)
@@ -76,5 +78,15 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT}")  # a writer waits this long
+    cursor.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT}")  # a writer waits this long
     cursor.close()
+
+
+def _postgresql_settings(connection, _record) -> None:
+    """A statement waits at most ``LOCK_TIMEOUT`` for a lock, then fails (a request is
+    answered, a payment's webhook told to call again) rather than queue behind a
+    stuck transaction; the same rule as SQLite's ``busy_timeout``."""
+    cursor = connection.cursor()
+    cursor.execute(f"SET lock_timeout = {LOCK_TIMEOUT}")
+    cursor.close()
+    connection.commit()  # a setting made in a transaction rolled back would not last

@@ -17,7 +17,8 @@ from typing import Any
 from flask import Flask
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SQLITE_BUSY_TIMEOUT = 5000  # ms a connection to the embedded database waits for the write lock
+# ms a statement waits for a lock: SQLite's busy_timeout, PostgreSQL's lock_timeout
+LOCK_TIMEOUT = 5000
 
 DEFAULTS: dict[str, object] = {
     # Sessions and cookies: secure by default (browsers accept Secure cookies on localhost).

@@ -349,6 +349,16 @@ def test_the_webhook_answers_503_when_the_provider_is_unreachable(
     assert webhook(logged_in, payment.provider_id).status_code == 200
 
 
+def test_every_connection_waits_five_seconds_at_most_for_a_lock(app):
+    """The webhook's lock needs no statement of its own at the usual patience: the
+    connection has it (SQLite's busy_timeout, PostgreSQL's lock_timeout)."""
+    if db.engine.dialect.name == "sqlite":
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+    else:
+        assert db.session.execute(text("SHOW lock_timeout")).scalar() == "5s"
+    assert app.config["PAYMENTS_LOCK_TIMEOUT"] == 5
+
+
 def test_the_webhook_answers_503_when_the_payment_stays_locked(
     app, logged_in, mollie, org, monkeypatch
 ):

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from core.activation import enabled_app_keys
-from core.config import SQLITE_BUSY_TIMEOUT
+from core.config import LOCK_TIMEOUT
 from core.events import emit
 from core.extensions import db
 from core.models import utcnow
@@ -165,19 +165,19 @@ def _lock(payment_id: int) -> Payment:
     return it as it is now (one ``UPDATE … RETURNING``)."""
     waits = int(current_app.config.get("PAYMENTS_LOCK_TIMEOUT", 5) * 1000)
     sqlite = db.session.get_bind().dialect.name == "sqlite"
-    patience = sqlite and waits != SQLITE_BUSY_TIMEOUT  # else the connection's own suffices
+    patience = waits != LOCK_TIMEOUT  # else the connection's own (core.create_app) suffices
     try:
-        if patience:
+        if patience and sqlite:
             db.session.execute(text(f"PRAGMA busy_timeout = {waits}"))
-        elif not sqlite:
+        elif patience:
             db.session.execute(text(f"SET LOCAL lock_timeout = '{waits}ms'"))
         return db.session.scalars(_LOCK, {"payment_id": payment_id, "now": utcnow()}).one()
     except OperationalError as error:
         db.session.rollback()
         raise Busy(str(error)) from error
     finally:
-        if patience:  # the connection goes back to the pool with its usual patience
-            db.session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT}")
+        if patience and sqlite:  # the connection goes back to the pool with its usual patience
+            db.session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {LOCK_TIMEOUT}")
 
 
 def _mismatch(payment: Payment, remote: RemotePayment) -> str:
