@@ -177,6 +177,9 @@ def main() -> None:
         print(f"{'CPU per first delivery':<46} " + ", ".join(
             f"{part} {seconds / len(ids) * 1000:.2f} ms" for part, seconds in shares.items()
         ))  # fmt: skip
+        own = shares["portal (gunicorn)"] + shares["database server"]
+        print(f"{'  so the 2 cores, without Mollie and caller':<46} {len(ids) / own * 2:8.0f} /s  "
+              f"(computed: 2 cores / the portal's and database's CPU per delivery)")  # fmt: skip
         replay, codes = fire(url, ids, args.threads)
         print(f"{'webhooks, replayed (nothing changes)':<46} {replay:8.0f} /s  "
               f"answers {sorted(set(codes))}")  # fmt: skip

@@ -307,11 +307,11 @@ def receive():
             "The form field id (the payment's id, such as tr_WDqYK6vllg) is missing or bad.\n",
             400,
         )
-    payment = db.session.scalar(flow.BY_PROVIDER_ID, {"provider_id": provider_id})
-    if payment is None:
+    known = db.session.execute(flow.BY_PROVIDER_ID, {"provider_id": provider_id}).first()
+    if known is None:
         return "", 200
     try:
-        flow.sync(payment)
+        flow.settle(known.id, known.provider, provider_id)
     except flow.Busy:
         return "The payment is being updated; call again.\n", 503
     except PaymentError as error:

@@ -132,18 +132,20 @@ def start(
 def sync(payment: Payment) -> Payment:
     """Fetch the payment's state from its provider and apply it. Raises
     :class:`PaymentError` (provider unreachable), :class:`Busy`, :class:`Mismatch`."""
-    remote = provider_of(payment).fetch(payment.provider_id)
-    return apply(payment.id, remote)
+    return settle(payment.id, payment.provider, payment.provider_id)
 
 
-def provider_of(payment: Payment):
-    """The provider that holds ``payment``; :class:`PaymentError` (worth retrying: an
+def settle(payment_id: int, provider: str, provider_id: str) -> Payment:
+    """:func:`sync` for the payment known by these columns (the webhook reads no more)."""
+    return apply(payment_id, provider_of(provider).fetch(provider_id))
+
+
+def provider_of(key: str):
+    """The installed provider of this key; :class:`PaymentError` (worth retrying: an
     operator may install it again) when it is no longer installed."""
-    provider = payment_providers().get(payment.provider)
+    provider = payment_providers().get(key)
     if provider is None:
-        raise PaymentError(
-            f"the payment provider {payment.provider!r} is not installed", retry=True
-        )
+        raise PaymentError(f"the payment provider {key!r} is not installed", retry=True)
     return provider
 
 
@@ -154,9 +156,11 @@ _LOCK = (
     .where(Payment.id == bindparam("payment_id"))
     .values(updated_at=bindparam("now"))
     .returning(Payment)
-    .execution_options(populate_existing=True)
+    .execution_options(populate_existing=True, synchronize_session=False)
 )
-BY_PROVIDER_ID = select(Payment).where(Payment.provider_id == bindparam("provider_id"))
+BY_PROVIDER_ID = select(Payment.id, Payment.provider).where(
+    Payment.provider_id == bindparam("provider_id")
+)
 
 
 def _lock(payment_id: int) -> Payment:
@@ -350,7 +354,7 @@ def refund(payment: Payment, amount: int, reason: str) -> PaymentRefund:
         ledger.post(payment.organisation_id, "refund", -amount, f"refund:{row.key}",
                     reason=reason, reference=payment.provider_id)  # fmt: skip
     db.session.commit()
-    provider = provider_of(payment)
+    provider = provider_of(payment.provider)
     try:
         row.provider_id = provider.refund(
             payment.provider_id, amount, payment.currency, reason, row.key
