@@ -197,6 +197,9 @@ def test_a_top_up_is_credited_once_with_a_receipt(app, logged_in, mollie, org, s
     assert f"/factures/{receipt.id}" in page
     listed = logged_in.get("/factures/").get_data(as_text=True)
     assert receipt.number in listed
+    detail = logged_in.get(f"/factures/{receipt.id}").get_data(as_text=True)
+    assert "Rechargement du porte-monnaie" in detail and "50,00" in detail
+    assert receipt.ranges == []  # one line: a summary by range would repeat it
 
 
 def test_the_return_page_applies_the_payment_when_it_comes_before_the_webhook(

@@ -32,6 +32,16 @@ def test_the_same_key_posted_again_changes_nothing(org):
     assert again.id == first.id and ledger.balance(org.id) == 5000 and entries() == 1
 
 
+def test_a_debit_posted_again_returns_its_entry_even_when_the_balance_is_spent(org):
+    ledger.post(org.id, "topup", 145, "t1")
+    first = ledger.post(org.id, "postage", -145, "p1")
+    db.session.commit()
+    again = ledger.post(org.id, "postage", -145, "p1")  # the balance (0) would refuse it
+    db.session.commit()
+    assert again.id == first.id and again.balance_after == 0
+    assert ledger.check(org.id) == (0, 0) and entries() == 2
+
+
 def test_a_debit_beyond_the_balance_is_refused_and_writes_nothing(org):
     ledger.post(org.id, "topup", 100, "t1")
     db.session.commit()

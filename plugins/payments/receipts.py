@@ -10,7 +10,7 @@ from sqlalchemy import Date, bindparam, func, insert, literal, select
 
 from core.extensions import db
 from core.models import Organisation, utcnow
-from plugins.invoices.models import Invoice, InvoiceLine, InvoiceRange
+from plugins.invoices.models import Invoice, InvoiceLine
 
 
 def receipt_number(payment_id: int) -> str:
@@ -19,7 +19,7 @@ def receipt_number(payment_id: int) -> str:
     return f"{current_app.config['PAYMENTS_RECEIPT_PREFIX']}{payment_id:08d}"
 
 
-# The receipt's three inserts, built once (building one anew costs more than running
+# The receipt's two inserts, built once (building one anew costs more than running
 # it). The recipient's columns are read from the organisation's row by the first.
 _invoices, _org = Invoice.__table__, Organisation.__table__
 _RECEIPT = {
@@ -42,14 +42,14 @@ _NEW_RECEIPT = (
 _NEW_LINE = insert(InvoiceLine.__table__).values(
     position=1, quantity=Decimal(1), vat_rate=Decimal(0)
 )
-_NEW_RANGE = insert(InvoiceRange.__table__).values(position=1)
 
 
 def create_receipt(payment) -> tuple[int, str]:
     """Write the receipt of ``payment`` in the session's transaction (not committed);
     returns its id and number. A prepaid balance is outside the scope of VAT until it
     is spent: the receipt carries no VAT; the services paid from it are invoiced with
-    theirs. Plain inserts: this runs while the payment's row is locked."""
+    theirs. One line and no summary by range, which would repeat it. Plain inserts:
+    this runs while the payment's row is locked."""
     label = current_app.config["PAYMENTS_TOPUP_REASON"]
     amount, number, reference = payment.amount, receipt_number(payment.id), payment.provider_id
     receipt_id = db.session.scalar(_NEW_RECEIPT, {
@@ -60,8 +60,5 @@ def create_receipt(payment) -> tuple[int, str]:
     db.session.execute(_NEW_LINE, {
         "invoice_id": receipt_id, "order_number": reference or "", "label": label,
         "unit_price_ht": Decimal(amount) / 100, "amount_ht": amount,
-    })  # fmt: skip
-    db.session.execute(_NEW_RANGE, {
-        "invoice_id": receipt_id, "label": label, "total_ht": amount, "total_ttc": amount,
     })  # fmt: skip
     return receipt_id, number
