@@ -18,7 +18,7 @@ from core import audit
 from core.appinfo import ApiImport
 from core.appsystem import Registry
 from core.directory_import import import_accounts
-from core.extensions import csrf, db
+from core.extensions import csrf, db, limiter
 from core.importing import ImportRejected
 from core.models import ApiToken, utcnow
 
@@ -90,6 +90,15 @@ def _authenticate() -> ApiToken:
     return token
 
 
+def _caller() -> str:
+    """Whom the rate limit counts: the bearer token (each integration has its own
+    allowance), else the address."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return "api:" + hash_token(value.strip())
+    return "api:" + (request.remote_addr or "")
+
+
 def _import_view(spec: ApiImport):
     def view():
         return _run_import(spec)
@@ -125,6 +134,12 @@ def _run_import(spec: ApiImport):
 def init_app(app: Flask, registry: Registry) -> None:
     """Register the API blueprint with the core's imports and the plugins'."""
     app.config.setdefault("API_MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
+    app.config.setdefault("API_RATE_LIMIT", "120 per minute")
+    throttled = limiter.limit(
+        lambda: current_app.config["API_RATE_LIMIT"],
+        key_func=_caller,
+        error_message="too many calls with this token (API_RATE_LIMIT); wait, then retry",
+    )
     imports: dict[str, ApiImport] = {}
     for item in CORE_IMPORTS + registry.call("guichet_api_imports"):
         if isinstance(item, ApiImport) and item.name not in imports:
@@ -134,7 +149,8 @@ def init_app(app: Flask, registry: Registry) -> None:
     bp = Blueprint("api", __name__, url_prefix=PREFIX)
     bp.add_url_rule("/openapi.json", "openapi", lambda: jsonify(openapi(imports)))
     for name, spec in imports.items():
-        bp.add_url_rule(f"/{name}", f"import_{name}", _import_view(spec), methods=["POST"])
+        view = throttled(_import_view(spec))
+        bp.add_url_rule(f"/{name}", f"import_{name}", view, methods=["POST"])
     csrf.exempt(bp)
     app.register_blueprint(bp)
 
@@ -179,6 +195,7 @@ def openapi(imports: dict[str, ApiImport]) -> dict[str, Any]:
                         "description": "Rejected whole; each fault names its item and field",
                         "content": {"application/json": {"schema": error}},
                     },
+                    "429": _json("Too many requests with this token: wait, then retry", "Error"),
                 },
             }
         }

@@ -227,4 +227,5 @@ def too_many_attempts(error):
             _("Too many failed attempts. Wait 15 minutes or reset your password.")
         )
         return render_template("auth/login.html", form=form), 429
-    return error_response(429)
+    limit = getattr(error, "limit", None)  # Flask-Limiter's; its own message, if it has one
+    return error_response(429, getattr(limit, "error_message", None))

@@ -185,6 +185,22 @@ def test_contracts_through_the_api(client, token, org):
     assert db.session.scalar(select(Contract.product)) == "Compte Clients"
 
 
+def test_each_token_has_its_own_rate_limit(app, client, token, monkeypatch):
+    """A runaway integration is answered 429 in JSON; another token is not held back."""
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
+    answers = [post(client, "accounts", [account_item()], token).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    refused = post(client, "accounts", [account_item()], token)
+    assert refused.status_code == 429
+    assert refused.get_json() == {
+        "error": "too many calls with this token (API_RATE_LIMIT); wait, then retry"
+    }
+    _other, clear = api.issue_token("second system")
+    db.session.commit()
+    assert post(client, "accounts", [account_item()], clear).status_code == 200
+    assert count(Account) == 1  # the refused calls wrote nothing
+
+
 def test_cli_tokens_and_account_csv(app, tmp_path):
     created = run_cli(app, "token", "create", "erp")
     assert created.exit_code == 0 and created.output.startswith(api.TOKEN_PREFIX)
