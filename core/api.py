@@ -90,6 +90,13 @@ def _authenticate() -> ApiToken:
     return token
 
 
+RATE_LIMITED = "too many calls with this token (API_RATE_LIMIT); wait, then retry"
+
+
+def _rate_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
 def _caller() -> str:
     """Whom the rate limit counts: the bearer token (each integration has its own
     allowance), else the address."""
@@ -135,11 +142,9 @@ def init_app(app: Flask, registry: Registry) -> None:
     """Register the API blueprint with the core's imports and the plugins'."""
     app.config.setdefault("API_MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
     app.config.setdefault("API_RATE_LIMIT", "120 per minute")
-    throttled = limiter.limit(
-        lambda: current_app.config["API_RATE_LIMIT"],
-        key_func=_caller,
-        error_message="too many calls with this token (API_RATE_LIMIT); wait, then retry",
-    )
+    # The same callables for every app, so that Flask-Limiter (one for the process)
+    # keeps one limit per import however many apps are made (tests make many).
+    throttled = limiter.limit(_rate_limit, key_func=_caller, error_message=RATE_LIMITED)
     imports: dict[str, ApiImport] = {}
     for item in CORE_IMPORTS + registry.call("guichet_api_imports"):
         if isinstance(item, ApiImport) and item.name not in imports:
