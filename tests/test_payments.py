@@ -202,6 +202,24 @@ def test_a_top_up_is_credited_once_with_a_receipt(app, logged_in, mollie, org, s
     assert receipt.ranges == []  # one line: a summary by range would repeat it
 
 
+def test_a_paid_webhook_runs_eight_statements_and_a_replay_two(app, logged_in, mollie, org,
+                                                                count_queries):  # fmt: skip
+    """What ``bench.webhook_cost`` measures, held: the payment looked up and locked, the
+    wallet credited (2), the receipt (2), who hears the events, the payment's changes.
+    A replay is the look-up and the lock."""
+    ledger.post(org.id, "topup", 100, "first")  # the wallet exists, as after a first top-up
+    db.session.commit()
+    payment = top_up(logged_in, preset="2000")
+    mollie.end(payment.provider_id, "paid")
+    with count_queries() as first:
+        assert webhook(app.test_client(), payment.provider_id).status_code == 200
+    with count_queries() as replay:
+        assert webhook(app.test_client(), payment.provider_id).status_code == 200
+    assert len(first) == 8, first.statements
+    assert len(replay) == 2, replay.statements
+    assert ledger.balance(org.id) == 2100
+
+
 def test_the_return_page_applies_the_payment_when_it_comes_before_the_webhook(
     logged_in, mollie, org
 ):
