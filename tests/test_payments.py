@@ -202,8 +202,7 @@ def test_a_top_up_is_credited_once_with_a_receipt(app, logged_in, mollie, org, s
     assert receipt.ranges == []  # one line: a summary by range would repeat it
 
 
-def test_a_paid_webhook_runs_eight_statements_and_a_replay_two(app, logged_in, mollie, org,
-                                                                count_queries):  # fmt: skip
+def test_a_paid_webhook_runs_eight_statements(app, logged_in, mollie, org, count_queries):
     """What ``bench.webhook_cost`` measures, held: the payment looked up and locked, the
     wallet credited (2), the receipt (2), who hears the events, the payment's changes.
     A replay is the look-up and the lock."""
