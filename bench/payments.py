@@ -46,6 +46,48 @@ def wait_for(attempt) -> None:
     raise SystemExit("the server did not start")
 
 
+def start_mollie() -> tuple[subprocess.Popen, str, requests.Session]:
+    """``guichet mollie serve`` in its own process, as Mollie is; returns the process,
+    its URL and an API session with the bench's key, once it answers."""
+    url = f"http://127.0.0.1:{free_port()}"
+    mollie = subprocess.Popen(
+        [str(Path(sys.executable).with_name("guichet")), "mollie", "serve", "--port",
+         url.rsplit(":", 1)[1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {KEY}"
+    wait_for(lambda: api.get(f"{url}/v2/methods", timeout=5))
+    return mollie, url, api
+
+
+def paid_payments(app, api: requests.Session, mollie_url: str, count: int,
+                  organisations: int) -> list[str]:  # fmt: skip
+    """Organisations 1..``organisations`` and ``count`` top-ups among them, open in the
+    portal and paid at the local Mollie server (no webhook yet); their Mollie ids."""
+    from core.extensions import db
+    from plugins.payments.models import Payment
+
+    rows = []
+    with app.app_context():
+        add_organisations(organisations)
+        for n in range(1, count + 1):
+            org = n % organisations + 1
+            remote = api.post(f"{mollie_url}/v2/payments", timeout=10, json={
+                "amount": {"currency": "EUR", "value": f"{AMOUNT / 100:.2f}"},
+                "description": f"Top-up {n}", "redirectUrl": "http://localhost/return",
+                "metadata": {"payment_id": n, "organisation_id": org},
+            }).json()  # fmt: skip
+            api.post(f"{mollie_url}/checkout/{remote['id']}", data={"status": "paid"},
+                     allow_redirects=False, timeout=10)  # fmt: skip
+            rows.append({"id": n, "organisation_id": org, "account_id": org, "key": f"k{n}",
+                         "provider": "mollie", "provider_id": remote["id"], "purpose": "topup",
+                         "amount": AMOUNT, "currency": "EUR", "description": f"Top-up {n}",
+                         "status": "open", "refunded": 0, "problem": ""})  # fmt: skip
+        db.session.execute(insert(Payment), rows)
+        db.session.commit()
+    return [row["provider_id"] for row in rows]
+
+
 def cpu_seconds(names: dict[str, int | str]) -> dict[str, float]:
     """CPU time used so far (user + system), by part: a part is a process id (the
     process and its children: gunicorn's workers) or a command name (every process of
@@ -119,36 +161,12 @@ def main() -> None:
 
     folder = tempfile.mkdtemp(prefix="guichet-bench-")
     bin_dir = Path(sys.executable).parent
-    mollie_url = f"http://127.0.0.1:{free_port()}"
-    mollie = subprocess.Popen(  # in its own process, as Mollie is
-        [str(bin_dir / "guichet"), "mollie", "serve", "--port", mollie_url.rsplit(":", 1)[1]],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    api = requests.Session()
-    api.headers["Authorization"] = f"Bearer {KEY}"
-    wait_for(lambda: api.get(f"{mollie_url}/v2/methods", timeout=5))
+    mollie, mollie_url, api = start_mollie()
     app = bench_app(folder, args.database_url)
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
+    ids = paid_payments(app, api, mollie_url, args.payments, args.organisations)
     with app.app_context():
-        add_organisations(args.organisations)
-        rows = []
-        for n in range(1, args.payments + 1):
-            org = n % args.organisations + 1
-            remote = api.post(f"{mollie_url}/v2/payments", timeout=10, json={
-                "amount": {"currency": "EUR", "value": f"{AMOUNT / 100:.2f}"},
-                "description": f"Top-up {n}", "redirectUrl": "http://localhost/return",
-                "metadata": {"payment_id": n, "organisation_id": org},
-            }).json()  # fmt: skip
-            api.post(f"{mollie_url}/checkout/{remote['id']}", data={"status": "paid"},
-                     allow_redirects=False, timeout=10)  # fmt: skip
-            rows.append({"id": n, "organisation_id": org, "account_id": org, "key": f"k{n}",
-                         "provider": "mollie", "provider_id": remote["id"], "purpose": "topup",
-                         "amount": AMOUNT, "currency": "EUR", "description": f"Top-up {n}",
-                         "status": "open", "refunded": 0, "problem": ""})  # fmt: skip
-        db.session.execute(insert(Payment), rows)
-        db.session.commit()
         dialect = db.engine.dialect.name
-    ids = [row["provider_id"] for row in rows]
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "GUICHET_INSTANCE_PATH": folder,

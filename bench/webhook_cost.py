@@ -21,11 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import requests
-from sqlalchemy import event, insert
+from sqlalchemy import event
 
-from bench.common import add_organisations, bench_app
-from bench.payments import AMOUNT, KEY, free_port, wait_for
+from bench.common import bench_app
+from bench.payments import KEY, paid_payments, start_mollie
 
 # Callgrind's client requests, to count the measured webhooks only.
 TOGGLE = """#include <valgrind/callgrind.h>
@@ -36,18 +35,10 @@ void stop(void) { CALLGRIND_TOGGLE_COLLECT; CALLGRIND_DUMP_STATS_AT("measured");
 
 def measure(database_url: str | None, warm: int, runs: int, toggle: str | None) -> None:
     folder = tempfile.mkdtemp(prefix="guichet-bench-")
-    mollie_url = f"http://127.0.0.1:{free_port()}"
-    guichet = Path(sys.executable).with_name("guichet")
-    mollie = subprocess.Popen(
-        [str(guichet), "mollie", "serve", "--port", mollie_url.rsplit(":", 1)[1]],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    mollie, mollie_url, api = start_mollie()
     try:
-        api = requests.Session()
-        api.headers["Authorization"] = f"Bearer {KEY}"
-        wait_for(lambda: api.get(f"{mollie_url}/v2/methods", timeout=5))
         app = bench_app(folder, database_url, MOLLIE_API_KEY=KEY, MOLLIE_API_ENDPOINT=mollie_url)
-        ids = paid_payments(app, api, mollie_url, warm + runs)
+        ids = paid_payments(app, api, mollie_url, warm + runs, organisations=50)
         from core.extensions import db
 
         with app.app_context():
@@ -74,32 +65,6 @@ def measure(database_url: str | None, warm: int, runs: int, toggle: str | None) 
     print(f"{'statements per first delivery':<46} {len(statements) / runs:8.1f}")
     print(f"{'CPU per first delivery (varies with the machine)':<46} {sum(cpu):8.2f} ms"
           f"  ({cpu[0]:.2f} user, {cpu[1]:.2f} system)")  # fmt: skip
-
-
-def paid_payments(app, api, mollie_url: str, count: int) -> list[str]:
-    """``count`` top-ups, open in the portal and paid at the local Mollie server."""
-    from core.extensions import db
-    from plugins.payments.models import Payment
-
-    rows = []
-    with app.app_context():
-        add_organisations(50)
-        for n in range(1, count + 1):
-            remote = api.post(f"{mollie_url}/v2/payments", timeout=10, json={
-                "amount": {"currency": "EUR", "value": f"{AMOUNT / 100:.2f}"},
-                "description": f"Top-up {n}", "redirectUrl": "http://localhost/return",
-                "metadata": {"payment_id": n, "organisation_id": n % 50 + 1},
-            }).json()  # fmt: skip
-            api.post(f"{mollie_url}/checkout/{remote['id']}", data={"status": "paid"},
-                     allow_redirects=False, timeout=10)  # fmt: skip
-            rows.append({"id": n, "organisation_id": n % 50 + 1, "account_id": n % 50 + 1,
-                         "key": f"k{n}", "provider": "mollie", "provider_id": remote["id"],
-                         "purpose": "topup", "amount": AMOUNT, "currency": "EUR",
-                         "description": f"Top-up {n}", "status": "open", "refunded": 0,
-                         "problem": ""})  # fmt: skip
-        db.session.execute(insert(Payment), rows)
-        db.session.commit()
-    return [row["provider_id"] for row in rows]
 
 
 def under_callgrind(argv: list[str], runs: int) -> None:
