@@ -89,6 +89,7 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
     if overrides:
         app.config.from_mapping(overrides)
     app.config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["INSTANCE_PATH"] = str(folder)  # plugins' own folders go under it
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(folder)
 

@@ -4,14 +4,17 @@
 Each app has its own queue (``app.extensions["huey"]``). Plugins declare tasks with
 :func:`task`, in a module their plugin imports, and periodic tasks through the
 ``guichet_periodic_tasks`` hook; ``guichet worker`` runs a consumer. A task runs inside
-the app's context. Tasks must be idempotent: a retry, or an event delivered twice, may
-run one again.
+the app's context. A task that raises is tried again with a growing delay, and when
+its last try fails its ``on_failure`` runs, so that the failure ends visibly (a letter
+refunded, a state shown to the customer). Tasks must be idempotent: a retry, or an
+event delivered twice, may run one again.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,8 @@ from huey.api import TaskWrapper
 
 from core.appinfo import PeriodicTask
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Task:
@@ -32,6 +37,7 @@ class Task:
     function: Callable
     name: str
     options: dict[str, Any] = field(default_factory=dict)
+    on_failure: Callable[..., Any] | None = None
 
     def __call__(self, *args, **kwargs):
         return self._wrapper()(*args, **kwargs)
@@ -50,19 +56,37 @@ class Task:
 _declared: dict[str, Task] = {}
 
 
-def task(retries: int = 0, retry_delay: int = 0, **options) -> Callable[[Callable], Task]:
-    """Declare a background task; ``my_task(args)`` then queues it. Its arguments must
-    be JSON-like values (ids, not ORM rows). Huey retries a task that raises ``retries``
-    times, ``retry_delay`` seconds apart; for a back-off, record the failure and
-    ``my_task.schedule(args, delay=backoff(attempt))`` instead. Example::
+#: A task that raises is tried this many times more, the first after
+#: ``RETRY_DELAY`` seconds and each next one twice as late (30 s, 1, 2, 4, 8 minutes).
+RETRIES = 5
+RETRY_DELAY = 30
 
-        @task(retries=5)
+
+def task(
+    retries: int = RETRIES,
+    retry_delay: int = RETRY_DELAY,
+    on_failure: Callable[..., Any] | None = None,
+    **options,
+) -> Callable[[Callable], Task]:
+    """Declare a background task; ``my_task(args)`` then queues it. Its arguments must
+    be JSON-like values (ids, not ORM rows). A task that raises is tried again
+    ``retries`` times, after ``retry_delay`` seconds and then twice as long each time;
+    when the last try fails, ``on_failure(*args, error=exception)`` runs in the app
+    context, to end the work visibly (record the failure, refund, tell someone).
+    Example::
+
+        @task(on_failure=mark_failed)
         def send_reminder(invoice_id: int): ...
     """
 
     def declare(function: Callable) -> Task:
         name = f"{function.__module__}.{function.__qualname__}"  # as Huey names it
-        declared = Task(function, name, {"retries": retries, "retry_delay": retry_delay, **options})
+        declared = Task(
+            function,
+            name,
+            {"retries": retries, "retry_delay": retry_delay, "retry_backoff": 2, **options},
+            on_failure,
+        )
         _declared[name] = declared
         return declared
 
@@ -75,6 +99,7 @@ class Queue(Huey):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.wrappers: dict[str, TaskWrapper] = {}
+        self.failure_handlers: dict[type, Callable[..., Any]] = {}  # by Huey task class
 
 
 class SqliteQueue(SqliteHuey.storage_class):
@@ -112,9 +137,11 @@ def init_app(app: Flask) -> None:
     for declared in _declared.values():
         # Huey prefixes the function's module to the name it is given
         task_name = declared.function.__qualname__
-        huey.wrappers[declared.name] = huey.task(name=task_name, **declared.options)(
-            _in_app(app, declared.function)
-        )
+        wrapper = huey.task(name=task_name, **declared.options)(_in_app(app, declared.function))
+        huey.wrappers[declared.name] = wrapper
+        if declared.on_failure is not None:
+            huey.failure_handlers[wrapper.task_class] = declared.on_failure
+    huey.post_execute(name="guichet-failures")(functools.partial(_after_task, app))
     for periodic in registry(app).call("guichet_periodic_tasks"):
         if isinstance(periodic, PeriodicTask):
             huey.periodic_task(periodic.schedule, name=periodic.name)(
@@ -132,6 +159,21 @@ def _in_app(app: Flask, function: Callable) -> Callable:
             return function(*args, **kwargs)
 
     return run
+
+
+def _after_task(app: Flask, task, _value, error: Exception | None) -> None:
+    """After each try: when it raised and no try is left, the task's ``on_failure``."""
+    if error is None or task.retries:
+        return
+    handler = queue(app).failure_handlers.get(type(task))
+    if handler is None:
+        log.error("task %s failed for good: %s", task.name, error)
+        return
+    with app.app_context():
+        try:
+            handler(*task.args, error=error, **task.kwargs)
+        except Exception:  # noqa: BLE001 - the consumer must go on
+            log.exception("on_failure of task %s failed", task.name)
 
 
 def queue(app: Flask | None = None) -> Queue:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, current_app, has_request_context, render_template, request, url_for
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import BuildError
@@ -55,3 +55,14 @@ def external_url(endpoint: str, **values) -> str:
         parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "https"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def browser_url(endpoint: str, **values) -> str:
+    """An absolute link for the browser of the current request to come back to (a
+    payment provider's return address): on the host it reached the portal at, so its
+    session cookie goes with it (``127.0.0.1`` and ``localhost`` are two sites for a
+    browser); on ``PUBLIC_URL`` when that is the host, or outside a request."""
+    public = urlsplit(current_app.config["PUBLIC_URL"])
+    if not has_request_context() or request.host == public.netloc:
+        return external_url(endpoint, **values)
+    return request.host_url.rstrip("/") + url_for(endpoint, **values)

@@ -68,15 +68,17 @@ class Client(FlaskClient):
     ``csrf=False`` to send a request without the token.
     """
 
-    def csrf_token(self) -> str:
-        page = self.get("/password/forgot").get_data(as_text=True)
+    def csrf_token(self, base_url: str | None = None) -> str:
+        """The CSRF token of this client's session (on ``base_url``'s host, if given)."""
+        extra = {"base_url": base_url} if base_url else {}
+        page = self.get("/password/forgot", **extra).get_data(as_text=True)
         return CSRF_RE.search(page).group(1)
 
     def open(self, *args, **kwargs):
         method = kwargs.get("method", "GET")
         if kwargs.pop("csrf", True) and method not in ("GET", "HEAD", "OPTIONS"):
             headers = dict(kwargs.pop("headers", None) or {})
-            headers.setdefault("X-CSRFToken", self.csrf_token())
+            headers.setdefault("X-CSRFToken", self.csrf_token(kwargs.get("base_url")))
             kwargs["headers"] = headers
         # Buffered: a streamed body is read inside the request's own context.
         kwargs.setdefault("buffered", True)

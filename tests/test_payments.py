@@ -27,7 +27,7 @@ from plugins.payments import flow
 from plugins.payments.models import Payment
 from plugins.wallet import ledger
 from plugins.wallet.models import WalletEntry
-from tests.conftest import invoice_item, make_org, make_user, run_cli, run_together
+from tests.conftest import PASSWORD, invoice_item, make_org, make_user, run_cli, run_together
 
 WEBHOOK = "/paiements/webhook"
 
@@ -200,6 +200,19 @@ def test_a_top_up_is_credited_once_with_a_receipt(app, logged_in, mollie, org, s
     detail = logged_in.get(f"/factures/{receipt.id}").get_data(as_text=True)
     assert "Rechargement du porte-monnaie" in detail and "50,00" in detail
     assert receipt.ranges == []  # one line: a summary by range would repeat it
+
+
+def test_the_checkout_returns_to_the_host_the_browser_uses(app, client, user, mollie, org):
+    """The demo answers on localhost and 127.0.0.1, two sites for a browser: coming
+    back on the other one would land on the login page."""
+    here = "http://127.0.0.1:5000"
+    assert client.post("/login", data={"email": user.email, "password": PASSWORD},
+                       base_url=here).status_code == 302  # fmt: skip
+    response = client.post("/porte-monnaie/recharger", data={"preset": "5000"}, base_url=here)
+    assert response.status_code == 303
+    remote = mollie.payments[db.session.scalar(select(Payment.provider_id))]
+    assert remote["redirectUrl"].startswith(f"{here}/paiements/")
+    assert remote["webhookUrl"] == app.config["PUBLIC_URL"] + WEBHOOK  # never the browser's
 
 
 def test_a_paid_webhook_runs_eight_statements(app, logged_in, mollie, org, count_queries):

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -246,7 +247,9 @@ def test_drafts_cannot_be_forged_or_borrowed(app, logged_in, org):
     fund(org, 1000)
     page = preview(logged_in, pdf()).get_data(as_text=True)
     draft = DRAFT.search(page).group(1)
-    form = {"draft": draft[:-2] + "xx", "address": ADDRESS, "country": "FR"}
+    payload, signature = draft.rsplit(".", 1)
+    forged_signature = ("B" if signature[0] == "A" else "A") + signature[1:]  # 6 bits changed
+    form = {"draft": f"{payload}.{forged_signature}", "address": ADDRESS, "country": "FR"}
     forged = logged_in.post("/courrier/envoyer", data=form)
     assert forged.status_code == 404
     other = make_org("Client 2", codes=("00009999",))
@@ -370,3 +373,56 @@ def test_admins_keep_terms_that_may_be_appended_to_an_invoice(app, client, org):
     pages = [int(re.search(r'id="preview-pages">(\d+)', p).group(1)) for p in (alone, with_terms)]
     assert pages[1] == pages[0] + 3
     assert "Facture 70002 et conditions générales" in with_terms
+
+
+def test_the_instance_folder_is_known_without_being_configured(tmp_path, monkeypatch):
+    """The worker starts as ``guichet worker`` does under ``make run``: the default
+    instance folder, named nowhere; the print shop finds its folders under it."""
+    import core
+    from core.testing import database_url
+    from plugins.postal.printshop import PrintShop
+
+    monkeypatch.delenv("GUICHET_INSTANCE_PATH", raising=False)
+    monkeypatch.setattr(core, "instance_path", lambda: tmp_path)  # the default folder
+    worker_app = core.create_app({"SQLALCHEMY_DATABASE_URI": database_url(), "SECRET_KEY": "s"})
+    assert worker_app.config["INSTANCE_PATH"] == str(tmp_path)
+    assert PrintShop(worker_app.config).folder("outbox") == tmp_path / "postal" / "outbox"
+
+
+def test_a_letter_that_cannot_be_handed_over_is_tried_again_then_failed_and_refunded(
+    app, logged_in, org, tmp_path, monkeypatch, operator, other_client
+):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the outbox cannot be made: every try fails
+    monkeypatch.setitem(app.config, "POSTAL_OUTBOX", str(blocked / "outbox"))
+    fund(org, 1000)
+    confirm(logged_in, preview(logged_in, pdf(1)).get_data(as_text=True))
+    assert ledger.balance(org.id) == 1000 - 145
+    assert jobs.drain(app) == sending.MAX_ATTEMPTS  # each try after a growing delay
+    letter = db.session.scalar(select(Letter))
+    assert (letter.status, letter.refunded) == ("failed", True)
+    assert ledger.balance(org.id) == 1000
+    assert "not-a-folder" in letter.reason
+    page = logged_in.get(f"/courrier/{letter.id}").get_data(as_text=True)
+    assert "n’a pas pu être envoyé" in page and "not-a-folder" in page and "remboursé" in page
+    other_client.login(operator.email)
+    desk = other_client.get("/operator/courriers/?status=failed").get_data(as_text=True)
+    assert "Client 1" in desk and "not-a-folder" in desk
+
+
+def test_the_retries_of_a_task_wait_longer_each_time(app, logged_in, org, tmp_path, monkeypatch):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setitem(app.config, "POSTAL_OUTBOX", str(blocked / "outbox"))
+    fund(org, 1000)
+    confirm(logged_in, preview(logged_in, pdf(1)).get_data(as_text=True))
+    huey = jobs.queue(app)
+    message, delays = huey.dequeue(), []
+    for _ in range(3):
+        now = datetime.now(UTC).replace(tzinfo=None)  # Huey's naive UTC
+        huey.execute(message, message.eta or now)  # due: fails, is scheduled again
+        [message] = huey.scheduled()
+        huey.storage.flush_schedule()
+        delays.append(round((message.eta - now).total_seconds()))
+    assert delays == [30, 60, 120]
+    assert db.session.scalar(select(Letter.status)) == "queued"  # still being tried

@@ -34,7 +34,7 @@ from core.payments import (
     payment_provider,
     payment_providers,
 )
-from core.rendering import external_url
+from core.rendering import browser_url, external_url
 from core.security import allow_form_action
 from plugins.invoices.models import Invoice
 from plugins.wallet import ledger
@@ -111,7 +111,7 @@ def start(
         currency=payment.currency,
         description=description,
         reference=str(payment.id),
-        return_url=external_url("payments.show", payment_id=payment.id),
+        return_url=browser_url("payments.show", payment_id=payment.id),
         webhook_url=external_url("payments_webhook.receive"),
         idempotency_key=payment.key,
         locale=provider_locale(),

@@ -15,7 +15,17 @@ import uuid
 from io import BytesIO
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -28,6 +38,7 @@ from core.appinfo import (
     App,
     MenuItem,
     MigrationLocation,
+    OperatorPage,
     PeriodicTask,
     PluginBlueprint,
     Widget,
@@ -89,7 +100,17 @@ def guichet_apps():
 
 @hookimpl
 def guichet_blueprints():
-    return [PluginBlueprint(bp, app_key=APP_KEY, url_prefix="/courrier")]
+    from .desk import desk
+
+    return [
+        PluginBlueprint(bp, app_key=APP_KEY, url_prefix="/courrier"),
+        PluginBlueprint(desk, app_key=None, url_prefix="/operator/courriers", operators=True),
+    ]
+
+
+@hookimpl
+def guichet_operator_pages():
+    return [OperatorPage(_l("Letters"), "postal_desk.index", order=50)]
 
 
 @hookimpl
@@ -379,4 +400,4 @@ def widget():
         scoped(Letter).where(Letter.status.in_(("queued", "submitted", "accepted", "printed",
                                                 "posted"))).order_by(Letter.id.desc()).limit(5)
     ).all()  # fmt: skip
-    return render("postal/widget.html", letters=on_the_way, labels=STATUS_LABELS)
+    return render_template("postal/widget.html", letters=on_the_way, labels=STATUS_LABELS)

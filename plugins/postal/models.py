@@ -52,6 +52,14 @@ class Letter(AccountScopedMixin, db.Model):
         cascade="all, delete-orphan", order_by="LetterEvent.id"
     )
 
+    @property
+    def reason(self) -> str:
+        """What was said when the letter reached its status (why it failed...)."""
+        for event in reversed(self.events):
+            if event.status == self.status:
+                return event.detail
+        return ""
+
 
 class LetterEvent(db.Model):
     """One state of a letter, when it was reached, and what the provider said."""

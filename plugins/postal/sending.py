@@ -57,10 +57,27 @@ def send(letter: Letter) -> Letter:
     return letter
 
 
-@jobs.task()
-def submit(letter_id: int, attempt: int = 0) -> None:
+def submission_failed(letter_id: int, error: Exception) -> None:
+    """The last try to hand a letter over failed: it fails, with the reason, and is
+    refunded."""
+    letter = db.session.scalar(select(Letter).where(Letter.id == letter_id).with_for_update())
+    if letter is not None and letter.status == "queued":
+        move(letter, "failed", _reason(error))
+        db.session.commit()
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, PostalError):
+        return error.message
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+@jobs.task(retries=MAX_ATTEMPTS - 1, on_failure=submission_failed)
+def submit(letter_id: int) -> None:
     """Hand a queued letter to its provider (idempotent: the provider gets our stable
-    reference, and a letter already submitted is left alone)."""
+    reference, and a letter already submitted is left alone). A failure is tried again
+    with a growing delay, unless the provider says it is final; the last one fails the
+    letter, which is refunded."""
     letter = db.session.get(Letter, letter_id)
     if letter is None or letter.status != "queued":
         return
@@ -76,10 +93,8 @@ def submit(letter_id: int, attempt: int = 0) -> None:
             options_of(letter),
         ))  # fmt: skip
     except PostalError as error:
-        if error.retry and attempt + 1 < MAX_ATTEMPTS:
-            log.warning("letter %s: %s; trying again", letter_id, error.message)
-            submit.schedule(letter_id, attempt + 1, delay=jobs.backoff(attempt))
-            return
+        if error.retry:
+            raise
         move(letter, "failed", error.message)
         db.session.commit()
         return

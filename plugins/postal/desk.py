@@ -1,0 +1,41 @@
+"""The operators' view of letters in the back-office: every organisation's letters,
+the failed ones first to hand, each with the reason it failed. Its blueprint is given
+with ``operators=True``, so the core keeps it for operators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from core.extensions import db
+from core.listing import StatusListing, page_rows, read_listing
+from core.models import Organisation
+from core.rendering import render
+
+from . import STATUS_LABELS
+from .models import Letter
+
+desk = Blueprint("postal_desk", __name__, template_folder="templates")
+
+
+@desk.get("/")
+def index():
+    """Letters of every organisation, newest first; ``?status=failed`` shows those that
+    could not be posted, with their reason."""
+    listing = StatusListing()
+    read_listing(listing, request.args, {"date": Letter.id}, "date", descending=True)
+    query = select(Letter)
+    if listing.read_status(request.args, STATUS_LABELS):
+        query = query.where(Letter.status == listing.status)
+    order = Letter.id.desc() if listing.descending else Letter.id.asc()
+    letters = page_rows(listing, query.options(selectinload(Letter.events)), (order,))
+    names = dict(
+        db.session.execute(
+            select(Organisation.id, Organisation.name).where(
+                Organisation.id.in_({letter.organisation_id for letter in letters})
+            )
+        ).all()
+    )
+    return render("postal/desk.html", "results", listing=listing, letters=letters,
+                  names=names, labels=STATUS_LABELS)  # fmt: skip

@@ -1,0 +1,64 @@
+"""The portal as a newcomer meets it: the demo data of ``guichet demo``, its login, and
+every page and widget the demo customer reaches, as the running portal serves them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from core.appsystem import registry
+from tests.conftest import run_cli
+from tests.htmlcheck import boosted_links_inheriting_a_target
+
+LOGIN = re.compile(r"customer: (\S+)  password: (\S+)")
+
+
+@pytest.fixture
+def demo(app, client):
+    """``guichet demo``, then its customer logged in with the printed password."""
+    result = run_cli(app, "demo")
+    assert result.exit_code == 0, result.output
+    email, password = LOGIN.search(result.output).groups()
+    assert client.login(email, password).status_code == 302
+    return client
+
+
+def customer_pages(app) -> list[str]:
+    """Every page without arguments a customer may open (GET), the exports aside."""
+    operators = registry(app).operator_blueprints | {"operator"}
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if rule.arguments or "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        if rule.endpoint.split(".")[0] in operators or rule.rule.startswith("/api/"):
+            continue
+        if rule.rule.endswith((".csv", ".zip", ".pdf", ".json")) or "webhook" in rule.endpoint:
+            continue
+        urls.append(rule.rule)
+    return sorted(urls)
+
+
+def test_every_widget_renders_with_the_demo_data(app, demo):
+    widgets = registry(app).widgets
+    assert "postal.progress" in widgets
+    for key in widgets:
+        response = demo.htmx("GET", f"/widgets/{key}")
+        body = response.get_data(as_text=True)
+        if response.status_code == 404:  # the app is not enabled for the demo
+            continue
+        assert response.status_code == 200, key
+        assert "widget-unavailable" not in body, f"widget {key} is unavailable"
+
+
+def test_no_link_of_a_page_swaps_a_whole_page_into_a_list(app, demo):
+    pages = customer_pages(app)
+    assert {"/contrats/", "/paiements/", "/courrier/", "/factures/"} <= set(pages)
+    for url in pages:
+        for htmx in (False, True):
+            response = demo.htmx("GET", url) if htmx else demo.get(url)
+            assert response.status_code < 500, url
+            if response.mimetype != "text/html":
+                continue
+            found = boosted_links_inheriting_a_target(response.get_data(as_text=True))
+            assert found == [], f"{url}: {found}"
