@@ -65,6 +65,9 @@ DEFAULTS: dict[str, object] = {
     "EXTRA_PLUGINS": [],
     "BLOCKED_PLUGINS": [],
     "PAGE_SIZE": 25,
+    # The provider's name and logo in the portal's header (the logo: a file of the
+    # instance folder, or a URL), and the address of its terms of sale.
+    "BRAND": {"name": "Guichet", "logo": "", "terms_url": ""},
     # The provider running the portal, printed on documents (invoices, letters).
     "ISSUER": {"name": "Guichet", "address": "", "siret": "", "vat_number": ""},
 }

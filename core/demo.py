@@ -16,6 +16,12 @@ from core.passwords import set_password
 
 DEMO_ORG = "Client 1"
 DEMO_ACCOUNTS = [("00002501", "Client 1 – Siège"), ("04008041", "Client 1 – Agence de Lyon")]
+# What the demo's members find on their dashboard (the apps that are installed).
+DEMO_DASHBOARD = {
+    "favourites": ["invoices", "contracts", "consumption", "wallet", "postal"],
+    "pins": ["invoices.latest", "wallet.balance", "consumption.glance", "contracts.glance",
+             "postal.progress", "account.summary"],
+}  # fmt: skip
 DEMO_USERS = [
     ("demo@example.com", "Camille Martin", False),
     ("operator@example.com", "Opérateur Guichet", True),
@@ -32,6 +38,11 @@ def load_demo() -> list[str]:
             vat_number="FR23356000000",
             address="9 rue du Colonel Pierre Avia\n75015 Paris",
         )
+        apps, widgets = registry(current_app).apps, registry(current_app).widgets
+        org.dashboard_defaults = {
+            "favourites": [k for k in DEMO_DASHBOARD["favourites"] if k in apps],
+            "pins": [k for k in DEMO_DASHBOARD["pins"] if k in widgets],
+        }
     parent_id = None
     for code, name in DEMO_ACCOUNTS:
         account = db.session.scalar(select(Account).where(Account.client_code == code))

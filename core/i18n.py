@@ -88,7 +88,14 @@ def change(percent: float | None) -> str:
     return format_percent(percent / 100, format="+#,##0.0 %;-#,##0.0 %")
 
 
+def colon(label: str) -> str:
+    """``label`` followed by a colon, set as the user's language wants it: after a
+    no-break space in French (``Solde :``), right after the word in English."""
+    return f"{label}\u00a0:" if str(get_locale()).startswith("fr") else f"{label}:"
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["colon"] = colon
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["change"] = change

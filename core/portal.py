@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_babel import gettext as _
@@ -50,7 +51,28 @@ log = logging.getLogger(__name__)
 
 def init_app(app: Flask) -> None:
     app.before_request(gate_plugin_blueprints)
-    app.context_processor(lambda: {"shell": Shell, "plugin_url": plugin_url})
+    app.context_processor(lambda: {"shell": Shell, "plugin_url": plugin_url, "brand": brand()})
+
+
+@dataclass(frozen=True)
+class Brand:
+    """The provider as the header shows it (the ``BRAND`` setting)."""
+
+    name: str
+    logo_url: str
+    terms_url: str
+
+
+def brand() -> Brand:
+    settings = {"name": "Guichet", "logo": "", "terms_url": "", **current_app.config["BRAND"]}
+    logo = settings["logo"]
+    if not logo:
+        logo_url = url_for("static", filename="favicon.svg")
+    elif logo.startswith(("/", "http://", "https://")):
+        logo_url = logo
+    else:
+        logo_url = url_for("portal.brand_logo")
+    return Brand(settings["name"], logo_url, settings["terms_url"])
 
 
 def gate_plugin_blueprints():
@@ -142,6 +164,15 @@ class Shell:
         if scope.account_ids is None:
             return _("All accounts")
         return _("%(count)d account(s)", count=len(scope.account_ids))
+
+
+@bp.get("/brand/logo")
+def brand_logo():
+    """The provider's logo, a file of the instance folder named by ``BRAND["logo"]``."""
+    name = current_app.config["BRAND"].get("logo", "")
+    if not name or name.startswith(("/", "http://", "https://")):
+        abort(404)
+    return send_from_directory(current_app.instance_path, name, max_age=3600)
 
 
 @bp.get("/")

@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 
 
 def render(template: str, block: str = "content", **context) -> str:
-    """Render ``template``; an HTMX request (not a boosted navigation) gets ``block``."""
-    if request.htmx and not request.htmx.boosted:
+    """Render ``template``; an HTMX request (not a boosted navigation, nor the restore
+    of a page from the history) gets ``block``."""
+    htmx = request.htmx
+    if htmx and not htmx.boosted and not htmx.history_restore_request:
         return render_block(template, block, **context)
     return render_template(template, **context)
 

@@ -5,7 +5,6 @@ import { copyFileSync, mkdirSync } from "node:fs";
 const files = {
   "htmx.org/dist/htmx.min.js": "htmx.min.js",
   "sortablejs/Sortable.min.js": "Sortable.min.js",
-  "@picocss/pico/css/pico.min.css": "pico.min.css",
 };
 mkdirSync("core/static/vendor", { recursive: true });
 for (const [source, target] of Object.entries(files)) {

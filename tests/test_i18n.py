@@ -75,3 +75,27 @@ def test_every_message_has_a_french_translation():
             catalog = read_po(handle)
         missing = [m.id for m in catalog if m.id and not m.string]
         assert missing == [], f"{folder}: untranslated {missing}"
+
+
+def test_a_message_means_the_same_in_every_catalog():
+    """The catalogs of the core and of the apps are merged into one: a message the
+    core or two apps translate differently would show one app the other's word (the
+    consumption page's "To" month once read "Destinataire")."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).parents[1]
+    catalogs = [root / "core/translations", *sorted((root / "plugins").glob("*/translations"))]
+    seen: dict[tuple, tuple[str, str]] = {}
+    clashes = []
+    for folder in catalogs:
+        with open(folder / "fr/LC_MESSAGES/messages.po", "rb") as handle:
+            for message in read_po(handle):
+                if not message.id or isinstance(message.id, tuple):
+                    continue
+                key = (message.context, message.id)
+                first = seen.setdefault(key, (message.string, folder.parent.name))
+                if first[0] != message.string:
+                    clashes.append(f"{key}: {first} / {(message.string, folder.parent.name)}")
+    assert not clashes, "\n".join(clashes)

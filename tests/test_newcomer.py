@@ -3,6 +3,7 @@ every page and widget the demo customer reaches, as the running portal serves th
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -62,3 +63,23 @@ def test_no_link_of_a_page_swaps_a_whole_page_into_a_list(app, demo):
                 continue
             found = boosted_links_inheriting_a_target(response.get_data(as_text=True))
             assert found == [], f"{url}: {found}"
+
+
+def visible_text(page: str) -> str:
+    """The text a reader sees: no tags, scripts, styles or attribute values."""
+    page = re.sub(r"<(script|style|svg)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+# a colon, semicolon, question or exclamation mark needs a no-break space before it in
+# French; a figure's time (12:30) or a web address is no sentence
+BAD_FRENCH_PUNCTUATION = re.compile(r"(?<![\d/])(?:[^\s\d\xa0\u202f(]| )[:;?!](?=\s|$)")
+
+
+def test_french_pages_set_their_punctuation_in_the_french_way(app, demo):
+    for url in customer_pages(app):
+        response = demo.get(url)
+        if response.status_code != 200 or response.mimetype != "text/html":
+            continue
+        found = BAD_FRENCH_PUNCTUATION.findall(visible_text(response.get_data(as_text=True)))
+        assert found == [], f"{url}: {found}"

@@ -448,7 +448,7 @@ def test_invoices_are_paid_together_in_one_payment(logged_in, mollie, org):
     assert sorted(link.invoice_id for link in payment.invoices) == [ids["A-1"], ids["A-2"]]
     # while it is open, the invoice offers no second payment
     detail = logged_in.get(f"/factures/{ids['A-1']}").get_data(as_text=True)
-    assert "Paiement en ligne : En attente de paiement" in detail
+    assert "Paiement en ligne\xa0: En attente de paiement" in detail
     assert f"/paiements/factures?id={ids['A-1']}" not in detail
     again = logged_in.post("/paiements/factures", data={"id": [ids["A-1"]]})
     assert again.status_code == 422 and "déjà en cours" in again.get_data(as_text=True)
@@ -459,7 +459,7 @@ def test_invoices_are_paid_together_in_one_payment(logged_in, mollie, org):
     assert statuses == {"A-1": "paid", "A-2": "paid", "A-3": "paid", "C-1": "to_pay"}
     assert ledger.balance(org.id) == 0  # paying invoices does not touch the wallet
     detail = logged_in.get(f"/factures/{ids['A-2']}").get_data(as_text=True)
-    assert "Paiement en ligne : Payé" in detail
+    assert "Paiement en ligne\xa0: Payé" in detail
 
     result = run_cli(logged_in.application, "payments", "refund", str(payment.id), "20.50",
                      "--reason", "Geste commercial")  # fmt: skip
@@ -468,7 +468,7 @@ def test_invoices_are_paid_together_in_one_payment(logged_in, mollie, org):
     assert payment.refunded == 2050 and payment.refunds[0].status == "done"
     assert mollie.payments[payment.provider_id]["amountRefunded"]["value"] == "20.50"
     detail = logged_in.get(f"/factures/{ids['A-2']}").get_data(as_text=True)
-    assert "Paiement en ligne : Payé, 20,50\xa0€ remboursé" in detail
+    assert "Paiement en ligne\xa0: Payé, 20,50\xa0€ remboursé" in detail
     too_much = run_cli(logged_in.application, "payments", "refund", str(payment.id), "200",
                        "--reason", "x")  # fmt: skip
     assert too_much.exit_code != 0 and "between 0.01 and 160.00" in too_much.output

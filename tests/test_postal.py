@@ -107,7 +107,7 @@ def test_the_default_price_table():
     ("CLIENT 2\n1 RUE A\n2\n3\n4\n5\n75015 PARIS", "FR", "au plus 6 lignes"),
     ("CLIENT 2\n" + "X" * 39 + "\n75015 PARIS", "FR", "La ligne 2 compte 39 caractères"),
     ("CLIENT 2\n9 RUE DU COLONEL PIERRE AVIA\nPARIS", "FR", "code postal et la ville"),
-    ("CLIENT 2\nRUE NEUVE 1\n1000 BRUXELLES", "BE", "« BELGIQUE »"),
+    ("CLIENT 2\nRUE NEUVE 1\n1000 BRUXELLES", "BE", "«\xa0BELGIQUE\xa0»"),
     ("CLIENT 2", "FR", "au moins le nom"),
     (ADDRESS, "ZZ", "Choisissez le pays"),
 ])  # fmt: skip

@@ -1,10 +1,29 @@
 // Guichet's front-end glue, loaded with `defer` (no inline script anywhere, strict CSP).
 "use strict";
 
-// Close an open header dropdown when a click lands elsewhere.
+// The small-screen menu folds behind its button (without scripts, noscript.css keeps
+// it open).
 document.addEventListener("click", (event) => {
+  const toggle = event.target.closest(".menu-toggle");
+  if (toggle) {
+    const menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("open", open);
+  }
+  // A header dropdown closes when a click lands elsewhere, or another one opens.
+  const inside = event.target.closest("details.dropdown");
   for (const open of document.querySelectorAll("details.dropdown[open]")) {
-    if (!open.contains(event.target)) open.removeAttribute("open");
+    if (open !== inside) open.removeAttribute("open");
+  }
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const open = document.querySelector("details.dropdown[open]");
+  if (open) {
+    open.removeAttribute("open");
+    open.querySelector("summary").focus();
   }
 });
 

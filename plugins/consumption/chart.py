@@ -9,7 +9,8 @@ from datetime import date
 
 from core.i18n import money
 
-PALETTE = ("#1e6bb8", "#d9480f", "#2b8a3e", "#862e9c", "#e67700")
+# Lines over light bars: dark, distinct colours (each at least 4.5:1 on white).
+PALETTE = ("#b3261e", "#17692e", "#6f2da8", "#9a5b00", "#0b6e79", "#44505f")
 
 
 @dataclass
@@ -18,7 +19,7 @@ class Chart:
     height: int
     bars: list[tuple] = field(default_factory=list)  # x, y, width, height, title
     previous: list[tuple] = field(default_factory=list)  # last year's bars, the same way
-    lines: list[tuple] = field(default_factory=list)  # points, label, colour
+    lines: list[tuple] = field(default_factory=list)  # points, label, colour, dots
     x_labels: list[tuple] = field(default_factory=list)  # x, text
     y_ticks: list[tuple] = field(default_factory=list)  # y, text
 
@@ -42,7 +43,8 @@ def monthly_chart(
     height: int = 260,
 ) -> Chart:
     """Bars of the amount per month (last year's beside them when given) and a line per
-    product; amounts are in cents."""
+    group (``lines``: label -> amount per month), drawn over the bars with a dot per
+    month; amounts are in cents."""
     left, right, top, bottom = 72, 8, 8, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([*amounts.values(), *previous.values(), 1])
@@ -68,12 +70,13 @@ def monthly_chart(
         chart.bars.append(_bar(x, y_of(value), bar_w, top + plot_h, label, value))
         if len(months) <= 12 or index % 2 == 0:
             chart.x_labels.append((round(left + slot * (index + 0.5), 1), month.strftime("%m/%y")))
-    for (product, values), colour in zip(lines.items(), PALETTE, strict=False):
-        points = " ".join(
-            f"{left + slot * (i + 0.5):.1f},{y_of(values.get(m, 0)):.1f}"
+    for (label, values), colour in zip(lines.items(), PALETTE, strict=False):
+        dots = [
+            (round(left + slot * (i + 0.5), 1), round(y_of(values.get(m, 0)), 1),
+             f"{label}, {m.strftime('%m/%Y')}: {money(values.get(m, 0))}")
             for i, m in enumerate(months)
-        )
-        chart.lines.append((points, product, colour))
+        ]  # fmt: skip
+        chart.lines.append((" ".join(f"{x},{y}" for x, y, _ in dots), label, colour, dots))
     return chart
 
 

@@ -20,7 +20,7 @@ from .models import MonthlyTotal
 
 PERIODS = ("12m", "this_month", "last_month", "quarter", "year", "custom")
 GROUPS = ("month", "product", "account", "contract")
-TOP_PRODUCTS = 5  # lines drawn on the chart
+TOP_LINES = 5  # lines of their own on the chart; the others are summed in one
 
 
 def add_months(month: date, count: int) -> date:
@@ -251,19 +251,23 @@ def table(view: View, families: tuple[str, ...]) -> list[Row]:
 
 def series(view: View, families: tuple[str, ...]) -> tuple[dict, dict, dict]:
     """For the chart: the amount per month, last year's per month (when comparing), and
-    the amount per month of the :data:`TOP_PRODUCTS` largest products."""
+    a line per group of the view (product, account or contract; none by month): the
+    :data:`TOP_LINES` largest, the rest summed in one more line, so that the legend
+    accounts for every group of the table."""
     amount = func.sum(MonthlyTotal.amount_ht)
+    key = _group_key(view)
+    query = _filtered(view, families)
+    if view.group == "account":
+        query = query.join(Account, Account.id == MonthlyTotal.account_id)
     rows = db.session.execute(
-        _filtered(view, families)
-        .with_only_columns(MonthlyTotal.month, MonthlyTotal.product, amount)
-        .group_by(MonthlyTotal.month, MonthlyTotal.product)
+        query.with_only_columns(MonthlyTotal.month, key, amount).group_by(MonthlyTotal.month, key)
     ).all()
     by_month: dict[date, int] = {}
-    by_product: dict[str, dict[date, int]] = {}
-    for month, product, total in rows:
+    by_group: dict[str, dict[date, int]] = {}
+    for month, group, total in rows:
         by_month[month] = by_month.get(month, 0) + int(total)
-        by_product.setdefault(product, {})[month] = int(total)
-    top = sorted(by_product, key=lambda p: -sum(by_product[p].values()))[:TOP_PRODUCTS]
+        line = by_group.setdefault(group or "—", {})
+        line[month] = line.get(month, 0) + int(total)
     previous = {}
     if view.compare:
         query = _filtered(view, families, -12).with_only_columns(MonthlyTotal.month, amount)
@@ -271,4 +275,24 @@ def series(view: View, families: tuple[str, ...]) -> tuple[dict, dict, dict]:
             add_months(month, 12): int(total)
             for month, total in db.session.execute(query.group_by(MonthlyTotal.month))
         }
-    return by_month, previous, {p: by_product[p] for p in top}
+    if view.group == "month":
+        return by_month, previous, {}
+    ranked = sorted(by_group, key=lambda g: -sum(by_group[g].values()))
+    lines = {g: by_group[g] for g in ranked[:TOP_LINES]}
+    if len(ranked) > TOP_LINES + 1:
+        others: dict[date, int] = {}
+        for group in ranked[TOP_LINES:]:
+            for month, total in by_group[group].items():
+                others[month] = others.get(month, 0) + total
+        lines[_("Others (%(count)d)", count=len(ranked) - TOP_LINES)] = others
+    elif len(ranked) == TOP_LINES + 1:
+        lines[ranked[-1]] = by_group[ranked[-1]]
+    return by_month, previous, lines
+
+
+def _group_key(view: View):
+    if view.group == "account":
+        return Account.client_code
+    if view.group == "contract":
+        return MonthlyTotal.contract
+    return MonthlyTotal.product

@@ -250,8 +250,16 @@ def detail(invoice_id: int):
         lines_page=page,
         lines_pages=pages,
         lines_count=count,
+        references=[(label, getattr(invoice, n)) for n, label in REFERENCES if getattr(invoice, n)],
         today=date.today(),
     )
+
+
+REFERENCES = (
+    ("business_unit", _l("Business unit")), ("site_1", _l("Site 1")), ("site_2", _l("Site 2")),
+    ("purchase_order", _l("Purchase order")), ("framework_contract", _l("Framework contract")),
+    ("local_contract", _l("Local contract")),
+)  # fmt: skip
 
 
 @bp.get("/<int:invoice_id>/pdf")

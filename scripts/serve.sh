@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Starts the portal once it is set up (scripts/setup.sh), as `make run` does: the
+# migrations, the demo data and its logins, the local Mollie server when no Mollie key
+# is configured, the background worker and the web server. The browser journeys start
+# the portal with this script too (tests/e2e/conftest.py), so they test what runs.
+# PORT (5000) chooses the web server's port, MOLLIE_PORT (PORT + 1) the Mollie server's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+guichet db upgrade
+guichet demo
+port="${PORT:-5000}"
+# Without an SMTP server configured, e-mails are printed here by the worker.
+[[ -z "${GUICHET_MAIL_SERVER:-}" ]] && export GUICHET_MAIL_BACKEND="${GUICHET_MAIL_BACKEND:-console}"
+export GUICHET_PUBLIC_URL="${GUICHET_PUBLIC_URL:-http://localhost:${port}}"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+# Without a Mollie key, payments go to a local server speaking Mollie's API (test mode).
+if [[ -z "${GUICHET_MOLLIE_API_KEY:-}" ]]; then
+  mollie_port="${MOLLIE_PORT:-$((port + 1))}"
+  guichet mollie serve --port "$mollie_port" &
+  pids+=($!)
+  export GUICHET_MOLLIE_API_KEY=test_localdemo00000000000000
+  export GUICHET_MOLLIE_API_ENDPOINT="http://127.0.0.1:${mollie_port}"
+fi
+guichet worker &
+pids+=($!)
+echo
+echo "Guichet is starting on http://localhost:${port}/  (Ctrl-C to stop)"
+echo "Background jobs (e-mails, letters, payment checks) run in the worker beside it."
+[[ -n "${mollie_port:-}" ]] && echo "Payments: test mode, through the local Mollie server on port ${mollie_port}."
+guichet run --host 127.0.0.1 --port "$port"
