@@ -4,6 +4,7 @@ the header menu, and the one gate that hides disabled apps' routes."""
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -363,13 +364,21 @@ def widget(widget_key: str):
 @bp.get("/search")
 @login_required
 def search():
-    """The global search box: every enabled app answers through ``guichet_search``,
-    within the current scope; results are grouped by app."""
+    """The global search box ("Rechercher un produit, un service, un outil"): the
+    apps by name and description, the accounts of the scope by client code and name,
+    then what every enabled app answers through ``guichet_search``, within the scope;
+    results are grouped."""
     membership = _membership_or_404()
     query = request.args.get("q", "").strip()[:100]
     groups: dict[str, list[SearchResult]] = {}
     if len(query) >= 2:
         apps = favourites_mod.usable_apps(membership)
+        found_apps = _matching_apps(apps, query)
+        if found_apps:
+            groups[_("Apps")] = found_apps
+        found_accounts = _matching_accounts(query)
+        if found_accounts:
+            groups[_("Accounts")] = found_accounts
         results = registry(current_app).call(
             "guichet_search", enabled=frozenset(apps), query=query, scope=current_scope()
         )
@@ -377,3 +386,33 @@ def search():
             if isinstance(result, SearchResult) and result.app_key in apps:
                 groups.setdefault(str(apps[result.app_key].name), []).append(result)
     return render("portal/search.html", block="results", query=query, groups=groups)
+
+
+def folded(text: str) -> str:
+    """``text`` without case nor accents, to compare what people type with names."""
+    decomposed = unicodedata.normalize("NFKD", str(text).casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _matching_apps(apps: dict[str, App], query: str) -> list[SearchResult]:
+    wanted = folded(query)
+    found = []
+    for app in sorted(apps.values(), key=lambda a: str(a.name)):
+        url = plugin_url(app.endpoint)
+        if url and (wanted in folded(app.name) or wanted in folded(app.description)):
+            found.append(SearchResult(app.key, str(app.name), url, str(app.description)))
+    return found[:5]
+
+
+def _matching_accounts(query: str) -> list[SearchResult]:
+    pattern = f"%{query}%"
+    rows = db.session.scalars(
+        scoped(Account)
+        .where(Account.client_code.startswith(query) | Account.name.ilike(pattern))
+        .order_by(Account.client_code)
+        .limit(5)
+    )
+    return [
+        SearchResult("", a.client_code, url_for("portal.account", account_id=a.id), a.name)
+        for a in rows
+    ]

@@ -83,3 +83,23 @@ def test_french_pages_set_their_punctuation_in_the_french_way(app, demo):
             continue
         found = BAD_FRENCH_PUNCTUATION.findall(visible_text(response.get_data(as_text=True)))
         assert found == [], f"{url}: {found}"
+
+
+@pytest.mark.parametrize("query, group, expected", [
+    ("Machine", "Vos contrats", "Machine à affranchir"),
+    ("Machine", "Vos consommations", "Location machine IJ-25"),
+    ("Lyon", "Comptes", "04008041"),
+    ("Lyon", "Vos contrats", "04008041 Client 1 – Agence de Lyon"),
+    ("00002501", "Comptes", "00002501"),
+    ("00002501", "Vos factures", "Facture"),
+    ("factures", "Applications", "Vos factures"),
+    ("porte-monnaie", "Applications", "Votre porte-monnaie"),
+    ("monnaie", "Applications", "Votre porte-monnaie"),
+    ("67 520,70", "Vos factures", "Facture 62274737"),
+    ("62274", "Vos factures", "Avoir 62274457"),
+])  # fmt: skip
+def test_the_global_search_finds_apps_products_accounts_and_amounts(demo, query, group, expected):
+    page = demo.htmx("GET", f"/search?q={query}").get_data(as_text=True)
+    groups = dict(re.findall(r"<h2>([^<]+)</h2>(.*?)</section>", page, re.S))
+    assert group in groups, f"{query}: {list(groups)}"
+    assert expected in html.unescape(groups[group]), groups[group]

@@ -26,8 +26,10 @@ from core.appinfo import (
     MenuItem,
     MigrationLocation,
     PluginBlueprint,
+    SearchResult,
     Widget,
 )
+from core.extensions import db
 from core.hookspecs import hookimpl
 from core.importing import import_command
 
@@ -108,6 +110,28 @@ def guichet_actions(target):
         url = url_for(f"{MAIN['key']}.records", contract=target.number)
         return [Action(MAIN["key"], _l("See its consumption"), url, order=20)]
     return []
+
+
+@hookimpl
+def guichet_search(query, scope):
+    """Products consumed, each leading to its consumption (in the main app)."""
+    from core.tenancy import scoped
+
+    from .models import MonthlyTotal
+
+    products = db.session.scalars(
+        scoped(MonthlyTotal, scope)
+        .with_only_columns(MonthlyTotal.product)
+        .where(MonthlyTotal.product.ilike(f"%{query}%"))
+        .distinct()
+        .order_by(MonthlyTotal.product)
+        .limit(5)
+    )
+    main = MAIN["key"]
+    return [
+        SearchResult(main, product, url_for(f"{main}.index", product=product, group="month"))
+        for product in products
+    ]
 
 
 @hookimpl

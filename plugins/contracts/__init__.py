@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Blueprint, abort, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
 
 from core import documents
 from core.appinfo import (
@@ -82,13 +82,29 @@ def guichet_menu_items(user, organisation):
 
 @hookimpl
 def guichet_search(query, scope):
+    """Contracts by number, product, and the client code or name (the site) of their
+    account."""
+    pattern = f"%{query}%"
+    accounts = scoped(Account, scope).with_only_columns(Account.id).where(
+        Account.client_code.startswith(query) | Account.name.ilike(pattern)
+    )
     rows = db.session.scalars(
-        scoped(Contract, scope).where(Contract.number.startswith(query)).limit(5)
+        scoped(Contract, scope)
+        .where(
+            Contract.number.startswith(query)
+            | Contract.product.ilike(pattern)
+            | Contract.account_id.in_(accounts)
+        )
+        .options(joinedload(Contract.account))
+        .order_by(Contract.status, Contract.start_on.desc())
+        .limit(5)
     )
     return [
-        SearchResult(APP_KEY, r.number, url_for("contracts.detail", contract_id=r.id), r.product)
+        SearchResult(APP_KEY, f"{r.product} — {r.number}",
+                     url_for("contracts.detail", contract_id=r.id),
+                     f"{r.account.client_code} {r.account.name}")
         for r in rows
-    ]
+    ]  # fmt: skip
 
 
 @hookimpl

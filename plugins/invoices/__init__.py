@@ -36,8 +36,10 @@ from core.config import plugin_defaults
 from core.csvexport import csv_response, requested_dialect
 from core.extensions import db
 from core.hookspecs import hookimpl
-from core.importing import import_command
+from core.i18n import money, short_date
+from core.importing import import_command, parse_amount
 from core.listing import PAGE_SIZES
+from core.models import Account
 from core.rendering import render
 from core.tenancy import get_scoped_or_404, scoped
 
@@ -88,15 +90,33 @@ def guichet_menu_items(user, organisation):
 
 @hookimpl
 def guichet_search(query, scope):
+    """Invoices of the history window by number, client code, amount (excl. or incl.
+    VAT, as typed: "67 520,70") and subscriber, newest first."""
+    wanted = Invoice.number.startswith(query)
+    accounts = scoped(Account, scope).with_only_columns(Account.id)
+    wanted |= Invoice.account_id.in_(accounts.where(Account.client_code.startswith(query)))
+    try:
+        cents = parse_amount(query.removesuffix("€").strip())
+    except ValueError:
+        cents = None
+    if cents is not None:
+        wanted |= (Invoice.total_ttc == cents) | (Invoice.total_ht == cents)
+    if len(query) >= 3 and not query.isdigit():
+        wanted |= Invoice.subscriber.ilike(f"%{query}%")
     rows = db.session.scalars(
         scoped(Invoice, scope)
-        .where(Invoice.number.startswith(query))
+        .where(wanted)
         .where(Invoice.issued_on >= queries.history_start(date.today()))
-        .order_by(Invoice.issued_on.desc())
+        .order_by(Invoice.issued_on.desc(), Invoice.id.desc())
         .limit(5)
     )
     return [
-        SearchResult(APP_KEY, f"{r.number}", url_for("invoices.detail", invoice_id=r.id))
+        SearchResult(
+            APP_KEY,
+            f"{_('Credit note') if r.kind == 'credit_note' else _('Invoice')} {r.number}",
+            url_for("invoices.detail", invoice_id=r.id),
+            f"{short_date(r.issued_on)} · {money(r.total_ttc, r.currency)} · {r.subscriber}",
+        )
         for r in rows
     ]
 

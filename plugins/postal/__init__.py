@@ -31,6 +31,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from huey import crontab
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import Text, cast
 
 from core import documents
 from core.appinfo import (
@@ -41,6 +42,7 @@ from core.appinfo import (
     OperatorPage,
     PeriodicTask,
     PluginBlueprint,
+    SearchResult,
     Widget,
 )
 from core.config import plugin_defaults
@@ -142,6 +144,24 @@ def guichet_actions(target):
         label = _l("Sent by post on %(date)s: %(status)s", date=when, status=status)
         actions.append(Action(APP_KEY, label, url_for("postal.letter", letter_id=letter.id)))
     return actions
+
+
+@hookimpl
+def guichet_search(query, scope):
+    """Letters by recipient (any line of its address) and document."""
+    pattern = f"%{query}%"
+    rows = db.session.scalars(
+        scoped(Letter, scope)
+        .where(cast(Letter.address, Text).ilike(pattern) | Letter.title.ilike(pattern))
+        .order_by(Letter.id.desc())
+        .limit(5)
+    )
+    return [
+        SearchResult(APP_KEY, f"{letter.address[0]} — {letter.title}",
+                     url_for("postal.letter", letter_id=letter.id),
+                     f"{short_date(letter.created_at)} · {STATUS_LABELS[letter.status]}")
+        for letter in rows
+    ]  # fmt: skip
 
 
 @hookimpl
