@@ -3,12 +3,14 @@ admin and an operator. Running it again keeps the data and prints fresh password
 
 from __future__ import annotations
 
+import json
 import secrets
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
-from core import directory
+from core import directory, documents
 from core.appsystem import registry
 from core.extensions import db
 from core.models import Account, Organisation, User
@@ -22,6 +24,14 @@ DEMO_DASHBOARD = {
     "pins": ["invoices.latest", "wallet.balance", "consumption.glance", "contracts.glance",
              "postal.progress", "account.summary"],
 }  # fmt: skip
+# The provider the demo's documents name, complete with the legal mentions an invoice
+# must carry (written into the instance's guichet.toml when it names none).
+DEMO_ISSUER = {
+    "name": "Guichet Démo SAS",
+    "address": "12 rue des Postes\n69002 Lyon",
+    "siret": "91234567800011",
+    "vat_number": "FR74912345678",
+}
 DEMO_USERS = [
     ("demo@example.com", "Camille Martin", False),
     ("operator@example.com", "Opérateur Guichet", True),
@@ -65,4 +75,23 @@ def load_demo() -> list[str]:
         lines.append(f"{who:>9}: {email}  password: {password}")
     db.session.commit()
     extra = registry(current_app).call("guichet_demo_data", organisation=org)
-    return ["Demo data loaded.", *[str(x) for x in extra], "Log in with:", *lines]
+    return ["Demo data loaded.", *[str(x) for x in extra], *_demo_issuer(), "Log in with:", *lines]
+
+
+def _demo_issuer() -> list[str]:
+    """Give the installation the demo's issuer, when its documents name no complete
+    one and its guichet.toml says nothing of it (the servers read it when they start)."""
+    if not documents.issuer_missing(current_app.config["ISSUER"]):
+        return []
+    path = Path(current_app.instance_path) / "guichet.toml"
+    written = path.read_text("utf-8") if path.exists() else ""
+    if "ISSUER" in written:
+        return [f"warning: ISSUER in {path} lacks legal mentions; invoices have no PDF"]
+    block = "\n".join(
+        ["", "# Written by `guichet demo`: the provider named on documents. Put yours here.",
+         "[ISSUER]", *(f"{key} = {json.dumps(value, ensure_ascii=False)}"
+                       for key, value in DEMO_ISSUER.items()), ""]
+    )  # fmt: skip
+    path.write_text(written + block, "utf-8")
+    current_app.config["ISSUER"] = dict(DEMO_ISSUER)
+    return [f"issuer of the demo's documents: {DEMO_ISSUER['name']} (in {path})"]

@@ -106,3 +106,14 @@ def embed_fonts() -> str:
         rl_config.canvas_basefontname = EMBEDDED_FONT
         CellStyle.fontname = EMBEDDED_FONT  # tables name their default font on each cell
     return EMBEDDED_FONT
+
+
+#: What an invoice must say of its issuer (French Commercial Code, art. L441-9 and
+#: the General Tax Code's art. 242 nonies A): the ``ISSUER`` setting's keys.
+ISSUER_MENTIONS = ("name", "address", "siret", "vat_number")
+
+
+def issuer_missing(issuer: dict) -> list[str]:
+    """The mentions the ``ISSUER`` setting lacks (``["siret", "vat_number"]``); empty
+    when documents can carry all of them."""
+    return [name for name in ISSUER_MENTIONS if not str(issuer.get(name) or "").strip()]

@@ -16,7 +16,6 @@ from flask_babel import (
     format_date,
     format_datetime,
     format_decimal,
-    format_percent,
     get_locale,
 )
 from flask_login import current_user
@@ -80,12 +79,32 @@ def number(value) -> str:
     return "" if value is None else format_decimal(value, format="#,##0.######")
 
 
+def unit_price(value) -> str:
+    """A unit price: two decimals at least, every significant one kept (up to six):
+    ``75.5`` → ``75,50``, ``0.105065`` → ``0,105065``."""
+    return "" if value is None else format_decimal(value, format="#,##0.00####")
+
+
+def percent_sign() -> str:
+    """`` %`` after a no-break space in French, ``%`` in English."""
+    return "\u00a0%" if str(get_locale()).startswith("fr") else "%"
+
+
+def rate(value) -> str:
+    """A rate in percent: ``20`` → ``20 %`` in French (no-break space), ``20%`` in English."""
+    return "" if value is None else number(value) + percent_sign()
+
+
 def change(percent: float | None) -> str:
     """A signed change in the user's locale: ``12.34`` → ``+12,3 %`` in French; "—"
-    when there is nothing to compare with."""
+    when there is nothing to compare with; a change that rounds to nothing has no sign
+    (``0,0 %``, never ``-0,0 %``)."""
     if percent is None:
         return "—"
-    return format_percent(percent / 100, format="+#,##0.0 %;-#,##0.0 %")
+    rounded = round(percent, 1)
+    if rounded == 0:
+        return format_decimal(0, format="0.0") + percent_sign()
+    return format_decimal(rounded, format="+#,##0.0;-#,##0.0") + percent_sign()
 
 
 def colon(label: str) -> str:
@@ -98,6 +117,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["colon"] = colon
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["unit_price"] = unit_price
+    app.jinja_env.filters["rate"] = rate
     app.jinja_env.filters["change"] = change
     app.jinja_env.filters["short_date"] = short_date
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())

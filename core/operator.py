@@ -21,7 +21,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from core import activation, api, directory, favourites
+from core import activation, api, directory, documents, favourites
 from core.appinfo import OperatorPage
 from core.appsystem import API_VERSION, registry
 from core.auth import require_operator
@@ -50,7 +50,10 @@ def back_office_menu():
     """The back-office menu: the core's pages, then those plugins add."""
     pages = [p for p in registry(current_app).call("guichet_operator_pages")
              if isinstance(p, OperatorPage)]  # fmt: skip
-    return {"plugin_pages": sorted(pages, key=lambda p: (p.order, str(p.label)))}
+    return {
+        "plugin_pages": sorted(pages, key=lambda p: (p.order, str(p.label))),
+        "issuer_missing": documents.issuer_missing(current_app.config["ISSUER"]),
+    }
 
 
 # -- forms ---------------------------------------------------------------------------

@@ -104,6 +104,13 @@ def make_app(instance_path, **config) -> Flask:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_url(),
         "SERVER_NAME": "guichet.test",
+        # the provider named on documents, with every legal mention an invoice needs
+        "ISSUER": {
+            "name": "Guichet Test SAS",
+            "address": "1 rue du Test\n75001 Paris",
+            "siret": "91234567800011",
+            "vat_number": "FR74912345678",
+        },
         **config,
     }
     app = create_app(settings)

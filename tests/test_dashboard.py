@@ -253,10 +253,11 @@ def test_search_page_works_without_javascript(dash):
 
 
 def test_search_skips_disabled_apps(dash_app, dash, org):
+    assert "<h2>Notes</h2>" in dash.htmx("GET", "/search?q=0000").get_data(as_text=True)
     with dash_app.app_context():
         set_app_enabled(org, "notes", False)
         db.session.commit()
-    assert "00002501" not in dash.htmx("GET", "/search?q=0000").get_data(as_text=True)
+    assert "<h2>Notes</h2>" not in dash.htmx("GET", "/search?q=0000").get_data(as_text=True)
 
 
 def test_favourites_are_per_organisation(dash_app, dash, user, org):

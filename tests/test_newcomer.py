@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +105,18 @@ def test_the_global_search_finds_apps_products_accounts_and_amounts(demo, query,
     groups = dict(re.findall(r"<h2>([^<]+)</h2>(.*?)</section>", page, re.S))
     assert group in groups, f"{query}: {list(groups)}"
     assert expected in html.unescape(groups[group]), groups[group]
+
+
+def test_the_demo_names_a_complete_issuer_on_its_documents(app, monkeypatch):
+    """A newcomer's invoices carry the provider's legal mentions from the first run."""
+    monkeypatch.setitem(app.config, "ISSUER", {"name": "Guichet"})
+    settings = Path(app.instance_path) / "guichet.toml"
+    try:
+        result = run_cli(app, "demo")
+        assert "issuer of the demo's documents: Guichet Démo SAS" in result.output
+        written = tomllib.loads(settings.read_text("utf-8"))["ISSUER"]
+        assert written["siret"] == "91234567800011" and app.config["ISSUER"] == written
+        again = run_cli(app, "demo")  # written once
+        assert settings.read_text("utf-8").count("[ISSUER]") == 1, again.output
+    finally:
+        settings.unlink(missing_ok=True)

@@ -183,14 +183,20 @@ def test_a_top_up_is_credited_once_with_a_receipt(app, logged_in, mollie, org, s
     assert ledger.balance(org.id) == 5000 and entries() == 1
     assert payment.status == "paid" and payment.paid_at is not None
     receipt = db.session.get(Invoice, payment.receipt_id)
-    assert receipt.number == f"RC-{payment.id:08d}" and receipt.status == "paid"
-    assert receipt.total_ttc == 5000 and receipt.lines[0].label == "Rechargement du porte-monnaie"
+    assert receipt.number == "RC-00000001" and receipt.status == "paid"  # the first receipt
+    assert receipt.total_ttc == 5000
+    assert (
+        receipt.lines[0].label == f"Rechargement du porte-monnaie (paiement {payment.provider_id})"
+    )
     for _replay in range(3):  # Mollie calls again; nothing changes
         assert webhook(logged_in, payment.provider_id).status_code == 200
     assert ledger.balance(org.id) == 5000 and entries() == 1
     assert db.session.scalar(select(func.count()).select_from(Invoice)) == 1
     jobs.drain(app)  # the receipt is e-mailed like any new invoice, once
-    assert [m["Subject"].split()[1] for m in smtp_server.messages] == [receipt.number]
+    assert sorted((m["To"], m["Subject"].split()[1]) for m in smtp_server.messages) == [
+        ("camille@client1.example.com", receipt.number),  # the payer, registered or not
+        ("compta@client1.example.com", receipt.number),
+    ]
 
     page = logged_in.get(f"/paiements/{payment.id}").get_data(as_text=True)
     assert "Payé" in page and "votre paiement a bien été reçu" in page
@@ -215,10 +221,10 @@ def test_the_checkout_returns_to_the_host_the_browser_uses(app, client, user, mo
     assert remote["webhookUrl"] == app.config["PUBLIC_URL"] + WEBHOOK  # never the browser's
 
 
-def test_a_paid_webhook_runs_eight_statements(app, logged_in, mollie, org, count_queries):
+def test_a_paid_webhook_runs_nine_statements(app, logged_in, mollie, org, count_queries):
     """What ``bench.webhook_cost`` measures, held: the payment looked up and locked, the
-    wallet credited (2), the receipt (2), who hears the events, the payment's changes.
-    A replay is the look-up and the lock."""
+    wallet credited (2), the receipt's number from its sequence, the receipt (2), who
+    hears the events, the payment's changes. A replay is the look-up and the lock."""
     ledger.post(org.id, "topup", 100, "first")  # the wallet exists, as after a first top-up
     db.session.commit()
     payment = top_up(logged_in, preset="2000")
@@ -227,7 +233,7 @@ def test_a_paid_webhook_runs_eight_statements(app, logged_in, mollie, org, count
         assert webhook(app.test_client(), payment.provider_id).status_code == 200
     with count_queries() as replay:
         assert webhook(app.test_client(), payment.provider_id).status_code == 200
-    assert len(first) == 8, first.statements
+    assert len(first) == 9, first.statements
     assert len(replay) == 2, replay.statements
     assert ledger.balance(org.id) == 2100
 
@@ -440,7 +446,7 @@ def test_invoices_are_paid_together_in_one_payment(logged_in, mollie, org):
     query = "&".join(f"id={ids[n]}" for n in ("A-1", "A-2", "A-3", "C-1"))
     page = logged_in.get(f"/paiements/factures?{query}").get_data(as_text=True)
     assert "180,50" in page and "Payer 180,50" in page
-    assert "A-3 — rien à payer en ligne" in page and "C-1 — rien à payer en ligne" in page
+    assert "A-3 — rien à payer en ligne" in page and "C-1 — un avoir ne se paie pas" in page
     response = logged_in.post("/paiements/factures", data={"id": [ids["A-1"], ids["A-2"]]})
     assert response.status_code == 303
     payment = db.session.scalar(select(Payment))
@@ -577,3 +583,39 @@ def test_chargebacks_show_and_undo_what_the_payment_did(logged_in, mollie, org):
     db.session.expire_all()
     assert ledger.balance(org.id) == 0 and ledger.check(org.id) == (0, 0)
     assert "4000 not in the wallet" in topup.problem
+
+
+def test_receipts_are_numbered_in_one_unbroken_sequence(app, logged_in, mollie, org):
+    other = make_org("Client 2", codes=("00009999",))
+    make_user("them@client2.example.com", other, role="admin")
+    stranger = app.test_client()
+    stranger.login("them@client2.example.com")
+    paid = []
+    for client, ending in ((logged_in, "paid"), (stranger, "paid"), (logged_in, "failed"),
+                           (logged_in, "paid")):  # fmt: skip
+        payment = top_up(client, preset="2000")
+        mollie.end(payment.provider_id, ending)
+        assert webhook(client, payment.provider_id).status_code == 200
+        paid += [payment.id] if ending == "paid" else []
+    numbers = db.session.scalars(
+        select(Invoice.number).join(Payment, Payment.receipt_id == Invoice.id).order_by(Payment.id)
+    ).all()
+    assert numbers == ["RC-00000001", "RC-00000002", "RC-00000003"]  # no gap, whoever paid
+
+
+def test_a_receipt_says_it_is_paid_and_outside_vat(app, logged_in, mollie, org):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    payment = top_up(logged_in, preset="5000")
+    mollie.end(payment.provider_id, "paid")
+    assert webhook(logged_in, payment.provider_id).status_code == 200
+    db.session.expire_all()
+    response = logged_in.get(f"/factures/{payment.receipt_id}/pdf")
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(BytesIO(response.data)).pages)
+                    .replace("\xa0", " ").replace("\u202f", " ").split())  # fmt: skip
+    assert "50,00 €" in text and " 50,00 " in text  # the unit price with its cents
+    assert "article 256 ter du CGI" in text and "Acquittée le" in text
+    assert "pénalités" not in text and "Bon de commande" not in text
+    assert f"paiement {payment.provider_id}" in text

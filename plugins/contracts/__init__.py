@@ -85,8 +85,10 @@ def guichet_search(query, scope):
     """Contracts by number, product, and the client code or name (the site) of their
     account."""
     pattern = f"%{query}%"
-    accounts = scoped(Account, scope).with_only_columns(Account.id).where(
-        Account.client_code.startswith(query) | Account.name.ilike(pattern)
+    accounts = (
+        scoped(Account, scope)
+        .with_only_columns(Account.id)
+        .where(Account.client_code.startswith(query) | Account.name.ilike(pattern))
     )
     rows = db.session.scalars(
         scoped(Contract, scope)

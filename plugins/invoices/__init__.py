@@ -3,6 +3,7 @@ with search, sort, detail, a dashboard widget, and the import command."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from core.appinfo import (
 )
 from core.config import plugin_defaults
 from core.csvexport import csv_response, requested_dialect
+from core.errors import error_response
 from core.extensions import db
 from core.hookspecs import hookimpl
 from core.i18n import money, short_date
@@ -48,6 +50,7 @@ from .importing import from_csv, import_invoices
 from .models import Invoice, InvoiceLine
 from .schema import INVOICE_SCHEMA
 
+log = logging.getLogger(__name__)
 GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
 
 APP_KEY = "invoices"
@@ -271,8 +274,23 @@ def detail(invoice_id: int):
         lines_pages=pages,
         lines_count=count,
         references=[(label, getattr(invoice, n)) for n, label in REFERENCES if getattr(invoice, n)],
+        related=_related(invoice),
         today=date.today(),
     )
+
+
+def _related(invoice: Invoice) -> list[Invoice]:
+    """The invoice a credit note cancels, or the credit notes that cancel an invoice,
+    within the scope."""
+    if invoice.kind == "credit_note":
+        if not invoice.cancels:
+            return []
+        query = scoped(Invoice).where(Invoice.number == invoice.cancels)
+    else:
+        query = scoped(Invoice).where(
+            Invoice.cancels == invoice.number, Invoice.kind == "credit_note"
+        )
+    return db.session.scalars(query.order_by(Invoice.number)).all()
 
 
 REFERENCES = (
@@ -280,6 +298,16 @@ REFERENCES = (
     ("purchase_order", _l("Purchase order")), ("framework_contract", _l("Framework contract")),
     ("local_contract", _l("Local contract")),
 )  # fmt: skip
+
+
+@bp.app_errorhandler(documents.IssuerIncomplete)
+def issuer_incomplete(error: documents.IssuerIncomplete):
+    """No invoice without the provider's legal mentions: the customer is told, the
+    operators see what is missing on every back-office page."""
+    log.error("invoice PDF refused: %s", error)
+    return error_response(503, _("The PDF of this invoice cannot be made right now: your "
+                                 "provider has not completed its legal details. It has "
+                                 "been told."))  # fmt: skip
 
 
 @bp.get("/<int:invoice_id>/pdf")
@@ -299,9 +327,10 @@ def widget():
     latest = db.session.scalars(
         recent.order_by(Invoice.issued_on.desc(), Invoice.id.desc()).limit(5)
     ).all()
+    due = Invoice.total_ttc + Invoice.credited
     to_pay = db.session.execute(
-        recent.where(Invoice.status == "to_pay")
-        .with_only_columns(Invoice.currency, func.sum(Invoice.total_ttc))
+        recent.where(Invoice.status == "to_pay", Invoice.kind == "invoice", due > 0)
+        .with_only_columns(Invoice.currency, func.sum(due))
         .group_by(Invoice.currency)
         .order_by(Invoice.currency)
     ).all()

@@ -27,14 +27,30 @@ class RenderError(RuntimeError):
 
 
 def vat_breakdown(invoice: Invoice) -> list[tuple[Decimal, int, int]]:
-    """(rate, base HT, VAT) per VAT rate of the invoice's lines, in cents, rounded half up."""
+    """(rate, base HT, VAT) per VAT rate of the invoice's lines, in cents, rounded half
+    up; empty when the lines do not account for the invoice's own VAT (its total incl.
+    VAT less its total excl. VAT, which is what was charged): the document then shows
+    that one figure, and its totals always add up."""
     bases: dict[Decimal, int] = defaultdict(int)
     for line in invoice.lines:
         bases[line.vat_rate] += line.amount_ht
-    return [
+    rows = [
         (rate, base, int((Decimal(base) * rate / 100).quantize(Decimal(1), ROUND_HALF_UP)))
         for rate, base in sorted(bases.items())
     ]
+    consistent = (
+        sum(base for _, base, _ in rows) == invoice.total_ht
+        and sum(vat for _, _, vat in rows) == invoice.total_ttc - invoice.total_ht
+    )
+    return rows if consistent else []
+
+
+class IssuerIncomplete(RuntimeError):
+    """The issuer (the ``ISSUER`` setting) lacks legal mentions an invoice must carry."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(f"ISSUER lacks {', '.join(missing)}")
+        self.missing = missing
 
 
 def cache_folder() -> Path:
@@ -68,6 +84,9 @@ def invoice_pdf(invoice: Invoice) -> Path:
     rendered once per distinct content."""
     if invoice.pdf_sha256:
         return documents.stored_path(invoice.pdf_sha256)
+    missing = documents.issuer_missing(current_app.config["ISSUER"])
+    if missing:
+        raise IssuerIncomplete(missing)
     path = cache_folder() / f"{cache_key(invoice)}.pdf"
     if path.exists():
         return path

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import aliased
 
 from core import documents
 from core.events import emit
@@ -55,6 +56,7 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
     values: dict[str, Any] = {
         "number": row.text("number", required=True, max_length=32),
         "kind": row.choice("type", KINDS, "invoice"),
+        "cancels": row.text("cancels", max_length=32),
         "issued_on": row.parsed("date", parse_date),
         "due_on": row.parsed("due_date", parse_date, required=False),
         "status": row.choice("status", STATUSES, "to_pay"),
@@ -62,8 +64,13 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
         "total_ht": row.parsed("total_ht", parse_amount),
         "total_ttc": row.parsed("total_ttc", parse_amount),
         "subscriber": row.text("subscriber"),
+        "notes": row.text("notes", max_length=2000),
         "edi": bool(row.parsed("edi", parse_bool, required=False)),
     }
+    if values["cancels"] and values["kind"] != "credit_note":
+        row.fault("cancels", "only a credit note cancels an invoice")
+    elif values["cancels"] and values["cancels"] == values["number"]:
+        row.fault("cancels", "a credit note cannot cancel itself")
     if len(values["currency"]) != 3 or not values["currency"].isalpha():
         row.fault("currency", "must be a three-letter code such as EUR")
     account = row.account("client_code", accounts)
@@ -169,6 +176,42 @@ def _write(
     return ids
 
 
+def _credit_targets(written: list[dict], existing: dict[str, tuple[int, str]]) -> set[str]:
+    """The invoices whose credit notes change with these rows: those the credit notes
+    written cancel (now, and before this import), and the invoices written that a
+    stored credit note names (it may have come first)."""
+    targets = {v["cancels"] for v in written if v["cancels"]}
+    replaced = [existing[v["number"]][0] for v in written if v["number"] in existing]
+    if replaced:
+        before = select(Invoice.cancels).where(Invoice.cancels != "")
+        targets |= {row.cancels for row in rows_matching(before, Invoice.id, replaced)}
+    invoices = [v["number"] for v in written if v["kind"] == "invoice"]
+    if invoices:
+        named = select(Invoice.cancels).where(Invoice.kind == "credit_note")
+        targets |= {row.cancels for row in rows_matching(named, Invoice.cancels, invoices)}
+    return targets
+
+
+def _set_credits_against(numbers: set[str]) -> None:
+    """Keep ``credited`` of these invoices: the sum of the credit notes of their own
+    organisation that name them, in whichever order the two arrive."""
+    notes = aliased(Invoice)
+    credited = (
+        select(func.coalesce(func.sum(notes.total_ttc), 0))
+        .where(notes.cancels == Invoice.number, notes.organisation_id == Invoice.organisation_id)
+        .where(notes.kind == "credit_note")
+        .scalar_subquery()
+    )
+    ordered = sorted(numbers)
+    for start in range(0, len(ordered), 500):
+        db.session.execute(
+            update(Invoice)
+            .where(Invoice.number.in_(ordered[start : start + 500]), Invoice.kind == "invoice")
+            .values(credited=credited)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def _existing(numbers: list[str]) -> dict[str, tuple[int, str]]:
     """The id and fingerprint of each of ``numbers`` already stored."""
     query = select(Invoice.number, Invoice.id, Invoice.source_hash)
@@ -200,7 +243,10 @@ def import_invoices(batch: list[Any]) -> ImportResult:
     for values in new + changed:
         if values["pdf"]:
             documents.store(values["pdf"])  # by content: a failed commit leaves an unused copy
+    targets = _credit_targets(new + changed, existing)
     ids = _write(new, changed, existing)
+    if targets:
+        _set_credits_against(targets)
     result.created = [v["number"] for v in new]
     result.updated = [v["number"] for v in changed]
     events = [
@@ -224,8 +270,8 @@ def import_invoices(batch: list[Any]) -> ImportResult:
 # CSV files carry one row per invoice line: the invoice's columns are repeated on each
 # of its rows, and the "line_" and "range_" columns add a line or a range to it.
 INVOICE_COLUMNS = (
-    "number", "type", "date", "due_date", "status", "currency", "total_ht", "total_ttc",
-    "subscriber", "client_code", "sub_account", "edi",
+    "number", "type", "cancels", "date", "due_date", "status", "currency", "total_ht", "total_ttc",
+    "subscriber", "client_code", "sub_account", "edi", "notes",
 )  # fmt: skip
 RECIPIENT_COLUMNS = {"recipient_name": "name", "recipient_siret": "siret",
                      "recipient_address": "address"}  # fmt: skip

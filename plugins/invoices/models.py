@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +40,13 @@ class Invoice(AccountScopedMixin, db.Model):
         Index("ix_invoices_org_ht", "organisation_id", "total_ht"),
         Index("ix_invoices_org_status_due", "organisation_id", "status", "due_on", "issued_on"),
         Index("ix_invoices_org_status_ttc", "organisation_id", "status", "total_ttc"),
+        # the credit notes that name an invoice (most rows name none)
+        Index(
+            "ix_invoices_cancels",
+            "cancels",
+            sqlite_where=text("cancels != ''"),
+            postgresql_where=text("cancels != ''"),
+        ),  # fmt: skip
         {"info": PLUGIN},
     )
 
@@ -48,6 +56,11 @@ class Invoice(AccountScopedMixin, db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     number: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default="invoice")
+    # On a credit note: the number of the invoice it cancels, whose amount it reduces.
+    cancels: Mapped[str] = mapped_column(String(32), default="")
+    # On an invoice: the sum (negative) of the credit notes that cancel it, kept by the
+    # import; what is left to pay is total_ttc + credited.
+    credited: Mapped[int] = mapped_column(BigInteger, default=0)
     issued_on: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="to_pay")
@@ -70,6 +83,8 @@ class Invoice(AccountScopedMixin, db.Model):
     recipient_name: Mapped[str] = mapped_column(String(200), default="")
     recipient_siret: Mapped[str] = mapped_column(String(14), default="")
     recipient_address: Mapped[str] = mapped_column(Text, default="")
+    # Mentions printed on the document (a VAT exemption, a note to the customer)
+    notes: Mapped[str] = mapped_column(Text, default="")
     # The provider's own PDF, kept by core.documents ("" when we render it ourselves)
     pdf_sha256: Mapped[str] = mapped_column(String(64), default="")
     # Fingerprint of the imported data: the same data sent again changes nothing.
@@ -88,10 +103,25 @@ class Invoice(AccountScopedMixin, db.Model):
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceRange.position"
     )
 
+    @property
+    def amount_due(self) -> int:
+        """What is left to pay: nothing on a paid invoice or a credit note, else the
+        total less the credit notes that cancel it."""
+        if self.kind != "invoice" or self.status != "to_pay":
+            return 0
+        return max(0, self.total_ttc + self.credited)
+
+    @property
+    def is_cancelled(self) -> bool:
+        """An invoice to pay whose credit notes cancel it whole."""
+        return self.kind == "invoice" and self.status == "to_pay" and self.amount_due == 0
+
     def is_overdue(self, today: date) -> bool:
-        return self.status == "to_pay" and self.due_on is not None and self.due_on < today
+        return self.amount_due > 0 and self.due_on is not None and self.due_on < today
 
     def display_status(self, today: date) -> str:
+        if self.is_cancelled:
+            return "cancelled"
         return "overdue" if self.is_overdue(today) else self.status
 
 

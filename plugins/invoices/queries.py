@@ -29,7 +29,7 @@ SORTS = {
     "client_code": Account.client_code,
     "status": Invoice.status,
 }
-STATUS_FILTERS = ("to_pay", "paid", "overdue")
+STATUS_FILTERS = ("to_pay", "paid", "overdue", "cancelled")
 
 
 @dataclass
@@ -130,12 +130,15 @@ def filtered(f: Filters, today: date, scope: Scope | None = None) -> Select:
         query = query.where(
             or_(Invoice.local_contract == f.contract, Invoice.framework_contract == f.contract)
         )
+    due = Invoice.total_ttc + Invoice.credited > 0  # not cancelled by credit notes
     if f.status == "overdue":
-        query = query.where(Invoice.status == "to_pay", Invoice.due_on < today)
+        query = query.where(Invoice.status == "to_pay", Invoice.due_on < today, due)
     elif f.status == "to_pay":
         query = query.where(
-            Invoice.status == "to_pay", or_(Invoice.due_on.is_(None), Invoice.due_on >= today)
+            Invoice.status == "to_pay", or_(Invoice.due_on.is_(None), Invoice.due_on >= today), due
         )
+    elif f.status == "cancelled":
+        query = query.where(Invoice.status == "to_pay", Invoice.kind == "invoice", ~due)
     elif f.status:
         query = query.where(Invoice.status == f.status)
     return query

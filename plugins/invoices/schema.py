@@ -13,6 +13,13 @@ INVOICE_SCHEMA = {
     "properties": {
         "number": {"type": "string", "maxLength": 32, "examples": ["62274737"]},
         "type": {"enum": ["invoice", "credit_note"], "default": "invoice"},
+        "cancels": {
+            "type": "string",
+            "maxLength": 32,
+            "description": "on a credit note: the number of the invoice it cancels (in whole or "
+            "in part); its amount is set against that invoice's",
+            "examples": ["62274737"],
+        },
         "date": DATE,
         "due_date": DATE,
         "status": {"enum": ["to_pay", "paid"], "default": "to_pay"},
@@ -20,6 +27,11 @@ INVOICE_SCHEMA = {
         "total_ht": AMOUNT,
         "total_ttc": AMOUNT,
         "subscriber": TEXT,
+        "notes": {
+            "type": "string",
+            "maxLength": 2000,
+            "description": "mentions printed on the document (a VAT exemption...)",
+        },
         "client_code": {"type": "string", "description": "the account's client code"},
         "sub_account": {"type": "string", "description": "a client code of the same organisation"},
         "edi": {"type": "boolean"},

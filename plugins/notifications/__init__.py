@@ -100,6 +100,8 @@ def guichet_event(name, payload):
     one per invoice."""
     if name == "invoice.created":
         sending.note_created(payload["invoice_id"])
+        if payload.get("recipient_user_id"):  # a receipt: its payer gets it too
+            sending.send_to_user(payload["invoice_id"], payload["recipient_user_id"])
 
 
 @bp.record_once

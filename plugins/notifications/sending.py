@@ -18,14 +18,14 @@ from flask import current_app, g, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mailman import EmailMessage
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from core import jobs
 from core.extensions import db
 from core.importing import rows_matching
 from core.mailing import mail_configured
-from core.models import Membership, Organisation, utcnow
+from core.models import Membership, Organisation, User, utcnow
 from core.rendering import external_url
 from core.tenancy import permitted_account_ids
 from plugins.invoices.documents import invoice_pdf
@@ -152,6 +152,35 @@ def flush_created() -> None:
             fan_out(noted[first : first + FAN_OUT_SIZE])
     except Exception:  # noqa: BLE001 - the import is committed; say what was not queued
         log.exception("new invoices could not be queued for notification: %s", noted)
+
+
+@jobs.task()
+def send_to_user(invoice_id: int, user_id: int) -> int:
+    """E-mail a document to one user (the payer of a receipt), once, unless an address
+    registered for it with the same e-mail gets it anyway; returns the deliveries queued."""
+    invoice, user = db.session.get(Invoice, invoice_id), db.session.get(User, user_id)
+    if invoice is None or user is None:
+        return 0
+    registered = db.session.scalars(
+        select(Subscription).where(
+            Subscription.organisation_id == invoice.organisation_id,
+            func.lower(Subscription.email) == user.email.lower(),
+            Subscription.frequency == "each",
+            Subscription.flagged.is_(False),
+        )
+    ).all()
+    permits = [(s, _permitted(s)) for s in registered]
+    if any(p is not False and s.wants(invoice.kind, invoice.account_id, p) for s, p in permits):
+        return 0
+    organisation = db.session.get(Organisation, invoice.organisation_id)
+    ids = _add_deliveries([{
+        "organisation_id": invoice.organisation_id, "key": f"u{user.id}:i{invoice.id}",
+        "email": user.email, "attachments": True, "reason": "invoice",
+        "locale": user.locale or organisation.locale or current_app.config["BABEL_DEFAULT_LOCALE"],
+        "invoice_ids": [invoice.id], "summary": invoice.number,
+    }])  # fmt: skip
+    queue_deliveries(ids)
+    return len(ids)
 
 
 def queue_deliveries(ids: list[int]) -> None:

@@ -67,6 +67,11 @@ STATUS_MESSAGES = {
 }
 DEFAULTS = {
     "PAYMENTS_TOPUP_REASON": "Rechargement du porte-monnaie",
+    # A prepaid balance is a multi-purpose voucher: no VAT until it is spent.
+    "PAYMENTS_RECEIPT_NOTE": (
+        "TVA non applicable au rechargement : bon à usages multiples (article 256 ter du "
+        "CGI). La TVA est due sur les services payés avec ce solde, qui vous sont facturés."
+    ),
     "PAYMENTS_RECEIPT_PREFIX": "RC-",
     "PAYMENTS_RECONCILE_AFTER_MINUTES": 15,
     "PAYMENTS_RECONCILE_DAYS": 30,
@@ -182,9 +187,9 @@ def guichet_cli(group):
 
 
 def payable(invoice: Invoice) -> bool:
-    """Whether an invoice can be paid online: an invoice (not a credit note) still to
-    pay, for a positive amount."""
-    return invoice.kind == "invoice" and invoice.status == "to_pay" and invoice.total_ttc > 0
+    """Whether an invoice can be paid online: an invoice (not a credit note) with an
+    amount left to pay once its credit notes are set against it."""
+    return invoice.amount_due > 0
 
 
 # --- pages -------------------------------------------------------------------------
@@ -262,7 +267,7 @@ def pay():
     payable_now = [i for i in found if payable(i) and i.id not in busy]
     skipped = [i for i in found if i not in payable_now]
     currencies = {i.currency for i in payable_now}
-    total = sum(i.total_ttc for i in payable_now)
+    total = sum(i.amount_due for i in payable_now)
     error = ""
     if len(currencies) > 1:
         error = _("These invoices are in several currencies; pay them separately.")
@@ -278,7 +283,7 @@ def pay():
             payment = flow.start(
                 "invoices", current_scope().organisation_id, payable_now[0].account_id, total,
                 _("Invoices %(numbers)s", numbers=numbers), current_user.id,
-                invoices=[(i.id, i.total_ttc) for i in payable_now],
+                invoices=[(i.id, i.amount_due) for i in payable_now],
                 method=request.form.get("method") or None,
             )  # fmt: skip
         except PaymentError as failure:

@@ -252,7 +252,7 @@ def _paid(payment: Payment) -> list[tuple[str, dict]]:
         )  # fmt: skip
         payment.receipt_id, number = create_receipt(payment)
         created = {"organisation_id": payment.organisation_id, "invoice_id": payment.receipt_id,
-                   "number": number}  # fmt: skip
+                   "number": number, "recipient_user_id": payment.user_id}  # fmt: skip
         return [("invoice.created", created)]
     ids = [link.invoice_id for link in payment.invoices]
     paid = db.session.scalars(

@@ -7,16 +7,31 @@ from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import Date, bindparam, func, insert, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.extensions import db
 from core.models import Organisation, utcnow
 from plugins.invoices.models import Invoice, InvoiceLine
 
+from .models import ReceiptNumber
 
-def receipt_number(payment_id: int) -> str:
-    """``PAYMENTS_RECEIPT_PREFIX`` and the payment's id: never one of the provider's
-    own invoice numbers, as long as the prefix is not one of theirs."""
-    return f"{current_app.config['PAYMENTS_RECEIPT_PREFIX']}{payment_id:08d}"
+_numbers = ReceiptNumber.__table__
+_NEXT_NUMBER = {
+    dialect.dialect.name: dialect.insert(_numbers)
+    .values(prefix=bindparam("prefix"), last=1)
+    .on_conflict_do_update(index_elements=["prefix"], set_={"last": _numbers.c.last + 1})
+    .returning(_numbers.c.last)
+    for dialect in (sqlite, postgresql)
+}
+
+
+def next_receipt_number() -> str:
+    """The next number of the receipts' sequence: ``PAYMENTS_RECEIPT_PREFIX`` and a
+    counter without gaps (never one of the provider's own invoice numbers, as long as
+    the prefix is not one of theirs). Locks the counter until the commit."""
+    prefix = current_app.config["PAYMENTS_RECEIPT_PREFIX"]
+    last = db.session.scalar(_NEXT_NUMBER[db.session.get_bind().dialect.name], {"prefix": prefix})
+    return f"{prefix}{last:08d}"
 
 
 # The receipt's two inserts, built once (building one anew costs more than running
@@ -29,7 +44,7 @@ _RECEIPT = {
     "currency": bindparam("currency"), "total_ht": bindparam("amount"),
     "total_ttc": bindparam("amount"), "subscriber": _org.c.name, "recipient_name": _org.c.name,
     "recipient_siret": func.coalesce(_org.c.siret, ""), "recipient_address": _org.c.address,
-    "purchase_order": bindparam("reference"), "source_hash": literal("receipt"),
+    "notes": bindparam("notes"), "source_hash": literal("receipt"),
 }  # fmt: skip
 _NEW_RECEIPT = (
     insert(_invoices)
@@ -51,14 +66,16 @@ def create_receipt(payment) -> tuple[int, str]:
     theirs. One line and no summary by range, which would repeat it. Plain inserts:
     this runs while the payment's row is locked."""
     label = current_app.config["PAYMENTS_TOPUP_REASON"]
-    amount, number, reference = payment.amount, receipt_number(payment.id), payment.provider_id
+    amount, number = payment.amount, next_receipt_number()
     receipt_id = db.session.scalar(_NEW_RECEIPT, {
         "organisation_id": payment.organisation_id, "account_id": payment.account_id,
         "number": number, "issued_on": utcnow().date(), "currency": payment.currency,
-        "amount": amount, "reference": reference or "",
+        "amount": amount, "notes": current_app.config["PAYMENTS_RECEIPT_NOTE"],
     })  # fmt: skip
+    if payment.provider_id:  # the payment's reference, for the payer's records
+        label = f"{label} (paiement {payment.provider_id})"
     db.session.execute(_NEW_LINE, {
-        "invoice_id": receipt_id, "order_number": reference or "", "label": label,
+        "invoice_id": receipt_id, "order_number": "", "label": label,
         "unit_price_ht": Decimal(amount) / 100, "amount_ht": amount,
     })  # fmt: skip
     return receipt_id, number
