@@ -1,16 +1,19 @@
 """CSV exports streamed row by row in constant memory, in two dialects: French
-spreadsheets (semicolon, decimal comma, dd/mm/yyyy, UTF-8 with a BOM) and standard CSV
-(comma, decimal point, ISO dates). Apps build rows; this module streams them."""
+spreadsheets (semicolon, decimal comma, dd/mm/yyyy, UTF-8 with a BOM, headers and
+values in the reader's language: "Statut;À payer") and standard CSV (comma, decimal
+point, ISO dates, stable keys and codes for programs: "status;to_pay"). Apps build
+rows; this module streams them."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import islice
+from typing import Any
 
 from flask import Response, abort, request, stream_with_context
 from flask_babel import gettext as _
@@ -28,6 +31,17 @@ class Dialect:
     decimal: str
     bom: bool
     french_dates: bool
+    for_people: bool  # headers and values in the reader's language, for a spreadsheet
+
+    def header(self, columns: Sequence[tuple[str, Any]]) -> list[str]:
+        """The header row of ``columns`` (key, label) pairs: the labels, translated,
+        for a spreadsheet; the keys in standard CSV."""
+        return [str(label) if self.for_people else key for key, label in columns]
+
+    def label(self, code: str, labels: Mapping[str, Any]) -> str:
+        """A code (a status, a kind) as its label for a spreadsheet, as itself in
+        standard CSV (an unknown code stays itself)."""
+        return str(labels.get(code, code)) if self.for_people else code
 
     def amount(self, cents: int) -> str:
         """Minor units as a decimal amount: ``-1250`` → ``-12,50`` (French)."""
@@ -47,8 +61,8 @@ class Dialect:
 
 
 DIALECTS = {
-    "fr": Dialect(delimiter=";", decimal=",", bom=True, french_dates=True),
-    "std": Dialect(delimiter=",", decimal=".", bom=False, french_dates=False),
+    "fr": Dialect(delimiter=";", decimal=",", bom=True, french_dates=True, for_people=True),
+    "std": Dialect(delimiter=",", decimal=".", bom=False, french_dates=False, for_people=False),
 }
 
 
@@ -70,8 +84,8 @@ def stream_rows(query: Select) -> Iterator:
 
 
 def csv_text(header: list[str], rows: Iterator[list], dialect: Dialect) -> Iterator[str]:
-    """The CSV text of ``header`` and ``rows``, :data:`CHUNK` rows per piece: fewer,
-    larger writes to the client."""
+    """The CSV text of ``header`` (see :meth:`Dialect.header`) and ``rows``,
+    :data:`CHUNK` rows per piece: fewer, larger writes to the client."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=dialect.delimiter)
     buffer.write("\ufeff" if dialect.bom else "")

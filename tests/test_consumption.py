@@ -250,13 +250,14 @@ def test_csv_export_of_the_view_in_both_dialects(logged_in, records):
     french = logged_in.get("/consommations/export.csv?group=product&compare=1")
     assert french.headers["Content-Type"].startswith("text/csv")
     assert (
-        f"consommations-consumption-{date.today().isoformat()}.csv"
+        f'filename="consommations-{date.today().isoformat()}.csv"'
         in french.headers["Content-Disposition"]
     )
     lines = french.get_data(as_text=True).lstrip("\ufeff").splitlines()
-    assert lines[0] == "product;quantity;unit;amount_ht;amount_ht_last_year;change_percent"
+    assert lines[0] == "Produit;Quantité;Unité;Montant HT;L’an dernier;Évolution sur un an (%)"
     assert lines[1] == "Lettre verte 20 g;150;plis;174,00;100,00;74,0"
     standard = logged_in.get("/consommations/export.csv?dialect=std&period=last_month")
+    assert standard.get_data(as_text=True).splitlines()[0] == "month,quantity,unit,amount_ht"
     assert standard.get_data(as_text=True).splitlines()[1] == f"{month(-1)}-01,,,58.00"
     assert logged_in.get("/consommations/export.csv?dialect=xls").status_code == 400
 

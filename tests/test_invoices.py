@@ -336,10 +336,11 @@ def test_csv_export_in_the_french_dialect_covers_the_whole_filtered_result(logge
     raw = response.get_data()
     assert raw.startswith("\ufeff".encode())
     rows = [line.split(";") for line in raw.decode("utf-8-sig").splitlines()]
-    assert rows[0][:3] == ["type", "date", "number"]
+    assert rows[0][:3] == ["Type", "Date", "N° de la facture"]  # in the reader's language
+    assert rows[0][8] == "Statut" and rows[2][8] == "Payée"
     assert [r[2] for r in rows[1:]] == ["103", "101"]
     credit = rows[1]
-    assert credit[0] == "credit_note" and credit[3] == "-10,00" and credit[4] == "-12,00"
+    assert credit[0] == "Avoir" and credit[3] == "-10,00" and credit[4] == "-12,00"
     assert credit[1] == (TODAY - timedelta(days=10)).strftime("%d/%m/%Y")
 
 
@@ -349,7 +350,8 @@ def test_csv_export_standard_dialect_and_overdue_status(logged_in, invoices):
     rows = [line.split(",") for line in raw.splitlines()]
     assert len(rows) == 2
     assert rows[1][2:5] == ["102", "56267.25", "67520.70"]
-    assert rows[1][8] == "overdue"
+    assert rows[0][:3] == ["type", "date", "number"]  # stable keys and codes for programs
+    assert rows[1][0] == "invoice" and rows[1][8] == "overdue"
 
 
 def test_csv_export_of_invoice_lines(logged_in, org):

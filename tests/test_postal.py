@@ -344,6 +344,9 @@ def test_a_letter_is_cancelled_and_refunded_until_the_print_shop_takes_it(app, l
     csv = logged_in.get("/courrier/export.csv?dialect=std").get_data(as_text=True).splitlines()
     assert csv[0] == "date,document,recipient,country,pages,price,status,reference"
     assert [row.split(",")[-2] for row in csv[1:]] == ["printed", "cancelled", "cancelled"]
+    french = logged_in.get("/courrier/export.csv").get_data(as_text=True).lstrip("\ufeff")
+    assert french.splitlines()[0] == "Date;Document;Destinataire;Pays;Pages;Prix;Statut;Référence"
+    assert french.splitlines()[1].split(";")[-2] == "Imprimé"
     only = logged_in.get("/courrier/export.csv?dialect=std&status=printed").get_data(as_text=True)
     assert len(only.splitlines()) == 2 and "1.45" in only
 

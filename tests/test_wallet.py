@@ -95,6 +95,9 @@ def test_the_page_shows_the_balance_and_the_history(logged_in, org, app):
     csv = logged_in.get("/porte-monnaie/export.csv?dialect=std").get_data(as_text=True)
     assert csv.splitlines()[0] == "date,kind,amount,balance_after,reason,reference"
     assert csv.splitlines()[1].split(",")[1:4] == ["postage", "-1.45", "48.55"]
+    french = logged_in.get("/porte-monnaie/export.csv").get_data(as_text=True).lstrip("\ufeff")
+    assert french.splitlines()[0] == "Date;Type;Montant;Solde;Motif;Référence"
+    assert french.splitlines()[1].split(";")[1:4] == ["Affranchissement", "-1,45", "48,55"]
     widget = logged_in.get("/porte-monnaie/widget").get_data(as_text=True)
     assert "48,55\xa0€" in widget and "balance-ok" in widget
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core.config import plugin_defaults
@@ -18,9 +19,10 @@ from core.models import Account
 from core.rendering import render
 from core.tenancy import scoped
 
-from . import views
+from . import MAIN, views
 from .chart import monthly_chart, sparkline
 from .models import ConsumptionRecord, MonthlyTotal
+from .views import GROUP_LABELS
 
 
 def blueprint_for(app) -> Blueprint:
@@ -137,9 +139,12 @@ def export_csv(app):
     dialect = requested_dialect()
     view, _products, _codes = _view(app)
     rows = views.table(view, app.families)
-    header = [view.group, "quantity", "unit", "amount_ht"]
+    columns = [(view.group, GROUP_LABELS[view.group]), ("quantity", _l("Quantity")),
+               ("unit", _l("Unit")), ("amount_ht", _l("Amount excl. VAT"))]  # fmt: skip
     if view.compare:
-        header += ["amount_ht_last_year", "change_percent"]
+        columns += [("amount_ht_last_year", _l("Last year")),
+                    ("change_percent", _l("Year-over-year change (%)"))]  # fmt: skip
+    header = dialect.header(columns)
 
     def values():
         for row in rows:
@@ -153,7 +158,8 @@ def export_csv(app):
                 line += [dialect.amount(row.previous or 0), change]
             yield line
 
-    return csv_response(csv_text(header, values(), dialect), f"consommations-{app.key}")
+    name = "consommations" if app.key == MAIN["key"] else f"consommations-{app.key}"
+    return csv_response(csv_text(header, values(), dialect), name)
 
 
 def widget(app):

@@ -9,6 +9,7 @@ from datetime import date
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
 from core.extensions import db
@@ -20,6 +21,8 @@ from .models import MonthlyTotal
 
 PERIODS = ("12m", "this_month", "last_month", "quarter", "year", "custom")
 GROUPS = ("month", "product", "account", "contract")
+GROUP_LABELS = {"month": _l("Month"), "product": _l("Product"), "account": _l("Account"),
+                "contract": _l("Contract")}  # fmt: skip
 TOP_LINES = 5  # lines of their own on the chart; the others are summed in one
 
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
 
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import Select
 
 from core.csvexport import Dialect, csv_text, stream_rows
@@ -14,40 +16,39 @@ from core.models import Account
 
 from .models import Invoice, InvoiceLine
 
-INVOICE_HEADER = [
-    "type",
-    "date",
-    "number",
-    "amount_ht",
-    "amount_ttc",
-    "currency",
-    "subscriber",
-    "client_code",
-    "status",
-    "due_date",
-]
-LINE_HEADER = [
-    "invoice_number",
-    "invoice_date",
-    "client_code",
-    "order_number",
-    "label",
-    "quantity",
-    "unit_price_ht",
-    "vat_rate",
-    "amount_ht",
-    "currency",
-]
+KIND_LABELS = {"invoice": _l("Invoice"), "credit_note": _l("Credit note")}
+STATUS_LABELS = {
+    "to_pay": _l("To pay"),
+    "paid": lazy_pgettext("invoice", "Paid"),
+    "overdue": _l("Overdue"),
+    "cancelled": lazy_pgettext("invoice", "Cancelled"),
+}
+
+INVOICE_COLUMNS = (
+    ("type", _l("Type")), ("date", _l("Date")), ("number", _l("Invoice number")),
+    ("amount_ht", _l("Amount excl. VAT")), ("amount_ttc", _l("Amount incl. VAT")),
+    ("currency", _l("Currency")), ("subscriber", _l("Subscriber")),
+    ("client_code", _l("Client code")), ("status", _l("Status")), ("due_date", _l("Due date")),
+    ("cancels", _l("Cancels the invoice")),
+)  # fmt: skip
+LINE_COLUMNS = (
+    ("invoice_number", _l("Invoice number")), ("invoice_date", _l("Invoice date")),
+    ("client_code", _l("Client code")), ("order_number", _l("Order number")),
+    ("label", _l("Article")), ("quantity", _l("Quantity")),
+    ("unit_price_ht", _l("Unit price excl. VAT")), ("vat_rate", _l("VAT rate")),
+    ("amount_ht", _l("Amount excl. VAT")), ("currency", _l("Currency")),
+)  # fmt: skip
 
 
 def invoice_rows(filtered: Select, dialect: Dialect, today: date) -> Iterator[str]:
     """One CSV row per invoice of ``filtered`` (the list's select), header first."""
-    return csv_text(INVOICE_HEADER, _invoice_values(filtered, dialect, today), dialect)
+    header = dialect.header(INVOICE_COLUMNS)
+    return csv_text(header, _invoice_values(filtered, dialect, today), dialect)
 
 
 def line_rows(filtered: Select, dialect: Dialect) -> Iterator[str]:
     """One CSV row per invoice line of the invoices of ``filtered``, header first."""
-    return csv_text(LINE_HEADER, _line_values(filtered, dialect), dialect)
+    return csv_text(dialect.header(LINE_COLUMNS), _line_values(filtered, dialect), dialect)
 
 
 def _invoice_values(filtered: Select, dialect: Dialect, today: date) -> Iterator[list]:
@@ -64,17 +65,21 @@ def _invoice_values(filtered: Select, dialect: Dialect, today: date) -> Iterator
             Account.client_code,
             Invoice.status,
             Invoice.due_on,
+            Invoice.cancels,
+            Invoice.credited,
         )
         .order_by(Invoice.issued_on.desc(), Invoice.id.desc())
     )
     amount, day = dialect.amount, lru_cache(maxsize=4096)(dialect.day)  # few distinct days
-    for kind, issued, number, ht, ttc, currency, subscriber, code, status, due in stream_rows(
-        query
-    ):
-        if status == "to_pay" and due is not None and due < today:
+    kinds, statuses = _labels(KIND_LABELS, dialect), _labels(STATUS_LABELS, dialect)
+    for (kind, issued, number, ht, ttc, currency, subscriber, code, status, due, cancels,
+         credited) in stream_rows(query):  # fmt: skip
+        if status == "to_pay" and kind == "invoice" and ttc + credited <= 0:
+            status = "cancelled"
+        elif status == "to_pay" and due is not None and due < today:
             status = "overdue"
         yield [
-            kind,
+            kinds[kind],
             day(issued),
             number,
             amount(ht),
@@ -82,9 +87,15 @@ def _invoice_values(filtered: Select, dialect: Dialect, today: date) -> Iterator
             currency,
             subscriber,
             code,
-            status,
+            statuses[status],
             day(due),
+            cancels,
         ]
+
+
+def _labels(labels: dict, dialect: Dialect) -> dict[str, str]:
+    """Each code's text in this export (translated once, not per row)."""
+    return {code: dialect.label(code, labels) for code in labels}
 
 
 def _line_values(filtered: Select, dialect: Dialect) -> Iterator[list]:

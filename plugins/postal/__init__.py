@@ -86,6 +86,11 @@ OPTION_LABELS = {
     "registered": _l("Registered with acknowledgement of receipt"),
     "priority": _l("Priority"),
 }
+CSV_COLUMNS = (
+    ("date", _l("Date")), ("document", _l("Document")), ("recipient", _l("Recipient")),
+    ("country", _l("Country")), ("pages", _l("Pages")), ("price", _l("Price")),
+    ("status", _l("Status")), ("reference", _l("Reference")),
+)  # fmt: skip
 DEFAULTS = {"POSTAL_MAX_PAGES": 20, "POSTAL_MAX_BYTES": 5 * 1024 * 1024, "POSTAL_POLL_BATCH": 500}
 
 bp = Blueprint("postal", __name__, template_folder="templates")
@@ -242,12 +247,13 @@ def export_csv():
     columns = (Letter.created_at, Letter.title, Letter.address, Letter.country, Letter.pages,
                Letter.price, Letter.status, Letter.reference)  # fmt: skip
     rows = stream_rows(query.with_only_columns(*columns).order_by(Letter.id.desc()))
+    statuses = {status: dialect.label(status, STATUS_LABELS) for status in STATUS_LABELS}
     values = (
         [dialect.day(at.date()), title, " / ".join(address), country, pages,
-         dialect.amount(price), status, reference or ""]
+         dialect.amount(price), statuses.get(status, status), reference or ""]
         for at, title, address, country, pages, price, status, reference in rows
     )  # fmt: skip
-    header = ["date", "document", "recipient", "country", "pages", "price", "status", "reference"]
+    header = dialect.header(CSV_COLUMNS)
     return csv_response(csv_text(header, values, dialect), "courriers")
 
 

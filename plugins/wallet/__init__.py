@@ -39,6 +39,10 @@ KIND_LABELS = {
     "refund": _l("Refund"),
     "adjustment": _l("Adjustment"),
 }
+CSV_COLUMNS = (
+    ("date", _l("Date")), ("kind", _l("Kind")), ("amount", _l("Amount")),
+    ("balance_after", _l("Balance")), ("reason", _l("Reason")), ("reference", _l("Reference")),
+)  # fmt: skip
 DEFAULTS = {
     # a standard letter (one page, black and white): the balance shows green from there
     "WALLET_LETTER_PRICE": 145,
@@ -266,11 +270,13 @@ def export_csv():
     columns = (WalletEntry.created_at, WalletEntry.kind, WalletEntry.amount,
                WalletEntry.balance_after, WalletEntry.reason, WalletEntry.reference)  # fmt: skip
     rows = stream_rows(query.with_only_columns(*columns).order_by(WalletEntry.id.desc()))
+    kinds = {kind: dialect.label(kind, KIND_LABELS) for kind in KIND_LABELS}
     values = (
-        [dialect.day(at.date()), kind, dialect.amount(amount), dialect.amount(after), reason, ref]
+        [dialect.day(at.date()), kinds.get(kind, kind), dialect.amount(amount),
+         dialect.amount(after), reason, ref]
         for at, kind, amount, after, reason, ref in rows
-    )
-    header = ["date", "kind", "amount", "balance_after", "reason", "reference"]
+    )  # fmt: skip
+    header = dialect.header(CSV_COLUMNS)
     return csv_response(csv_text(header, values, dialect), "porte-monnaie")
 
 
