@@ -90,6 +90,19 @@ def percent_sign() -> str:
     return "\u00a0%" if str(get_locale()).startswith("fr") else "%"
 
 
+def month(value) -> str:
+    """A month as people write it: ``2026-10`` (or a date) → ``octobre 2026``."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        year, _, number = value.partition("-")
+        try:
+            value = date(int(year), int(number), 1)
+        except ValueError:
+            return value
+    return format_date(value, "MMMM yyyy")
+
+
 def rate(value) -> str:
     """A rate in percent: ``20`` → ``20 %`` in French (no-break space), ``20%`` in English."""
     return "" if value is None else number(value) + percent_sign()
@@ -119,6 +132,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["unit_price"] = unit_price
     app.jinja_env.filters["rate"] = rate
+    app.jinja_env.filters["month"] = month
     app.jinja_env.filters["change"] = change
     app.jinja_env.filters["short_date"] = short_date
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())

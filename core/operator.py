@@ -3,6 +3,8 @@ organisations × apps matrix, and the audit log. Hidden (404) from everyone else
 
 from __future__ import annotations
 
+import json
+
 from flask import (
     Blueprint,
     abort,
@@ -43,6 +45,12 @@ bp = Blueprint("operator", __name__, template_folder="templates")
 
 
 bp.before_request(require_operator)
+
+
+@bp.app_template_filter("readable_json")
+def readable_json(value) -> str:
+    """A value of the audit trail as JSON a person reads: accents as they are."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @bp.context_processor

@@ -89,8 +89,13 @@ def gate_plugin_blueprints():
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
     membership = current_membership()
-    if membership is None or app_key not in favourites_mod.usable_apps(membership):
+    if membership is None:
         abort(404)
+    if app_key not in favourites_mod.usable_apps(membership):
+        app = apps.app(app_key)
+        abort(404, _("“%(app)s” is not available to %(organisation)s: it may have been "
+                     "switched off. Your other apps are in the menu.",
+                     app=app.name, organisation=membership.organisation.name))  # fmt: skip
     return None
 
 

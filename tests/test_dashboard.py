@@ -214,6 +214,9 @@ def test_disabled_app_vanishes_from_dashboard_favourites_and_comes_back(dash_app
     assert dash.htmx("GET", "/widgets/many.w00").status_code == 404
     assert switch(dash, "/pins/many.w01", True).status_code == 404
     assert pins(user) == ["many.w00"]  # the data is kept
+    gone = dash.get("/many/")  # a link to it in a page loaded before: the user is told
+    assert gone.status_code == 404
+    assert "«\xa0Many\xa0» n’est pas disponible pour Client 1" in gone.get_data(as_text=True)
     with dash_app.app_context():
         set_app_enabled(org, "many", True)
         db.session.commit()

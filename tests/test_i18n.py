@@ -99,3 +99,14 @@ def test_a_message_means_the_same_in_every_catalog():
                 if first[0] != message.string:
                     clashes.append(f"{key}: {first} / {(message.string, folder.parent.name)}")
     assert not clashes, "\n".join(clashes)
+
+
+def test_a_change_that_rounds_to_nothing_has_no_sign(app):
+    from core.i18n import change, month
+
+    with app.test_request_context(), force_locale("fr"):
+        assert change(-0.04) == "0,0\xa0%" and change(0.04) == "0,0\xa0%"
+        assert change(12.34) == "+12,3\xa0%" and change(-5.06) == "-5,1\xa0%"
+        assert month("2026-10") == "octobre 2026"
+    with app.test_request_context(), force_locale("en"):
+        assert change(12.34) == "+12.3%" and month("2026-10") == "October 2026"

@@ -542,11 +542,11 @@ def test_zip_with_another_organisations_id_is_404(client, invoices):
     assert client.get(f"/factures/archive.zip?id={stored}").status_code == 404
 
 
-@pytest.mark.parametrize("query", ["", "id=abc", "id="])
-def test_zip_without_a_valid_selection_is_a_clear_400(logged_in, invoices, query):
+@pytest.mark.parametrize("query", ["id=abc", "id="])
+def test_zip_of_a_malformed_selection_is_a_clear_400(logged_in, invoices, query):
     response = logged_in.get(f"/factures/archive.zip?{query}")
     assert response.status_code == 400
-    assert "Sélectionnez" in response.get_data(as_text=True)
+    assert "doivent être des nombres" in response.get_data(as_text=True)
 
 
 # -- CSV files -----------------------------------------------------------------------
@@ -708,3 +708,11 @@ def test_no_invoice_pdf_without_the_issuers_legal_mentions(app, logged_in, org, 
     other_client.login(operator.email)
     banner = other_client.get("/operator/organisations").get_data(as_text=True)
     assert "il manque address, siret, vat_number au réglage ISSUER" in banner
+
+
+def test_downloading_an_empty_selection_asks_to_tick_invoices(logged_in, invoices):
+    response = logged_in.get("/factures/archive.zip")
+    assert response.status_code == 303 and response.location.endswith("/factures/")
+    page = logged_in.get("/factures/").get_data(as_text=True)
+    assert "Cochez d’abord les factures à télécharger." in page
+    assert "data-needs-selection" in page  # the buttons wait for a ticked row

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db
+from core.models import AuditEvent
 from plugins.wallet import ledger
 from plugins.wallet.models import WalletEntry
 from tests.conftest import run_cli, run_together
@@ -109,8 +110,17 @@ def test_operators_adjust_a_wallet_from_the_command_line(app, org):
     assert result.exit_code == 1 and "does not cover it" in result.output
     result = run_cli(app, "wallet", "adjust", str(org.id), "douze", "--reason", "x")
     assert result.exit_code == 2 and "'douze' is not an amount" in result.output
+    result = run_cli(app, "wallet", "adjust", str(org.id), "-2.95", "--reason", "Frais de dossier")
+    assert result.exit_code == 0 and result.output == "balance: 9.55\n"  # no "--" needed
     db.session.expire_all()
-    assert ledger.balance(org.id) == 1250 and entries() == 1
+    assert ledger.balance(org.id) == 955 and entries() == 2
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "wallet.adjust").order_by(AuditEvent.id)
+    ).all()
+    assert [(e.actor_label, e.after["amount"], e.after["reason"]) for e in events] == [
+        ("cli", 1250, "Geste commercial"),
+        ("cli", -295, "Frais de dossier"),
+    ]
 
 
 def test_a_first_post_commits_nothing_of_the_callers_transaction(org):

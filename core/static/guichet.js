@@ -98,6 +98,15 @@ function widgetFailed(event) {
   htmx.process(message);
 }
 document.addEventListener("htmx:responseError", widgetFailed);
+
+// A page reached by a boosted link or form that answers an error (an app switched off
+// meanwhile, an object gone) is shown like any page: its message, not a silent click.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.boosted && event.detail.xhr.status >= 400) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
 document.addEventListener("htmx:timeout", widgetFailed);
 document.addEventListener("htmx:sendError", widgetFailed);
 document.addEventListener("htmx:afterSwap", (event) => {
@@ -126,5 +135,48 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-document.addEventListener("DOMContentLoaded", () => initSortable(document));
-document.addEventListener("htmx:load", (event) => initSortable(event.detail.elt));
+// --- Lists: actions on the selection wait for a row to be ticked -------------------
+
+function syncSelection(root) {
+  for (const form of root.querySelectorAll("form:has([data-needs-selection])")) {
+    const ticked = form.querySelector("input[type=checkbox][name=id]:checked") !== null;
+    for (const button of form.querySelectorAll("[data-needs-selection]")) button.disabled = !ticked;
+  }
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches("input[type=checkbox][name=id]")) syncSelection(document);
+});
+
+// --- A long download (a ZIP of many PDFs) says it is being prepared until the file
+// arrives: the server answers it with a cookie named after the link's token. ------
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-progress]");
+  if (!link) return;
+  const token = Math.random().toString(36).slice(2);
+  const url = new URL(link.href);
+  url.searchParams.set("download_token", token);
+  link.href = url.toString();
+  let status = link.parentElement.querySelector(".download-status");
+  if (!status) {
+    status = document.createElement("p");
+    status.className = "download-status muted";
+    status.setAttribute("role", "status");
+    link.after(status);
+  }
+  status.textContent = link.dataset.progress;
+  const started = Date.now();
+  const timer = setInterval(() => {
+    if (document.cookie.includes(`guichet_download=${token}`) || Date.now() - started > 600000) {
+      clearInterval(timer);
+      status.textContent = link.dataset.done || "";
+    }
+  }, 500);
+});
+
+function initPage(root) {
+  initSortable(root);
+  syncSelection(root);
+}
+document.addEventListener("DOMContentLoaded", () => initPage(document));
+document.addEventListener("htmx:load", (event) => initPage(event.detail.elt));

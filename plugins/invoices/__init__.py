@@ -12,6 +12,8 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
+    redirect,
     render_template,
     request,
     send_file,
@@ -222,8 +224,11 @@ def archive_zip():
         selection = queries.filtered(queries.read_filters(request.args), today)
     else:
         raw = request.args.getlist("id")
-        if not raw or not all(v.isdigit() for v in raw):
-            abort(400, _("Select the invoices to download."))
+        if not raw:  # "Télécharger la sélection" with nothing ticked: back to the list
+            flash(_("Tick the invoices to download first."), "error")
+            return redirect(url_for("invoices.index"), 303)
+        if not all(v.isdigit() for v in raw):
+            abort(400, _("Invoice ids must be numbers."))
         ids = {int(v) for v in raw}
         selection = scoped(Invoice).where(Invoice.id.in_(ids))
     total = db.session.scalar(selection.with_only_columns(func.count()).order_by(None))
@@ -240,11 +245,15 @@ def archive_zip():
         )
     ordered = selection.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
     name = f"factures-{today.isoformat()}.zip"
-    return Response(
+    response = Response(
         stream_with_context(archive.zip_of_pdfs(ordered)),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+    token = request.args.get("download_token", "")
+    if token.isalnum() and len(token) <= 32:  # the page's "being prepared" ends with it
+        response.set_cookie("guichet_download", token, max_age=60, secure=True, samesite="Lax")
+    return response
 
 
 @bp.get("/<int:invoice_id>")

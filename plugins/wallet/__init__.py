@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 
+from core import audit
 from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, Widget
 from core.config import plugin_defaults
 from core.csvexport import csv_response, csv_text, requested_dialect, stream_rows
@@ -98,7 +99,8 @@ def guichet_cli(group):
     def wallet_cli():
         """The organisations' prepaid wallets."""
 
-    @wallet_cli.command("adjust")
+    # a debit is a negative amount: "-92.95" is the amount, not an option
+    @wallet_cli.command("adjust", context_settings={"ignore_unknown_options": True})
     @click.argument("org_id", type=int)
     @click.argument("amount")
     @click.option("--reason", required=True, help="Why (shown to the customer).")
@@ -114,6 +116,9 @@ def guichet_cli(group):
         key = key or f"adjust:{org_id}:{utcnow().isoformat()}"
         try:
             entry = ledger.post(org_id, "adjustment", cents, key, reason=reason)
+            audit.record("wallet.adjust", f"organisation:{org_id}", organisation_id=org_id,
+                         after={"amount": cents, "reason": reason, "key": key,
+                                "balance_after": entry.balance_after})  # fmt: skip
         except ledger.InsufficientFunds as error:
             db.session.rollback()
             raise click.ClickException(
