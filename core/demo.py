@@ -75,7 +75,18 @@ def load_demo() -> list[str]:
         lines.append(f"{who:>9}: {email}  password: {password}")
     db.session.commit()
     extra = registry(current_app).call("guichet_demo_data", organisation=org)
+    _demo_terms()
     return ["Demo data loaded.", *[str(x) for x in extra], *_demo_issuer(), "Log in with:", *lines]
+
+
+DEMO_TERMS = Path(__file__).parent / "templates" / "portal" / "demo_conditions.txt"
+
+
+def _demo_terms() -> None:
+    """The demo's terms of sale, unless the installation has its own."""
+    path = Path(current_app.instance_path) / "conditions.txt"
+    if not path.exists() and not current_app.config["BRAND"].get("terms_url"):
+        path.write_text(DEMO_TERMS.read_text("utf-8"), "utf-8")
 
 
 def _demo_issuer() -> list[str]:

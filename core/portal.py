@@ -7,6 +7,7 @@ import logging
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -64,8 +65,14 @@ class Brand:
     terms_url: str
 
 
+TERMS_FILE = "conditions.txt"  # the provider's terms of sale, in the instance folder
+
+
 def brand() -> Brand:
     settings = {"name": "Guichet", "logo": "", "terms_url": "", **current_app.config["BRAND"]}
+    terms = settings["terms_url"]
+    if not terms and (Path(current_app.instance_path) / TERMS_FILE).exists():
+        terms = url_for("portal.terms")
     logo = settings["logo"]
     if not logo:
         logo_url = url_for("static", filename="favicon.svg")
@@ -73,7 +80,7 @@ def brand() -> Brand:
         logo_url = logo
     else:
         logo_url = url_for("portal.brand_logo")
-    return Brand(settings["name"], logo_url, settings["terms_url"])
+    return Brand(settings["name"], logo_url, terms)
 
 
 def gate_plugin_blueprints():
@@ -170,6 +177,20 @@ class Shell:
         if scope.account_ids is None:
             return _("All accounts")
         return _("%(count)d account(s)", count=len(scope.account_ids))
+
+
+@bp.get("/conditions")
+def terms():
+    """ "Conditions spécifiques de vente": the provider's terms, kept as plain text in
+    the instance folder (``BRAND["terms_url"]`` points elsewhere instead)."""
+    url = current_app.config["BRAND"].get("terms_url")
+    if url:
+        return redirect(url)
+    path = Path(current_app.instance_path) / TERMS_FILE
+    if not path.exists():
+        abort(404)
+    paragraphs = [p.strip() for p in path.read_text("utf-8").split("\n\n") if p.strip()]
+    return render("portal/terms.html", paragraphs=paragraphs)
 
 
 @bp.get("/brand/logo")

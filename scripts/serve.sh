@@ -26,7 +26,7 @@ fi
 guichet worker &
 pids+=($!)
 echo
-echo "Guichet is starting on http://localhost:${port}/  (Ctrl-C to stop)"
+echo "Guichet is starting on http://localhost:${port}/ (or http://127.0.0.1:${port}/; Ctrl-C to stop)"
 echo "Background jobs (e-mails, letters, payment checks) run in the worker beside it."
 [[ -n "${mollie_port:-}" ]] && echo "Payments: test mode, through the local Mollie server on port ${mollie_port}."
 guichet run --host 127.0.0.1 --port "$port"

@@ -120,3 +120,10 @@ def test_the_demo_names_a_complete_issuer_on_its_documents(app, monkeypatch):
         assert settings.read_text("utf-8").count("[ISSUER]") == 1, again.output
     finally:
         settings.unlink(missing_ok=True)
+
+
+def test_the_terms_of_sale_are_one_click_away(demo):
+    page = demo.get("/").get_data(as_text=True)
+    assert '<a href="/conditions">Conditions spécifiques de vente</a>' in page
+    terms = demo.get("/conditions").get_data(as_text=True)
+    assert "<h2>Article 2 — Facturation et paiement</h2>" in terms
