@@ -28,7 +28,8 @@ def error_response(code: int, message=None):
     if request.path.startswith("/api/"):  # machines get JSON, in English
         return jsonify(error=str(message or HTTP_STATUS_CODES.get(code, "Error"))), code
     message = message or MESSAGES.get(code, MESSAGES[400])
-    template = "error_fragment.html" if request.htmx else "error.html"
+    # a fragment for a part of a page; a boosted navigation gets the whole page
+    template = "error_fragment.html" if request.htmx and not request.htmx.boosted else "error.html"
     return render_template(template, code=code, message=message), code
 
 

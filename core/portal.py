@@ -15,6 +15,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -53,7 +54,15 @@ log = logging.getLogger(__name__)
 
 def init_app(app: Flask) -> None:
     app.before_request(gate_plugin_blueprints)
-    app.context_processor(lambda: {"shell": Shell, "plugin_url": plugin_url, "brand": brand()})
+    app.context_processor(shell_context)
+
+
+def shell_context() -> dict:
+    """What the page shell reads; nothing of it outside a request (the worker renders
+    e-mails and documents, which have no shell)."""
+    if not has_request_context():
+        return {}
+    return {"shell": Shell, "plugin_url": plugin_url, "brand": brand()}
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,8 @@ def test_disabled_app_vanishes_from_dashboard_favourites_and_comes_back(dash_app
     gone = dash.get("/many/")  # a link to it in a page loaded before: the user is told
     assert gone.status_code == 404
     assert "«\xa0Many\xa0» n’est pas disponible pour Client 1" in gone.get_data(as_text=True)
+    boosted = dash.htmx("GET", "/many/", headers={"HX-Boosted": "true"})  # a whole page
+    assert boosted.status_code == 404 and "<html" in boosted.get_data(as_text=True)
     with dash_app.app_context():
         set_app_enabled(org, "many", True)
         db.session.commit()

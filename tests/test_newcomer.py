@@ -9,8 +9,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from core.appsystem import registry
+from core.extensions import db
 from tests.conftest import run_cli
 from tests.htmlcheck import boosted_links_inheriting_a_target
 
@@ -127,3 +129,18 @@ def test_the_terms_of_sale_are_one_click_away(demo):
     assert '<a href="/conditions">Conditions spécifiques de vente</a>' in page
     terms = demo.get("/conditions").get_data(as_text=True)
     assert "<h2>Article 2 — Facturation et paiement</h2>" in terms
+
+
+def test_the_worker_renders_documents_with_no_server_name(app, org, monkeypatch):
+    """``guichet worker`` has no request and, as ``make run`` starts it, no SERVER_NAME:
+    what it renders (an invoice's PDF for an e-mail) must not need either."""
+    from plugins.invoices.documents import invoice_pdf
+    from plugins.invoices.importing import import_invoices
+    from plugins.invoices.models import Invoice
+    from tests.conftest import invoice_item
+
+    import_invoices([invoice_item("W-1")])
+    monkeypatch.setitem(app.config, "SERVER_NAME", None)
+    with app.app_context():  # as a task runs: a context of its own, no request
+        invoice = db.session.scalar(select(Invoice))
+        assert invoice_pdf(invoice).read_bytes().startswith(b"%PDF")

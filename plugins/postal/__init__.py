@@ -15,6 +15,7 @@ import uuid
 from io import BytesIO
 from pathlib import Path
 
+import click
 from flask import (
     Blueprint,
     abort,
@@ -172,6 +173,18 @@ def guichet_search(query, scope):
 @hookimpl
 def guichet_periodic_tasks():
     return [PeriodicTask("postal.poll", crontab(minute="*/5"), sending.poll)]
+
+
+@hookimpl
+def guichet_cli(group):
+    @group.group("postal")
+    def postal_cli():
+        """Letters sent by post."""
+
+    @postal_cli.command("poll")
+    def poll():
+        """Read the print shop's status files now (the worker does every 5 minutes)."""
+        click.echo(f"{sending.poll()} letter(s) changed")
 
 
 @hookimpl

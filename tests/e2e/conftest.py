@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 LOGIN_LINE = re.compile(r"^\s*(customer|operator): (\S+)  password: (\S+)$", re.M)
 TRACEBACK = "Traceback (most recent call last)"
+PASSWORD = "correct horse battery"  # of the users the journeys create
 
 
 def pytest_collection_modifyitems(items):
@@ -228,7 +230,7 @@ def watch_errors(page) -> None:
     )
 
 
-def log_in(page, email: str, password: str, *, here: bool = False) -> None:
+def log_in(page, email: str, password: str = PASSWORD, *, here: bool = False) -> None:
     """Fill the login form, on the login page or, with ``here``, on the current one."""
     if not here:
         page.goto("/login")
@@ -285,3 +287,54 @@ def axe_violations(page) -> list[str]:
         + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:5])
         for v in violations
     ]
+
+
+def organisation_id(portal: Portal, name: str = "Client 1") -> str:
+    """The id of an organisation, as ``guichet org list`` prints it (kept: each command
+    starts the whole portal)."""
+    known = portal.__dict__.setdefault("organisations", {})
+    if name not in known:
+        for line in portal.cli("org", "list", "--search", name).splitlines():
+            ident, found, *_ = line.split("\t")
+            known[found] = ident
+    return known[name]
+
+
+def new_organisation(portal: Portal) -> tuple[str, str]:
+    """A new organisation with one account, as an operator creates them from the
+    command line; returns its name and id."""
+    name = f"Client {uuid.uuid4().hex[:6]}"
+    ident = portal.cli("org", "create", name).strip()
+    portal.cli("account", "create", ident, f"{uuid.uuid4().int % 10**8:08d}")
+    return name, ident
+
+
+def new_customer(portal: Portal, org_id: str | None = None, role: str = "admin") -> str:
+    """A new user of the organisation ``org_id`` (the demo's by default), created as an
+    operator does from the command line; returns its e-mail (password ``PASSWORD``)."""
+    email = f"user-{uuid.uuid4().hex[:10]}@client1.example.com"
+    portal.cli("user", "create", email, "--org", org_id or organisation_id(portal), "--role",
+               role, "--name", "Claude Dupont", "--password", PASSWORD)  # fmt: skip
+    return email
+
+
+def import_file(portal: Portal, what: str, items: list[dict]) -> str:
+    """``guichet <what> import FILE`` with these items, as the provider's system sends
+    them; returns what the command printed."""
+    path = portal.instance.parent / f"{what}-{uuid.uuid4().hex[:8]}.json"
+    path.write_text(json.dumps({what: items}))
+    return portal.cli(what, "import", str(path))
+
+
+@pytest.fixture
+def customer(portal) -> str:
+    """A new admin of the demo's organisation, with the demo's default dashboard."""
+    return new_customer(portal)
+
+
+def settled(page) -> None:
+    """Wait until HTMX has swapped and processed what it received (a boosted link's new
+    page has its triggers only then)."""
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
