@@ -152,6 +152,9 @@ def main() -> None:
     parser.add_argument("--organisations", type=int, default=100)
     parser.add_argument("--worker-threads", type=int, default=4)
     parser.add_argument("--threads", type=int, default=16, help="calling threads")
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6379/14", help="the rate limits the workers share"
+    )
     args = parser.parse_args()
 
     from core.extensions import db
@@ -171,7 +174,8 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "GUICHET_INSTANCE_PATH": folder,
            "GUICHET_MOLLIE_API_KEY": KEY, "GUICHET_MOLLIE_API_ENDPOINT": mollie_url,
-           "GUICHET_LOG_LEVEL": "WARNING"}  # fmt: skip
+           "GUICHET_LOG_LEVEL": "WARNING",  # several workers share their limits in Redis
+           "GUICHET_RATELIMIT_STORAGE_URI": args.redis_url}  # fmt: skip
     server = subprocess.Popen(
         [str(bin_dir / "gunicorn"), "-w", str(args.workers), "-k", "gthread", "--threads",
          str(args.worker_threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",

@@ -34,7 +34,7 @@ from core.extensions import db, limiter
 from core.mailing import mail_configured, send_email
 from core.models import Membership, User, utcnow
 from core.passwords import MIN_LENGTH, check_password, set_password
-from core.rendering import local_path
+from core.rendering import external_url, local_path
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -194,7 +194,7 @@ def forgot_password():
         return render_template("auth/forgot.html", form=form), 503
     user = db.session.scalar(select(User).where(User.email == normalise_email(form.email.data)))
     if user is not None and user.active:
-        link = url_for("auth.reset_password", token=reset_token(user), _external=True)
+        link = external_url("auth.reset_password", token=reset_token(user))
         body = render_template("auth/reset_email.txt", user=user, link=link)
         send_email([user.email], _("Reset your Guichet password"), body)
     # Same answer whether the address is known or not: no account enumeration.

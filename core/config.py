@@ -13,6 +13,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -35,8 +36,10 @@ DEFAULTS: dict[str, object] = {
     "HSTS": False,  # switch on behind TLS in production
     # Database
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-    # Login throttling (Flask-Limiter); Redis in production via RATELIMIT_STORAGE_URI.
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Throttling (Flask-Limiter). Empty: the job queue's Redis when REDIS_URL is set,
+    # else memory:// (one process only: wsgi.py refuses a second one, see
+    # core.security.claim_memory_limits).
+    "RATELIMIT_STORAGE_URI": "",
     "RATELIMIT_HEADERS_ENABLED": False,
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
     "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
@@ -54,7 +57,10 @@ DEFAULTS: dict[str, object] = {
     "MAIL_USERNAME": None,
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "Guichet <no-reply@localhost>",
-    # The address customers reach the portal at (links in e-mails).
+    # The address customers reach the portal at: every link in an e-mail is built on
+    # it, never on a request's Host. Requests naming another host are refused (400)
+    # unless TRUSTED_HOSTS lists it; by default it holds PUBLIC_URL's host,
+    # SERVER_NAME's and the loopback names (a health check on the machine itself).
     "PUBLIC_URL": "http://localhost:5000",
     # Background jobs (Huey): SQLite in the instance folder unless REDIS_URL is set;
     # JOBS_IMMEDIATE runs each task at once in the caller (no worker needed).
@@ -93,8 +99,23 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
         app.config.from_mapping(overrides)
     app.config["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["INSTANCE_PATH"] = str(folder)  # plugins' own folders go under it
+    app.config["RATELIMIT_STORAGE_URI"] = (
+        app.config["RATELIMIT_STORAGE_URI"] or app.config["REDIS_URL"] or "memory://"
+    )
+    if app.config.get("TRUSTED_HOSTS") is None:
+        app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(folder)
+
+
+LOOPBACK = ("localhost", "127.0.0.1")
+
+
+def trusted_hosts(config) -> list[str]:
+    """The hosts a request may name by default: ``PUBLIC_URL``'s, ``SERVER_NAME``'s
+    and the loopback names."""
+    names = [urlsplit(config["PUBLIC_URL"]).hostname, config.get("SERVER_NAME")]
+    return list(dict.fromkeys(n.partition(":")[0] for n in [*names, *LOOPBACK] if n))
 
 
 def _sqlalchemy_url(url: str) -> str:

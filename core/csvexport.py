@@ -2,12 +2,14 @@
 spreadsheets (semicolon, decimal comma, dd/mm/yyyy, UTF-8 with a BOM, headers and
 values in the reader's language: "Statut;À payer") and standard CSV (comma, decimal
 point, ISO dates, stable keys and codes for programs: "status;to_pay"). Apps build
-rows; this module streams them."""
+rows; this module streams them, with every text cell that a spreadsheet would take
+for a formula neutralised (see :func:`safe_cell`)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -83,13 +85,34 @@ def stream_rows(query: Select) -> Iterator:
         yield from partition
 
 
+# What a spreadsheet reads as the start of a formula (OWASP's "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """``value``, with a quote before it when it is text a spreadsheet would run as a
+    formula (``=HYPERLINK(...)`` → ``'=HYPERLINK(...)``); numbers (``-12,50``) and
+    everything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _safe_rows(rows: Iterator[list]) -> Iterator[list]:
+    for row in rows:
+        yield [safe_cell(value) for value in row]
+
+
 def csv_text(header: list[str], rows: Iterator[list], dialect: Dialect) -> Iterator[str]:
     """The CSV text of ``header`` (see :meth:`Dialect.header`) and ``rows``,
-    :data:`CHUNK` rows per piece: fewer, larger writes to the client."""
+    :data:`CHUNK` rows per piece: fewer, larger writes to the client. No cell starts
+    a formula (:func:`safe_cell`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=dialect.delimiter)
     buffer.write("\ufeff" if dialect.bom else "")
-    writer.writerow(header)
+    writer.writerow([safe_cell(label) for label in header])
+    rows = _safe_rows(rows)
     while batch := list(islice(rows, CHUNK)):
         writer.writerows(batch)
         yield buffer.getvalue()

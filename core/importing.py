@@ -13,7 +13,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -184,9 +184,32 @@ def parse_decimal(value: Any) -> Decimal:
     return result
 
 
+def decimal_parser(digits: int, places: int) -> Callable[[Any], Decimal]:
+    """A parser (see :func:`parse_decimal`) of the numbers a ``Numeric(digits, places)``
+    column holds: one with more decimals, or too large, is a fault, never rounded
+    nor left to overflow in the database."""
+    limit = Decimal(10) ** (digits - places)
+    step = Decimal(1).scaleb(-places)
+
+    def parse(value: Any) -> Decimal:
+        number = parse_decimal(value)
+        if abs(number) >= limit:
+            raise ValueError(f"{value!r} is too large (less than {limit:,} required)")
+        if number != number.quantize(step):
+            raise ValueError(f"{value!r} has more than {places} decimals")
+        return number
+
+    return parse
+
+
 def parse_date(value: Any) -> date:
-    """ISO dates (``2022-05-27``) or French ones (``27/05/2022``)."""
-    text = str(value or "").strip()
+    """ISO dates (``2022-05-27``) or French ones (``27/05/2022``), written as text (a
+    number is no date)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a date: write it as text, 2022-05-27 or 27/05/2022")
+    text = value.strip()
     try:
         if "/" in text:
             day, month, year = text.split("/")
@@ -328,6 +351,7 @@ def read_batch(
     faults: list[Fault] = []
     rows, seen = [], {}
     for number, item in enumerate(batch, start=1):
+        faults.extend(Fault(number, name, "contains a NUL character") for name in _nul_fields(item))
         values = read(RowReader(number, item, faults, what))
         if values is None:
             continue
@@ -339,6 +363,20 @@ def read_batch(
     if faults:
         raise ImportRejected(faults)
     return rows
+
+
+def _nul_fields(value: Any, name: str = "") -> Iterator[str]:
+    """The names (``lines[2].label``) of the texts in ``value`` holding a NUL character,
+    which no database column can store."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield name or "item"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nul_fields(item, f"{name}.{key}" if name else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value, start=1):
+            yield from _nul_fields(item, f"{name}[{index}]")
 
 
 class FileError(ValueError):

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, has_request_context, render_template, request, url_for
 from flask_babel import gettext as _
+from jinja2_fragments import BlockNotFoundError
 from jinja2_fragments.flask import render_block
 from werkzeug.routing import BuildError
 
@@ -16,16 +17,27 @@ log = logging.getLogger(__name__)
 
 def render(template: str, block: str = "content", **context) -> str:
     """Render ``template``; an HTMX request (not a boosted navigation, nor the restore
-    of a page from the history) gets ``block``."""
+    of a page from the history) gets ``block``, or the whole template when it has no
+    such block (a widget, a fragment of its own)."""
     htmx = request.htmx
     if htmx and not htmx.boosted and not htmx.history_restore_request:
-        return render_block(template, block, **context)
+        try:
+            return render_block(template, block, **context)
+        except BlockNotFoundError:
+            pass
     return render_template(template, **context)
 
 
 def local_path(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else ``None`` (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """``target`` if it is a path on this site, else ``None`` (no open redirect).
+    Control characters refuse it: browsers drop tabs and line breaks from a URL, so
+    ``/<TAB>/evil.example`` would reach them as ``//evil.example``."""
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target
 

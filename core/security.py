@@ -1,9 +1,20 @@
 """Security headers on every response, with a strict Content-Security-Policy
-(no inline script or style anywhere in Guichet)."""
+(no inline script or style anywhere in Guichet); throttles that hold in every process
+serving the portal."""
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import sys
+from pathlib import Path
+
 from flask import Flask, Response, g
+
+log = logging.getLogger(__name__)
+# gunicorn stops every worker, and itself, when one exits with this code at start-up
+WORKER_BOOT_ERROR = 3
+_held_locks: list = []
 
 DIRECTIVES = (
     "default-src 'self'",
@@ -55,3 +66,28 @@ def init_app(app: Flask) -> None:
         # Responses differ for HTMX requests: keep caches from mixing them up.
         response.vary.add("HX-Request")
         return response
+
+
+def claim_memory_limits(app: Flask) -> None:
+    """Called by a process about to serve requests (``wsgi.py``). Rate limits kept in
+    ``memory://`` are each process's own: with two processes (``gunicorn -w 2``) the
+    login limit would let twice the attempts through. The first serving process of an
+    instance holds a lock for its life; a second one refuses to start, and says why.
+    A shared storage (``RATELIMIT_STORAGE_URI``, or ``REDIS_URL``) needs no lock."""
+    if not app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        return
+    handle = (Path(app.instance_path) / "ratelimit-memory.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        message = (
+            "guichet: another process already serves this instance with rate limits kept "
+            "in memory://, which processes do not share (the login limit would not hold). "
+            "Run one worker, or set GUICHET_RATELIMIT_STORAGE_URI (or GUICHET_REDIS_URL) "
+            "to a Redis every process uses."
+        )
+        log.critical(message)
+        print(message, file=sys.stderr, flush=True)
+        raise SystemExit(WORKER_BOOT_ERROR) from None
+    _held_locks.append(handle)  # released when the process ends

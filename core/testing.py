@@ -32,6 +32,7 @@ and ``PASSWORD``, the password of the users these fixtures create.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import os
@@ -49,6 +50,7 @@ from sqlalchemy import event, text
 
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+HTMX = {"HX-Request": "true"}  # the header of a request HTMX sends
 
 
 @functools.cache
@@ -86,7 +88,7 @@ class Client(FlaskClient):
 
     def htmx(self, method: str, url: str, **kwargs):
         """A request as HTMX sends it (``HX-Request``): the answer is the fragment."""
-        headers = {"HX-Request": "true", **kwargs.pop("headers", {})}
+        headers = {**HTMX, **kwargs.pop("headers", {})}
         return self.open(url, method=method, headers=headers, **kwargs)
 
     def login(self, email: str, password: str = PASSWORD, **extra):
@@ -104,6 +106,7 @@ def make_app(instance_path, **config) -> Flask:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_url(),
         "SERVER_NAME": "guichet.test",
+        "PUBLIC_URL": "http://guichet.test",
         # the provider named on documents, with every legal mention an invoice needs
         "ISSUER": {
             "name": "Guichet Test SAS",
@@ -191,9 +194,9 @@ def routes_answer_404(
 ) -> list[tuple[str, str]]:
     """The tenancy walk: request every URL rule of ``app`` that takes arguments (and
     whose endpoint passes ``only``) with the ``values`` of another organisation's
-    objects, by every method, and assert each answers 404. Returns the (method,
-    endpoint) pairs checked. A rule whose argument is missing from ``values`` fails,
-    so a new route cannot escape the walk."""
+    objects, by every method, as a page and as an HTMX request, and assert each
+    answers 404. Returns the (method, endpoint) pairs checked. A rule whose argument
+    is missing from ``values`` fails, so a new route cannot escape the walk."""
     checked = []
     for rule in app.url_map.iter_rules():
         if not rule.arguments or not only(rule.endpoint):
@@ -203,8 +206,11 @@ def routes_answer_404(
         with app.test_request_context():
             url = url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            response = client.open(url, method=method)
-            assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+            for headers in ({}, HTMX):
+                response = client.open(url, method=method, headers=headers)
+                assert response.status_code == 404, (
+                    f"{method} {url} {headers} answered {response.status_code}"
+                )
             checked.append((method, rule.endpoint))
     return checked
 
@@ -225,7 +231,8 @@ class QueryCounter:
 class SmtpSink:
     """A real SMTP server (aiosmtpd) on loopback that keeps what it receives: each
     message parsed in ``messages``. ``refuse_next`` answers 451 to that many messages,
-    ``unknown`` holds recipients refused for good (550)."""
+    ``unknown`` holds recipients refused for good (550), ``delay`` is the seconds it
+    takes to accept each message (a slow server)."""
 
     def __init__(self):
         from aiosmtpd.controller import Controller
@@ -236,12 +243,14 @@ class SmtpSink:
         self.messages = []
         self.refuse_next = 0
         self.unknown: set[str] = set()
+        self.delay = 0.0
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     def reset(self) -> None:
         self.messages.clear()
         self.refuse_next = 0
         self.unknown = set()
+        self.delay = 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.unknown:
@@ -255,6 +264,8 @@ class SmtpSink:
         if self.refuse_next:
             self.refuse_next -= 1
             return "451 4.3.0 Try again later"
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 

@@ -69,7 +69,7 @@ def test_new_invoice_is_emailed_in_each_recipients_language_with_its_pdf(
     assert plain(french["Subject"]) == "Facture 62274737 : 67 520,70 €"
     body = plain(french.get_body(("plain",)).get_content())
     invoice_id = db.session.scalar(select(Delivery.invoice_ids))[0]
-    assert f"http://localhost:5000/factures/{invoice_id}" in body
+    assert f"http://guichet.test/factures/{invoice_id}" in body
     assert "Montant TTC : 67 520,70 €" in body or "Montant TTC: 67 520,70 €" in body
     attachments = list(french.iter_attachments())
     assert [a.get_filename() for a in attachments] == ["facture-62274737.pdf"]
@@ -289,6 +289,21 @@ def test_without_smtp_settings_nothing_is_sent_and_the_portal_says_so(
     assert smtp_server.messages == []
     [delivery] = deliveries()
     assert delivery.status == "failed" and "not configured" in delivery.error
+    # never tried: not the address's fault, which is not any nearer to being flagged
+    assert db.session.scalar(select(Subscription.failures)) == 0
+
+
+def test_once_an_address_is_flagged_its_queued_emails_are_not_tried(
+    app, logged_in, org, smtp_server, tmp_path
+):
+    subscribe(logged_in, "gone@client1.example.com")
+    smtp_server.unknown = {"gone@client1.example.com"}
+    import_file(app, tmp_path, *(invoice(str(n)) for n in range(5)))  # one batch of five
+    jobs.drain(app)
+    assert [d.status for d in deliveries()] == ["failed"] * 5
+    assert ["550" in d.error for d in deliveries()] == [True] * 3 + [False] * 2
+    assert "flagged" in deliveries()[4].error
+    assert db.session.scalar(select(Subscription.failures)) == 3
 
 
 def test_a_real_consumer_sends_the_emails(app, logged_in, org, smtp_server, tmp_path):

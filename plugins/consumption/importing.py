@@ -17,11 +17,11 @@ from core.importing import (
     ImportResult,
     RowReader,
     accounts_by_code,
+    decimal_parser,
     fingerprint,
     insert_rows,
     parse_amount,
     parse_date,
-    parse_decimal,
     read_batch,
     rows_matching,
 )
@@ -57,7 +57,7 @@ def _read(row: RowReader, accounts: dict) -> dict[str, Any] | None:
         "contract": row.text("contract", max_length=100),
         "family": row.text("family", required=True, max_length=100),
         "product": row.text("product", required=True, max_length=200),
-        "quantity": row.parsed("quantity", parse_decimal),
+        "quantity": row.parsed("quantity", decimal_parser(18, 3)),  # its column
         "unit": row.text("unit", required=True, max_length=20),
         "amount_ht": row.parsed("amount_ht", parse_amount),
         "currency": str(row.data.get("currency") or "EUR").upper(),

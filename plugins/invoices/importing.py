@@ -21,12 +21,12 @@ from core.importing import (
     ImportResult,
     RowReader,
     accounts_by_code,
+    decimal_parser,
     fingerprint,
     insert_rows,
     parse_amount,
     parse_bool,
     parse_date,
-    parse_decimal,
     read_batch,
     rows_matching,
 )
@@ -42,10 +42,10 @@ REFERENCE_FIELDS = (
     "framework_contract",
     "local_contract",
 )
-LINE_NUMBERS = (
-    ("quantity", parse_decimal),
-    ("unit_price_ht", parse_decimal),
-    ("vat_rate", parse_decimal),
+LINE_NUMBERS = (  # each fits its column (see models.InvoiceLine)
+    ("quantity", decimal_parser(18, 3)),
+    ("unit_price_ht", decimal_parser(18, 6)),
+    ("vat_rate", decimal_parser(5, 2)),
     ("amount_ht", parse_amount),
 )
 CHILDREN = ("lines", "ranges", "pdf")
@@ -101,8 +101,11 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
         lines.append(
             {
                 "position": index,
-                "order_number": row.text("order_number", max_length=50, source=line),
-                "label": row.text("label", max_length=300, source=line) or "—",
+                "order_number": row.text(
+                    "order_number", max_length=50, source=line, label=f"{prefix}.order_number"
+                ),
+                "label": row.text("label", max_length=300, source=line, label=f"{prefix}.label")
+                or "—",
                 **{
                     name: row.parsed(name, parser, source=line, label=f"{prefix}.{name}")
                     for name, parser in LINE_NUMBERS

@@ -2,14 +2,17 @@
 
 Every e-mail is a :class:`Delivery` with a unique key (address and invoice), so an
 event delivered twice, or a task run twice, sends it once. A worker claims a delivery
-by moving it from ``queued`` or ``retrying`` to ``sending`` in a committed update that
-only one worker can win; it records ``sent`` as soon as the server accepted the
-message. A delivery left in ``sending`` (the worker was stopped between the server's
-answer and the record) is never sent again: the sweeper marks it ``uncertain``.
+just before handing it to the mail server, one at a time, by moving it from ``queued``
+or ``retrying`` to ``sending`` in a committed update that only one worker can win; it
+records ``sent`` as soon as the server accepted the message. So a worker stopped
+mid-batch leaves the deliveries it had not tried ``queued`` (the sweeper queues them
+again), and at most the one it was sending in ``sending``: that one may have reached
+the server, so the sweeper marks it ``uncertain`` and it is never sent twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import smtplib
 from datetime import timedelta
@@ -43,7 +46,8 @@ def N_(message: str) -> str:
 
 NOT_CONFIGURED = N_("E-mail is not configured on this portal.")
 UNCERTAIN = N_("The worker stopped while sending; not sent again, to avoid a duplicate.")
-TRANSLATED_ERRORS = (NOT_CONFIGURED, UNCERTAIN)
+FLAGGED = N_("Not tried: the address failed too often and is flagged.")
+TRANSLATED_ERRORS = (NOT_CONFIGURED, UNCERTAIN, FLAGGED)
 MAX_ATTEMPTS = 8  # tries over about an hour (back-off from 30 s), then it is failed
 FAN_OUT_SIZE = 1000  # new invoices per fan-out task
 BATCH = 50  # e-mails sent over one SMTP connection
@@ -211,25 +215,44 @@ def send_invoices(organisation_id: int, invoice_ids: list[int], email: str, loca
     return delivery.id
 
 
-def _claim(delivery_ids: list[int]) -> list[Delivery]:
-    """Take these deliveries for this worker, in one committed update: only those still
-    to send (not sent, not being sent, not failed, not just taken by another worker)."""
-    claimed = db.session.scalars(
-        update(Delivery)
+def _pending(delivery_ids: list[int]) -> list[Delivery]:
+    """Those of these deliveries still to send (not sent, failed or being sent)."""
+    return db.session.scalars(
+        select(Delivery)
         .where(Delivery.id.in_(delivery_ids), Delivery.status.in_(("queued", "retrying")))
-        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=utcnow())
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
+        .order_by(Delivery.id)
     ).all()
+
+
+def _claim(delivery: Delivery) -> bool:
+    """Take ``delivery`` for this worker, in one committed update, just before sending
+    it; ``False`` when another worker took it first."""
+    claimed = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.status.in_(("queued", "retrying")))
+        .values(status="sending", attempts=Delivery.attempts + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
-    if not claimed:
-        return []
-    return db.session.scalars(select(Delivery).where(Delivery.id.in_(claimed))).all()
+    delivery.attempts += 1
+    return claimed == 1
 
 
-def _record(delivery: Delivery, status: str, error: str = "", message_id: str = "") -> None:
-    """Write how a delivery went, and count its address's failures (Core statements,
-    no ORM bookkeeping, committed at once)."""
+def _flagged(delivery: Delivery) -> bool:
+    """Whether the address of ``delivery`` is flagged after repeated failures (maybe
+    by an earlier delivery of the same batch)."""
+    if delivery.subscription_id is None:
+        return False
+    query = select(Subscription.flagged).where(Subscription.id == delivery.subscription_id)
+    return bool(db.session.scalar(query))
+
+
+def _record(
+    delivery: Delivery, status: str, error: str = "", message_id: str = "", counts: bool = True
+) -> None:
+    """Write how a delivery went, and count its address's failures unless the failure
+    is not the address's (``counts=False``: no mail server, never tried). Core
+    statements, no ORM bookkeeping, committed at once."""
     deliveries, subscriptions = Delivery.__table__, Subscription.__table__
     now = utcnow()
     values = {"status": status, "error": error, "updated_at": now}
@@ -240,7 +263,7 @@ def _record(delivery: Delivery, status: str, error: str = "", message_id: str = 
     if status == "sent":
         reset = update(subscriptions).where(subscription, subscriptions.c.failures != 0)
         db.session.execute(reset.values(failures=0))
-    elif status == "failed":
+    elif status == "failed" and counts:
         failures = subscriptions.c.failures + 1
         db.session.execute(
             update(subscriptions)
@@ -276,7 +299,9 @@ def message_for(delivery: Delivery, invoices: list[Invoice]) -> EmailMessage:
                     "application/pdf",
                 )
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2].rstrip(">") or "guichet"
-    message.extra_headers["Message-ID"] = f"<delivery-{delivery.id}.{delivery.key}@{domain}>"
+    # RFC 5322's msg-id: the key (with its ':' and '@') as a digest, unique across resets
+    tag = hashlib.sha256(delivery.key.encode()).hexdigest()[:16]
+    message.extra_headers["Message-ID"] = f"<delivery-{delivery.id}.{tag}@{domain}>"
     return message
 
 
@@ -302,20 +327,26 @@ def _describe(error: Exception) -> str:
 
 @jobs.task()
 def deliver(delivery_ids: list[int]) -> int:
-    """Send these deliveries over one SMTP connection; returns how many were sent.
-    A temporary failure queues that delivery again after a back-off."""
+    """Send these deliveries over one SMTP connection, each claimed just before it is
+    sent; returns how many were sent. A temporary failure queues that delivery again
+    after a back-off."""
     # what this task loads stays usable across its commits: it writes with statements
     db.session().expire_on_commit = False
-    claimed = _claim(delivery_ids)
-    if claimed and not mail_configured():
-        for delivery in claimed:
-            _record(delivery, "failed", NOT_CONFIGURED)
+    pending = _pending(delivery_ids)
+    if pending and not mail_configured():
+        for delivery in pending:  # not the address's fault: it was never tried
+            _record(delivery, "failed", NOT_CONFIGURED, counts=False)
         return 0
-    wanted = {i for delivery in claimed for i in delivery.invoice_ids}
+    wanted = {i for delivery in pending for i in delivery.invoice_ids}
     invoices = {i.id: i for i in db.session.scalars(select(Invoice).where(Invoice.id.in_(wanted)))}
     sent, connection = 0, None
     try:
-        for delivery in claimed:
+        for delivery in pending:
+            if _flagged(delivery):
+                _record(delivery, "failed", FLAGGED, counts=False)
+                continue
+            if not _claim(delivery):
+                continue  # another worker took it
             try:
                 message = message_for(
                     delivery, [invoices[i] for i in delivery.invoice_ids if i in invoices]

@@ -1,0 +1,220 @@
+"""What an independent probe found (issue 24): hostile hosts and redirects, formulas in
+CSV cells, 500s on HTMX requests and on bad API input. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from core import api
+from core.csvexport import safe_cell
+from core.extensions import db
+from core.testing import HTMX
+from plugins.consumption.importing import import_consumption
+from plugins.consumption.models import ConsumptionRecord
+from plugins.invoices.importing import import_invoices
+from plugins.invoices.models import Invoice, InvoiceLine
+from plugins.postal.models import Letter
+from plugins.wallet import ledger
+from tests.conftest import invoice_item, run_cli
+
+FORMULA = '=HYPERLINK("http://evil.example","x")'
+
+
+# -- hosts and redirects ---------------------------------------------------------------
+
+
+def test_a_request_for_another_host_is_refused_and_sends_no_mail(client, user, smtp_server):
+    response = client.post(
+        "/password/forgot", data={"email": user.email}, headers={"Host": "evil.example"}
+    )
+    assert response.status_code == 400
+    assert smtp_server.messages == []
+    assert client.get("/login", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_a_reset_link_is_built_on_the_public_url_whatever_host_was_asked(
+    register_plugin, user, smtp_server
+):
+    """As ``make run`` starts it (no SERVER_NAME), on 127.0.0.1, a host the portal
+    answers on: the e-mail's link still names PUBLIC_URL."""
+    portal = register_plugin(SERVER_NAME=None, PUBLIC_URL="https://portal.example")
+    client = portal.test_client()
+    here = "http://127.0.0.1:5000"
+    assert client.get("/login", base_url="http://evil.example").status_code == 400
+    response = client.post("/password/forgot", data={"email": user.email}, base_url=here)
+    assert response.status_code == 302
+    [message] = smtp_server.messages
+    body = message.get_payload(decode=True).decode()
+    links = re.findall(r"https?://\S+", body)
+    assert links and all(
+        link.startswith("https://portal.example/password/reset/") for link in links
+    )
+
+
+@pytest.mark.parametrize("next_", [
+    "/\t/evil.example/", "/\n/evil.example/", "/\r\n/evil.example/", "\t//evil.example/",
+    "/\\evil.example/", "https://evil.example/", "//evil.example", "/ /evil.example/\x7f",
+    "javascript:alert(1)",
+])  # fmt: skip
+def test_next_after_login_never_leaves_the_site_and_never_fails(client, user, next_):
+    response = client.login(user.email, next=next_)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_after_login_keeps_a_path_of_the_site(client, user):
+    response = client.login(user.email, next="/factures/?status=paid")
+    assert response.headers["Location"] == "/factures/?status=paid"
+
+
+# -- CSV formula injection -------------------------------------------------------------
+
+
+def test_a_cell_that_starts_a_formula_is_quoted_and_numbers_are_kept():
+    assert safe_cell(FORMULA) == "'" + FORMULA
+    for text in ("+33 1 40 00 00 00", "-2+3", "@SUM(A1)", "\t=1", "\r=1"):
+        assert safe_cell(text) == "'" + text
+    for kept in ("-12,50", "-3.5", "+7", "Lettre verte", "", 12, None):
+        assert safe_cell(kept) == kept
+
+
+def cells(response) -> list[str]:
+    text = response.get_data(as_text=True).lstrip("\ufeff")
+    delimiter = ";" if text.split("\n", 1)[0].count(";") else ","
+    return [cell for row in csv.reader(io.StringIO(text), delimiter=delimiter) for cell in row]
+
+
+@pytest.mark.parametrize("dialect", ["fr", "std"])
+@pytest.mark.parametrize("url, planted", [
+    ("/factures/export.csv", "subscriber"),
+    ("/factures/export.csv?rows=lines", "line label"),
+    ("/consommations/export.csv?group=product", "product"),
+    ("/porte-monnaie/export.csv", "reason"),
+    ("/courrier/export.csv", "title and recipient"),
+])  # fmt: skip
+def test_no_export_hands_a_formula_to_the_spreadsheet(logged_in, org, dialect, url, planted):
+    line = {"label": FORMULA, "quantity": "1", "unit_price_ht": "1", "vat_rate": "20",
+            "amount_ht": "1.00"}  # fmt: skip
+    import_invoices([invoice_item(subscriber=FORMULA, total_ht="1.00", total_ttc="1.20",
+                                  lines=[line])])  # fmt: skip
+    import_consumption([{"id": "r1", "client_code": "00002501", "family": "F", "product": FORMULA,
+                         "period": "2026-11", "quantity": "-5", "unit": "plis",
+                         "amount_ht": "-1.00"}])  # fmt: skip
+    ledger.post(org.id, "topup", 500, "t1", reason=FORMULA)
+    db.session.add(Letter(
+        organisation_id=org.id, account_id=org.accounts[0].id, key="l-1", provider="printshop",
+        document_sha256="0" * 64, title=FORMULA, pages=1, address=[FORMULA, "75015 PARIS"],
+        price=145,
+    ))  # fmt: skip
+    db.session.commit()
+    separator = "&" if "?" in url else "?"
+    response = logged_in.get(f"{url}{separator}dialect={dialect}")
+    assert response.status_code == 200
+    found = cells(response)
+    assert "'" + FORMULA in found, f"{planted} not exported"
+    assert [c for c in found if c.startswith(("=", "+", "@", "\t", "\r"))] == []
+    assert [c for c in found if c.startswith("-") and not re.fullmatch(r"-\d+([.,]\d+)?", c)] == []
+
+
+# -- every route, as a page and as an HTMX request -------------------------------------
+
+
+def routes_never_fail(app, client, skip=()) -> int:
+    """Every rule without arguments, by GET and by POST (an empty form), as a page and
+    as an HTMX request: none may answer 5xx. Returns the requests made."""
+    made = 0
+    for rule in app.url_map.iter_rules():
+        if rule.arguments or rule.endpoint in skip:
+            continue
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            for headers in ({}, HTMX):
+                response = client.open(rule.rule, method=method, headers=headers)
+                assert response.status_code < 500, f"{method} {rule.rule} {headers}"
+                made += 1
+    return made
+
+
+def test_no_route_answers_5xx_to_a_customer_with_or_without_htmx(app, client):
+    result = run_cli(app, "demo")
+    email, password = re.search(r"customer: (\S+)  password: (\S+)", result.output).groups()
+    assert client.login(email, password).status_code == 302
+    assert routes_never_fail(app, client, skip={"auth.logout", "auth.login"}) > 100
+    assert client.get("/").status_code == 200  # still logged in: nothing was skipped by it
+
+
+def test_no_route_answers_5xx_to_an_operator_with_or_without_htmx(app, client, operator, org):
+    assert client.login(operator.email).status_code == 302
+    assert routes_never_fail(app, client, skip={"auth.logout", "auth.login"}) > 100
+
+
+def test_a_page_asked_for_by_htmx_without_a_content_block_is_the_whole_template(logged_in):
+    for url in ("/favourites", "/courrier/nouveau", "/courrier/widget"):
+        response = logged_in.get(url, headers=HTMX)
+        assert response.status_code in (200, 404), url
+
+
+# -- bad API input ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def token():
+    _token, clear = api.issue_token("billing system")
+    db.session.commit()
+    return clear
+
+
+def post(client, path, body, token):
+    return client.post(f"/api/v1/{path}", json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+def line(**values) -> dict:
+    data = {"label": "Lettre verte", "quantity": "1", "unit_price_ht": "1.00",
+            "vat_rate": "20", "amount_ht": "1.00"}  # fmt: skip
+    return data | values
+
+
+@pytest.mark.parametrize("bad, field, message", [
+    (line(quantity="1e20"), "lines[1].quantity", "is too large"),
+    (line(quantity="1.2345"), "lines[1].quantity", "has more than 3 decimals"),
+    (line(vat_rate="5000"), "lines[1].vat_rate", "is too large"),
+    (line(unit_price_ht="0.0123456789"), "lines[1].unit_price_ht", "has more than 6 decimals"),
+    (line(label="Lettre\x00verte"), "lines[1].label", "contains a NUL character"),
+])  # fmt: skip
+def test_an_invoice_line_beyond_its_column_is_a_422_naming_it(client, token, org, bad, field,
+                                                              message):  # fmt: skip
+    item = invoice_item(total_ht="1.00", total_ttc="1.20", lines=[bad])
+    response = post(client, "invoices", [invoice_item("1"), item], token)
+    assert response.status_code == 422
+    [fault] = response.get_json()["faults"]
+    assert (fault["row"], fault["field"]) == (2, field) and message in fault["message"]
+    assert db.session.scalar(select(func.count()).select_from(Invoice)) == 0
+    assert db.session.scalar(select(func.count()).select_from(InvoiceLine)) == 0
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"date": 20220527}, "date"),
+    ({"subscriber": "CLIENT\x001"}, "subscriber"),
+    ({"recipient": {"name": "A\x00"}}, "recipient.name"),
+])  # fmt: skip
+def test_a_date_written_as_a_number_or_a_nul_character_is_refused(client, token, org, values,
+                                                                   field):  # fmt: skip
+    response = post(client, "invoices", [invoice_item(**values)], token)
+    assert response.status_code == 422
+    assert [f["field"] for f in response.get_json()["faults"]] == [field]
+    assert db.session.scalar(select(func.count()).select_from(Invoice)) == 0
+
+
+def test_a_consumption_quantity_that_overflows_is_a_422(client, token, org):
+    record = {"id": "r1", "client_code": "00002501", "family": "F", "product": "P",
+              "period": "2026-11", "quantity": "1" + "0" * 30, "unit": "plis",
+              "amount_ht": "1.00"}  # fmt: skip
+    response = post(client, "consumption", [record], token)
+    assert response.status_code == 422
+    [fault] = response.get_json()["faults"]
+    assert fault["field"] == "quantity" and "is too large" in fault["message"]
+    assert db.session.scalar(select(func.count()).select_from(ConsumptionRecord)) == 0
