@@ -13,18 +13,31 @@ import hashlib
 import io
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import reportlab
 from flask import current_app
-from pypdf import PdfReader
+from pypdf import PdfReader, apply_configuration
+from pypdf.errors import LimitReachedError
 from reportlab import rl_config
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus.tables import CellStyle
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
+MAX_PDF_PAGES = 2000
+# What reading a PDF may cost, whatever it declares: pypdf's limits, far below its
+# defaults (a 200 MB stream squeezed into a 200 kB file is refused, not inflated).
+PDF_LIMITS = {
+    "zlib_maximum_output_length": 32 * 1024 * 1024,
+    "lzw_maximum_output_length": 32 * 1024 * 1024,
+    "run_length_maximum_output_length": 32 * 1024 * 1024,
+    "stream_decoding_work_maximum_length": 64 * 1024 * 1024,
+    "stream_parsing_work_maximum_count": 500_000,
+    "page_tree_maximum_page_entries": MAX_PDF_PAGES + 1,
+}
 
 
 class Pdf(NamedTuple):
@@ -49,23 +62,55 @@ def encode_pdf(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def check_pdf(data: bytes) -> int:
-    """The number of pages of ``data``; :class:`ValueError` when it is not a usable PDF."""
+@contextmanager
+def pdf_limits():
+    """Read PDFs within :data:`PDF_LIMITS` (pypdf raises ``LimitReachedError`` beyond);
+    wrap any parsing of a PDF someone sent."""
+    with apply_configuration(**PDF_LIMITS):
+        yield
+
+
+def inflate_pages(reader: PdfReader) -> None:
+    """Decompress every page's drawing, as a viewer or a print shop will: beyond
+    :data:`PDF_LIMITS` (inside :func:`pdf_limits`) pypdf raises ``LimitReachedError``."""
+    for page in reader.pages:
+        contents = page.get_contents()
+        if contents is not None:
+            contents.get_data()
+
+
+def declared_pages(reader: PdfReader) -> int:
+    """The page count the document's page tree declares, read without the pages."""
+    return int(reader.trailer["/Root"]["/Pages"].get("/Count", 0))
+
+
+def check_pdf(data: bytes, max_pages: int = MAX_PDF_PAGES) -> int:
+    """The number of pages of ``data``; :class:`ValueError` when it is not a usable PDF
+    (too large, more than ``max_pages`` pages, not a PDF, damaged, encrypted, empty),
+    read within :data:`PDF_LIMITS`."""
     if len(data) > MAX_PDF_BYTES:
         raise ValueError(f"is larger than {MAX_PDF_BYTES // (1024 * 1024)} MB")
     if not data.lstrip()[:5] == b"%PDF-":
         raise ValueError("is not a PDF (it does not start with %PDF-)")
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise ValueError("is an encrypted PDF")
-        pages = len(reader.pages)
-    except ValueError:
-        raise
-    except Exception as error:  # pypdf raises many kinds on a damaged file
-        raise ValueError(f"is not a readable PDF ({type(error).__name__})") from None
+    with pdf_limits():
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise ValueError("is an encrypted PDF")
+            pages = declared_pages(reader)
+            if pages <= max_pages:
+                pages = len(reader.pages)
+                inflate_pages(reader)
+        except ValueError:
+            raise
+        except LimitReachedError:
+            raise ValueError("is too large once decompressed, or too complex to read") from None
+        except Exception as error:  # pypdf raises many kinds on a damaged file
+            raise ValueError(f"is not a readable PDF ({type(error).__name__})") from None
     if pages == 0:
         raise ValueError("is a PDF without pages")
+    if pages > max_pages:
+        raise ValueError(f"has {pages} pages, more than {max_pages}")
     return pages
 
 

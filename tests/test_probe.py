@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zlib
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from core import api
 from core.csvexport import safe_cell
+from core.documents import encode_pdf
 from core.extensions import db
 from core.testing import HTMX
 from plugins.consumption.importing import import_consumption
@@ -19,8 +22,10 @@ from plugins.consumption.models import ConsumptionRecord
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice, InvoiceLine
 from plugins.postal.models import Letter
+from plugins.postal.printing import print_ready
 from plugins.wallet import ledger
 from tests.conftest import invoice_item, run_cli
+from tests.test_postal import preview
 
 FORMULA = '=HYPERLINK("http://evil.example","x")'
 
@@ -218,3 +223,102 @@ def test_a_consumption_quantity_that_overflows_is_a_422(client, token, org):
     [fault] = response.get_json()["faults"]
     assert fault["field"] == "quantity" and "is too large" in fault["message"]
     assert db.session.scalar(select(func.count()).select_from(ConsumptionRecord)) == 0
+
+
+# -- PDFs that cost the server -----------------------------------------------------------
+
+
+def raw_pdf(
+    content: bytes, *, pages: int = 1, deflate: bool = False, catalog: str = "", page: str = ""
+) -> bytes:
+    """A PDF written by hand: ``pages`` A4 pages drawing ``content`` (deflated as it
+    comes when ``deflate``), ``catalog`` added to the document's catalog and ``page``
+    to each page's dictionary."""
+    body, offsets = [b"%PDF-1.7\n"], []
+
+    def add(obj: bytes) -> None:
+        offsets.append(sum(map(len, body)))
+        body.append(b"%d 0 obj\n%s\nendobj\n" % (len(offsets), obj))
+
+    kids = " ".join(f"{4 + n} 0 R" for n in range(pages))
+    add(f"<< /Type /Catalog /Pages 2 0 R {catalog} >>".encode())
+    add(f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode())
+    flate = b" /Filter /FlateDecode" if deflate else b""
+    add(b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(content), flate, content))
+    font = b"<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>"
+    for _ in range(pages):
+        add(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R "
+            b"/Resources %s %s >>" % (font, page.encode()))  # fmt: skip
+    xref = sum(map(len, body))
+    entries = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    body.append(b"xref\n0 %d\n0000000000 65535 f \n%s" % (len(offsets) + 1, entries))
+    body.append(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+                % (len(offsets) + 1, xref))  # fmt: skip
+    return b"".join(body)
+
+
+def deflated(chunk: bytes, times: int) -> bytes:
+    packer = zlib.compressobj(9)
+    return b"".join([*(packer.compress(chunk) for _ in range(times)), packer.flush()])
+
+
+LETTER = b"BT /F1 12 Tf 72 770 Td (Objet : votre commande) Tj ET"
+BOMB = deflated(b" " * (1 << 20), 200)  # 200 MB of drawing in about 200 kB
+OPERATORS = deflated(b"BT /F1 8 Tf 72 700 Td (x) Tj ET\n" * 1024, 320)  # 10 MB of text
+
+
+def test_a_pdf_that_inflates_to_200_mb_is_a_422_on_every_form_and_the_api(
+    client, logged_in, token, org
+):
+    bomb = raw_pdf(BOMB, deflate=True)
+    assert len(bomb) < 1024 * 1024
+    letter = preview(logged_in, bomb)
+    assert letter.status_code == 422
+    assert "trop volumineux une fois décompressé" in letter.get_data(as_text=True)
+    terms = logged_in.post("/courrier/reglages", data={"terms": (io.BytesIO(bomb), "cgv.pdf")},
+                           content_type="multipart/form-data")  # fmt: skip
+    assert terms.status_code == 422
+    assert "trop volumineux une fois décompressé" in terms.get_data(as_text=True)
+    contract = {"number": "C-1", "product": "Compte Clients", "start_date": "2020-01-01",
+                "client_code": "00002501",
+                "documents": [{"title": "CGV", "pdf": encode_pdf(bomb)}]}  # fmt: skip
+    response = post(client, "contracts", [contract], token)
+    assert response.status_code == 422
+    [fault] = response.get_json()["faults"]
+    assert fault["field"] == "documents[1].pdf"
+    assert "too large once decompressed" in fault["message"]
+
+
+def test_a_pdf_of_ten_thousand_pages_is_refused_without_reading_them(client, token, org):
+    many = raw_pdf(LETTER, pages=10_000)
+    contract = {"number": "C-1", "product": "Compte Clients", "start_date": "2020-01-01",
+                "client_code": "00002501",
+                "documents": [{"title": "CGV", "pdf": encode_pdf(many)}]}  # fmt: skip
+    response = post(client, "contracts", [contract], token)
+    assert response.status_code == 422
+    [fault] = response.get_json()["faults"]
+    assert fault["message"] == "has 10000 pages, more than 2000"
+
+
+def test_a_page_of_10_mb_of_text_is_posted_with_a_cover_page_without_being_searched(logged_in, org):
+    heavy = raw_pdf(OPERATORS, deflate=True)
+    page = preview(logged_in, heavy)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert re.search(r'id="preview-pages">2 \(', text)  # the address on a page of its own
+
+
+def test_what_goes_to_print_carries_no_script_nor_annotation(app):
+    script = "<< /S /JavaScript /JS (app.launchURL(1)) >>"
+    scripted = raw_pdf(
+        LETTER,
+        catalog=f"/OpenAction {script} /Names << /JavaScript << /Names [(a) {script}] >> >>",
+        page=f"/AA << /O {script} >> /Annots [<< /Type /Annot /Subtype /Link "
+        f"/Rect [0 0 595 842] /A {script} >>]",
+    )
+    assert scripted.count(b"/JavaScript") == 5  # 4 scripts, one a name tree
+    with app.test_request_context():
+        printed, pages, cover = print_ready(scripted, ["CLIENT 2", "75015 PARIS"])
+    assert pages == 1 and not cover
+    assert b"/JavaScript" not in printed and b"/JS" not in printed and b"/OpenAction" not in printed
+    assert "Objet : votre commande" in PdfReader(io.BytesIO(printed)).pages[0].extract_text()

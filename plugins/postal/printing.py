@@ -8,16 +8,22 @@ import io
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from pypdf import PdfReader, PdfWriter
+from pypdf.errors import LimitReachedError
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
-from core.documents import embed_fonts
+from core.documents import declared_pages, embed_fonts, inflate_pages, pdf_limits
 
 # The window of a French DL envelope ("fenêtre à droite"), from the page's top left.
 WINDOW = (110 * mm, 45 * mm, 200 * mm, 90 * mm)  # left, top, right, bottom
 A4_TOLERANCE = 3  # points
+# The drawing of a page larger than this is not searched for text in the window: a
+# letter's page draws in tens of kilobytes, what is larger costs seconds to read.
+WINDOW_CHECK_MAX_BYTES = 512 * 1024
+TOO_COMPLEX = _l("The PDF is too large once decompressed, or too complex to be read.")
 
 
 class DocumentError(ValueError):
@@ -26,26 +32,34 @@ class DocumentError(ValueError):
 
 def check_document(data: bytes) -> int:
     """The number of pages of a PDF to post; :class:`DocumentError` when it is not a
-    readable, unencrypted PDF in A4 within the size and page limits."""
+    readable, unencrypted PDF in A4 within the size and page limits, or costs more to
+    read than :data:`core.documents.PDF_LIMITS` allow."""
     config = current_app.config
     if len(data) > config["POSTAL_MAX_BYTES"]:
         raise DocumentError(_("The file is larger than %(size)d MB.",
                               size=config["POSTAL_MAX_BYTES"] // (1024 * 1024)))  # fmt: skip
     if not data.lstrip()[:5] == b"%PDF-":
         raise DocumentError(_("The file is not a PDF."))
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        encrypted = reader.is_encrypted
-        pages = 0 if encrypted else len(reader.pages)
-    except Exception:  # noqa: BLE001 - pypdf raises many kinds on a damaged file
-        raise DocumentError(_("The PDF is damaged and cannot be read.")) from None
+    limit = config["POSTAL_MAX_PAGES"]
+    with pdf_limits():
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            encrypted = reader.is_encrypted
+            pages = 0 if encrypted else declared_pages(reader)
+            if not encrypted and pages <= limit:
+                pages = len(reader.pages)
+                inflate_pages(reader)
+        except LimitReachedError:
+            raise DocumentError(TOO_COMPLEX) from None
+        except Exception:  # noqa: BLE001 - pypdf raises many kinds on a damaged file
+            raise DocumentError(_("The PDF is damaged and cannot be read.")) from None
     if encrypted:
         raise DocumentError(_("The PDF is protected by a password; send it unprotected."))
     if pages == 0:
         raise DocumentError(_("The PDF has no page."))
-    if pages > config["POSTAL_MAX_PAGES"]:
+    if pages > limit:
         raise DocumentError(_("The document has %(count)d pages; at most %(max)d can be posted.",
-                              count=pages, max=config["POSTAL_MAX_PAGES"]))  # fmt: skip
+                              count=pages, max=limit))  # fmt: skip
     for number, page in enumerate(reader.pages, start=1):
         width, height = float(page.mediabox.width), float(page.mediabox.height)
         if page.rotation % 180:
@@ -59,7 +73,14 @@ def check_document(data: bytes) -> int:
 
 
 def window_is_free(page) -> bool:
-    """Whether nothing is written in the envelope window's zone of ``page``."""
+    """Whether nothing is written in the envelope window's zone of ``page``. A page
+    whose drawing is larger than :data:`WINDOW_CHECK_MAX_BYTES` is not read (that would
+    take seconds): it counts as written on, and the address goes on a cover page."""
+    contents = page.get_contents()
+    if contents is None:
+        return True
+    if len(contents.get_data()) > WINDOW_CHECK_MAX_BYTES:
+        return False
     left, top, right, bottom = WINDOW
     height = float(page.mediabox.height)
     found = []
@@ -71,7 +92,10 @@ def window_is_free(page) -> bool:
         if text.strip() and left <= x <= right and height - bottom <= y <= height - top:
             found.append(text)
 
-    page.extract_text(visitor_text=visit)
+    try:
+        page.extract_text(visitor_text=visit)
+    except LimitReachedError:
+        return False
     return not found
 
 
@@ -91,27 +115,34 @@ def _address_page(address: list[str]) -> PdfReader:
 
 def print_ready(data: bytes, address: list[str]) -> tuple[bytes, int, bool]:
     """The PDF as it will be printed, its number of pages, and whether a cover page
-    was added for the address."""
-    document = PdfReader(io.BytesIO(data))
-    stamp = _address_page(address).pages[0]
-    writer = PdfWriter()
-    cover = not window_is_free(document.pages[0])
-    if cover:
-        writer.add_page(stamp)
-    for number, page in enumerate(document.pages):
-        added = writer.add_page(page)
-        if number == 0 and not cover:
-            added.merge_page(stamp)
-    out = io.BytesIO()
-    writer.write(out)
+    was added for the address. Only the pages' drawings go to print: no document
+    action (a script run on opening), no annotation, form or link."""
+    with pdf_limits():
+        document = PdfReader(io.BytesIO(data))
+        stamp = _address_page(address).pages[0]
+        writer = PdfWriter()
+        cover = not window_is_free(document.pages[0])
+        if cover:
+            writer.add_page(stamp)
+        for number, page in enumerate(document.pages):
+            added = writer.add_page(page)
+            if number == 0 and not cover:
+                added.merge_page(stamp)
+        writer.remove_annotations(subtypes=None)
+        for page in writer.pages:
+            for key in ("/AA", "/Annots"):
+                page.pop(key, None)
+        out = io.BytesIO()
+        writer.write(out)
     return out.getvalue(), len(document.pages) + cover, cover
 
 
 def printed_pages(data: bytes) -> tuple[int, bool]:
     """How many pages will be printed (a cover page added when needed)."""
-    reader = PdfReader(io.BytesIO(data))
-    cover = not window_is_free(reader.pages[0])
-    return len(reader.pages) + cover, cover
+    with pdf_limits():
+        reader = PdfReader(io.BytesIO(data))
+        cover = not window_is_free(reader.pages[0])
+        return len(reader.pages) + cover, cover
 
 
 def joined(*parts: bytes) -> bytes:
