@@ -91,10 +91,23 @@ def _authenticate() -> ApiToken:
 
 
 RATE_LIMITED = "too many calls with this token (API_RATE_LIMIT); wait, then retry"
+AUTH_LIMITED = "too many calls without a valid token from this address; wait, then retry"
 
 
 def _rate_limit() -> str:
     return current_app.config["API_RATE_LIMIT"]
+
+
+def _auth_failure_limit() -> str:
+    return current_app.config["API_AUTH_FAILURE_LIMIT"]
+
+
+def _address() -> str:
+    return "api-auth:" + (request.remote_addr or "")
+
+
+def _unauthenticated(response) -> bool:
+    return response.status_code == 401
 
 
 def _caller() -> str:
@@ -119,7 +132,10 @@ def _run_import(spec: ApiImport):
     request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
     if not request.is_json:
         abort(415, "send JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        abort(400, "the JSON is nested too deeply")
     if body is None:
         abort(400, "the body is not valid JSON")
     items = body.get(spec.name) if isinstance(body, dict) else body
@@ -142,9 +158,19 @@ def init_app(app: Flask, registry: Registry) -> None:
     """Register the API blueprint with the core's imports and the plugins'."""
     app.config.setdefault("API_MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
     app.config.setdefault("API_RATE_LIMIT", "120 per minute")
+    app.config.setdefault("API_AUTH_FAILURE_LIMIT", "20 per 15 minutes")
     # The same callables for every app, so that Flask-Limiter (one for the process)
     # keeps one limit per import however many apps are made (tests make many).
-    throttled = limiter.limit(_rate_limit, key_func=_caller, error_message=RATE_LIMITED)
+    per_token = limiter.limit(_rate_limit, key_func=_caller, error_message=RATE_LIMITED)
+    # wrong tokens, counted by address: guessing one is as slow as guessing a password
+    per_address = limiter.limit(
+        _auth_failure_limit, key_func=_address, deduct_when=_unauthenticated,
+        error_message=AUTH_LIMITED,
+    )  # fmt: skip
+
+    def throttled(view):
+        return per_address(per_token(view))
+
     imports: dict[str, ApiImport] = {}
     for item in CORE_IMPORTS + registry.call("guichet_api_imports"):
         if isinstance(item, ApiImport) and item.name not in imports:

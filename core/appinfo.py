@@ -19,6 +19,8 @@ class App:
     it appears under; ``permissions`` may hold ``"admin"`` for organisation admins only.
     ``settings`` declares the app's per-organisation settings with their defaults
     (JSON values), read with ``app_settings`` and changed with ``update_app_settings``.
+    ``requires`` names the apps it builds on (``("invoices",)``): where one of them is
+    off, this one is off too (menu, widgets, routes), whatever its own switch says.
     """
 
     key: str
@@ -30,6 +32,7 @@ class App:
     default_enabled: bool = True
     permissions: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
@@ -28,6 +29,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from core import jobs
 from core.directory import normalise_email
 from core.errors import error_response
 from core.extensions import db, limiter
@@ -192,14 +194,24 @@ def forgot_password():
             _("E-mail is not configured on this portal: ask your provider to reset your password.")
         )
         return render_template("auth/forgot.html", form=form), 503
-    user = db.session.scalar(select(User).where(User.email == normalise_email(form.email.data)))
-    if user is not None and user.active:
-        link = external_url("auth.reset_password", token=reset_token(user))
-        body = render_template("auth/reset_email.txt", user=user, link=link)
-        send_email([user.email], _("Reset your Guichet password"), body)
-    # Same answer whether the address is known or not: no account enumeration.
+    # Queued whether the address is known or not, and sent by the worker: the same
+    # answer in the same time either way (no account enumeration).
+    send_reset_link(normalise_email(form.email.data))
     flash(_("If an account uses this address, an e-mail with a link has been sent."), "info")
     return redirect(url_for("auth.login"))
+
+
+@jobs.task()
+def send_reset_link(email: str) -> bool:
+    """E-mail the reset link to the active user of ``email``, in its language, if
+    there is one; returns whether an e-mail went."""
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None or not user.active:
+        return False
+    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        link = external_url("auth.reset_password", token=reset_token(user))
+        body = render_template("auth/reset_email.txt", user=user, link=link)
+        return send_email([user.email], _("Reset your Guichet password"), body)
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])

@@ -40,7 +40,10 @@ DEFAULTS: dict[str, object] = {
     # else memory:// (one process only: wsgi.py refuses a second one, see
     # core.security.claim_memory_limits).
     "RATELIMIT_STORAGE_URI": "",
-    "RATELIMIT_HEADERS_ENABLED": False,
+    "RATELIMIT_HEADERS_ENABLED": True,  # a 429 says when to retry (Retry-After)
+    # Proxies in front of the portal (a load balancer: 1): the client's address, which
+    # throttles count, is then taken from their X-Forwarded-For, never more hops deep.
+    "TRUSTED_PROXIES": 0,
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
     "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
     "PASSWORD_RESET_MAX_AGE": 3600,

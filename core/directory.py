@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import email_validator
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -79,7 +80,7 @@ def update_account(account: Account, **values: Any) -> None:
 
 
 def create_user(email: str, password: str | None = None, **values: Any) -> User:
-    email = normalise_email(email)
+    email = valid_email(email)
     _check_unique(User, "email", email)
     if password is not None:
         _check_password(password)
@@ -101,7 +102,7 @@ def change_password(user: User, password: str) -> None:
 
 def update_user(user: User, **values: Any) -> None:
     if "email" in values:
-        values["email"] = normalise_email(values["email"])
+        values["email"] = valid_email(values["email"])
         _check_unique(User, "email", values["email"], exclude=user.id)
     _update(user, USER_FIELDS, values, "user.update", f"user:{user.id}", None)
 
@@ -154,6 +155,25 @@ def remove_membership(membership: Membership) -> None:
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def valid_email(email: str) -> str:
+    """``email`` normalised, when it is an address the login form accepts (the same
+    check as its ``Email`` validator); :class:`DirectoryError` otherwise, so that no
+    account is created that could never log in."""
+    email = normalise_email(email)
+    try:
+        email_validator.validate_email(email, check_deliverability=False)
+    except email_validator.EmailNotValidError as error:
+        raise DirectoryError(
+            "email",
+            _(
+                "%(email)s is not a valid e-mail address: %(reason)s",
+                email=email,
+                reason=str(error),
+            ),  # fmt: skip
+        ) from None
+    return email
 
 
 def _membership_state(membership: Membership) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import io
 import os
 import tempfile
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,6 +26,8 @@ from reportlab import rl_config
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus.tables import CellStyle
+from xhtml2pdf import pisa
+from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 2000
@@ -138,6 +141,18 @@ def store(data: bytes) -> str:
 
 EMBEDDED_FONT = "GuichetVera"
 FONTS_FOLDER = Path(reportlab.__file__).parent / "fonts"
+#: What a rendered PDF depends on beside its data and templates: part of cache keys.
+RENDERER = f"xhtml2pdf {version('xhtml2pdf')}, reportlab {reportlab.Version}"
+
+
+def render_pdf(html: str, dest) -> int:
+    """Write the PDF of ``html`` to the binary file ``dest``; returns xhtml2pdf's error
+    count. Fonts are read from ``FONTS_FOLDER`` (``url("{fonts}/Vera.ttf")``), whatever
+    the working directory of the process, and nothing else: no other local file,
+    nothing remote."""
+    embed_fonts()
+    policy = ResourceAccessPolicy(allow_remote=False, base_dir=FONTS_FOLDER)
+    return pisa.CreatePDF(html, dest=dest, encoding="utf-8", resource_policy=policy).err
 
 
 def embed_fonts() -> str:

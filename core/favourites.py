@@ -14,6 +14,7 @@ from core.appinfo import App, Widget
 from core.appsystem import registry
 from core.extensions import db
 from core.models import Favourite, Membership, Pin
+from core.tenancy import current_membership
 
 SENSIBLE_FAVOURITES = 5
 SENSIBLE_PINS = 4
@@ -28,18 +29,30 @@ class DashboardError(ValueError):
 
 
 def usable_apps(membership: Membership) -> dict[str, App]:
-    """Apps this member may use now: enabled for the organisation and allowed to its role
-    (computed once per request)."""
+    """Apps this member may use now: enabled for the organisation, allowed to its role,
+    and so are the apps each requires (computed once per request)."""
     cache = g.setdefault("_usable_apps", {})
     key = (membership.organisation_id, membership.is_admin)
     if key not in cache:
         apps = registry(current_app).apps
-        cache[key] = {
+        usable = {
             k: apps[k].app
             for k in enabled_app_keys(membership.organisation_id)
             if "admin" not in apps[k].app.permissions or membership.is_admin
         }
+        while missing := [k for k, app in usable.items() if not set(app.requires) <= set(usable)]:
+            for k in missing:  # and what requires them, in the next round
+                del usable[k]
+        cache[key] = usable
     return cache[key]
+
+
+def app_usable(key: str) -> bool:
+    """Whether the current member may use app ``key`` in this organisation (see
+    :func:`usable_apps`): an app that shows another app's data (an invoice's number
+    in a payment) asks before showing it, and answers 404 when it may not."""
+    membership = current_membership()
+    return membership is not None and key in usable_apps(membership)
 
 
 def widgets_of(apps: dict[str, App]) -> dict[str, Widget]:

@@ -13,10 +13,11 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,9 @@ class ImportResult:
         )
 
 
+DIGITS = re.compile(r"[-+]?\d+(?:\.\d+)?")  # a number as people write it (after , → .)
+
+
 def parse_amount(value: Any) -> int:
     """``"56267.25"`` (or ``56267.25`` written in JSON, or ``"56 267,25"``) → 5626725 cents."""
     if isinstance(value, bool) or value is None:
@@ -159,12 +163,9 @@ def parse_amount(value: Any) -> int:
     text = str(value)
     if not text.replace(".", "", 1).replace("-", "", 1).isdigit():  # the usual form is quick
         text = text.replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount") from None
-    if not amount.is_finite():
+    if not DIGITS.fullmatch(text):  # no 1e3, no NaN: an amount is written in digits
         raise ValueError(f"{value!r} is not an amount")
+    amount = Decimal(text)
     cents = amount * 100
     if abs(cents) >= MAX_CENTS:
         raise ValueError(f"{value!r} is too large")
@@ -174,14 +175,14 @@ def parse_amount(value: Any) -> int:
 
 
 def parse_decimal(value: Any) -> Decimal:
-    """``"40722"``, ``"0,4567"`` or ``12.5`` → an exact :class:`~decimal.Decimal`."""
-    try:
-        result = Decimal(str(value).replace(",", "."))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not result.is_finite():
+    """``"40722"``, ``"0,4567"`` or ``12.5`` → an exact :class:`~decimal.Decimal`;
+    written in digits (``1e3`` is refused)."""
+    if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a number")
-    return result
+    text = str(value).strip().replace(",", ".")
+    if not DIGITS.fullmatch(text):
+        raise ValueError(f"{value!r} is not a number (write it in digits: 1250 or 0,25)")
+    return Decimal(text)
 
 
 def decimal_parser(digits: int, places: int) -> Callable[[Any], Decimal]:
@@ -377,6 +378,33 @@ def _nul_fields(value: Any, name: str = "") -> Iterator[str]:
     elif isinstance(value, list):
         for index, item in enumerate(value, start=1):
             yield from _nul_fields(item, f"{name}[{index}]")
+
+
+def refuse_moves(rows: list[dict], stored: dict[str, int], key: str, field: str, what: str):
+    """Raise :class:`ImportRejected` when a row (values read by :func:`read_batch`, in
+    the batch's order) names for an object already stored under one organisation
+    (``stored``: its ``key`` → organisation id) an account of another: an import
+    never moves a customer's data to another customer. The fault names the object and
+    both organisations."""
+    moves = [
+        (number, values)
+        for number, values in enumerate(rows, start=1)
+        if values[key] in stored and stored[values[key]] != values["organisation_id"]
+    ]
+    if not moves:
+        return
+    from core.models import Organisation
+
+    ids = {stored[v[key]] for _, v in moves} | {v["organisation_id"] for _, v in moves}
+    names = dict(db.session.execute(
+        select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+    ).all())  # fmt: skip
+    raise ImportRejected([
+        Fault(number, field, f"{what} {values[key]} belongs to {names[stored[values[key]]]}, "
+              f"not to {names[values['organisation_id']]}: an import never moves it to "
+              "another organisation")
+        for number, values in moves
+    ])  # fmt: skip
 
 
 class FileError(ValueError):

@@ -22,7 +22,8 @@ What is here (the plugin guide documents each one):
   ``PeriodicTask``, ``MigrationLocation``;
 - data and scope: ``db``, ``TenantMixin``, ``AccountScopedMixin``, ``Organisation``,
   ``Account``, ``User``, ``utcnow``, ``scoped``, ``get_scoped_or_404``,
-  ``current_scope``, ``current_membership``, ``Scope``;
+  ``current_scope``, ``current_membership``, ``Scope``; ``app_usable`` (another app's
+  data is shown only where that app may be used);
 - per-organisation settings: ``app_settings``, ``update_app_settings``,
   ``SettingError``;
 - pages: ``render`` (one URL, two renderings), ``external_url``, and lists with
@@ -60,6 +61,7 @@ from core.documents import check_pdf, stored_path
 from core.documents import store as store_document
 from core.events import emit
 from core.extensions import db
+from core.favourites import app_usable
 from core.hookspecs import hookimpl
 from core.i18n import money, short_date
 from core.importing import Fault, ImportRejected, ImportResult
@@ -86,8 +88,8 @@ __all__ = [
     "PaymentError", "PaymentProvider", "PaymentRequest", "PeriodicTask", "PluginBlueprint",
     "PostalError", "PostalProvider", "RemotePayment", "Scope", "SearchResult", "Selection",
     "Setting", "SettingError", "StatusListing", "TenantMixin", "User", "Widget", "app_settings",
-    "backoff", "check_pdf", "current_membership", "current_scope", "db", "emit", "external_url",
-    "get_scoped_or_404", "hookimpl", "mail_configured", "money", "page_rows", "read_listing",
-    "render", "scoped", "send_email", "short_date", "store_document", "stored_path", "task",
-    "update_app_settings", "utcnow",
+    "app_usable", "backoff", "check_pdf", "current_membership", "current_scope", "db", "emit",
+    "external_url", "get_scoped_or_404", "hookimpl", "mail_configured", "money", "page_rows",
+    "read_listing", "render", "scoped", "send_email", "short_date", "store_document", "stored_path",
+    "task", "update_app_settings", "utcnow",
 ]  # fmt: skip

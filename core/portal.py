@@ -25,7 +25,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from core import favourites as favourites_mod
 from core.activation import enabled_app_keys
@@ -97,9 +97,10 @@ def gate_plugin_blueprints():
     (or, on a back-office blueprint, unless the user is an operator). The only place
     where gating of plugin routes happens."""
     apps = registry(current_app)
-    if request.blueprint in apps.operator_blueprints:
+    blueprint = request.blueprint or _blueprint_of_other_methods()
+    if blueprint in apps.operator_blueprints:
         return require_operator()
-    app_key = apps.blueprint_apps.get(request.blueprint or "")
+    app_key = apps.blueprint_apps.get(blueprint or "")
     if app_key is None:
         return None
     if not current_user.is_authenticated:
@@ -113,6 +114,18 @@ def gate_plugin_blueprints():
                      "switched off. Your other apps are in the menu.",
                      app=app.name, organisation=membership.organisation.name))  # fmt: skip
     return None
+
+
+def _blueprint_of_other_methods() -> str | None:
+    """The blueprint of the route at this path when it takes other methods only (a GET
+    on a POST-only route): gated like that route, so that a switched-off app's routes
+    answer 404 to every method, not 405."""
+    error = request.routing_exception
+    if not isinstance(error, MethodNotAllowed) or not error.valid_methods:
+        return None
+    adapter = current_app.create_url_adapter(request)
+    endpoint, _values = adapter.match(request.path, method=sorted(error.valid_methods)[0])
+    return endpoint.rpartition(".")[0] or None
 
 
 @dataclass

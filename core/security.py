@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from flask import Flask, Response, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 log = logging.getLogger(__name__)
 # gunicorn stops every worker, and itself, when one exits with this code at start-up
@@ -50,6 +51,12 @@ def _policy() -> str:
 
 
 def init_app(app: Flask) -> None:
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        # the client's address and scheme as the proxies in front say, never more hops
+        # than configured: a header a client wrote itself is not believed
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
     @app.after_request
     def security_headers(response: Response) -> Response:
         headers = response.headers

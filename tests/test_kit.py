@@ -32,8 +32,9 @@ def test_the_kit_switches_apps_and_speaks_htmx(logged_in, enable_app):
     assert fragment.lstrip().startswith('<section id="contract-results"')
 
 
-def test_the_kit_reads_the_emails_the_app_sends(client, smtp_server, customer):
+def test_the_kit_reads_the_emails_the_app_sends(client, smtp_server, customer, run_jobs):
     answer = client.post("/password/forgot", data={"email": customer.email})
     assert answer.status_code == 302
+    assert run_jobs() == 1  # the worker sends it
     (message,) = smtp_server.messages
     assert message["To"] == customer.email

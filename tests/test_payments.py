@@ -142,7 +142,7 @@ def test_the_served_local_api_keeps_connections_open():
         first = connection.sock
         answers = []
         for _ in range(2):
-            connection.request("GET", "/v2/methods", headers={"Authorization": "Bearer test_x"})
+            connection.request("GET", "/v2/methods", headers={"Authorization": "Bearer live_x"})
             response = connection.getresponse()
             answers.append((response.status, response.getheader("Connection"), response.read()))
         assert [a[:2] for a in answers] == [(401, "keep-alive"), (401, "keep-alive")]
@@ -310,7 +310,7 @@ def test_custom_amounts_stay_within_the_limits(logged_in, mollie, org):
 
 
 def test_a_refused_payment_is_recorded_and_explained(logged_in, mollie, app, monkeypatch):
-    monkeypatch.setitem(app.config, "MOLLIE_API_KEY", "test_x")  # too short for the server
+    monkeypatch.setitem(app.config, "MOLLIE_API_KEY", "live_x")  # the server takes test_ keys
     response = logged_in.post("/porte-monnaie/recharger", data={"preset": "2000"})
     assert response.status_code == 422
     assert "Le service de paiement a refusé le paiement" in response.get_data(as_text=True)

@@ -12,20 +12,23 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from core import api
+from core import api, documents, jobs
 from core.csvexport import safe_cell
 from core.documents import encode_pdf
 from core.extensions import db
+from core.models import User
 from core.testing import HTMX
 from plugins.consumption.importing import import_consumption
 from plugins.consumption.models import ConsumptionRecord
+from plugins.contracts.models import Contract
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice, InvoiceLine
+from plugins.payments.models import Payment, PaymentInvoice
 from plugins.postal.models import Letter
 from plugins.postal.printing import print_ready
 from plugins.wallet import ledger
-from tests.conftest import invoice_item, run_cli
-from tests.test_postal import preview
+from tests.conftest import PASSWORD, invoice_item, make_org, run_cli
+from tests.test_postal import all_fonts_embedded, preview
 
 FORMULA = '=HYPERLINK("http://evil.example","x")'
 
@@ -53,6 +56,7 @@ def test_a_reset_link_is_built_on_the_public_url_whatever_host_was_asked(
     assert client.get("/login", base_url="http://evil.example").status_code == 400
     response = client.post("/password/forgot", data={"email": user.email}, base_url=here)
     assert response.status_code == 302
+    jobs.drain(portal)
     [message] = smtp_server.messages
     body = message.get_payload(decode=True).decode()
     links = re.findall(r"https?://\S+", body)
@@ -184,7 +188,9 @@ def line(**values) -> dict:
 
 
 @pytest.mark.parametrize("bad, field, message", [
-    (line(quantity="1e20"), "lines[1].quantity", "is too large"),
+    (line(quantity="1" + "0" * 20), "lines[1].quantity", "is too large"),
+    (line(quantity="1e3"), "lines[1].quantity", "write it in digits"),
+    (line(amount_ht="1e3"), "lines[1].amount_ht", "is not an amount"),
     (line(quantity="1.2345"), "lines[1].quantity", "has more than 3 decimals"),
     (line(vat_rate="5000"), "lines[1].vat_rate", "is too large"),
     (line(unit_price_ht="0.0123456789"), "lines[1].unit_price_ht", "has more than 6 decimals"),
@@ -322,3 +328,156 @@ def test_what_goes_to_print_carries_no_script_nor_annotation(app):
     assert pages == 1 and not cover
     assert b"/JavaScript" not in printed and b"/JS" not in printed and b"/OpenAction" not in printed
     assert "Objet : votre commande" in PdfReader(io.BytesIO(printed)).pages[0].extract_text()
+
+
+# -- issue 25: addresses behind proxies, API guesses, answers alike ---------------------
+
+
+def login_as(client, email: str, password: str, address: str):
+    return client.post("/login", data={"email": email, "password": password},
+                       headers={"X-Forwarded-For": address})  # fmt: skip
+
+
+def test_behind_a_proxy_each_client_has_its_own_login_limit(register_plugin, user):
+    portal = register_plugin(TRUSTED_PROXIES=1)
+    client = portal.test_client()
+    for n in range(20):  # failures of one client, on other accounts than the user's
+        failed = login_as(client, f"x{n % 5}@a.example.com", "wrong!", "203.0.113.7")
+        assert failed.status_code == 401
+    refused = login_as(client, "x9@a.example.com", "wrong!", "203.0.113.7")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert login_as(client, user.email, PASSWORD, "198.51.100.2").status_code == 302
+    # a client cannot choose its address: only the hop the proxy added is believed
+    client.post("/logout")
+    forged = login_as(client, "x9@a.example.com", "wrong!", "198.51.100.2, 203.0.113.7")
+    assert forged.status_code == 429
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_not_believed(client, user):
+    for n in range(20):
+        login_as(client, f"x{n % 5}@a.example.com", "wrong!", f"203.0.113.{n}")
+    assert login_as(client, user.email, PASSWORD, "198.51.100.2").status_code == 429
+
+
+def test_guessing_api_tokens_is_throttled_by_address_with_retry_after(client):
+    answers = [post(client, "invoices", [], f"guess-{n}").status_code for n in range(21)]
+    assert answers == [401] * 20 + [429]
+    refused = post(client, "invoices", [], "guess-21")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "without a valid token" in refused.get_json()["error"]
+
+
+def test_deeply_nested_json_is_a_400(client, token):
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post("/api/v1/invoices", data=body, content_type="application/json",
+                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "the JSON is nested too deeply"
+
+
+def test_a_top_up_amount_in_exponent_notation_is_refused(logged_in):
+    response = logged_in.post("/porte-monnaie/recharger", data={"other": "1e3"})
+    assert response.status_code == 422
+    assert "Saisissez un montant" in response.get_data(as_text=True)
+
+
+def test_the_cli_refuses_an_address_the_login_form_would_refuse(app):
+    result = run_cli(app, "user", "create", "a_admin@a.test", "--password", "long enough pw")
+    assert result.exit_code != 0
+    assert "a_admin@a.test is not a valid e-mail address" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_a_post_only_route_of_a_switched_off_app_answers_404_to_every_method(logged_in, enable_app):
+    assert logged_in.get("/courrier/envoyer").status_code == 405
+    enable_app("postal", False)
+    assert logged_in.get("/courrier/envoyer").status_code == 404
+    assert logged_in.post("/courrier/envoyer").status_code == 404
+
+
+def test_an_invoice_is_emailed_to_the_addresses_registered_when_it_arrived(
+    app, client, logged_in, token, org, smtp_server
+):
+    """The notification task of an import may run after an address was added: that
+    address gets what arrives after it, not the invoices of before."""
+    assert post(client, "invoices", [invoice_item("1")], token).status_code == 200
+    logged_in.post("/factures/notifications/", data={
+        "email": "late@client1.example.com", "attachments": "y", "kinds": "all",
+        "frequency": "each"})  # fmt: skip
+    assert post(client, "invoices", [invoice_item("2")], token).status_code == 200
+    jobs.drain(app)
+    assert [m["Subject"].split()[1] for m in smtp_server.messages] == ["2"]
+
+
+# -- issue 25: tenancy across apps and imports, documents --------------------------------
+
+CONTRACT = {"product": "Compte Clients", "start_date": "2020-01-01"}
+RECORD = {"family": "F", "product": "P", "period": "2026-11", "quantity": "1", "unit": "plis",
+          "amount_ht": "1.00"}  # fmt: skip
+
+
+@pytest.mark.parametrize("path, item, field, what", [
+    ("invoices", lambda code: invoice_item("999", client_code=code), "number", "invoice 999"),
+    ("contracts", lambda code: {"number": "C-9", "client_code": code, **CONTRACT}, "number",
+     "contract C-9"),
+    ("consumption", lambda code: {"id": "r9", "client_code": code, **RECORD}, "id", "record r9"),
+])  # fmt: skip
+def test_a_reimport_never_moves_a_row_to_another_organisation(
+    client, token, org, path, item, field, what
+):
+    other = make_org("Client 2", codes=("00009999",))
+    assert post(client, path, [item("00009999")], token).status_code == 200
+    moved = post(client, path, [item("00002501")], token)
+    assert moved.status_code == 422
+    assert moved.get_json()["faults"] == [{
+        "row": 1, "field": field,
+        "message": f"{what} belongs to Client 2, not to Client 1: an import never moves it "
+                   "to another organisation",
+    }]  # fmt: skip
+    model = {"invoices": Invoice, "contracts": Contract, "consumption": ConsumptionRecord}[path]
+    db.session.expire_all()
+    assert db.session.scalars(select(model.organisation_id)).all() == [other.id]
+
+
+def test_with_invoices_off_no_other_app_shows_an_invoice(logged_in, org, enable_app):
+    import_invoices([invoice_item("62274737")])
+    invoice_id = db.session.scalar(select(Invoice.id))
+    account = org.accounts[0].id
+    paid = Payment(organisation_id=org.id, account_id=account, key="k-1", provider="mollie",
+                   purpose="invoices", amount=100, description="Factures")  # fmt: skip
+    topup = Payment(organisation_id=org.id, account_id=account, key="k-2", provider="mollie",
+                    purpose="topup", amount=100, description="Rechargement")  # fmt: skip
+    db.session.add_all([paid, topup])
+    db.session.flush()
+    db.session.add(PaymentInvoice(payment_id=paid.id, invoice_id=invoice_id, amount=100))
+    db.session.commit()
+    pages = [f"/factures/notifications/envoyer?id={invoice_id}", "/factures/notifications/journal",
+             f"/paiements/factures?id={invoice_id}", f"/paiements/{paid.id}",
+             f"/courrier/nouveau?invoice_id={invoice_id}"]  # fmt: skip
+    assert [logged_in.get(url).status_code for url in pages] == [200] * 5
+    enable_app("invoices", False)
+    assert [logged_in.get(url).status_code for url in pages] == [404] * 5
+    assert logged_in.get("/courrier/nouveau").status_code == 200  # a letter of its own
+    assert "Rechargement" in logged_in.get(f"/paiements/{topup.id}").get_data(as_text=True)
+    assert "/factures/notifications/" not in logged_in.get("/").get_data(as_text=True)
+
+
+def test_an_invoice_pdf_embeds_its_fonts_whatever_the_working_directory(
+    app, org, tmp_path, monkeypatch, caplog
+):
+    """A worker started outside the repository rendered with Helvetica, not embedded
+    (its fonts were outside what xhtml2pdf's default policy lets a document read)."""
+    from plugins.invoices.documents import cache_key, invoice_pdf
+
+    import_invoices([invoice_item("62274737")])
+    invoice = db.session.scalar(select(Invoice))
+    monkeypatch.chdir(tmp_path)
+    with app.test_request_context():
+        reader = PdfReader(invoice_pdf(invoice))
+        key = cache_key(invoice)
+        monkeypatch.setattr(documents, "RENDERER", "xhtml2pdf 0.0.1")
+        assert cache_key(invoice) != key  # another renderer: another file
+    assert "Blocked by the resource policy" not in caplog.text
+    assert all_fonts_embedded(reader)
+    fonts = {f.get_object()["/BaseFont"] for f in reader.pages[0]["/Resources"]["/Font"].values()}
+    assert all("Vera" in name for name in fonts), fonts

@@ -23,6 +23,7 @@ from core.importing import (
     parse_amount,
     parse_date,
     read_batch,
+    refuse_moves,
     rows_matching,
 )
 
@@ -90,6 +91,8 @@ def import_consumption(batch: list[Any]) -> ImportResult:
                    records.month)  # fmt: skip
     existing = {r.record_id: r for r in rows_matching(query, records.record_id,
                                                       [v["record_id"] for v in rows])}  # fmt: skip
+    refuse_moves(rows, {k: r.organisation_id for k, r in existing.items()}, "record_id", "id",
+                 "record")  # fmt: skip
     result = ImportResult()
     new, changed, touched = [], [], set()
     for values in rows:

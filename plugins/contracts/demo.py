@@ -8,9 +8,7 @@ import io
 import random
 from datetime import date, timedelta
 
-from xhtml2pdf import pisa
-
-from core.documents import encode_pdf
+from core.documents import encode_pdf, render_pdf
 
 PRODUCTS = (
     "Affranchigo Liberté",
@@ -33,7 +31,7 @@ def terms_pdf(number: str) -> bytes:
         "Elles prévalent sur celles-ci en cas de contradiction.</p>"
     )
     out = io.BytesIO()
-    pisa.CreatePDF(html, dest=out, encoding="utf-8")
+    render_pdf(html, out)
     return out.getvalue()
 
 

@@ -18,6 +18,7 @@ from core.importing import (
     fingerprint,
     parse_date,
     read_batch,
+    refuse_moves,
     rows_matching,
 )
 from core.models import Account
@@ -60,6 +61,8 @@ def import_contracts(batch: Any) -> ImportResult:
 
     found = rows_matching(select(Contract), Contract.number, [v["number"] for v in rows])
     existing = {contract.number: contract for (contract,) in found}
+    refuse_moves(rows, {n: c.organisation_id for n, c in existing.items()}, "number", "number",
+                 "contract")  # fmt: skip
     result, events = ImportResult(), []
     for values in rows:
         contract = existing.get(values["number"])

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from flask import current_app, render_template
 from flask_babel import get_locale
-from xhtml2pdf import pisa
 
 from core import documents
 
@@ -63,8 +62,8 @@ TEMPLATES = ("invoices/pdf.html", "invoices/labels.html")
 
 
 def cache_key(invoice: Invoice) -> str:
-    """What the PDF depends on: the invoice as stored, the locale, the issuer, and the
-    templates' versions."""
+    """What the PDF depends on: the invoice as stored, the locale, the issuer, the
+    templates' versions and the renderer's (a PDF of another version is never served)."""
     templates = (current_app.jinja_env.get_template(name) for name in TEMPLATES)
     parts = [
         invoice.number,
@@ -73,6 +72,7 @@ def cache_key(invoice: Invoice) -> str:
         invoice.updated_at.isoformat() if invoice.updated_at else "",
         str(get_locale()),
         json.dumps(current_app.config["ISSUER"], sort_keys=True),
+        documents.RENDERER,
         # a template's version: Jinja keeps the compiled template, we only stat its file
         *(f"{t.filename}:{os.stat(t.filename).st_mtime_ns}" for t in templates),
     ]
@@ -97,14 +97,13 @@ def invoice_pdf(invoice: Invoice) -> Path:
         vat=vat_breakdown(invoice),
         fonts=documents.FONTS_FOLDER,  # Vera, embedded: the invoice can be posted
     )
-    documents.embed_fonts()
     html = html.replace("\u202f", "\xa0")  # French thousands: the font has no narrow space
     fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
-            status = pisa.CreatePDF(html, dest=handle, encoding="utf-8")
-        if status.err:
-            raise RenderError(f"xhtml2pdf reported {status.err} error(s) for {invoice.number}")
+            errors = documents.render_pdf(html, handle)
+        if errors:
+            raise RenderError(f"xhtml2pdf reported {errors} error(s) for {invoice.number}")
         os.replace(temporary, path)  # atomic: concurrent downloads never see half a file
     finally:
         if os.path.exists(temporary):

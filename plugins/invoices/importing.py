@@ -28,6 +28,7 @@ from core.importing import (
     parse_bool,
     parse_date,
     read_batch,
+    refuse_moves,
     rows_matching,
 )
 from core.models import Account, utcnow
@@ -153,7 +154,7 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
 
 
 def _write(
-    new: list[dict], changed: list[dict], existing: dict[str, tuple[int, str]]
+    new: list[dict], changed: list[dict], existing: dict[str, tuple[int, str, int]]
 ) -> dict[str, int]:
     """Insert the new invoices and replace the changed ones, with their lines and ranges,
     in bulk statements; returns the id of each written invoice by number."""
@@ -179,7 +180,7 @@ def _write(
     return ids
 
 
-def _credit_targets(written: list[dict], existing: dict[str, tuple[int, str]]) -> set[str]:
+def _credit_targets(written: list[dict], existing: dict[str, tuple[int, str, int]]) -> set[str]:
     """The invoices whose credit notes change with these rows: those the credit notes
     written cancel (now, and before this import), and the invoices written that a
     stored credit note names (it may have come first)."""
@@ -215,11 +216,11 @@ def _set_credits_against(numbers: set[str]) -> None:
         )
 
 
-def _existing(numbers: list[str]) -> dict[str, tuple[int, str]]:
-    """The id and fingerprint of each of ``numbers`` already stored."""
-    query = select(Invoice.number, Invoice.id, Invoice.source_hash)
+def _existing(numbers: list[str]) -> dict[str, tuple[int, str, int]]:
+    """The id, fingerprint and organisation of each of ``numbers`` already stored."""
+    query = select(Invoice.number, Invoice.id, Invoice.source_hash, Invoice.organisation_id)
     found = rows_matching(query, Invoice.number, numbers)
-    return {row.number: (row.id, row.source_hash) for row in found}
+    return {row.number: (row.id, row.source_hash, row.organisation_id) for row in found}
 
 
 def _invoice_columns(values: dict) -> dict:
@@ -233,6 +234,8 @@ def import_invoices(batch: list[Any]) -> ImportResult:
     rows = read_batch(batch, "invoice", lambda row: _read(row, accounts))
 
     existing = _existing([v["number"] for v in rows])
+    refuse_moves(rows, {n: found[2] for n, found in existing.items()}, "number", "number",
+                 "invoice")  # fmt: skip
     result = ImportResult()
     new, changed = [], []
     for values in rows:

@@ -70,6 +70,7 @@ def guichet_apps():
             description=_l("Receive your invoices by e-mail, with their PDF."),
             icon="mail",
             section=_l("Contracts and invoices"),
+            requires=("invoices",),
         )
     ]
 

@@ -100,13 +100,15 @@ def _delivery(subscription: Subscription, organisation: Organisation, invoices, 
 
 
 INVOICE_FACTS = (Invoice.id, Invoice.organisation_id, Invoice.kind, Invoice.account_id,
-                 Invoice.number)  # fmt: skip
+                 Invoice.number, Invoice.created_at)  # fmt: skip
 
 
 @jobs.task()
 def fan_out(invoice_ids: list[int]) -> int:
     """Create and queue one delivery per new invoice and address that wants it, for
-    addresses that get one e-mail per invoice; returns how many were queued."""
+    addresses that get one e-mail per invoice and were registered when the invoice
+    arrived (not for the past: the task may run after an address was added); returns
+    how many were queued."""
     by_organisation: dict[int, list] = {}
     for invoice in db.session.execute(select(*INVOICE_FACTS).where(Invoice.id.in_(invoice_ids))):
         by_organisation.setdefault(invoice.organisation_id, []).append(invoice)
@@ -134,6 +136,8 @@ def fan_out(invoice_ids: list[int]) -> int:
             continue
         organisation = organisations[subscription.organisation_id]
         for invoice in by_organisation[subscription.organisation_id]:
+            if invoice.created_at < subscription.created_at:
+                continue
             if subscription.wants(invoice.kind, invoice.account_id, permitted):
                 key = f"s{subscription.id}:i{invoice.id}"
                 wanted.append(_delivery(subscription, organisation, [invoice], "invoice", key))
@@ -399,7 +403,8 @@ DIGEST_SIZE = 100  # invoices per digest e-mail
 
 def send_digests() -> int:
     """Periodic (daily): one e-mail per digest address with the invoices created since
-    its last digest (several when there are more than :data:`DIGEST_SIZE`)."""
+    its last digest and since it was registered (several e-mails when there are more
+    than :data:`DIGEST_SIZE`)."""
     subscriptions = db.session.scalars(
         select(Subscription).where(
             Subscription.frequency == "daily", Subscription.flagged.is_(False)
@@ -416,6 +421,7 @@ def send_digests() -> int:
             .where(
                 Invoice.organisation_id == subscription.organisation_id,
                 Invoice.id > subscription.digest_after_id,
+                Invoice.created_at >= subscription.created_at,  # not the past
             )
             .order_by(Invoice.id)
         ).all()

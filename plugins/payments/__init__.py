@@ -33,6 +33,7 @@ from core.i18n import money
 from core.importing import parse_amount
 from core.listing import StatusListing, page_rows, read_listing
 from core.payments import PaymentError, payment_provider, payment_providers
+from core.plugin_api import app_usable
 from core.rendering import render
 from core.tenancy import current_scope, get_scoped_or_404, scoped
 from plugins.invoices.models import Invoice
@@ -214,6 +215,8 @@ def show(payment_id: int):
     """A payment and its live state: the page the provider sends the customer back to.
     The webhook may not have come yet, so an open payment is asked of the provider."""
     payment = get_scoped_or_404(Payment, payment_id)
+    if payment.invoices and not app_usable("invoices"):  # it shows invoice numbers
+        abort(404)
     trouble = ""
     if payment.is_open and payment.provider_id:
         try:
@@ -247,6 +250,8 @@ def _invoices_of(payment: Payment) -> list[Invoice]:
 def pay():
     """Pay one or several invoices in one payment: GET shows what will be paid (the ids
     come from the invoice's action or the list's selection), POST starts the payment."""
+    if not app_usable("invoices"):
+        abort(404)
     source = request.form if request.method == "POST" else request.args
     try:
         ids = sorted({int(i) for i in source.getlist("id")})

@@ -53,6 +53,7 @@ from core.hookspecs import hookimpl
 from core.i18n import short_date
 from core.listing import StatusListing, page_rows, read_listing
 from core.models import Account
+from core.plugin_api import app_usable
 from core.postal import LetterOptions, postal_provider
 from core.rendering import render
 from core.tenancy import current_membership, current_scope, get_scoped_or_404, scoped
@@ -329,6 +330,8 @@ def new():
     invoice = None
     invoice_id = request.values.get("invoice_id", type=int)
     if invoice_id is not None:
+        if not app_usable("invoices"):  # an invoice is shown only where its app is on
+            abort(404)
         invoice = get_scoped_or_404(Invoice, invoice_id)
     if request.method == "GET":
         address = ""
