@@ -41,7 +41,6 @@ def populate(orgs: int, total: int, big: int, big_accounts: int) -> None:
                 "id": 1,
                 "email": "big@example.com",
                 "name": "Big",
-                "session_token": "t",
                 "password_hash": hash_password("bench password 1"),
                 "is_operator": False,
                 "active": True,

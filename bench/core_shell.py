@@ -70,7 +70,6 @@ def populate(orgs: int, users: int, apps: list[str], enabled: int) -> None:
                 "email": f"user{n}@example.com",
                 "password_hash": hashed,
                 "name": f"User {n}",
-                "session_token": f"token{n}",
                 "is_operator": False,
                 "active": True,
             }

@@ -39,7 +39,6 @@ def populate(orgs: int, total: int, big: int) -> None:
                 "email": "big@example.com",
                 "name": "Big",
                 "password_hash": hash_password("bench password 1"),
-                "session_token": "t",
                 "is_operator": False,
                 "active": True,
             }

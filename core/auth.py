@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -34,7 +34,7 @@ from core.directory import normalise_email
 from core.errors import error_response
 from core.extensions import db, limiter
 from core.mailing import mail_configured, send_email
-from core.models import Membership, User, utcnow
+from core.models import Membership, User, UserSession, new_session_token, utcnow
 from core.passwords import MIN_LENGTH, check_password, set_password
 from core.rendering import external_url, local_path
 
@@ -70,28 +70,64 @@ def init_app(app: Flask, login_manager: LoginManager) -> None:
 
 
 def load_user(user_id: str) -> User | None:
-    """Session and remember cookie carry ``id:session_token``; a changed token (after a
-    password change) no longer loads, which revokes the session."""
+    """Session and remember cookie carry ``id:token`` of a :class:`UserSession`: one
+    logged out, ended by a password change or older than the remember cookie's
+    duration no longer loads."""
     ident, _, token = user_id.partition(":")
-    if not ident.isdigit():
+    if not ident.isdigit() or not token:
         return None
     # The memberships come in the same query: every logged-in page needs them.
     memberships = joinedload(User.memberships)
     user = (
         db.session.execute(
             select(User)
+            .join(UserSession, UserSession.user_id == User.id)
             .options(
                 memberships.joinedload(Membership.organisation),
                 memberships.joinedload(Membership.accounts),
             )
-            .where(User.id == int(ident))
+            .where(User.id == int(ident), UserSession.token == token)
+            .where(UserSession.created_at > _session_cutoff())
         )
         .unique()
         .scalar_one_or_none()
     )
-    if user is None or not token or user.session_token != token or not user.active:
+    if user is None or not user.active:
         return None
+    user.session_token = token
     return user
+
+
+def _session_cutoff():
+    """Sessions started before this have ended (the remember cookie's duration)."""
+    return utcnow() - current_app.config["REMEMBER_COOKIE_DURATION"]
+
+
+def start_session(user: User, remember: bool) -> None:
+    """Log ``user`` in on this browser with a session of its own (and forget the user's
+    ended ones)."""
+    db.session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id, UserSession.created_at <= _session_cutoff()
+        )
+    )
+    agent = request.headers.get("User-Agent", "")[:200]
+    started = UserSession(user_id=user.id, token=new_session_token(), user_agent=agent)
+    db.session.add(started)
+    user.session_token = started.token
+    login_user(user, remember=remember)
+
+
+def end_sessions(user: User, every: bool = False) -> None:
+    """End this browser's session of ``user`` (or all of them, ``every``): their
+    cookies, kept by anyone, no longer load."""
+    ended = delete(UserSession).where(UserSession.user_id == user.id)
+    if not every:
+        ended = ended.where(UserSession.token == user.session_token)
+    db.session.execute(ended)
+    db.session.commit()
+    logout_user()
+    session.clear()
 
 
 def unauthorized():
@@ -143,7 +179,7 @@ def login():
         form.form_errors.append(_("Wrong e-mail or password."))
         return render_template("auth/login.html", form=form), 401
     session.clear()  # a fresh session: nothing of the anonymous one survives
-    login_user(user, remember=form.remember.data)
+    start_session(user, remember=form.remember.data)
     user.last_login_at = utcnow()
     db.session.commit()
     target = local_path(form.next.data)
@@ -155,9 +191,17 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
-    session.clear()
+    end_sessions(current_user._get_current_object())
     flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    """End every session of the user, on every browser and device."""
+    end_sessions(current_user._get_current_object(), every=True)
+    flash(_("You are logged out everywhere."), "info")
     return redirect(url_for("auth.login"))
 
 

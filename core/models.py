@@ -31,7 +31,7 @@ def utcnow() -> datetime:
 
 
 def new_session_token() -> str:
-    return secrets.token_urlsafe(16)
+    return secrets.token_urlsafe(32)
 
 
 class TenantMixin:
@@ -110,8 +110,6 @@ class User(UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(10))
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Part of the login identity: changing it (password change) revokes every session.
-    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -123,12 +121,30 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
+    #: The token of the session this object was loaded for (see :class:`UserSession`).
+    session_token = None
+
     def get_id(self) -> str:  # Flask-Login: the session and remember cookie carry this
         return f"{self.id}:{self.session_token}"
 
     @property
     def display_name(self) -> str:
         return self.name or self.email
+
+
+class UserSession(db.Model):
+    """One logged-in browser: its token is in the session and remember cookies. Logging
+    out deletes it, so a cookie kept from before no longer loads; a password change
+    deletes the user's others; a session ends at the latest with the remember cookie's
+    duration."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Membership(TenantMixin, db.Model):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete
 
-from core.models import User, new_session_token
+from core.extensions import db
+from core.models import User, UserSession
 
 MIN_LENGTH = 10
 # argon2id with OWASP's recommended minimum (19 MiB, 2 iterations, 1 lane): strong, and
@@ -33,9 +35,12 @@ def check_password(user: User | None, password: str) -> bool:
     return True
 
 
-def set_password(user: User, password: str) -> None:
-    """Set a new password and revoke every session and remember cookie of the user."""
+def set_password(user: User, password: str, keep: str | None = None) -> None:
+    """Set a new password and end every session of the user (its remember cookies
+    too) but the one whose token is ``keep`` (the session that changed it)."""
     if len(password) < MIN_LENGTH:
         raise ValueError(f"password shorter than {MIN_LENGTH} characters")
     user.password_hash = hash_password(password)
-    user.session_token = new_session_token()
+    if user.id is not None:
+        others = delete(UserSession).where(UserSession.user_id == user.id)
+        db.session.execute(others if keep is None else others.where(UserSession.token != keep))

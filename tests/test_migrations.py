@@ -54,7 +54,7 @@ def test_hook_guichet_migrations_history_runs_on_upgrade_with_its_own_version_ta
         )
         assert (
             conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            == "0003_migration_failures"
+            == "0004_user_sessions"
         )
 
 

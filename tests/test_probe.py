@@ -7,16 +7,17 @@ import csv
 import io
 import re
 import zlib
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core import api, documents, jobs
 from core.csvexport import safe_cell
 from core.documents import encode_pdf
 from core.extensions import db
-from core.models import User
+from core.models import User, UserSession, utcnow
 from core.testing import HTMX
 from plugins.consumption.importing import import_consumption
 from plugins.consumption.models import ConsumptionRecord
@@ -133,6 +134,9 @@ def test_no_export_hands_a_formula_to_the_spreadsheet(logged_in, org, dialect, u
 # -- every route, as a page and as an HTMX request -------------------------------------
 
 
+LOGGING_OUT = {"auth.logout", "auth.logout_everywhere", "auth.login"}
+
+
 def routes_never_fail(app, client, skip=()) -> int:
     """Every rule without arguments, by GET and by POST (an empty form), as a page and
     as an HTMX request: none may answer 5xx. Returns the requests made."""
@@ -152,13 +156,13 @@ def test_no_route_answers_5xx_to_a_customer_with_or_without_htmx(app, client):
     result = run_cli(app, "demo")
     email, password = re.search(r"customer: (\S+)  password: (\S+)", result.output).groups()
     assert client.login(email, password).status_code == 302
-    assert routes_never_fail(app, client, skip={"auth.logout", "auth.login"}) > 100
+    assert routes_never_fail(app, client, skip=LOGGING_OUT) > 100
     assert client.get("/").status_code == 200  # still logged in: nothing was skipped by it
 
 
 def test_no_route_answers_5xx_to_an_operator_with_or_without_htmx(app, client, operator, org):
     assert client.login(operator.email).status_code == 302
-    assert routes_never_fail(app, client, skip={"auth.logout", "auth.login"}) > 100
+    assert routes_never_fail(app, client, skip=LOGGING_OUT) > 100
 
 
 def test_a_page_asked_for_by_htmx_without_a_content_block_is_the_whole_template(logged_in):
@@ -384,7 +388,7 @@ def test_a_top_up_amount_in_exponent_notation_is_refused(logged_in):
 def test_the_cli_refuses_an_address_the_login_form_would_refuse(app):
     result = run_cli(app, "user", "create", "a_admin@a.test", "--password", "long enough pw")
     assert result.exit_code != 0
-    assert "a_admin@a.test is not a valid e-mail address" in result.output
+    assert "a_admin@a.test n’est pas une adresse e-mail valide" in result.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 
@@ -481,3 +485,49 @@ def test_an_invoice_pdf_embeds_its_fonts_whatever_the_working_directory(
     assert all_fonts_embedded(reader)
     fonts = {f.get_object()["/BaseFont"] for f in reader.pages[0]["/Resources"]["/Font"].values()}
     assert all("Vera" in name for name in fonts), fonts
+
+
+# -- issue 25: sessions that end ---------------------------------------------------------
+
+
+def replay(app, cookies: dict[str, str]) -> int:
+    """``GET /`` from a new browser holding only these cookies."""
+    browser = app.test_client()
+    for name, value in cookies.items():
+        browser.set_cookie(name, value, domain="guichet.test")
+    return browser.get("/").status_code
+
+
+def kept_cookies(client) -> dict[str, str]:
+    return {c.key: c.value for c in client._cookies.values()}
+
+
+def test_logout_ends_the_session_and_its_remember_cookie_for_whoever_kept_them(app, client, user):
+    assert client.login(user.email, remember="y").status_code == 302
+    kept = kept_cookies(client)
+    assert {"guichet_session", "remember_token"} <= set(kept)
+    assert replay(app, kept) == 200
+    assert replay(app, {"remember_token": kept["remember_token"]}) == 200
+    assert client.post("/logout").status_code == 302
+    assert replay(app, kept) == 302  # to the login page
+    assert replay(app, {"remember_token": kept["remember_token"]}) == 302
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_a_user_ends_all_their_sessions_at_once(app, client, other_client, user):
+    assert client.login(user.email).status_code == 302
+    assert other_client.login(user.email, remember="y").status_code == 302
+    assert "Se déconnecter partout" in client.get("/mon-compte/").get_data(as_text=True)
+    assert client.post("/logout/everywhere").status_code == 302
+    assert other_client.get("/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_a_session_ends_with_the_remember_cookie_s_duration(app, client, user):
+    assert client.login(user.email, remember="y").status_code == 302
+    old = utcnow() - app.config["REMEMBER_COOKIE_DURATION"] - timedelta(minutes=1)
+    db.session.execute(update(UserSession).values(created_at=old))
+    db.session.commit()
+    assert client.get("/").status_code == 302
+    assert client.login(user.email).status_code == 302  # and the ended one is forgotten
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -100,9 +100,8 @@ def password():
             form.current.errors.append(_("This is not your current password."))
         else:
             user = current_user._get_current_object()
-            set_password(user, form.password.data)
+            set_password(user, form.password.data, keep=user.session_token)
             db.session.commit()
-            login_user(user, remember=bool(request.cookies.get("remember_token")))
             flash(_("Your password is changed. Your other sessions are closed."), "info")
             return redirect(url_for("account.profile"))
     status = 400 if request.method == "POST" else 200
