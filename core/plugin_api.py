@@ -14,35 +14,52 @@ start-up (the operators' plugins page says why)::
     def guichet_apps():
         return [App(key="tickets", name="Mes demandes", endpoint="tickets.index")]
 
-What is here (the plugin guide documents each one):
+What is here (the plugin guide, ``docs/api.md``, documents each one); the built-in
+apps use nothing else of ``core`` either (an import-linter contract holds it):
 
 - hooks: ``hookimpl`` (the marker; the hooks are specified in ``core.hookspecs``);
 - what hooks return: ``App``, ``Widget``, ``MenuItem``, ``SearchResult``, ``Action``,
   ``Selection``, ``PluginBlueprint``, ``OperatorPage``, ``ApiImport``,
   ``PeriodicTask``, ``MigrationLocation``;
 - data and scope: ``db``, ``TenantMixin``, ``AccountScopedMixin``, ``Organisation``,
-  ``Account``, ``User``, ``utcnow``, ``scoped``, ``get_scoped_or_404``,
-  ``current_scope``, ``current_membership``, ``Scope``; ``app_usable`` (another app's
-  data is shown only where that app may be used);
+  ``Account``, ``User``, ``Membership``, ``utcnow``, ``scoped``, ``get_scoped_or_404``,
+  ``current_scope``, ``current_membership``, ``permitted_account_ids``, ``Scope``;
+  ``app_usable`` and ``enabled_app_keys`` (another app's data is shown only where that
+  app may be used); ``audit_record``;
 - per-organisation settings: ``app_settings``, ``update_app_settings``,
-  ``SettingError``;
-- pages: ``render`` (one URL, two renderings), ``external_url``, and lists with
-  ``Listing``, ``StatusListing``, ``read_listing``, ``page_rows``, ``PAGE_SIZES``;
+  ``SettingError``; the installation's: ``plugin_defaults``;
+- pages: ``render`` (one URL, two renderings), ``external_url``, ``browser_url``,
+  ``error_response``, ``allow_form_action``, ``csrf``, ``limiter``,
+  ``language_choices``, and lists with ``Listing``, ``StatusListing``,
+  ``read_listing``, ``page_rows``, ``PAGE_SIZES``;
+- CSV exports: ``Dialect``, ``requested_dialect``, ``stream_rows``, ``csv_text``,
+  ``csv_response``;
 - money and locale: ``money``, ``short_date``;
-- documents: ``store_document``, ``stored_path``, ``check_pdf``;
-- imports (``guichet_api_imports``): ``ImportResult``, ``ImportRejected``, ``Fault``;
+- documents: ``store_document``, ``stored_path``, ``check_pdf``, ``decode_pdf``,
+  ``encode_pdf``, ``document_digest``, ``pdf_limits``, ``declared_pages``,
+  ``inflate_pages``, ``render_pdf``, ``embed_fonts``, ``FONTS_FOLDER``,
+  ``PDF_RENDERER``, ``issuer_missing``;
+- imports (``guichet_api_imports``): ``ImportResult``, ``ImportRejected``, ``Fault``,
+  ``read_batch``, ``RowReader``, the parsers (``parse_amount``, ``parse_date``,
+  ``parse_bool``, ``decimal_parser``), ``accounts_by_code``, ``rows_matching``,
+  ``refuse_moves``, ``fingerprint``, ``insert_rows``, ``import_command``;
 - jobs, events and e-mail: ``task``, ``backoff``, ``emit``, ``send_email``,
   ``mail_configured``;
 - providers: ``PaymentProvider`` (with ``PaymentRequest``, ``RemotePayment``,
-  ``Method``, ``Setting``, ``PaymentError``) and ``PostalProvider`` (with
-  ``LetterOptions``, ``OutgoingLetter``, ``LetterState``, ``PostalError``).
+  ``Method``, ``Setting``, ``PaymentError``, ``payment_provider``,
+  ``payment_providers``, ``payment_may_move``, ``PAYMENT_FINAL``) and
+  ``PostalProvider`` (with ``LetterOptions``, ``OutgoingLetter``, ``LetterState``,
+  ``PostalError``, ``postal_provider``, ``postal_providers``, ``letter_may_move``,
+  ``LETTER_STATUSES``, ``LETTER_FINAL``, ``LETTER_REFUNDED``);
+- accounts: ``check_password``, ``set_password``, ``MIN_PASSWORD_LENGTH``;
+  ``LOCK_TIMEOUT``.
 
 Templates of a plugin extend ``base.html`` (the page shell, block ``content``) and may
 import the shared macros of ``macros.html`` (``field``, ``pager``, ``listing_showing``,
 ``sort_header``, ``choice_filter``, ``switch``...).
 """
 
-from core.activation import SettingError, app_settings, update_app_settings
+from core.activation import SettingError, app_settings, enabled_app_keys, update_app_settings
 from core.appinfo import (
     Action,
     ApiImport,
@@ -57,18 +74,63 @@ from core.appinfo import (
     Widget,
 )
 from core.appsystem import API_VERSION
-from core.documents import check_pdf, stored_path
+from core.audit import record as audit_record
+from core.config import LOCK_TIMEOUT, plugin_defaults
+from core.csvexport import Dialect, csv_response, csv_text, requested_dialect, stream_rows
+from core.documents import (
+    FONTS_FOLDER,
+    check_pdf,
+    declared_pages,
+    decode_pdf,
+    embed_fonts,
+    encode_pdf,
+    inflate_pages,
+    issuer_missing,
+    pdf_limits,
+    render_pdf,
+    stored_path,
+)
+from core.documents import RENDERER as PDF_RENDERER
+from core.documents import digest as document_digest
 from core.documents import store as store_document
+from core.errors import error_response
 from core.events import emit
-from core.extensions import db
+from core.extensions import csrf, db, limiter
 from core.favourites import app_usable
 from core.hookspecs import hookimpl
-from core.i18n import money, short_date
-from core.importing import Fault, ImportRejected, ImportResult
+from core.i18n import language_choices, money, short_date
+from core.importing import (
+    Fault,
+    ImportRejected,
+    ImportResult,
+    RowReader,
+    accounts_by_code,
+    decimal_parser,
+    fingerprint,
+    import_command,
+    insert_rows,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    read_batch,
+    refuse_moves,
+    rows_matching,
+)
 from core.jobs import backoff, task
 from core.listing import PAGE_SIZES, Listing, StatusListing, page_rows, read_listing
 from core.mailing import mail_configured, send_email
-from core.models import Account, AccountScopedMixin, Organisation, TenantMixin, User, utcnow
+from core.models import (
+    Account,
+    AccountScopedMixin,
+    Membership,
+    Organisation,
+    TenantMixin,
+    User,
+    utcnow,
+)
+from core.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
+from core.passwords import check_password, set_password
+from core.payments import FINAL as PAYMENT_FINAL
 from core.payments import (
     Method,
     PaymentError,
@@ -76,20 +138,53 @@ from core.payments import (
     PaymentRequest,
     RemotePayment,
     Setting,
+    payment_provider,
+    payment_providers,
 )
-from core.postal import LetterOptions, LetterState, OutgoingLetter, PostalError, PostalProvider
-from core.rendering import external_url, render
-from core.tenancy import Scope, current_membership, current_scope, get_scoped_or_404, scoped
+from core.payments import may_move as payment_may_move
+from core.postal import FINAL as LETTER_FINAL
+from core.postal import REFUNDED as LETTER_REFUNDED
+from core.postal import STATUSES as LETTER_STATUSES
+from core.postal import (
+    LetterOptions,
+    LetterState,
+    OutgoingLetter,
+    PostalError,
+    PostalProvider,
+    postal_provider,
+    postal_providers,
+)
+from core.postal import may_move as letter_may_move
+from core.rendering import browser_url, external_url, render
+from core.security import allow_form_action
+from core.tenancy import (
+    Scope,
+    current_membership,
+    current_scope,
+    get_scoped_or_404,
+    permitted_account_ids,
+    scoped,
+)
 
 __all__ = [
-    "API_VERSION", "PAGE_SIZES", "Account", "AccountScopedMixin", "Action", "ApiImport", "App",
-    "Fault", "ImportRejected", "ImportResult", "LetterOptions", "LetterState", "Listing",
-    "MenuItem", "Method", "MigrationLocation", "OperatorPage", "Organisation", "OutgoingLetter",
-    "PaymentError", "PaymentProvider", "PaymentRequest", "PeriodicTask", "PluginBlueprint",
-    "PostalError", "PostalProvider", "RemotePayment", "Scope", "SearchResult", "Selection",
-    "Setting", "SettingError", "StatusListing", "TenantMixin", "User", "Widget", "app_settings",
-    "app_usable", "backoff", "check_pdf", "current_membership", "current_scope", "db", "emit",
-    "external_url", "get_scoped_or_404", "hookimpl", "mail_configured", "money", "page_rows",
-    "read_listing", "render", "scoped", "send_email", "short_date", "store_document", "stored_path",
-    "task", "update_app_settings", "utcnow",
+    "API_VERSION", "Account", "AccountScopedMixin", "Action", "ApiImport", "App", "Dialect",
+    "FONTS_FOLDER", "Fault", "ImportRejected", "ImportResult", "LETTER_FINAL", "LETTER_REFUNDED",
+    "LETTER_STATUSES", "LOCK_TIMEOUT", "LetterOptions", "LetterState", "Listing",
+    "MIN_PASSWORD_LENGTH", "Membership", "MenuItem", "Method", "MigrationLocation", "OperatorPage",
+    "Organisation", "OutgoingLetter", "PAGE_SIZES", "PAYMENT_FINAL", "PDF_RENDERER", "PaymentError",
+    "PaymentProvider", "PaymentRequest", "PeriodicTask", "PluginBlueprint", "PostalError",
+    "PostalProvider", "RemotePayment", "RowReader", "Scope", "SearchResult", "Selection", "Setting",
+    "SettingError", "StatusListing", "TenantMixin", "User", "Widget", "accounts_by_code",
+    "allow_form_action", "app_settings", "app_usable", "audit_record", "backoff", "browser_url",
+    "check_password", "check_pdf", "csrf", "csv_response", "csv_text", "current_membership",
+    "current_scope", "db", "decimal_parser", "declared_pages", "decode_pdf", "document_digest",
+    "embed_fonts", "emit", "enabled_app_keys", "encode_pdf", "error_response", "external_url",
+    "fingerprint", "get_scoped_or_404", "hookimpl", "import_command", "inflate_pages",
+    "insert_rows", "issuer_missing", "language_choices", "letter_may_move", "limiter",
+    "mail_configured", "money", "page_rows", "parse_amount", "parse_bool", "parse_date",
+    "payment_may_move", "payment_provider", "payment_providers", "pdf_limits",
+    "permitted_account_ids", "plugin_defaults", "postal_provider", "postal_providers", "read_batch",
+    "read_listing", "refuse_moves", "render", "render_pdf", "requested_dialect", "rows_matching",
+    "scoped", "send_email", "set_password", "short_date", "store_document", "stored_path",
+    "stream_rows", "task", "update_app_settings", "utcnow",
 ]  # fmt: skip

@@ -12,6 +12,8 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 ruff format --check .
+# The plugin boundary: apps import core.plugin_api only, the core no app (pyproject.toml).
+lint-imports
 # The plugin guide: a warning (a broken reference, a missing page) fails the build.
 sphinx-build -W --keep-going -q -b html docs docs/_build/html
 pytest "$@"

@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
-from core import api, documents, jobs
+from core import api, jobs
 from core.csvexport import safe_cell
 from core.documents import encode_pdf
 from core.extensions import db
@@ -471,6 +471,7 @@ def test_an_invoice_pdf_embeds_its_fonts_whatever_the_working_directory(
 ):
     """A worker started outside the repository rendered with Helvetica, not embedded
     (its fonts were outside what xhtml2pdf's default policy lets a document read)."""
+    from plugins.invoices import documents as invoice_documents
     from plugins.invoices.documents import cache_key, invoice_pdf
 
     import_invoices([invoice_item("62274737")])
@@ -479,7 +480,7 @@ def test_an_invoice_pdf_embeds_its_fonts_whatever_the_working_directory(
     with app.test_request_context():
         reader = PdfReader(invoice_pdf(invoice))
         key = cache_key(invoice)
-        monkeypatch.setattr(documents, "RENDERER", "xhtml2pdf 0.0.1")
+        monkeypatch.setattr(invoice_documents, "PDF_RENDERER", "xhtml2pdf 0.0.1")
         assert cache_key(invoice) != key  # another renderer: another file
     assert "Blocked by the resource policy" not in caplog.text
     assert all_fonts_embedded(reader)

@@ -10,12 +10,21 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from core.appinfo import App, MenuItem, PluginBlueprint, Widget
-from core.extensions import db
-from core.hookspecs import hookimpl
-from core.i18n import language_choices
-from core.passwords import MIN_LENGTH, check_password, set_password
-from core.tenancy import current_membership
+from core.plugin_api import (
+    MIN_PASSWORD_LENGTH as MIN_LENGTH,
+)
+from core.plugin_api import (
+    App,
+    MenuItem,
+    PluginBlueprint,
+    Widget,
+    check_password,
+    current_membership,
+    db,
+    hookimpl,
+    language_choices,
+    set_password,
+)
 
 GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 
-from core.appinfo import (
+from core.plugin_api import (
     Action,
     ApiImport,
     App,
@@ -28,10 +28,10 @@ from core.appinfo import (
     PluginBlueprint,
     SearchResult,
     Widget,
+    db,
+    hookimpl,
+    import_command,
 )
-from core.extensions import db
-from core.hookspecs import hookimpl
-from core.importing import import_command
 
 from .importing import import_consumption, records_from_csv
 from .schema import RECORD_SCHEMA
@@ -115,7 +115,7 @@ def guichet_actions(target):
 @hookimpl
 def guichet_search(query, scope):
     """Products consumed, each leading to its consumption (in the main app)."""
-    from core.tenancy import scoped
+    from core.plugin_api import scoped
 
     from .models import MonthlyTotal
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from core.i18n import money
+from core.plugin_api import (
+    money,
+)
 
 # Lines over light bars: dark, distinct colours (each at least 4.5:1 on white).
 PALETTE = ("#b3261e", "#17692e", "#6f2da8", "#9a5b00", "#0b6e79", "#44505f")

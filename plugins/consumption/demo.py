@@ -7,7 +7,9 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from core.models import Organisation
+from core.plugin_api import (
+    Organisation,
+)
 
 from .views import add_months
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from core.extensions import db
-from core.importing import (
+from core.plugin_api import (
     ImportResult,
     RowReader,
     accounts_by_code,
+    db,
     decimal_parser,
     fingerprint,
     insert_rows,

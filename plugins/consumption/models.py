@@ -10,8 +10,10 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Date, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.extensions import db
-from core.models import AccountScopedMixin
+from core.plugin_api import (
+    AccountScopedMixin,
+    db,
+)
 
 PLUGIN = {"guichet_plugin": "consumption"}
 PERIOD_KINDS = ("day", "month")

@@ -11,13 +11,19 @@ from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from core.config import plugin_defaults
-from core.csvexport import csv_response, csv_text, requested_dialect
-from core.extensions import db
-from core.listing import Listing, page_rows, read_listing
-from core.models import Account
-from core.rendering import render
-from core.tenancy import scoped
+from core.plugin_api import (
+    Account,
+    Listing,
+    csv_response,
+    csv_text,
+    db,
+    page_rows,
+    plugin_defaults,
+    read_listing,
+    render,
+    requested_dialect,
+    scoped,
+)
 
 from . import MAIN, views
 from .chart import monthly_chart, sparkline

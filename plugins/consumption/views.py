@@ -12,9 +12,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
-from core.extensions import db
-from core.models import Account
-from core.tenancy import scoped
+from core.plugin_api import (
+    Account,
+    db,
+    scoped,
+)
 
 from .importing import parse_period
 from .models import MonthlyTotal

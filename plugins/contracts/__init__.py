@@ -13,23 +13,27 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_
 from sqlalchemy.orm import contains_eager, joinedload
 
-from core import documents
-from core.appinfo import (
+from core.plugin_api import (
+    PAGE_SIZES,
+    Account,
     ApiImport,
     App,
+    Listing,
     MenuItem,
     MigrationLocation,
     PluginBlueprint,
     SearchResult,
     Widget,
+    db,
+    get_scoped_or_404,
+    hookimpl,
+    import_command,
+    page_rows,
+    read_listing,
+    render,
+    scoped,
+    stored_path,
 )
-from core.extensions import db
-from core.hookspecs import hookimpl
-from core.importing import import_command
-from core.listing import PAGE_SIZES, Listing, page_rows, read_listing
-from core.models import Account
-from core.rendering import render
-from core.tenancy import get_scoped_or_404, scoped
 
 from .importing import contracts_from_csv, import_contracts
 from .models import STATUSES, Contract, ContractDocument
@@ -202,9 +206,7 @@ def document(contract_id: int, document_id: int):
     if found is None or found.contract_id != contract.id:
         abort(404)
     name = f"{contract.number} - {found.title}.pdf".replace("/", "-")
-    return send_file(
-        documents.stored_path(found.sha256), mimetype="application/pdf", download_name=name
-    )
+    return send_file(stored_path(found.sha256), mimetype="application/pdf", download_name=name)
 
 
 @bp.get("/widget")

@@ -8,7 +8,10 @@ import io
 import random
 from datetime import date, timedelta
 
-from core.documents import encode_pdf, render_pdf
+from core.plugin_api import (
+    encode_pdf,
+    render_pdf,
+)
 
 PRODUCTS = (
     "Affranchigo Liberté",

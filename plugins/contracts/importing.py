@@ -8,20 +8,22 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import documents
-from core.events import emit
-from core.extensions import db
-from core.importing import (
+from core.plugin_api import (
+    Account,
     ImportResult,
     RowReader,
     accounts_by_code,
+    db,
+    decode_pdf,
+    document_digest,
+    emit,
     fingerprint,
     parse_date,
     read_batch,
     refuse_moves,
     rows_matching,
+    store_document,
 )
-from core.models import Account
 
 from .models import STATUSES, Contract, ContractDocument
 
@@ -41,13 +43,13 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
     for index, item in enumerate(row.items("documents"), start=1):
         label = f"documents[{index}]"
         title = row.text("title", required=True, source=item, label=f"{label}.title")
-        pdf = row.parsed("pdf", documents.decode_pdf, source=item, label=f"{label}.pdf")
+        pdf = row.parsed("pdf", decode_pdf, source=item, label=f"{label}.pdf")
         if pdf is not None:
             files.append({"position": index, "title": title, "data": pdf.data, "pages": pdf.pages})
     if account is None or not row.ok:
         return None
     values.update(organisation_id=account.organisation_id, account_id=account.id)
-    digests = [(f["title"], documents.digest(f["data"])) for f in files]
+    digests = [(f["title"], document_digest(f["data"])) for f in files]
     values["source_hash"] = fingerprint(dict(values, documents=digests))
     values["documents"] = files
     return values
@@ -82,7 +84,7 @@ def import_contracts(batch: Any) -> ImportResult:
             ContractDocument(
                 position=f["position"],
                 title=f["title"],
-                sha256=documents.store(f["data"]),
+                sha256=store_document(f["data"]),
                 size=len(f["data"]),
                 pages=f["pages"],
             )

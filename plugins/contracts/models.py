@@ -7,8 +7,12 @@ from datetime import date, datetime
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.extensions import db
-from core.models import Account, AccountScopedMixin, utcnow
+from core.plugin_api import (
+    Account,
+    AccountScopedMixin,
+    db,
+    utcnow,
+)
 
 PLUGIN = {"guichet_plugin": "contracts"}
 STATUSES = ("active", "suspended", "ended")

@@ -24,7 +24,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from core.appinfo import (
+from core.plugin_api import (
+    PAGE_SIZES,
+    Account,
     Action,
     ApiImport,
     App,
@@ -34,18 +36,20 @@ from core.appinfo import (
     SearchResult,
     Selection,
     Widget,
+    csv_response,
+    db,
+    error_response,
+    get_scoped_or_404,
+    hookimpl,
+    import_command,
+    money,
+    parse_amount,
+    plugin_defaults,
+    render,
+    requested_dialect,
+    scoped,
+    short_date,
 )
-from core.config import plugin_defaults
-from core.csvexport import csv_response, requested_dialect
-from core.errors import error_response
-from core.extensions import db
-from core.hookspecs import hookimpl
-from core.i18n import money, short_date
-from core.importing import import_command, parse_amount
-from core.listing import PAGE_SIZES
-from core.models import Account
-from core.rendering import render
-from core.tenancy import get_scoped_or_404, scoped
 
 from . import archive, documents, export, queries
 from .importing import from_csv, import_invoices

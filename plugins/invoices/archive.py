@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 from sqlalchemy import Select
 
-from core.extensions import db
+from core.plugin_api import (
+    db,
+)
 
 from .documents import invoice_pdf
 

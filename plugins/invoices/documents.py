@@ -16,7 +16,13 @@ from pathlib import Path
 from flask import current_app, render_template
 from flask_babel import get_locale
 
-from core import documents
+from core.plugin_api import (
+    FONTS_FOLDER,
+    PDF_RENDERER,
+    issuer_missing,
+    render_pdf,
+    stored_path,
+)
 
 from .models import Invoice
 
@@ -72,7 +78,7 @@ def cache_key(invoice: Invoice) -> str:
         invoice.updated_at.isoformat() if invoice.updated_at else "",
         str(get_locale()),
         json.dumps(current_app.config["ISSUER"], sort_keys=True),
-        documents.RENDERER,
+        PDF_RENDERER,
         # a template's version: Jinja keeps the compiled template, we only stat its file
         *(f"{t.filename}:{os.stat(t.filename).st_mtime_ns}" for t in templates),
     ]
@@ -83,8 +89,8 @@ def invoice_pdf(invoice: Invoice) -> Path:
     """The PDF of ``invoice``: the provider's stored file, or ours in the current locale,
     rendered once per distinct content."""
     if invoice.pdf_sha256:
-        return documents.stored_path(invoice.pdf_sha256)
-    missing = documents.issuer_missing(current_app.config["ISSUER"])
+        return stored_path(invoice.pdf_sha256)
+    missing = issuer_missing(current_app.config["ISSUER"])
     if missing:
         raise IssuerIncomplete(missing)
     path = cache_folder() / f"{cache_key(invoice)}.pdf"
@@ -95,13 +101,13 @@ def invoice_pdf(invoice: Invoice) -> Path:
         invoice=invoice,
         issuer=current_app.config["ISSUER"],
         vat=vat_breakdown(invoice),
-        fonts=documents.FONTS_FOLDER,  # Vera, embedded: the invoice can be posted
+        fonts=FONTS_FOLDER,  # Vera, embedded: the invoice can be posted
     )
     html = html.replace("\u202f", "\xa0")  # French thousands: the font has no narrow space
     fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as handle:
-            errors = documents.render_pdf(html, handle)
+            errors = render_pdf(html, handle)
         if errors:
             raise RenderError(f"xhtml2pdf reported {errors} error(s) for {invoice.number}")
         os.replace(temporary, path)  # atomic: concurrent downloads never see half a file

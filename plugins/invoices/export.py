@@ -11,8 +11,12 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from sqlalchemy import Select
 
-from core.csvexport import Dialect, csv_text, stream_rows
-from core.models import Account
+from core.plugin_api import (
+    Account,
+    Dialect,
+    csv_text,
+    stream_rows,
+)
 
 from .models import Invoice, InvoiceLine
 

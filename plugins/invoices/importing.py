@@ -12,16 +12,18 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import aliased
 
-from core import documents
-from core.events import emit
-from core.extensions import db
-from core.importing import (
+from core.plugin_api import (
+    Account,
     Fault,
     ImportRejected,
     ImportResult,
     RowReader,
     accounts_by_code,
+    db,
     decimal_parser,
+    decode_pdf,
+    document_digest,
+    emit,
     fingerprint,
     insert_rows,
     parse_amount,
@@ -30,8 +32,9 @@ from core.importing import (
     read_batch,
     refuse_moves,
     rows_matching,
+    store_document,
+    utcnow,
 )
-from core.models import Account, utcnow
 
 from .models import KINDS, STATUSES, Invoice, InvoiceLine, InvoiceRange
 
@@ -92,9 +95,9 @@ def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None
         values["recipient_siret"].isdigit() and len(values["recipient_siret"]) == 14
     ):
         row.fault("recipient.siret", "a SIRET has 14 digits")
-    pdf = row.parsed("pdf", documents.decode_pdf, required=False)
+    pdf = row.parsed("pdf", decode_pdf, required=False)
     pdf = pdf.data if pdf else None
-    values["pdf_sha256"] = documents.digest(pdf) if pdf else ""
+    values["pdf_sha256"] = document_digest(pdf) if pdf else ""
 
     lines = []
     for index, line in enumerate(row.items("lines"), start=1):
@@ -248,7 +251,7 @@ def import_invoices(batch: list[Any]) -> ImportResult:
             changed.append(values)
     for values in new + changed:
         if values["pdf"]:
-            documents.store(values["pdf"])  # by content: a failed commit leaves an unused copy
+            store_document(values["pdf"])  # by content: a failed commit leaves an unused copy
     targets = _credit_targets(new + changed, existing)
     ids = _write(new, changed, existing)
     if targets:

@@ -21,8 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.extensions import db
-from core.models import Account, AccountScopedMixin, utcnow
+from core.plugin_api import (
+    Account,
+    AccountScopedMixin,
+    db,
+    utcnow,
+)
 
 PLUGIN = {"guichet_plugin": "invoices"}
 KINDS = ("invoice", "credit_note")

@@ -11,11 +11,17 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import contains_eager
 
-from core.extensions import db
-from core.importing import parse_amount, parse_date
-from core.listing import Listing, page_rows, read_listing
-from core.models import Account
-from core.tenancy import Scope, scoped
+from core.plugin_api import (
+    Account,
+    Listing,
+    Scope,
+    db,
+    page_rows,
+    parse_amount,
+    parse_date,
+    read_listing,
+    scoped,
+)
 
 from .models import Invoice
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import click
 
-from core.hookspecs import hookimpl
+from core.plugin_api import (
+    hookimpl,
+)
 
 from .provider import MollieProvider
 

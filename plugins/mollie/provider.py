@@ -15,7 +15,13 @@ from mollie.api.error import Error, RequestError, ResponseError, ResponseHandlin
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from core.payments import Method, PaymentError, PaymentProvider, RemotePayment, Setting
+from core.plugin_api import (
+    Method,
+    PaymentError,
+    PaymentProvider,
+    RemotePayment,
+    Setting,
+)
 
 METHODS_TTL = 600  # seconds the list of methods is kept
 

@@ -20,7 +20,8 @@ from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
-from core.appinfo import (
+from core.plugin_api import (
+    Account,
     Action,
     App,
     MenuItem,
@@ -28,14 +29,18 @@ from core.appinfo import (
     PeriodicTask,
     PluginBlueprint,
     Selection,
+    StatusListing,
+    current_membership,
+    current_scope,
+    db,
+    hookimpl,
+    limiter,
+    mail_configured,
+    page_rows,
+    read_listing,
+    render,
+    scoped,
 )
-from core.extensions import db, limiter
-from core.hookspecs import hookimpl
-from core.listing import StatusListing, page_rows, read_listing
-from core.mailing import mail_configured
-from core.models import Account
-from core.rendering import render
-from core.tenancy import current_membership, current_scope, scoped
 
 from . import sending
 from .models import STATUSES, Delivery, Settings, Subscription

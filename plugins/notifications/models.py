@@ -17,8 +17,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.extensions import db
-from core.models import TenantMixin, User, utcnow
+from core.plugin_api import (
+    TenantMixin,
+    User,
+    db,
+    utcnow,
+)
 
 PLUGIN = {"guichet_plugin": "notifications"}
 KINDS = ("all", "invoice", "credit_note")  # which documents an address receives

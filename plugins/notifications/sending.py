@@ -24,13 +24,19 @@ from flask_mailman import EmailMessage
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from core import jobs
-from core.extensions import db
-from core.importing import rows_matching
-from core.mailing import mail_configured
-from core.models import Membership, Organisation, User, utcnow
-from core.rendering import external_url
-from core.tenancy import permitted_account_ids
+from core.plugin_api import (
+    Membership,
+    Organisation,
+    User,
+    backoff,
+    db,
+    external_url,
+    mail_configured,
+    permitted_account_ids,
+    rows_matching,
+    task,
+    utcnow,
+)
 from plugins.invoices.documents import invoice_pdf
 from plugins.invoices.models import Invoice
 
@@ -103,7 +109,7 @@ INVOICE_FACTS = (Invoice.id, Invoice.organisation_id, Invoice.kind, Invoice.acco
                  Invoice.number, Invoice.created_at)  # fmt: skip
 
 
-@jobs.task()
+@task()
 def fan_out(invoice_ids: list[int]) -> int:
     """Create and queue one delivery per new invoice and address that wants it, for
     addresses that get one e-mail per invoice and were registered when the invoice
@@ -162,7 +168,7 @@ def flush_created() -> None:
         log.exception("new invoices could not be queued for notification: %s", noted)
 
 
-@jobs.task()
+@task()
 def send_to_user(invoice_id: int, user_id: int) -> int:
     """E-mail a document to one user (the payer of a receipt), once, unless an address
     registered for it with the same e-mail gets it anyway; returns the deliveries queued."""
@@ -329,7 +335,7 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-@jobs.task()
+@task()
 def deliver(delivery_ids: list[int]) -> int:
     """Send these deliveries over one SMTP connection, each claimed just before it is
     sent; returns how many were sent. A temporary failure queues that delivery again
@@ -390,7 +396,7 @@ def _failed(delivery: Delivery, error: Exception) -> None:
     reason = _describe(error)
     if _temporary(error) and delivery.attempts < MAX_ATTEMPTS:
         _record(delivery, "retrying", reason)
-        delay = jobs.backoff(delivery.attempts)
+        delay = backoff(delivery.attempts)
         deliver.schedule([delivery.id], delay=delay)
         log.info("delivery %s to retry in %s s: %s", delivery.id, delay, reason)
     else:

@@ -17,25 +17,33 @@ from flask_login import current_user
 from huey import crontab
 from sqlalchemy import select
 
-from core.appinfo import (
+from core.plugin_api import (
     Action,
     App,
     MenuItem,
     MigrationLocation,
+    PaymentError,
     PeriodicTask,
     PluginBlueprint,
     Selection,
+    StatusListing,
+    app_usable,
+    csrf,
+    current_scope,
+    db,
+    get_scoped_or_404,
+    hookimpl,
+    limiter,
+    money,
+    page_rows,
+    parse_amount,
+    payment_provider,
+    payment_providers,
+    plugin_defaults,
+    read_listing,
+    render,
+    scoped,
 )
-from core.config import plugin_defaults
-from core.extensions import csrf, db, limiter
-from core.hookspecs import hookimpl
-from core.i18n import money
-from core.importing import parse_amount
-from core.listing import StatusListing, page_rows, read_listing
-from core.payments import PaymentError, payment_provider, payment_providers
-from core.plugin_api import app_usable
-from core.rendering import render
-from core.tenancy import current_scope, get_scoped_or_404, scoped
 from plugins.invoices.models import Invoice
 
 from . import flow

@@ -20,22 +20,27 @@ from flask_babel import get_locale
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
 
-from core.activation import enabled_app_keys
-from core.config import LOCK_TIMEOUT
-from core.events import emit
-from core.extensions import db
-from core.models import utcnow
-from core.payments import (
-    FINAL,
+from core.plugin_api import (
+    LOCK_TIMEOUT,
     PaymentError,
     PaymentRequest,
     RemotePayment,
-    may_move,
+    allow_form_action,
+    browser_url,
+    db,
+    emit,
+    enabled_app_keys,
+    external_url,
     payment_provider,
     payment_providers,
+    utcnow,
 )
-from core.rendering import browser_url, external_url
-from core.security import allow_form_action
+from core.plugin_api import (
+    PAYMENT_FINAL as FINAL,
+)
+from core.plugin_api import (
+    payment_may_move as may_move,
+)
 from plugins.invoices.models import Invoice
 from plugins.wallet import ledger
 

@@ -8,8 +8,12 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.extensions import db
-from core.models import AccountScopedMixin, TenantMixin, utcnow
+from core.plugin_api import (
+    AccountScopedMixin,
+    TenantMixin,
+    db,
+    utcnow,
+)
 
 PLUGIN = {"guichet_plugin": "payments"}
 PURPOSES = ("topup", "invoices")

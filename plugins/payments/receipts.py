@@ -9,8 +9,11 @@ from flask import current_app
 from sqlalchemy import Date, bindparam, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.extensions import db
-from core.models import Organisation, utcnow
+from core.plugin_api import (
+    Organisation,
+    db,
+    utcnow,
+)
 from plugins.invoices.models import Invoice, InvoiceLine
 
 from .models import ReceiptNumber

@@ -34,29 +34,40 @@ from huey import crontab
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Text, cast
 
-from core import documents
-from core.appinfo import (
+from core.plugin_api import (
+    Account,
     Action,
     App,
+    LetterOptions,
     MenuItem,
     MigrationLocation,
     OperatorPage,
     PeriodicTask,
     PluginBlueprint,
     SearchResult,
+    StatusListing,
     Widget,
+    app_usable,
+    csv_response,
+    csv_text,
+    current_membership,
+    current_scope,
+    db,
+    get_scoped_or_404,
+    hookimpl,
+    limiter,
+    page_rows,
+    plugin_defaults,
+    postal_provider,
+    read_listing,
+    render,
+    requested_dialect,
+    scoped,
+    short_date,
+    store_document,
+    stored_path,
+    stream_rows,
 )
-from core.config import plugin_defaults
-from core.csvexport import csv_response, csv_text, requested_dialect, stream_rows
-from core.extensions import db, limiter
-from core.hookspecs import hookimpl
-from core.i18n import short_date
-from core.listing import StatusListing, page_rows, read_listing
-from core.models import Account
-from core.plugin_api import app_usable
-from core.postal import LetterOptions, postal_provider
-from core.rendering import render
-from core.tenancy import current_membership, current_scope, get_scoped_or_404, scoped
 from plugins.invoices.documents import invoice_pdf
 from plugins.invoices.models import Invoice
 from plugins.wallet import ledger
@@ -313,7 +324,7 @@ def settings():
                 if found is None:
                     found = PostalSettings(organisation_id=membership.organisation_id)
                     db.session.add(found)
-                found.terms_sha256, found.terms_pages = documents.store(data), pages
+                found.terms_sha256, found.terms_pages = store_document(data), pages
         if not errors:
             db.session.commit()
             flash(_("Settings saved."), "success")
@@ -349,7 +360,7 @@ def new():
         title = _("Invoice %(number)s", number=invoice.number)
         terms = _terms(current_scope().organisation_id)
         if terms is not None and request.form.get("terms") == "y":
-            data = joined(data, documents.stored_path(terms.terms_sha256).read_bytes())
+            data = joined(data, stored_path(terms.terms_sha256).read_bytes())
             title = _("Invoice %(number)s and terms", number=invoice.number)
     else:
         upload = request.files.get("document")
@@ -371,7 +382,7 @@ def new():
             errors=errors, options=options, terms=_terms(current_scope().organisation_id),
         )), 422  # fmt: skip
     pages, cover = printed_pages(data)
-    draft = {"org": current_scope().organisation_id, "sha": documents.store(data),
+    draft = {"org": current_scope().organisation_id, "sha": store_document(data),
              "invoice": invoice.id if invoice else None, "title": title,
              "key": uuid.uuid4().hex}  # fmt: skip
     price = postal_provider().price(pages, options)
@@ -387,7 +398,7 @@ def preview_pdf():
     """The letter as it will be printed (the address in the window)."""
     draft = _read_draft(request.args.get("draft", ""))
     lines, _country, _options, _errors = _letter_form(request.args)
-    source = documents.stored_path(draft["sha"]).read_bytes()
+    source = stored_path(draft["sha"]).read_bytes()
     pdf, _pages, _cover = print_ready(source, lines or ["—"])
     return send_file(BytesIO(pdf), mimetype="application/pdf", download_name="apercu.pdf")
 
@@ -402,7 +413,7 @@ def send():
     if errors:
         abort(422, " ".join(errors))
     scope = current_scope()
-    source = documents.stored_path(draft["sha"]).read_bytes()
+    source = stored_path(draft["sha"]).read_bytes()
     pages, cover = printed_pages(source)
     provider = postal_provider()
     invoice = get_scoped_or_404(Invoice, draft["invoice"]) if draft["invoice"] else None

@@ -8,10 +8,14 @@ from flask import Blueprint, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from core.extensions import db
-from core.listing import StatusListing, page_rows, read_listing
-from core.models import Organisation
-from core.rendering import render
+from core.plugin_api import (
+    Organisation,
+    StatusListing,
+    db,
+    page_rows,
+    read_listing,
+    render,
+)
 
 from . import STATUS_LABELS
 from .models import Letter

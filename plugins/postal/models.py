@@ -8,8 +8,11 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.extensions import db
-from core.models import AccountScopedMixin, utcnow
+from core.plugin_api import (
+    AccountScopedMixin,
+    db,
+    utcnow,
+)
 
 PLUGIN = {"guichet_plugin": "postal"}
 

@@ -15,7 +15,12 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
-from core.documents import declared_pages, embed_fonts, inflate_pages, pdf_limits
+from core.plugin_api import (
+    declared_pages,
+    embed_fonts,
+    inflate_pages,
+    pdf_limits,
+)
 
 # The window of a French DL envelope ("fenêtre à droite"), from the page's top left.
 WINDOW = (110 * mm, 45 * mm, 200 * mm, 90 * mm)  # left, top, right, bottom

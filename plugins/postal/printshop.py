@@ -10,8 +10,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from core.models import utcnow
-from core.postal import STATUSES, LetterState, PostalError, PostalProvider
+from core.plugin_api import (
+    LETTER_STATUSES as STATUSES,
+)
+from core.plugin_api import (
+    LetterState,
+    PostalError,
+    PostalProvider,
+    utcnow,
+)
 
 # A base price plus a price per page, by option (cents): 1,45 € for one page in black
 # and white, 1,55 € for two.

@@ -10,11 +10,27 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core import documents, jobs
-from core.extensions import db
-from core.models import utcnow
-from core.postal import FINAL, REFUNDED, LetterOptions, OutgoingLetter, PostalError, may_move
-from core.postal import postal_providers as providers
+from core.plugin_api import (
+    LETTER_FINAL as FINAL,
+)
+from core.plugin_api import (
+    LETTER_REFUNDED as REFUNDED,
+)
+from core.plugin_api import (
+    LetterOptions,
+    OutgoingLetter,
+    PostalError,
+    db,
+    stored_path,
+    task,
+    utcnow,
+)
+from core.plugin_api import (
+    letter_may_move as may_move,
+)
+from core.plugin_api import (
+    postal_providers as providers,
+)
 from plugins.wallet import ledger
 
 from .models import Letter, LetterEvent
@@ -72,7 +88,7 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:500]
 
 
-@jobs.task(retries=MAX_ATTEMPTS - 1, on_failure=submission_failed)
+@task(retries=MAX_ATTEMPTS - 1, on_failure=submission_failed)
 def submit(letter_id: int) -> None:
     """Hand a queued letter to its provider (idempotent: the provider gets our stable
     reference, and a letter already submitted is left alone). A failure is tried again
@@ -86,7 +102,7 @@ def submit(letter_id: int) -> None:
         if provider is None:
             raise PostalError(f"the postal provider {letter.provider!r} is not installed", True)
         pdf, pages, _cover = print_ready(
-            documents.stored_path(letter.document_sha256).read_bytes(), letter.address
+            stored_path(letter.document_sha256).read_bytes(), letter.address
         )
         letter.reference = provider.submit(OutgoingLetter(
             reference_of(letter), pdf, pages, tuple(letter.address), letter.country,

@@ -15,18 +15,33 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 
-from core import audit
-from core.appinfo import App, MenuItem, MigrationLocation, PluginBlueprint, Widget
-from core.config import plugin_defaults
-from core.csvexport import csv_response, csv_text, requested_dialect, stream_rows
-from core.extensions import db, limiter
-from core.hookspecs import hookimpl
-from core.i18n import money
-from core.importing import parse_amount
-from core.listing import Listing, page_rows, read_listing
-from core.models import Account, Organisation, utcnow
-from core.rendering import render
-from core.tenancy import current_scope, scoped
+from core.plugin_api import (
+    Account,
+    App,
+    Listing,
+    MenuItem,
+    MigrationLocation,
+    Organisation,
+    PluginBlueprint,
+    Widget,
+    audit_record,
+    csv_response,
+    csv_text,
+    current_scope,
+    db,
+    hookimpl,
+    limiter,
+    money,
+    page_rows,
+    parse_amount,
+    plugin_defaults,
+    read_listing,
+    render,
+    requested_dialect,
+    scoped,
+    stream_rows,
+    utcnow,
+)
 
 from . import ledger
 from .models import KINDS, WalletEntry
@@ -116,7 +131,7 @@ def guichet_cli(group):
         key = key or f"adjust:{org_id}:{utcnow().isoformat()}"
         try:
             entry = ledger.post(org_id, "adjustment", cents, key, reason=reason)
-            audit.record("wallet.adjust", f"organisation:{org_id}", organisation_id=org_id,
+            audit_record("wallet.adjust", f"organisation:{org_id}", organisation_id=org_id,
                          after={"amount": cents, "reason": reason, "key": key,
                                 "balance_after": entry.balance_after})  # fmt: skip
         except ledger.InsufficientFunds as error:
@@ -206,7 +221,7 @@ class TopUpForm(FlaskForm):
 @limiter.limit("30/hour", methods=["POST"])
 def topup():
     """The "Charger le solde" form: choose an amount, then pay it at the provider."""
-    from core.payments import PaymentError, payment_provider
+    from core.plugin_api import PaymentError, payment_provider
     from plugins.payments import flow
 
     scope = current_scope()

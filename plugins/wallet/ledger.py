@@ -15,8 +15,10 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
-from core.extensions import db
-from core.models import utcnow
+from core.plugin_api import (
+    db,
+    utcnow,
+)
 
 from .models import KINDS, Wallet, WalletEntry
 

@@ -8,8 +8,11 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.extensions import db
-from core.models import TenantMixin, utcnow
+from core.plugin_api import (
+    TenantMixin,
+    db,
+    utcnow,
+)
 
 PLUGIN = {"guichet_plugin": "wallet"}
 KINDS = ("topup", "postage", "refund", "adjustment")
