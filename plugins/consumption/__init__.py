@@ -31,6 +31,7 @@ from core.plugin_api import (
     db,
     hookimpl,
     import_command,
+    scoped,
 )
 
 from .importing import import_consumption, records_from_csv
@@ -115,8 +116,6 @@ def guichet_actions(target):
 @hookimpl
 def guichet_search(query, scope):
     """Products consumed, each leading to its consumption (in the main app)."""
-    from core.plugin_api import scoped
-
     from .models import MonthlyTotal
 
     products = db.session.scalars(

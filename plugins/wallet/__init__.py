@@ -22,6 +22,7 @@ from core.plugin_api import (
     MenuItem,
     MigrationLocation,
     Organisation,
+    PaymentError,
     PluginBlueprint,
     Widget,
     audit_record,
@@ -34,6 +35,7 @@ from core.plugin_api import (
     money,
     page_rows,
     parse_amount,
+    payment_provider,
     plugin_defaults,
     read_listing,
     render,
@@ -221,8 +223,7 @@ class TopUpForm(FlaskForm):
 @limiter.limit("30/hour", methods=["POST"])
 def topup():
     """The "Charger le solde" form: choose an amount, then pay it at the provider."""
-    from core.plugin_api import PaymentError, payment_provider
-    from plugins.payments import flow
+    from plugins.payments import flow  # inside: payments imports the wallet (issue 18)
 
     scope = current_scope()
     if not topup_available(scope.organisation_id):
