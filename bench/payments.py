@@ -157,10 +157,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    from core import ledger
     from core.extensions import db
     from plugins.invoices.models import Invoice
     from plugins.payments.models import Payment
-    from plugins.wallet import ledger
 
     folder = tempfile.mkdtemp(prefix="guichet-bench-")
     bin_dir = Path(sys.executable).parent

@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
 
-    from core import documents
+    from core import documents, ledger
     from core.extensions import db
     from core.postal import LetterOptions, postal_provider
     from plugins.invoices.documents import invoice_pdf
@@ -49,7 +49,6 @@ def main() -> None:
     from plugins.postal import sending
     from plugins.postal.models import Letter
     from plugins.postal.printing import check_document, print_ready, printed_pages
-    from plugins.wallet import ledger
 
     app = bench_app(tempfile.mkdtemp(prefix="guichet-bench-"), args.database_url,
                     JOBS_IMMEDIATE=False)  # fmt: skip

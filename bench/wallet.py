@@ -22,9 +22,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     args = parser.parse_args()
 
+    from core import ledger
     from core.extensions import db
-    from plugins.wallet import ledger
-    from plugins.wallet.models import Wallet, WalletEntry
+    from core.ledger import Wallet, WalletEntry
 
     app = bench_app(tempfile.mkdtemp(prefix="guichet-bench-"), args.database_url)
     with app.app_context():

@@ -16,7 +16,18 @@ def create_app(config: dict | None = None) -> Flask:
     """Build a Guichet app: configuration, extensions, the plugin registry, the core
     blueprints and the plugins' blueprints. ``config`` overrides every other source
     (``INSTANCE_PATH`` in it chooses the instance folder)."""
-    from core import api, auth, errors, i18n, jobs, operator, portal, schema, security
+    from core import (
+        api,
+        auth,
+        errors,
+        i18n,
+        jobs,
+        ledger,  # noqa: F401 - its tables are the core's
+        operator,
+        portal,
+        schema,
+        security,
+    )
     from core.appsystem import Registry, build_plugin_manager
     from core.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
 

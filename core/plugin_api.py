@@ -45,6 +45,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``refuse_moves``, ``fingerprint``, ``insert_rows``, ``import_command``;
 - jobs, events and e-mail: ``task``, ``backoff``, ``emit``, ``send_email``,
   ``mail_configured``;
+- money: ``ledger``, the organisations' prepaid wallets (``ledger.post``,
+  ``ledger.balance``, ``ledger.InsufficientFunds``, ``ledger.WalletEntry``);
 - providers: ``PaymentProvider`` (with ``PaymentRequest``, ``RemotePayment``,
   ``Method``, ``Setting``, ``PaymentError``, ``payment_provider``,
   ``payment_providers``, ``payment_may_move``, ``PAYMENT_FINAL``) and
@@ -59,6 +61,7 @@ import the shared macros of ``macros.html`` (``field``, ``pager``, ``listing_sho
 ``sort_header``, ``choice_filter``, ``switch``...).
 """
 
+from core import ledger
 from core.activation import SettingError, app_settings, enabled_app_keys, update_app_settings
 from core.appinfo import (
     Action,
@@ -180,7 +183,7 @@ __all__ = [
     "current_scope", "db", "decimal_parser", "declared_pages", "decode_pdf", "document_digest",
     "embed_fonts", "emit", "enabled_app_keys", "encode_pdf", "error_response", "external_url",
     "fingerprint", "get_scoped_or_404", "hookimpl", "import_command", "inflate_pages",
-    "insert_rows", "issuer_missing", "language_choices", "letter_may_move", "limiter",
+    "insert_rows", "issuer_missing", "language_choices", "ledger", "letter_may_move", "limiter",
     "mail_configured", "money", "page_rows", "parse_amount", "parse_bool", "parse_date",
     "payment_may_move", "payment_provider", "payment_providers", "pdf_limits",
     "permitted_account_ids", "plugin_defaults", "postal_provider", "postal_providers", "read_batch",

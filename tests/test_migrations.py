@@ -29,7 +29,7 @@ class SampleMigrations:
 
 @pytest.mark.parametrize(
     "history",
-    ["core", "contracts", "invoices", "notifications", "consumption", "wallet",
+    ["core", "contracts", "invoices", "notifications", "consumption",
      "payments", "postal"],
 )  # fmt: skip
 def test_migrations_match_the_models(app, history):
@@ -54,7 +54,7 @@ def test_hook_guichet_migrations_history_runs_on_upgrade_with_its_own_version_ta
         )
         assert (
             conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-            == "0004_user_sessions"
+            == "0005_wallet_ledger"
         )
 
 
@@ -86,3 +86,34 @@ def test_hook_guichet_migrations_a_failing_one_names_its_plugin_and_keeps_it_out
     fixed = SampleMigrations("broken", "sample_migrations_repaired")
     assert run_cli(start(fixed), "db", "upgrade").exit_code == 0
     assert "broken" in registry(start(fixed)).apps
+
+
+def test_the_wallet_ledger_moved_to_the_core_keeps_an_installation_s_balances(tmp_path):
+    """Before core 0005 the wallet app's own history made the ledger's tables: such an
+    installation upgrades with its balances as they were."""
+    from alembic import command
+
+    from core.extensions import migrate
+    from core.ledger import Wallet, WalletEntry
+    from core.schema import MIGRATIONS_DIR
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=url)
+    with old.app_context():
+        config = migrate.get_config(str(MIGRATIONS_DIR), x_arg=["plugin=core"])
+        command.upgrade(config, "0004_user_sessions")
+        engine = create_engine(url)
+        Wallet.__table__.create(engine)  # as the wallet's 0001 made them
+        WalletEntry.__table__.create(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO organisations (name, address, locale, created_at) "
+                "VALUES ('Client 1', '', 'fr', '2026-01-01')"
+            )
+            conn.exec_driver_sql("INSERT INTO wallets VALUES (1, 2500, 'EUR', '2026-01-01')")
+        assert upgrade_all() == {}
+        check("core")
+    with create_engine(url).connect() as conn:
+        assert conn.exec_driver_sql("SELECT balance FROM wallets").scalar() == 2500
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        assert version == "0005_wallet_ledger"

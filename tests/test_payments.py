@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from core import jobs
+from core import jobs, ledger
 from core.extensions import db
+from core.ledger import WalletEntry
 from core.models import utcnow
 from core.payments import PaymentError, PaymentRequest, RemotePayment, may_move, payment_provider
 from plugins.invoices.importing import import_invoices
@@ -25,8 +26,6 @@ from plugins.invoices.models import Invoice
 from plugins.mollie.provider import http_session
 from plugins.payments import flow
 from plugins.payments.models import Payment
-from plugins.wallet import ledger
-from plugins.wallet.models import WalletEntry
 from tests.conftest import PASSWORD, invoice_item, make_org, make_user, run_cli, run_together
 
 WEBHOOK = "/paiements/webhook"

@@ -17,7 +17,7 @@ from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.pdfgen import canvas
 from sqlalchemy import func, select
 
-from core import jobs
+from core import jobs, ledger
 from core.extensions import db
 from core.postal import LetterOptions, postal_provider
 from plugins.invoices.importing import import_invoices
@@ -26,7 +26,6 @@ from plugins.postal import sending
 from plugins.postal.address import check_address
 from plugins.postal.models import Letter
 from plugins.postal.printing import window_is_free
-from plugins.wallet import ledger
 from tests.conftest import invoice_item, make_org, make_user, run_together
 
 ADDRESS = "CLIENT 2\nSERVICE COMPTABILITÉ\n9 RUE DU COLONEL PIERRE AVIA\n75015 PARIS"

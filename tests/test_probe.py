@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
-from core import api, jobs
+from core import api, jobs, ledger
 from core.csvexport import safe_cell
 from core.documents import encode_pdf
 from core.extensions import db
@@ -27,7 +27,6 @@ from plugins.invoices.models import Invoice, InvoiceLine
 from plugins.payments.models import Payment, PaymentInvoice
 from plugins.postal.models import Letter
 from plugins.postal.printing import print_ready
-from plugins.wallet import ledger
 from tests.conftest import PASSWORD, invoice_item, make_org, run_cli
 from tests.test_postal import all_fonts_embedded, preview
 

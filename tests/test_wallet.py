@@ -4,10 +4,10 @@ entry posted once per key, also under concurrent requests (SQLite and PostgreSQL
 import pytest
 from sqlalchemy import func, select
 
+from core import ledger
 from core.extensions import db
+from core.ledger import WalletEntry
 from core.models import AuditEvent
-from plugins.wallet import ledger
-from plugins.wallet.models import WalletEntry
 from tests.conftest import run_cli, run_together
 
 

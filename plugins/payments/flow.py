@@ -31,6 +31,7 @@ from core.plugin_api import (
     emit,
     enabled_app_keys,
     external_url,
+    ledger,
     payment_provider,
     payment_providers,
     utcnow,
@@ -42,7 +43,6 @@ from core.plugin_api import (
     payment_may_move as may_move,
 )
 from plugins.invoices.models import Invoice
-from plugins.wallet import ledger
 
 from .models import OPEN, Payment, PaymentInvoice, PaymentRefund
 from .receipts import create_receipt

@@ -55,6 +55,7 @@ from core.plugin_api import (
     db,
     get_scoped_or_404,
     hookimpl,
+    ledger,
     limiter,
     page_rows,
     plugin_defaults,
@@ -70,7 +71,6 @@ from core.plugin_api import (
 )
 from plugins.invoices.documents import invoice_pdf
 from plugins.invoices.models import Invoice
-from plugins.wallet import ledger
 
 from . import sending
 from .address import COUNTRIES, check_address, country_name

@@ -21,6 +21,7 @@ from core.plugin_api import (
     OutgoingLetter,
     PostalError,
     db,
+    ledger,
     stored_path,
     task,
     utcnow,
@@ -31,7 +32,6 @@ from core.plugin_api import (
 from core.plugin_api import (
     postal_providers as providers,
 )
-from plugins.wallet import ledger
 
 from .models import Letter, LetterEvent
 from .printing import print_ready

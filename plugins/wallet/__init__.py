@@ -1,11 +1,10 @@
 """Built-in app "Votre porte-monnaie": the organisation's prepaid balance (used for
-postage and other services) and its history. Money moves only through
-:func:`.ledger.post`; top-ups through Mollie come with the payments work."""
+postage and other services) and its history. The balance is the core's wallet ledger
+(``ledger`` in the plugin API), where money moves only through ``ledger.post``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import click
 from flask import Blueprint, abort, current_app, redirect, render_template, request
@@ -20,7 +19,6 @@ from core.plugin_api import (
     App,
     Listing,
     MenuItem,
-    MigrationLocation,
     Organisation,
     PaymentError,
     PluginBlueprint,
@@ -31,6 +29,7 @@ from core.plugin_api import (
     current_scope,
     db,
     hookimpl,
+    ledger,
     limiter,
     money,
     page_rows,
@@ -45,9 +44,7 @@ from core.plugin_api import (
     utcnow,
 )
 
-from . import ledger
-from .models import KINDS, WalletEntry
-
+WalletEntry, KINDS = ledger.WalletEntry, ledger.KINDS
 GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
 
 APP_KEY = "wallet"
@@ -101,13 +98,6 @@ def guichet_widgets():
 @hookimpl
 def guichet_menu_items(user, organisation):
     return [MenuItem(APP_KEY, _l("Payments"), _l("Your wallet"), "wallet.index", order=50)]
-
-
-@hookimpl
-def guichet_migrations():
-    return MigrationLocation(
-        "wallet", Path(__file__).parent / "migrations", "alembic_version_wallet"
-    )
 
 
 @hookimpl

@@ -1,5 +1,9 @@
-"""Posting to the wallet: every change of a balance is one ledger entry with a unique
-key, and a balance never goes below zero, also under concurrent requests.
+"""The wallet ledger, a core money service: each organisation's prepaid balance and
+the append-only entries it adds up to. Apps post to it (a top-up, postage, a refund)
+through the plugin API (``ledger.post``, ``ledger.balance``); the wallet app shows it.
+
+Every change of a balance is one ledger entry with a unique key, and a balance never
+goes below zero, also under concurrent requests.
 
 :func:`post` first changes the balance with one ``UPDATE … WHERE balance + amount >= 0
 RETURNING balance``, which takes the wallet's row (a row lock on PostgreSQL, the
@@ -11,16 +15,59 @@ whatever else belongs to the same transaction (a letter queued with its postage)
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import make_transient_to_detached
+from datetime import datetime
 
-from core.plugin_api import (
-    db,
-    utcnow,
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    bindparam,
+    func,
+    select,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
-from .models import KINDS, Wallet, WalletEntry
+from core.extensions import db
+from core.models import TenantMixin, utcnow
+
+KINDS = ("topup", "postage", "refund", "adjustment")
+
+
+class Wallet(db.Model):
+    """One per organisation: its balance in cents, changed only with a ledger entry,
+    kept on one row so that reading it is one indexed query."""
+
+    __tablename__ = "wallets"
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WalletEntry(TenantMixin, db.Model):
+    """One movement of the wallet; never changed nor deleted. ``key`` makes it unique:
+    the same top-up or postage posted twice is one entry."""
+
+    __tablename__ = "wallet_entries"
+    __table_args__ = (Index("ix_wallet_entries_org_id", "organisation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # one of KINDS
+    amount: Mapped[int] = mapped_column(BigInteger)  # cents; debits are negative
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    reference: Mapped[str] = mapped_column(String(120), default="")  # a payment, a letter
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class InsufficientFunds(ValueError):
