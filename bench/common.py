@@ -71,6 +71,7 @@ def add_organisations(count: int, extra_accounts: list[dict] | None = None) -> N
     numbers = range(1, count + 1)
     organisations = [{"id": n, "name": f"Org {n}", "address": "", "locale": "fr"} for n in numbers]
     db.session.execute(insert(Organisation), organisations)
-    accounts = [{"id": n, "organisation_id": n, "client_code": f"{n:08d}", "name": ""}
-                for n in numbers]  # fmt: skip
+    accounts = [
+        {"id": n, "organisation_id": n, "client_code": f"{n:08d}", "name": ""} for n in numbers
+    ]
     db.session.execute(insert(Account), accounts + (extra_accounts or []))

@@ -31,8 +31,10 @@ def populate(orgs: int, total: int, big: int, big_accounts: int) -> None:
     from plugins.consumption.views import add_months
 
     started = time.perf_counter()
-    extra = [{"id": orgs + n, "organisation_id": 1, "client_code": f"B{n:07d}", "name": ""}
-             for n in range(1, big_accounts)]  # fmt: skip
+    extra = [
+        {"id": orgs + n, "organisation_id": 1, "client_code": f"B{n:07d}", "name": ""}
+        for n in range(1, big_accounts)
+    ]
     add_organisations(orgs, extra)
     db.session.execute(
         insert(User),
@@ -45,7 +47,7 @@ def populate(orgs: int, total: int, big: int, big_accounts: int) -> None:
                 "is_operator": False,
                 "active": True,
             }
-        ],  # fmt: skip
+        ],
     )
     db.session.execute(
         insert(Membership), [{"id": 1, "user_id": 1, "organisation_id": 1, "role": "admin"}]
@@ -77,15 +79,16 @@ def populate(orgs: int, total: int, big: int, big_accounts: int) -> None:
                 "amount_ht": quantity * 116,
                 "currency": "EUR",
                 "source_hash": "",
-            }  # fmt: skip
+            }
         )
         if len(batch) == 20_000:
             db.session.execute(insert(ConsumptionRecord), batch)
             batch = []
     if batch:
         db.session.execute(insert(ConsumptionRecord), batch)
-    refresh_totals({(org, add_months(this_month, -m)) for org in range(1, orgs + 1)
-                    for m in (0, 35)})  # fmt: skip
+    refresh_totals(
+        {(org, add_months(this_month, -m)) for org in range(1, orgs + 1) for m in (0, 35)}
+    )
     db.session.commit()
     command = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -139,7 +142,7 @@ def main() -> None:
             "quantity": str(n % 500 + 1),
             "unit": "plis",
             "amount_ht": f"{n % 500 + 1}.16",
-        }  # fmt: skip
+        }
         for n in range(args.imports)
     ]
     path = Path(tempfile.mkdtemp(prefix="guichet-import-")) / "consumption.json"

@@ -25,8 +25,13 @@ def main() -> None:
     from plugins.postal.printing import DocumentError, check_document, printed_pages
     from tests.test_probe import BOMB, LETTER, OPERATORS, raw_pdf
 
-    app = create_app({"INSTANCE_PATH": tempfile.mkdtemp(prefix="guichet-bench-"),
-                      "SQLALCHEMY_DATABASE_URI": "sqlite://", "LOG_LEVEL": "WARNING"})  # fmt: skip
+    app = create_app(
+        {
+            "INSTANCE_PATH": tempfile.mkdtemp(prefix="guichet-bench-"),
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     cases = {
         "an ordinary letter": raw_pdf(LETTER),
         "a stream inflating to 200 MB": raw_pdf(BOMB, deflate=True),

@@ -64,7 +64,7 @@ def populate(orgs: int) -> None:
                 "failures": 0,
                 "flagged": False,
                 "digest_after_id": 0,
-            }  # fmt: skip
+            }
             for n in range(1, orgs + 1)
             for who in ("compta", "direction")
         ],

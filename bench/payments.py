@@ -51,17 +51,25 @@ def start_mollie() -> tuple[subprocess.Popen, str, requests.Session]:
     its URL and an API session with the bench's key, once it answers."""
     url = f"http://127.0.0.1:{free_port()}"
     mollie = subprocess.Popen(
-        [str(Path(sys.executable).with_name("guichet")), "mollie", "serve", "--port",
-         url.rsplit(":", 1)[1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).with_name("guichet")),
+            "mollie",
+            "serve",
+            "--port",
+            url.rsplit(":", 1)[1],
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {KEY}"
     wait_for(lambda: api.get(f"{url}/v2/methods", timeout=5))
     return mollie, url, api
 
 
-def paid_payments(app, api: requests.Session, mollie_url: str, count: int,
-                  organisations: int) -> list[str]:  # fmt: skip
+def paid_payments(
+    app, api: requests.Session, mollie_url: str, count: int, organisations: int
+) -> list[str]:
     """Organisations 1..``organisations`` and ``count`` top-ups among them, open in the
     portal and paid at the local Mollie server (no webhook yet); their Mollie ids."""
     from core.extensions import db
@@ -72,17 +80,39 @@ def paid_payments(app, api: requests.Session, mollie_url: str, count: int,
         add_organisations(organisations)
         for n in range(1, count + 1):
             org = n % organisations + 1
-            remote = api.post(f"{mollie_url}/v2/payments", timeout=10, json={
-                "amount": {"currency": "EUR", "value": f"{AMOUNT / 100:.2f}"},
-                "description": f"Top-up {n}", "redirectUrl": "http://localhost/return",
-                "metadata": {"payment_id": n, "organisation_id": org},
-            }).json()  # fmt: skip
-            api.post(f"{mollie_url}/checkout/{remote['id']}", data={"status": "paid"},
-                     allow_redirects=False, timeout=10)  # fmt: skip
-            rows.append({"id": n, "organisation_id": org, "account_id": org, "key": f"k{n}",
-                         "provider": "mollie", "provider_id": remote["id"], "purpose": "topup",
-                         "amount": AMOUNT, "currency": "EUR", "description": f"Top-up {n}",
-                         "status": "open", "refunded": 0, "problem": ""})  # fmt: skip
+            remote = api.post(
+                f"{mollie_url}/v2/payments",
+                timeout=10,
+                json={
+                    "amount": {"currency": "EUR", "value": f"{AMOUNT / 100:.2f}"},
+                    "description": f"Top-up {n}",
+                    "redirectUrl": "http://localhost/return",
+                    "metadata": {"payment_id": n, "organisation_id": org},
+                },
+            ).json()
+            api.post(
+                f"{mollie_url}/checkout/{remote['id']}",
+                data={"status": "paid"},
+                allow_redirects=False,
+                timeout=10,
+            )
+            rows.append(
+                {
+                    "id": n,
+                    "organisation_id": org,
+                    "account_id": org,
+                    "key": f"k{n}",
+                    "provider": "mollie",
+                    "provider_id": remote["id"],
+                    "purpose": "topup",
+                    "amount": AMOUNT,
+                    "currency": "EUR",
+                    "description": f"Top-up {n}",
+                    "status": "open",
+                    "refunded": 0,
+                    "problem": "",
+                }
+            )
         db.session.execute(insert(Payment), rows)
         db.session.commit()
     return [row["provider_id"] for row in rows]
@@ -172,39 +202,70 @@ def main() -> None:
         dialect = db.engine.dialect.name
 
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "GUICHET_INSTANCE_PATH": folder,
-           "GUICHET_MOLLIE_API_KEY": KEY, "GUICHET_MOLLIE_API_ENDPOINT": mollie_url,
-           "GUICHET_LOG_LEVEL": "WARNING",  # several workers share their limits in Redis
-           "GUICHET_RATELIMIT_STORAGE_URI": args.redis_url}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "GUICHET_INSTANCE_PATH": folder,
+        "GUICHET_MOLLIE_API_KEY": KEY,
+        "GUICHET_MOLLIE_API_ENDPOINT": mollie_url,
+        "GUICHET_LOG_LEVEL": "WARNING",  # several workers share their limits in Redis
+        "GUICHET_RATELIMIT_STORAGE_URI": args.redis_url,
+    }
     server = subprocess.Popen(
-        [str(bin_dir / "gunicorn"), "-w", str(args.workers), "-k", "gthread", "--threads",
-         str(args.worker_threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "wsgi:app"], env=env,
-    )  # fmt: skip
+        [
+            str(bin_dir / "gunicorn"),
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.worker_threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        env=env,
+    )
     try:
         url = f"http://127.0.0.1:{port}/paiements/webhook"
         wait_for(lambda: requests.post(url, data={"id": "tr_warmup0"}, timeout=30))
         fire(url, ["tr_unknown00"] * 200, args.threads)  # every worker warmed up
-        print(f"{args.payments} paid payments of {args.organisations} organisations; "
-              f"gunicorn: {args.workers} workers of {args.worker_threads} threads; "
-              f"{args.threads} calling threads; database: {dialect}")  # fmt: skip
-        parts = {"portal (gunicorn)": server.pid, "database server": "postgres",
-                 "Mollie server": mollie.pid}  # fmt: skip
+        print(
+            f"{args.payments} paid payments of {args.organisations} organisations; "
+            f"gunicorn: {args.workers} workers of {args.worker_threads} threads; "
+            f"{args.threads} calling threads; database: {dialect}"
+        )
+        parts = {
+            "portal (gunicorn)": server.pid,
+            "database server": "postgres",
+            "Mollie server": mollie.pid,
+        }
         before, caller = cpu_seconds(parts), sum(os.times()[:2])
         first, codes = fire(url, ids, args.threads)
         used, caller = cpu_seconds(parts), sum(os.times()[:2]) - caller
-        print(f"{'webhooks, first delivery (credit + receipt)':<46} {first:8.0f} /s  "
-              f"answers {sorted(set(codes))}  target >= 200/s")  # fmt: skip
+        print(
+            f"{'webhooks, first delivery (credit + receipt)':<46} {first:8.0f} /s  "
+            f"answers {sorted(set(codes))}  target >= 200/s"
+        )
         shares = {part: used[part] - before[part] for part in parts} | {"caller": caller}
-        print(f"{'CPU per first delivery':<46} " + ", ".join(
-            f"{part} {seconds / len(ids) * 1000:.2f} ms" for part, seconds in shares.items()
-        ))  # fmt: skip
+        print(
+            f"{'CPU per first delivery':<46} "
+            + ", ".join(
+                f"{part} {seconds / len(ids) * 1000:.2f} ms" for part, seconds in shares.items()
+            )
+        )
         own = shares["portal (gunicorn)"] + shares["database server"]
-        print(f"{'  so the 2 cores, without Mollie and caller':<46} {len(ids) / own * 2:8.0f} /s  "
-              f"(computed: 2 cores / the portal's and database's CPU per delivery)")  # fmt: skip
+        print(
+            f"{'  so the 2 cores, without Mollie and caller':<46} {len(ids) / own * 2:8.0f} /s  "
+            f"(computed: 2 cores / the portal's and database's CPU per delivery)"
+        )
         replay, codes = fire(url, ids, args.threads)
-        print(f"{'webhooks, replayed (nothing changes)':<46} {replay:8.0f} /s  "
-              f"answers {sorted(set(codes))}")  # fmt: skip
+        print(
+            f"{'webhooks, replayed (nothing changes)':<46} {replay:8.0f} /s  "
+            f"answers {sorted(set(codes))}"
+        )
     finally:
         server.terminate()
         server.wait(30)
@@ -217,8 +278,10 @@ def main() -> None:
         expected = args.payments * AMOUNT
         print(f"{'paid payments / receipts':<46} {paid} / {receipts}")
         exact = "exact" if stored == summed == expected else "WRONG"
-        print(f"{'wallets: stored / ledger / expected (cents)':<46} {stored} / {summed} / "
-              f"{expected}  {exact}")  # fmt: skip
+        print(
+            f"{'wallets: stored / ledger / expected (cents)':<46} {stored} / {summed} / "
+            f"{expected}  {exact}"
+        )
 
 
 if __name__ == "__main__":

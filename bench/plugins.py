@@ -48,10 +48,12 @@ def run(command: list, cwd: Path | None = None, env: dict | None = None) -> floa
 def environment(folder: Path, site: Path | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     env.pop("DATABASE_URL", None)
-    env.update(GUICHET_INSTANCE_PATH=str(folder / "instance"),
-               DATABASE_URL=f"sqlite:///{folder}/bench.db",
-               # the example app, installed for the tests, is not one of the counted
-               GUICHET_BLOCKED_PLUGINS='["tickets"]')  # fmt: skip
+    env.update(
+        GUICHET_INSTANCE_PATH=str(folder / "instance"),
+        DATABASE_URL=f"sqlite:///{folder}/bench.db",
+        # the example app, installed for the tests, is not one of the counted
+        GUICHET_BLOCKED_PLUGINS='["tickets"]',
+    )
     if site is not None:
         env["PYTHONPATH"] = str(site)
     return env
@@ -62,8 +64,10 @@ def new_to_green(folder: Path) -> dict[str, float]:
     site = folder / "site"
     steps = {"plugin new": run([BIN / "guichet", "plugin", "new", "hello", "--directory", folder])}
     package = folder / "guichet-hello"
-    steps["pip install"] = run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                                "--target", site, "."], cwd=package)  # fmt: skip
+    steps["pip install"] = run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, "."],
+        cwd=package,
+    )
     env = {k: v for k, v in os.environ.items() if k != "GUICHET_TEST_DATABASE_URL"}
     tests = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     steps["pytest (6 tests)"] = run(tests, cwd=package, env={**env, "PYTHONPATH": str(site)})
@@ -78,8 +82,19 @@ def install_plugins(folder: Path, count: int) -> Path:
     for n in range(count):
         run([BIN / "guichet", "plugin", "new", f"bench{n:02d}", "--directory", folder])
         packages.append(folder / f"guichet-bench{n:02d}")
-    run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site,
-         *packages])  # fmt: skip
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            site,
+            *packages,
+        ]
+    )
     return site
 
 
@@ -88,8 +103,9 @@ def startup(folder: Path, site: Path, runs: int) -> dict[str, float]:
     run([BIN / "guichet", "db", "upgrade"], env=env)
     samples = []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, "-c", STARTUP], env=env, capture_output=True,
-                              text=True, check=True)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", STARTUP], env=env, capture_output=True, text=True, check=True
+        )
         plugins, apps, built, answered = done.stdout.split()
         samples.append((float(built), float(answered)))
     return {
@@ -116,10 +132,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="guichet-bench-") as folder:
             site = install_plugins(Path(folder), count)
             figures = startup(Path(folder), site, args.runs)
-        print(f"  {count:2d} installed plugin(s) besides the built-in ones: "
-              f"{figures['plugins loaded']} plugins loaded, {figures['apps']} apps, "
-              f"app built {figures['app built (median)']:.3f} s, first request answered "
-              f"{figures['first request answered (median)']:.3f} s")  # fmt: skip
+        print(
+            f"  {count:2d} installed plugin(s) besides the built-in ones: "
+            f"{figures['plugins loaded']} plugins loaded, {figures['apps']} apps, "
+            f"app built {figures['app built (median)']:.3f} s, first request answered "
+            f"{figures['first request answered (median)']:.3f} s"
+        )
 
 
 if __name__ == "__main__":

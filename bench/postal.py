@@ -50,8 +50,9 @@ def main() -> None:
     from plugins.postal.models import Letter
     from plugins.postal.printing import check_document, print_ready, printed_pages
 
-    app = bench_app(tempfile.mkdtemp(prefix="guichet-bench-"), args.database_url,
-                    JOBS_IMMEDIATE=False)  # fmt: skip
+    app = bench_app(
+        tempfile.mkdtemp(prefix="guichet-bench-"), args.database_url, JOBS_IMMEDIATE=False
+    )
     with app.app_context():
         add_organisations(1)
         db.session.commit()
@@ -67,8 +68,17 @@ def main() -> None:
 
         report("check, count and price a 10-page PDF", measure(quote, args.runs), "<= 50 ms")
 
-        import_invoices([{"number": "B-1", "date": "2026-11-01", "total_ht": "100.00",
-                          "total_ttc": "120.00", "client_code": "00000001"}])  # fmt: skip
+        import_invoices(
+            [
+                {
+                    "number": "B-1",
+                    "date": "2026-11-01",
+                    "total_ht": "100.00",
+                    "total_ttc": "120.00",
+                    "client_code": "00000001",
+                }
+            ]
+        )
         invoice = db.session.query(Invoice).one()
         one_page = invoice_pdf(invoice).read_bytes()
         figures = measure(lambda: print_ready(one_page, ADDRESS), args.runs // 4)
@@ -83,11 +93,19 @@ def main() -> None:
             with app.app_context():
                 start.wait()
                 for _ in range(10):
-                    sending.send(Letter(
-                        organisation_id=1, account_id=1, key=uuid.uuid4().hex,
-                        provider=provider.key, document_sha256=sha, title="Bench", pages=1,
-                        address=ADDRESS, price=145,
-                    ))  # fmt: skip
+                    sending.send(
+                        Letter(
+                            organisation_id=1,
+                            account_id=1,
+                            key=uuid.uuid4().hex,
+                            provider=provider.key,
+                            document_sha256=sha,
+                            title="Bench",
+                            pages=1,
+                            address=ADDRESS,
+                            price=145,
+                        )
+                    )
 
         began = time.perf_counter()
         with ThreadPoolExecutor(10) as pool:
@@ -96,8 +114,10 @@ def main() -> None:
         queued = db.session.query(Letter).count()
         stored, summed = ledger.check(1)
         exact = "exact" if stored == summed == 100_000 - queued * 145 else "WRONG"
-        print(f"{'100 letters by 10 users at once':<42} {queued} queued in {elapsed:.2f} s "
-              f"({queued / elapsed:.0f}/s); wallet {stored}, ledger {summed}: {exact}")  # fmt: skip
+        print(
+            f"{'100 letters by 10 users at once':<42} {queued} queued in {elapsed:.2f} s "
+            f"({queued / elapsed:.0f}/s); wallet {stored}, ledger {summed}: {exact}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,15 @@ def main() -> None:
         db.session.execute(insert(Wallet), [{"organisation_id": 1, "balance": args.entries * 100}])
         batch = []
         for n in range(args.entries):
-            entry = {"organisation_id": 1, "key": f"e{n}", "kind": "topup", "amount": 100,
-                     "balance_after": (n + 1) * 100, "reason": "", "reference": ""}  # fmt: skip
+            entry = {
+                "organisation_id": 1,
+                "key": f"e{n}",
+                "kind": "topup",
+                "amount": 100,
+                "balance_after": (n + 1) * 100,
+                "reason": "",
+                "reference": "",
+            }
             batch.append(entry)
             if len(batch) == 50_000:
                 db.session.execute(insert(WalletEntry), batch)
@@ -42,8 +49,10 @@ def main() -> None:
         if batch:
             db.session.execute(insert(WalletEntry), batch)
         db.session.commit()
-        print(f"{args.entries} entries in one wallet in {time.perf_counter() - started:.0f} s, "
-              f"database: {db.engine.dialect.name}")  # fmt: skip
+        print(
+            f"{args.entries} entries in one wallet in {time.perf_counter() - started:.0f} s, "
+            f"database: {db.engine.dialect.name}"
+        )
 
         statements = []
         event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
@@ -56,8 +65,10 @@ def main() -> None:
 
         report("balance read (with its app context)", measure(read, args.runs), "one query")
         consistent = ledger.check(1)
-        print(f"{'consistency check (sum of the ledger)':<42} stored {consistent[0]}, "
-              f"summed {consistent[1]}")  # fmt: skip
+        print(
+            f"{'consistency check (sum of the ledger)':<42} stored {consistent[0]}, "
+            f"summed {consistent[1]}"
+        )
 
         count = 2000
         started = time.perf_counter()

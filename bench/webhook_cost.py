@@ -63,8 +63,10 @@ def measure(database_url: str | None, warm: int, runs: int, toggle: str | None) 
         mollie.terminate()
     print(f"database: {engine.dialect.name}; {runs} first deliveries after {warm} to warm up")
     print(f"{'statements per first delivery':<46} {len(statements) / runs:8.1f}")
-    print(f"{'CPU per first delivery (varies with the machine)':<46} {sum(cpu):8.2f} ms"
-          f"  ({cpu[0]:.2f} user, {cpu[1]:.2f} system)")  # fmt: skip
+    print(
+        f"{'CPU per first delivery (varies with the machine)':<46} {sum(cpu):8.2f} ms"
+        f"  ({cpu[0]:.2f} user, {cpu[1]:.2f} system)"
+    )
 
 
 def under_callgrind(argv: list[str], runs: int) -> None:
@@ -72,11 +74,21 @@ def under_callgrind(argv: list[str], runs: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="guichet-callgrind-"))
     (folder / "toggle.c").write_text(TOGGLE)
     library = folder / "toggle.so"
-    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", library, folder / "toggle.c"],
-                   check=True)  # fmt: skip
-    command = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-               f"--callgrind-out-file={folder}/out.%p", sys.executable, "-m", "bench.webhook_cost",
-               *argv, "--toggle", str(library)]  # fmt: skip
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-O2", "-o", library, folder / "toggle.c"], check=True
+    )
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--collect-atstart=no",
+        f"--callgrind-out-file={folder}/out.%p",
+        sys.executable,
+        "-m",
+        "bench.webhook_cost",
+        *argv,
+        "--toggle",
+        str(library),
+    ]
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL)
     for dump in folder.glob("out.*"):
         text = dump.read_text(errors="replace")

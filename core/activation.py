@@ -149,6 +149,9 @@ def update_app_settings(organisation: Organisation, key: str, values: dict[str, 
     after = app_settings(organisation.id, key)
     if before != after:
         audit.record(
-            "app.settings", f"app:{key}", organisation_id=organisation.id,
-            before=before, after=after,
-        )  # fmt: skip
+            "app.settings",
+            f"app:{key}",
+            organisation_id=organisation.id,
+            before=before,
+            after=after,
+        )

@@ -164,9 +164,11 @@ def init_app(app: Flask, registry: Registry) -> None:
     per_token = limiter.limit(_rate_limit, key_func=_caller, error_message=RATE_LIMITED)
     # wrong tokens, counted by address: guessing one is as slow as guessing a password
     per_address = limiter.limit(
-        _auth_failure_limit, key_func=_address, deduct_when=_unauthenticated,
+        _auth_failure_limit,
+        key_func=_address,
+        deduct_when=_unauthenticated,
         error_message=AUTH_LIMITED,
-    )  # fmt: skip
+    )
 
     def throttled(view):
         return per_address(per_token(view))

@@ -65,8 +65,9 @@ def _api_problem(plugin: object) -> tuple[str, str]:
     except InvalidSpecifier:
         return str(declared), f"declares GUICHET_API = {declared!r}, which is not a version range"
     if not compatible:
-        return str(declared), (f"supports the plugin API {declared}; this portal offers "
-                               f"{API_VERSION}")  # fmt: skip
+        return str(declared), (
+            f"supports the plugin API {declared}; this portal offers {API_VERSION}"
+        )
     return str(declared), ""
 
 
@@ -82,8 +83,10 @@ def _register(pm: PluginManager, plugin: object, name: str | None, version: str 
     pm.register(plugin, name=name)
     unknown = [caller.name for caller in pm.get_hookcallers(plugin) or () if caller.spec is None]
     if unknown:
-        pm.refuse(name, f"implements {', '.join(sorted(unknown))}, which is not a Guichet "
-                        "hook (misspelled?)")  # fmt: skip
+        pm.refuse(
+            name,
+            f"implements {', '.join(sorted(unknown))}, which is not a Guichet hook (misspelled?)",
+        )
 
 
 def build_plugin_manager(
@@ -151,10 +154,16 @@ class Registry:
         declared = self.results_by_plugin("guichet_apps")
         for plugin_name, app in declared:
             if isinstance(app, App) and owners.setdefault(app.key, plugin_name) != plugin_name:
-                log.error("plugin %s declares app %r, already declared by plugin %s; ignored",
-                          plugin_name, app.key, owners[app.key])  # fmt: skip
-                self.pm.refuse(plugin_name, f"declares app {app.key!r}, which plugin "
-                                            f"{owners[app.key]} declares already")  # fmt: skip
+                log.error(
+                    "plugin %s declares app %r, already declared by plugin %s; ignored",
+                    plugin_name,
+                    app.key,
+                    owners[app.key],
+                )
+                self.pm.refuse(
+                    plugin_name,
+                    f"declares app {app.key!r}, which plugin {owners[app.key]} declares already",
+                )
         for plugin_name, app in declared:
             if not self.pm.has_plugin(plugin_name):
                 continue  # refused above: none of its apps

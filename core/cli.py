@@ -254,9 +254,12 @@ main.add_command(plugin_cli)
 @plugin_cli.command("new")
 @click.argument("name")
 @click.option(
-    "--directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-    show_default=True, help="Where to write the package's folder.",
-)  # fmt: skip
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to write the package's folder.",
+)
 def plugin_new(name: str, directory: Path) -> None:
     """Write a complete plugin package, guichet-NAME, whose tests pass straight away."""
     try:

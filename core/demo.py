@@ -21,9 +21,15 @@ DEMO_ACCOUNTS = [("00002501", "Client 1 – Siège"), ("04008041", "Client 1 –
 # What the demo's members find on their dashboard (the apps that are installed).
 DEMO_DASHBOARD = {
     "favourites": ["invoices", "contracts", "consumption", "wallet", "postal"],
-    "pins": ["invoices.latest", "wallet.balance", "consumption.glance", "contracts.glance",
-             "postal.progress", "account.summary"],
-}  # fmt: skip
+    "pins": [
+        "invoices.latest",
+        "wallet.balance",
+        "consumption.glance",
+        "contracts.glance",
+        "postal.progress",
+        "account.summary",
+    ],
+}
 # The provider the demo's documents name, complete with the legal mentions an invoice
 # must carry (written into the instance's guichet.toml when it names none).
 DEMO_ISSUER = {
@@ -99,10 +105,17 @@ def _demo_issuer() -> list[str]:
     if "ISSUER" in written:
         return [f"warning: ISSUER in {path} lacks legal mentions; invoices have no PDF"]
     block = "\n".join(
-        ["", "# Written by `guichet demo`: the provider named on documents. Put yours here.",
-         "[ISSUER]", *(f"{key} = {json.dumps(value, ensure_ascii=False)}"
-                       for key, value in DEMO_ISSUER.items()), ""]
-    )  # fmt: skip
+        [
+            "",
+            "# Written by `guichet demo`: the provider named on documents. Put yours here.",
+            "[ISSUER]",
+            *(
+                f"{key} = {json.dumps(value, ensure_ascii=False)}"
+                for key, value in DEMO_ISSUER.items()
+            ),
+            "",
+        ]
+    )
     path.write_text(written + block, "utf-8")
     current_app.config["ISSUER"] = dict(DEMO_ISSUER)
     return [f"issuer of the demo's documents: {DEMO_ISSUER['name']} (in {path})"]

@@ -171,7 +171,7 @@ def valid_email(email: str) -> str:
                 "%(email)s is not a valid e-mail address: %(reason)s",
                 email=email,
                 reason=str(error),
-            ),  # fmt: skip
+            ),
         ) from None
     return email
 

@@ -62,9 +62,11 @@ def import_accounts(batch: Any) -> ImportResult:
     for item in items:  # parents once every account exists
         account = item["account"]
         parent = accounts.get(item["parent_code"])
-        changes = {k: v for k, v in (("name", item["name"]),
-                                     ("parent_id", parent.id if parent else None))
-                   if getattr(account, k) != v}  # fmt: skip
+        changes = {
+            k: v
+            for k, v in (("name", item["name"]), ("parent_id", parent.id if parent else None))
+            if getattr(account, k) != v
+        }
         if changes:
             directory.update_account(account, **changes)
         if item["client_code"] not in result.created:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         Widget,
     )
     from core.models import Organisation, User
-    from core.payments import PaymentProvider
+    from core.payments import PaymentProvider, PaymentPurpose
     from core.postal import PostalProvider
     from core.tenancy import Scope
 
@@ -182,6 +182,22 @@ def guichet_payment_providers() -> list[type[PaymentProvider]]:
             def create(self, request): ...
 
         return [Stripe]
+    """
+
+
+@hookspec
+def guichet_payment_purposes() -> list[PaymentPurpose]:
+    """Say what a payment made for a purpose does to this plugin's data: returns
+    :class:`core.payments.PaymentPurpose` values whose handlers run inside the
+    payment's locked transaction when it is paid, fails, is refunded or charged back. The payments app writes no other app's table: the app that owns the
+    data registers what happens to it. *Not per organisation*: money that arrived is
+    applied even where the app was switched off meanwhile (its data stays, and comes
+    back with it). Example::
+
+        def credit(change):
+            ledger.post(change.payment.organisation_id, "topup", change.amount, change.key)
+
+        return [PaymentPurpose("topup", app_key="wallet", on_paid=credit)]
     """
 
 

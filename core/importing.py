@@ -396,15 +396,23 @@ def refuse_moves(rows: list[dict], stored: dict[str, int], key: str, field: str,
     from core.models import Organisation
 
     ids = {stored[v[key]] for _, v in moves} | {v["organisation_id"] for _, v in moves}
-    names = dict(db.session.execute(
-        select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
-    ).all())  # fmt: skip
-    raise ImportRejected([
-        Fault(number, field, f"{what} {values[key]} belongs to {names[stored[values[key]]]}, "
-              f"not to {names[values['organisation_id']]}: an import never moves it to "
-              "another organisation")
-        for number, values in moves
-    ])  # fmt: skip
+    names = dict(
+        db.session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+        ).all()
+    )
+    raise ImportRejected(
+        [
+            Fault(
+                number,
+                field,
+                f"{what} {values[key]} belongs to {names[stored[values[key]]]}, "
+                f"not to {names[values['organisation_id']]}: an import never moves it to "
+                "another organisation",
+            )
+            for number, values in moves
+        ]
+    )
 
 
 class FileError(ValueError):

@@ -148,9 +148,17 @@ def post(
         after = db.session.scalar(_ADD, change)
         if after is None:
             raise InsufficientFunds(balance(organisation_id), amount)
-    values = {"organisation_id": organisation_id, "key": key, "kind": kind, "amount": amount,
-              "balance_after": after, "reason": reason, "reference": reference,
-              "user_id": user_id, "created_at": change["now"]}  # fmt: skip
+    values = {
+        "organisation_id": organisation_id,
+        "key": key,
+        "kind": kind,
+        "amount": amount,
+        "balance_after": after,
+        "reason": reason,
+        "reference": reference,
+        "user_id": user_id,
+        "created_at": change["now"],
+    }
     entry_id = db.session.scalar(_NEW_ENTRY[_dialect()], values)
     if entry_id is None:  # posted before: the balance goes back as it was
         db.session.execute(_UNDO, change)

@@ -56,8 +56,11 @@ def readable_json(value) -> str:
 @bp.context_processor
 def back_office_menu():
     """The back-office menu: the core's pages, then those plugins add."""
-    pages = [p for p in registry(current_app).call("guichet_operator_pages")
-             if isinstance(p, OperatorPage)]  # fmt: skip
+    pages = [
+        p
+        for p in registry(current_app).call("guichet_operator_pages")
+        if isinstance(p, OperatorPage)
+    ]
     return {
         "plugin_pages": sorted(pages, key=lambda p: (p.order, str(p.label))),
         "issuer_missing": documents.issuer_missing(current_app.config["ISSUER"]),

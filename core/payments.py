@@ -20,8 +20,10 @@ allowed: a state never goes back, and a final state never changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 from flask import Flask, current_app
@@ -157,8 +159,9 @@ class PaymentProvider:
         """The payment's current state at the provider. Raises :class:`PaymentError`."""
         raise NotImplementedError
 
-    def refund(self, payment_id: str, amount: int, currency: str, description: str,
-               idempotency_key: str) -> str:  # fmt: skip
+    def refund(
+        self, payment_id: str, amount: int, currency: str, description: str, idempotency_key: str
+    ) -> str:
         """Refund ``amount`` cents of a paid payment; returns the refund's id.
         Raises :class:`PaymentError`."""
         raise NotImplementedError
@@ -181,3 +184,119 @@ def payment_provider(app: Flask | None = None) -> PaymentProvider | None:
         return providers.get(chosen)
     ready = [p for p in providers.values() if p.configured]
     return ready[0] if ready else None
+
+
+# --- what a payment is for ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """A payment as a purpose sees it, read with its row locked."""
+
+    id: int
+    organisation_id: int
+    account_id: int
+    user_id: int | None
+    purpose: str
+    amount: int
+    currency: str
+    provider_id: str | None
+    load_targets: Callable[[], Iterable[tuple[int, int]]] = field(
+        default=tuple, repr=False, compare=False
+    )
+
+    @cached_property
+    def targets(self) -> tuple[tuple[int, int], ...]:
+        """The (id, amount in cents) of what it pays, as given when it was started
+        (the invoices of an ``invoices`` payment; none for a top-up); read on first
+        use, so a purpose that needs none costs no query."""
+        return tuple(self.load_targets())
+
+
+@dataclass(frozen=True)
+class PaymentChange:
+    """One thing that happened to a payment. ``amount`` is what this change moves, in
+    cents (what was paid, refunded or taken back by a chargeback); ``key`` is unique
+    to this change and stable when it is applied again: post ledger entries under it
+    (``ledger.post(..., key=change.key)``) and a retry changes nothing."""
+
+    payment: PaymentFacts
+    amount: int
+    key: str
+    reason: str = ""
+
+
+@dataclass
+class PurposeOutcome:
+    """What a purpose's handler reports: ``events`` (name, payload) are emitted once
+    the payment's transaction is committed; ``problem`` is recorded on the payment for
+    the operators; ``receipt_id`` is the invoice that receipts a payment, linked from
+    its page."""
+
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    problem: str = ""
+    receipt_id: int | None = None
+
+
+PurposeHandler = Callable[[PaymentChange], PurposeOutcome | None]
+
+
+@dataclass(frozen=True)
+class PaymentPurpose:
+    """What a payment made for ``key`` (``"topup"``, ``"invoices"``) does to the data
+    of app ``app_key``, returned by ``guichet_payment_purposes``. Each handler runs
+    inside the payment's transaction, with the payment's row locked, exactly once per
+    change (a webhook replayed finds the change applied): it writes its own app's
+    tables, never commits, and may return a :class:`PurposeOutcome`. An exception
+    rolls the whole change back (the payment stays as it was; the provider's webhook
+    or the reconciliation applies it again later), so raise only when the change
+    must not happen: ``on_refund`` raises :class:`ValueError` to refuse a refund
+    (the wallet's :class:`~core.ledger.InsufficientFunds` is one).
+
+    Several apps may serve one purpose, each on its own data: the wallet credits a
+    paid top-up, the invoices app issues its receipt. Handlers run in the order the
+    plugins were registered.
+
+    - ``on_paid``: the money arrived (``change.amount`` is the payment's amount);
+    - ``on_failed``: the payment ended without money (failed, cancelled, expired);
+    - ``on_refund``: an operator refunds ``change.amount``, before the provider is asked;
+    - ``on_refund_failed``: the provider refused that refund: undo ``on_refund``;
+    - ``on_charged_back``: the customer's bank took ``change.amount`` back.
+    """
+
+    key: str
+    app_key: str
+    on_paid: PurposeHandler | None = None
+    on_failed: PurposeHandler | None = None
+    on_refund: PurposeHandler | None = None
+    on_refund_failed: PurposeHandler | None = None
+    on_charged_back: PurposeHandler | None = None
+
+
+def payment_purposes(app: Flask | None = None) -> dict[str, list[PaymentPurpose]]:
+    """Every purpose the installed apps serve, by key, each with the apps' parts in
+    registration order (collected once per app)."""
+    from core.appsystem import registry
+
+    app = app or current_app
+    found = app.extensions.get("guichet_purposes")
+    if found is None:
+        found = {}
+        for purpose in registry(app).call("guichet_payment_purposes"):
+            found.setdefault(purpose.key, []).append(purpose)
+        app.extensions["guichet_purposes"] = found
+    return found
+
+
+def serve_purpose(handler: str, change: PaymentChange) -> PurposeOutcome:
+    """Run ``handler`` (``"on_paid"``...) of every app serving the payment's purpose,
+    in the caller's transaction; their outcomes merged (the last receipt wins)."""
+    merged = PurposeOutcome()
+    for purpose in payment_purposes().get(change.payment.purpose, ()):
+        function = getattr(purpose, handler)
+        outcome = function(change) if function is not None else None
+        if outcome is not None:
+            merged.events += outcome.events
+            merged.problem = "; ".join(p for p in (merged.problem, outcome.problem) if p)
+            merged.receipt_id = outcome.receipt_id or merged.receipt_id
+    return merged

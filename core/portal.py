@@ -110,9 +110,15 @@ def gate_plugin_blueprints():
         abort(404)
     if app_key not in favourites_mod.usable_apps(membership):
         app = apps.app(app_key)
-        abort(404, _("“%(app)s” is not available to %(organisation)s: it may have been "
-                     "switched off. Your other apps are in the menu.",
-                     app=app.name, organisation=membership.organisation.name))  # fmt: skip
+        abort(
+            404,
+            _(
+                "“%(app)s” is not available to %(organisation)s: it may have been "
+                "switched off. Your other apps are in the menu.",
+                app=app.name,
+                organisation=membership.organisation.name,
+            ),
+        )
     return None
 
 

@@ -22,8 +22,16 @@ from typing import Any, ClassVar
 
 from flask import Flask, current_app
 
-STATUSES = ("submitted", "accepted", "printed", "posted", "delivered", "returned", "failed",
-            "cancelled")  # fmt: skip
+STATUSES = (
+    "submitted",
+    "accepted",
+    "printed",
+    "posted",
+    "delivered",
+    "returned",
+    "failed",
+    "cancelled",
+)
 FINAL = frozenset({"delivered", "returned", "failed", "cancelled"})
 REFUNDED = frozenset({"failed", "cancelled"})  # refunded when it happens before printing
 _ORDER = {"submitted": 0, "accepted": 1, "printed": 2, "posted": 3}

@@ -81,8 +81,9 @@ def run_together(app, count, action) -> list:
                 db.session.rollback()
                 results[n] = error
 
-    threads = [threading.Thread(target=contextvars.Context().run, args=(worker, n))
-               for n in range(count)]  # fmt: skip
+    threads = [
+        threading.Thread(target=contextvars.Context().run, args=(worker, n)) for n in range(count)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

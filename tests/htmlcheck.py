@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}  # fmt: skip
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 OWN_REQUEST = ("hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete", "hx-target")
 
 

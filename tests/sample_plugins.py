@@ -196,14 +196,23 @@ class Recorder:
     def guichet_api_imports(self):
         from core.appinfo import ApiImport
 
-        return [ApiImport("recordings", self.import_recordings, "Record names",
-                          {"type": "object", "required": ["name"]})]  # fmt: skip
+        return [
+            ApiImport(
+                "recordings",
+                self.import_recordings,
+                "Record names",
+                {"type": "object", "required": ["name"]},
+            )
+        ]
 
     def import_recordings(self, items):
         from core.importing import Fault, ImportRejected, ImportResult
 
-        faults = [Fault(n, "name", "missing") for n, item in enumerate(items, 1)
-                  if not isinstance(item, dict) or not item.get("name")]  # fmt: skip
+        faults = [
+            Fault(n, "name", "missing")
+            for n, item in enumerate(items, 1)
+            if not isinstance(item, dict) or not item.get("name")
+        ]
         if faults:
             raise ImportRejected(faults)
         self.recordings.extend(item["name"] for item in items)

@@ -36,8 +36,11 @@ def count(model) -> int:
 
 
 def account_item(code="00002501", **values):
-    item = {"client_code": code, "name": f"Compte {code}",
-            "organisation": {"siret": SIRET, "name": "Client 1"}}  # fmt: skip
+    item = {
+        "client_code": code,
+        "name": f"Compte {code}",
+        "organisation": {"siret": SIRET, "name": "Client 1"},
+    }
     item.update(values)
     return item
 
@@ -166,8 +169,13 @@ def test_invoices_with_their_stored_pdf(client, token, org, logged_in):
 
 
 def test_an_invoice_pdf_that_is_not_a_pdf_rejects_the_batch(client, token, org):
-    good = {"number": "1", "date": "2026-01-01", "total_ht": "1", "total_ttc": "1.2",
-            "client_code": "00002501"}  # fmt: skip
+    good = {
+        "number": "1",
+        "date": "2026-01-01",
+        "total_ht": "1",
+        "total_ttc": "1.2",
+        "client_code": "00002501",
+    }
     bad = dict(good, number="2", pdf=encode_pdf(b"%PDF-1.4 truncated"))
     response = post(client, "invoices", [good, bad], token)
     assert response.status_code == 422
@@ -178,8 +186,12 @@ def test_an_invoice_pdf_that_is_not_a_pdf_rejects_the_batch(client, token, org):
 
 
 def test_contracts_through_the_api(client, token, org):
-    contract = {"number": "1-10265655331 - 0", "product": "Compte Clients",
-                "client_code": "04008041", "start_date": "01/01/2020"}  # fmt: skip
+    contract = {
+        "number": "1-10265655331 - 0",
+        "product": "Compte Clients",
+        "client_code": "04008041",
+        "start_date": "01/01/2020",
+    }
     response = post(client, "contracts", {"contracts": [contract]}, token)
     assert response.get_json()["created"] == ["1-10265655331 - 0"]
     assert db.session.scalar(select(Contract.product)) == "Compte Clients"

@@ -89,8 +89,19 @@ def test_unknown_app_key_names_the_installed_ones(run):
     result = run("app", "enable", str(org_id), "nope")
     assert result.exit_code == 2
     # tickets: the example third-party app, installed for the tests
-    installed = ", ".join(["account", "consumption", "contracts", "invoices", "notifications",
-                           "payments", "postal", "tickets", "wallet"])  # fmt: skip
+    installed = ", ".join(
+        [
+            "account",
+            "consumption",
+            "contracts",
+            "invoices",
+            "notifications",
+            "payments",
+            "postal",
+            "tickets",
+            "wallet",
+        ]
+    )
     assert f"unknown app 'nope' (installed: {installed})" in result.output
 
 

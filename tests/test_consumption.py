@@ -52,7 +52,7 @@ def records(org):
                 product="Lettre prioritaire 20 g",
                 amount_ht="139.00",
                 contract="C-1",
-            ),  # fmt: skip
+            ),
             record("r4", -12, amount_ht="100.00"),
             record(
                 "r5",
@@ -62,7 +62,7 @@ def records(org):
                 unit="mois",
                 quantity="1",
                 amount_ht="49.00",
-            ),  # fmt: skip
+            ),
         ]
     )
 
@@ -75,7 +75,7 @@ def totals() -> dict:
             MonthlyTotal.amount_ht,
             MonthlyTotal.quantity,
             MonthlyTotal.records,
-        )  # fmt: skip
+        )
     ).all()
     return {
         (r.month.strftime("%Y-%m"), r.product): (r.amount_ht, r.quantity, r.records) for r in rows
@@ -112,8 +112,16 @@ def test_a_bad_batch_is_rejected_whole_with_every_fault_named(org):
     with pytest.raises(ImportRejected) as rejected:
         import_consumption(batch)
     faults = {(f.row, f.field) for f in rejected.value.faults}
-    assert faults == {(2, "period"), (3, "period"), (4, "product"), (5, "client_code"),
-                      (6, "id"), (7, "amount_ht"), (8, "amount_ht"), (9, "amount_ht")}  # fmt: skip
+    assert faults == {
+        (2, "period"),
+        (3, "period"),
+        (4, "product"),
+        (5, "client_code"),
+        (6, "id"),
+        (7, "amount_ht"),
+        (8, "amount_ht"),
+        (9, "amount_ht"),
+    }
     messages = " ".join(f.message for f in rejected.value.faults)
     assert "is not a month" in messages and "is not a period" in messages
     assert f"'1{'0' * 30}' is too large" in messages and "'1e3' is not an amount" in messages
@@ -164,8 +172,10 @@ def table(response) -> list[list[str]]:
     body = html.split('<table class="consumption-table">')[1].split("</tbody>")[0]
     rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>")[1], re.S)
     cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S) for row in rows]
-    clean = [[re.sub(r"<[^>]+>", "", c).replace("\u202f", " ").replace("\xa0", " ").strip()
-              for c in row] for row in cells]  # fmt: skip
+    clean = [
+        [re.sub(r"<[^>]+>", "", c).replace("\u202f", " ").replace("\xa0", " ").strip() for c in row]
+        for row in cells
+    ]
     return clean
 
 
@@ -199,7 +209,7 @@ def test_grouped_by_product_with_quantities_and_compared_with_last_year(logged_i
         (
             "group=account&period=this_month&product=Location machine",
             [["00002501", "49,00 €"]],
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_groupings_periods_and_filters(logged_in, records, query, expected):
@@ -273,8 +283,16 @@ def test_contract_page_links_to_its_consumption(logged_in, org, records):
     from plugins.contracts.importing import import_contracts
     from plugins.contracts.models import Contract
 
-    import_contracts([{"number": "C-1", "product": "Compte Clients", "client_code": "04008041",
-                       "start_date": "2020-01-01"}])  # fmt: skip
+    import_contracts(
+        [
+            {
+                "number": "C-1",
+                "product": "Compte Clients",
+                "client_code": "04008041",
+                "start_date": "2020-01-01",
+            }
+        ]
+    )
     contract_id = db.session.scalar(select(Contract.id))
     page = logged_in.get(f"/contrats/{contract_id}").get_data(as_text=True)
     assert "/consommations/releves?contract=C-1" in page and "Voir sa consommation" in page
@@ -289,7 +307,7 @@ def test_apps_per_product_family_are_separate_apps(tmp_path, org, user, records)
                 "name": "Vos consommations MA",
                 "families": ["Machines à affranchir"],
             }
-        ],  # fmt: skip
+        ],
     )
     client = family_app.test_client()
     client.login(user.email)

@@ -70,8 +70,11 @@ def test_a_new_member_starts_with_a_sensible_default_dashboard(dash_app, org):
     # consommations ...); the first widget of each app that has one
     assert favourite_keys(newcomer) == ["postal", "many", "account", "notes", "payments"]
     assert pins(newcomer) == [
-        "postal.progress", "many.w00", "account.summary", "consumption.glance"
-    ]  # fmt: skip
+        "postal.progress",
+        "many.w00",
+        "account.summary",
+        "consumption.glance",
+    ]
 
 
 def test_the_operators_default_dashboard_applies_to_new_members(dash_app, org, operator):

@@ -70,8 +70,11 @@ def test_every_name_of_the_public_api_is_documented():
 
 def test_every_fixture_the_kit_ships_is_documented():
     table = (ROOT / "docs" / "testing.md").read_text()
-    fixtures = {name for name, value in vars(testing).items()
-                if type(value).__name__ == "FixtureFunctionDefinition"}  # fmt: skip
+    fixtures = {
+        name
+        for name, value in vars(testing).items()
+        if type(value).__name__ == "FixtureFunctionDefinition"
+    }
     internal = {"smtp_sink", "app_ctx"}  # behind smtp_server, and autouse
     assert {"app", "client", "logged_in", "enable_app", "register_plugin"} <= fixtures
     assert sorted(f for f in fixtures - internal if f"| `{f}`" not in table) == []

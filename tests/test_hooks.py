@@ -190,8 +190,9 @@ def test_hook_guichet_api_imports_are_served_behind_tokens_and_published(rec_app
     client = rec_app.test_client()
     headers = {"Authorization": f"Bearer {clear}"}
     Recorder.recordings.clear()
-    answer = client.post("/api/v1/recordings", json={"recordings": [{"name": "a"}]},
-                         headers=headers)  # fmt: skip
+    answer = client.post(
+        "/api/v1/recordings", json={"recordings": [{"name": "a"}]}, headers=headers
+    )
     assert answer.status_code == 200 and answer.json["created"] == ["a"]
     refused = client.post("/api/v1/recordings", json=[{"name": "b"}, {}], headers=headers)
     assert refused.status_code == 422

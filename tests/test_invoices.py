@@ -595,7 +595,7 @@ def test_cli_imports_a_csv_of_invoice_lines(app, org, tmp_path):
         (
             CSV_HEADER.encode() + b"1;invoice;2022-01-01;1;1;00002501;;;;;;;;;;;;;extra\n",
             "line 2: more values than columns",
-        ),  # fmt: skip
+        ),
         (
             CSV_HEADER.encode()
             + b"7;invoice;2022-01-01;1;1.2;00002501;;;;;;;;;;;\n"
@@ -631,10 +631,17 @@ def pdf_text(client, invoice_id: int) -> str:
 def test_a_credit_note_cancels_the_invoice_it_names(logged_in, org, order):
     batch = [
         invoice("62274737"),
-        invoice("62274457", type="credit_note", cancels="62274737", status="paid",
-                total_ht="-56267.25", total_ttc="-67520.70", due_date=None),
+        invoice(
+            "62274457",
+            type="credit_note",
+            cancels="62274737",
+            status="paid",
+            total_ht="-56267.25",
+            total_ttc="-67520.70",
+            due_date=None,
+        ),
         invoice("62270001", total_ht="100.00", total_ttc="120.00"),
-    ]  # fmt: skip
+    ]
     if order == "credit note first":
         import_invoices(batch[1:])
         import_invoices(batch[:1])
@@ -662,11 +669,19 @@ def test_a_credit_note_cancels_the_invoice_it_names(logged_in, org, order):
 
 
 def test_a_partial_credit_note_leaves_the_rest_to_pay(logged_in, org):
-    import_invoices([
-        invoice("A-10", total_ht="100.00", total_ttc="120.00"),
-        invoice("AV-10", type="credit_note", cancels="A-10", total_ht="-25.00",
-                total_ttc="-30.00", due_date=None),
-    ])  # fmt: skip
+    import_invoices(
+        [
+            invoice("A-10", total_ht="100.00", total_ttc="120.00"),
+            invoice(
+                "AV-10",
+                type="credit_note",
+                cancels="A-10",
+                total_ht="-25.00",
+                total_ttc="-30.00",
+                due_date=None,
+            ),
+        ]
+    )
     ids = {i.number: i.id for i in db.session.scalars(select(Invoice))}
     page = normalise(
         logged_in.get(f"/paiements/factures?id={ids['A-10']}&id={ids['AV-10']}").get_data(
@@ -678,8 +693,18 @@ def test_a_partial_credit_note_leaves_the_rest_to_pay(logged_in, org):
 
 def test_only_a_credit_note_cancels_an_invoice(org):
     with pytest.raises(ImportRejected) as rejected:
-        import_invoices([invoice("A-11", cancels="A-10"), invoice("AV-11", type="credit_note",
-                         cancels="AV-11", total_ht="-1.00", total_ttc="-1.20")])  # fmt: skip
+        import_invoices(
+            [
+                invoice("A-11", cancels="A-10"),
+                invoice(
+                    "AV-11",
+                    type="credit_note",
+                    cancels="AV-11",
+                    total_ht="-1.00",
+                    total_ttc="-1.20",
+                ),
+            ]
+        )
     faults = {(f.row, f.field): f.message for f in rejected.value.faults}
     assert faults == {
         (1, "cancels"): "only a credit note cancels an invoice",
@@ -689,17 +714,33 @@ def test_only_a_credit_note_cancels_an_invoice(org):
 
 
 def test_the_pdf_totals_add_up_and_name_a_complete_issuer(logged_in, org):
-    import_invoices([invoice("A-12", total_ht="100.00", total_ttc="120.00",
-                             lines=[{"label": "Lettre", "quantity": "200", "unit_price_ht": "0.5",
-                                     "vat_rate": "20", "amount_ht": "100.00"}])])  # fmt: skip
+    import_invoices(
+        [
+            invoice(
+                "A-12",
+                total_ht="100.00",
+                total_ttc="120.00",
+                lines=[
+                    {
+                        "label": "Lettre",
+                        "quantity": "200",
+                        "unit_price_ht": "0.5",
+                        "vat_rate": "20",
+                        "amount_ht": "100.00",
+                    }
+                ],
+            )
+        ]
+    )
     text = pdf_text(logged_in, db.session.scalar(select(Invoice.id)))
     assert "TVA 20 % sur 100,00 € 20,00 €" in text and "0,50" in text  # a price has its cents
     assert "Guichet Test SAS" in text and "SIRET 91234567800011" in text
     assert "FR74912345678" in text and "pénalités" in text
 
 
-def test_no_invoice_pdf_without_the_issuers_legal_mentions(app, logged_in, org, operator,
-                                                          other_client, monkeypatch):  # fmt: skip
+def test_no_invoice_pdf_without_the_issuers_legal_mentions(
+    app, logged_in, org, operator, other_client, monkeypatch
+):
     monkeypatch.setitem(app.config, "ISSUER", {"name": "Guichet"})
     import_invoices([invoice("A-13")])
     response = logged_in.get(f"/factures/{db.session.scalar(select(Invoice.id))}/pdf")

@@ -29,9 +29,8 @@ class SampleMigrations:
 
 @pytest.mark.parametrize(
     "history",
-    ["core", "contracts", "invoices", "notifications", "consumption",
-     "payments", "postal"],
-)  # fmt: skip
+    ["core", "contracts", "invoices", "notifications", "consumption", "payments", "postal"],
+)
 def test_migrations_match_the_models(app, history):
     """``alembic check``: the migrated schema has everything the models declare, for
     the core's history and for each built-in plugin's."""

@@ -89,19 +89,22 @@ def test_french_pages_set_their_punctuation_in_the_french_way(app, demo):
         assert found == [], f"{url}: {found}"
 
 
-@pytest.mark.parametrize("query, group, expected", [
-    ("Machine", "Vos contrats", "Machine à affranchir"),
-    ("Machine", "Vos consommations", "Location machine IJ-25"),
-    ("Lyon", "Comptes", "04008041"),
-    ("Lyon", "Vos contrats", "04008041 Client 1 – Agence de Lyon"),
-    ("00002501", "Comptes", "00002501"),
-    ("00002501", "Vos factures", "Facture"),
-    ("factures", "Applications", "Vos factures"),
-    ("porte-monnaie", "Applications", "Votre porte-monnaie"),
-    ("monnaie", "Applications", "Votre porte-monnaie"),
-    ("67 520,70", "Vos factures", "Facture 62274737"),
-    ("62274", "Vos factures", "Avoir 62274457"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "query, group, expected",
+    [
+        ("Machine", "Vos contrats", "Machine à affranchir"),
+        ("Machine", "Vos consommations", "Location machine IJ-25"),
+        ("Lyon", "Comptes", "04008041"),
+        ("Lyon", "Vos contrats", "04008041 Client 1 – Agence de Lyon"),
+        ("00002501", "Comptes", "00002501"),
+        ("00002501", "Vos factures", "Facture"),
+        ("factures", "Applications", "Vos factures"),
+        ("porte-monnaie", "Applications", "Votre porte-monnaie"),
+        ("monnaie", "Applications", "Votre porte-monnaie"),
+        ("67 520,70", "Vos factures", "Facture 62274737"),
+        ("62274", "Vos factures", "Avoir 62274457"),
+    ],
+)
 def test_the_global_search_finds_apps_products_accounts_and_amounts(demo, query, group, expected):
     page = demo.htmx("GET", f"/search?q={query}").get_data(as_text=True)
     groups = dict(re.findall(r"<h2>([^<]+)</h2>(.*?)</section>", page, re.S))

@@ -185,8 +185,13 @@ def test_an_address_refused_for_good_fails_then_is_flagged(
     assert len(deliveries()) == 3
 
     smtp_server.unknown = set()
-    data = {"email": "gone@client1.example.com", "attachments": "y", "kinds": "all",
-            "frequency": "each", "for_organisation": "y"}  # fmt: skip
+    data = {
+        "email": "gone@client1.example.com",
+        "attachments": "y",
+        "kinds": "all",
+        "frequency": "each",
+        "for_organisation": "y",
+    }
     response = logged_in.post(
         f"/factures/notifications/{subscription.id}",
         data={f"s{subscription.id}-{k}": v for k, v in data.items()},
@@ -397,7 +402,7 @@ def test_notification_pages_query_count_does_not_grow_with_data(
             db.session.add(
                 Subscription(
                     organisation_id=org.id, email=f"a{n}@client1.example.com", user_id=owner
-                )  # fmt: skip
+                )
             )
             db.session.add(
                 Delivery(
@@ -407,7 +412,7 @@ def test_notification_pages_query_count_does_not_grow_with_data(
                     invoice_ids=[n],
                     summary=str(n),
                     status="sent",
-                )  # fmt: skip
+                )
             )
         db.session.commit()
 
@@ -424,7 +429,8 @@ def test_sending_to_typed_addresses_is_rate_limited(app, logged_in, org, tmp_pat
     from plugins.invoices.models import Invoice
 
     data = {"id": [db.session.scalar(select(Invoice.id))], "email": "boss@example.org"}
-    answers = [logged_in.post("/factures/notifications/envoyer", data=data).status_code
-               for _ in range(31)]  # fmt: skip
+    answers = [
+        logged_in.post("/factures/notifications/envoyer", data=data).status_code for _ in range(31)
+    ]
     assert answers == [302] * 30 + [429]
     assert len(deliveries()) == 30

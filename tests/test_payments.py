@@ -4,6 +4,7 @@ invoices, webhooks that never pay twice, reconciliation, refunds."""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import socket
 import subprocess
@@ -21,12 +22,21 @@ from core.extensions import db
 from core.ledger import WalletEntry
 from core.models import utcnow
 from core.payments import PaymentError, PaymentRequest, RemotePayment, may_move, payment_provider
+from core.plugin_api import App, PaymentPurpose, PurposeOutcome, hookimpl
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice
 from plugins.mollie.provider import http_session
 from plugins.payments import flow
 from plugins.payments.models import Payment
-from tests.conftest import PASSWORD, invoice_item, make_org, make_user, run_cli, run_together
+from tests.conftest import (
+    MOLLIE_KEY,
+    PASSWORD,
+    invoice_item,
+    make_org,
+    make_user,
+    run_cli,
+    run_together,
+)
 
 WEBHOOK = "/paiements/webhook"
 
@@ -50,10 +60,15 @@ def entries() -> int:
 
 def request_for(amount=1000, key="key-1", **values) -> PaymentRequest:
     data = {
-        "amount": amount, "currency": "EUR", "description": "Test", "reference": "1",
-        "return_url": "https://portal.example/return", "webhook_url": "", "idempotency_key": key,
+        "amount": amount,
+        "currency": "EUR",
+        "description": "Test",
+        "reference": "1",
+        "return_url": "https://portal.example/return",
+        "webhook_url": "",
+        "idempotency_key": key,
         "metadata": {"payment_id": 1},
-    }  # fmt: skip
+    }
     data.update(values)
     return PaymentRequest(**data)
 
@@ -128,8 +143,11 @@ def test_the_served_local_api_keeps_connections_open():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     guichet = Path(sys.executable).with_name("guichet")
-    server = subprocess.Popen([guichet, "mollie", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [guichet, "mollie", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         for _ in range(100):
@@ -163,8 +181,12 @@ def test_states_only_move_forward():
 
 
 def test_a_top_up_is_credited_once_with_a_receipt(app, logged_in, mollie, org, smtp_server):
-    subscribe = {"email": "compta@client1.example.com", "attachments": "y", "kinds": "all",
-                 "frequency": "each"}  # fmt: skip
+    subscribe = {
+        "email": "compta@client1.example.com",
+        "attachments": "y",
+        "kinds": "all",
+        "frequency": "each",
+    }
     assert logged_in.post("/factures/notifications/", data=subscribe).status_code == 302
     form = logged_in.get("/porte-monnaie/recharger").get_data(as_text=True)
     assert "Mode test" in form and "50,00" in form and "Carte bancaire" in form
@@ -211,8 +233,12 @@ def test_the_checkout_returns_to_the_host_the_browser_uses(app, client, user, mo
     """The demo answers on localhost and 127.0.0.1, two sites for a browser: coming
     back on the other one would land on the login page."""
     here = "http://127.0.0.1:5000"
-    assert client.post("/login", data={"email": user.email, "password": PASSWORD},
-                       base_url=here).status_code == 302  # fmt: skip
+    assert (
+        client.post(
+            "/login", data={"email": user.email, "password": PASSWORD}, base_url=here
+        ).status_code
+        == 302
+    )
     response = client.post("/porte-monnaie/recharger", data={"preset": "5000"}, base_url=here)
     assert response.status_code == 303
     remote = mollie.payments[db.session.scalar(select(Payment.provider_id))]
@@ -251,12 +277,15 @@ def test_the_return_page_applies_the_payment_when_it_comes_before_the_webhook(
     assert ledger.balance(org.id) == 2000 and entries() == 1
 
 
-@pytest.mark.parametrize("ending, message", [
-    ("failed", "Le paiement a échoué"),
-    ("canceled", "Vous avez annulé le paiement"),
-    ("expired", "pas été terminé à temps"),
-    ("pending", "en cours de traitement"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "ending, message",
+    [
+        ("failed", "Le paiement a échoué"),
+        ("canceled", "Vous avez annulé le paiement"),
+        ("expired", "pas été terminé à temps"),
+        ("pending", "en cours de traitement"),
+    ],
+)
 def test_each_ending_has_its_message_and_credits_nothing(logged_in, mollie, org, ending, message):
     payment = top_up(logged_in, preset="2000")
     mollie.end(payment.provider_id, ending)
@@ -295,8 +324,12 @@ def test_the_return_page_and_the_webhook_racing_credit_once(app, logged_in, moll
 
 
 def test_custom_amounts_stay_within_the_limits(logged_in, mollie, org):
-    for other, message in (("2", "doit être compris entre 10,00"), ("100000", "5 000,00"),
-                           ("douze", "Saisissez un montant"), ("12,345", "Saisissez")):  # fmt: skip
+    for other, message in (
+        ("2", "doit être compris entre 10,00"),
+        ("100000", "5 000,00"),
+        ("douze", "Saisissez un montant"),
+        ("12,345", "Saisissez"),
+    ):
         response = logged_in.post("/porte-monnaie/recharger", data={"preset": "", "other": other})
         assert response.status_code == 422, other
         assert message in response.get_data(as_text=True).replace("\u202f", " "), other
@@ -407,8 +440,9 @@ def test_the_webhook_answers_503_when_the_payment_stays_locked(
 
     def hold_the_row():
         with app.app_context():
-            db.session.execute(text("UPDATE payments SET problem = 'held' WHERE id = :id"),
-                               {"id": payment.id})  # fmt: skip
+            db.session.execute(
+                text("UPDATE payments SET problem = 'held' WHERE id = :id"), {"id": payment.id}
+            )
             locked.set()
             release.wait(30)
             db.session.rollback()
@@ -431,12 +465,14 @@ def test_the_webhook_answers_503_when_the_payment_stays_locked(
 
 
 def test_invoices_are_paid_together_in_one_payment(logged_in, mollie, org):
-    import_invoices([
-        invoice_item("A-1", total_ht="100.00", total_ttc="120.00"),
-        invoice_item("A-2", total_ht="50.00", total_ttc="60.50"),
-        invoice_item("A-3", total_ht="10.00", total_ttc="12.00", status="paid"),
-        invoice_item("C-1", type="credit_note", total_ht="-10.00", total_ttc="-12.00"),
-    ])  # fmt: skip
+    import_invoices(
+        [
+            invoice_item("A-1", total_ht="100.00", total_ttc="120.00"),
+            invoice_item("A-2", total_ht="50.00", total_ttc="60.50"),
+            invoice_item("A-3", total_ht="10.00", total_ttc="12.00", status="paid"),
+            invoice_item("C-1", type="credit_note", total_ht="-10.00", total_ttc="-12.00"),
+        ]
+    )
     ids = {i.number: i.id for i in db.session.scalars(select(Invoice))}
     detail = logged_in.get(f"/factures/{ids['A-1']}").get_data(as_text=True)
     assert f"/paiements/factures?id={ids['A-1']}" in detail  # the "Payer" action
@@ -466,16 +502,24 @@ def test_invoices_are_paid_together_in_one_payment(logged_in, mollie, org):
     detail = logged_in.get(f"/factures/{ids['A-2']}").get_data(as_text=True)
     assert "Paiement en ligne\xa0: Payé" in detail
 
-    result = run_cli(logged_in.application, "payments", "refund", str(payment.id), "20.50",
-                     "--reason", "Geste commercial")  # fmt: skip
+    result = run_cli(
+        logged_in.application,
+        "payments",
+        "refund",
+        str(payment.id),
+        "20.50",
+        "--reason",
+        "Geste commercial",
+    )
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert payment.refunded == 2050 and payment.refunds[0].status == "done"
     assert mollie.payments[payment.provider_id]["amountRefunded"]["value"] == "20.50"
     detail = logged_in.get(f"/factures/{ids['A-2']}").get_data(as_text=True)
     assert "Paiement en ligne\xa0: Payé, 20,50\xa0€ remboursé" in detail
-    too_much = run_cli(logged_in.application, "payments", "refund", str(payment.id), "200",
-                       "--reason", "x")  # fmt: skip
+    too_much = run_cli(
+        logged_in.application, "payments", "refund", str(payment.id), "200", "--reason", "x"
+    )
     assert too_much.exit_code != 0 and "between 0.01 and 160.00" in too_much.output
 
 
@@ -514,9 +558,10 @@ def test_reconciliation_ends_payments_whose_webhook_was_lost(app, logged_in, mol
     mollie.end(paid.provider_id, "paid")
     mollie.end(fresh.provider_id, "paid")
     db.session.execute(
-        Payment.__table__.update().where(Payment.id == paid.id)
+        Payment.__table__.update()
+        .where(Payment.id == paid.id)
         .values(created_at=utcnow() - timedelta(minutes=20))
-    )  # fmt: skip
+    )
     db.session.commit()
     assert run_cli(app, "payments", "reconcile").output.strip() == "1 payment(s) checked"
     db.session.expire_all()
@@ -590,8 +635,12 @@ def test_receipts_are_numbered_in_one_unbroken_sequence(app, logged_in, mollie, 
     stranger = app.test_client()
     stranger.login("them@client2.example.com")
     paid = []
-    for client, ending in ((logged_in, "paid"), (stranger, "paid"), (logged_in, "failed"),
-                           (logged_in, "paid")):  # fmt: skip
+    for client, ending in (
+        (logged_in, "paid"),
+        (stranger, "paid"),
+        (logged_in, "failed"),
+        (logged_in, "paid"),
+    ):
         payment = top_up(client, preset="2000")
         mollie.end(payment.provider_id, ending)
         assert webhook(client, payment.provider_id).status_code == 200
@@ -612,9 +661,72 @@ def test_a_receipt_says_it_is_paid_and_outside_vat(app, logged_in, mollie, org):
     assert webhook(logged_in, payment.provider_id).status_code == 200
     db.session.expire_all()
     response = logged_in.get(f"/factures/{payment.receipt_id}/pdf")
-    text = " ".join(" ".join(p.extract_text() for p in PdfReader(BytesIO(response.data)).pages)
-                    .replace("\xa0", " ").replace("\u202f", " ").split())  # fmt: skip
+    text = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(BytesIO(response.data)).pages)
+        .replace("\xa0", " ")
+        .replace("\u202f", " ")
+        .split()
+    )
     assert "50,00 €" in text and " 50,00 " in text  # the unit price with its cents
     assert "article 256 ter du CGI" in text and "Acquittée le" in text
     assert "pénalités" not in text and "Bon de commande" not in text
     assert f"paiement {payment.provider_id}" in text
+
+
+# --- what a payment is for (guichet_payment_purposes) ------------------------------
+
+
+class Donations:
+    """A third party's app serving the purpose ``donation``: its handlers note each
+    change; ``fail`` makes the paid handler raise."""
+
+    __name__ = "donations"
+
+    def __init__(self):
+        self.changes, self.fail = [], False
+
+    def paid(self, change):
+        if self.fail:
+            raise RuntimeError("the donations table is locked")
+        self.changes.append(("paid", change.amount, change.key, change.payment.targets))
+        return PurposeOutcome(events=[("donation.received", {"amount": change.amount})])
+
+    def failed(self, change):
+        self.changes.append(("failed", change.amount, change.key, change.payment.purpose))
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="donations", name="Dons", endpoint="portal.home")]
+
+    @hookimpl
+    def guichet_payment_purposes(self):
+        return [PaymentPurpose("donation", "donations", on_paid=self.paid, on_failed=self.failed)]
+
+
+def test_hook_guichet_payment_purposes_run_inside_the_payments_transaction_once(
+    register_plugin, mollie
+):
+    donations = Donations()
+    portal = register_plugin(donations, MOLLIE_API_KEY=MOLLIE_KEY, MOLLIE_API_ENDPOINT=mollie.url)
+    with portal.test_request_context():
+        org = make_org("Client 9", codes=["00009999"])
+        start = functools.partial(flow.start, "donation", org.id, org.accounts[0].id)
+        payment = start(700, "Don", None)
+        mollie.end(payment.provider_id, "paid")
+        donations.fail = True  # the first delivery fails in the app: nothing is applied
+        with pytest.raises(RuntimeError):
+            flow.sync(payment)
+        db.session.rollback()
+        assert db.session.get(Payment, payment.id).status == "open" and not donations.changes
+        donations.fail = False
+        for _delivery in range(3):  # then once, however often it comes
+            flow.sync(db.session.get(Payment, payment.id))
+        assert donations.changes == [("paid", 700, f"payment:{payment.id}", ())]
+        assert db.session.get(Payment, payment.id).status == "paid"
+
+        expired = start(300, "Don", None)
+        mollie.end(expired.provider_id, "expired")
+        flow.sync(expired)
+        assert donations.changes[1] == ("failed", 0, f"payment-expired:{expired.id}", "donation")
+        with pytest.raises(ValueError, match="no installed app serves .*'gift'"):
+            flow.start("gift", org.id, org.accounts[0].id, 100, "Cadeau", None)

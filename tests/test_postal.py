@@ -53,8 +53,9 @@ def all_fonts_embedded(reader: PdfReader) -> bool:
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
             font = font.get_object()
-            descriptor = (font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font
-                          else font).get("/FontDescriptor")  # fmt: skip
+            descriptor = (
+                font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            ).get("/FontDescriptor")
             if descriptor is None or not {"/FontFile", "/FontFile2", "/FontFile3"} & set(
                 descriptor.get_object()
             ):
@@ -102,14 +103,17 @@ def test_the_default_price_table():
     assert provider.price(1, LetterOptions(registered=True, priority=True)) == 145 + 520 + 60
 
 
-@pytest.mark.parametrize("text, country, message", [
-    ("CLIENT 2\n1 RUE A\n2\n3\n4\n5\n75015 PARIS", "FR", "au plus 6 lignes"),
-    ("CLIENT 2\n" + "X" * 39 + "\n75015 PARIS", "FR", "La ligne 2 compte 39 caractères"),
-    ("CLIENT 2\n9 RUE DU COLONEL PIERRE AVIA\nPARIS", "FR", "code postal et la ville"),
-    ("CLIENT 2\nRUE NEUVE 1\n1000 BRUXELLES", "BE", "«\xa0BELGIQUE\xa0»"),
-    ("CLIENT 2", "FR", "au moins le nom"),
-    (ADDRESS, "ZZ", "Choisissez le pays"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, country, message",
+    [
+        ("CLIENT 2\n1 RUE A\n2\n3\n4\n5\n75015 PARIS", "FR", "au plus 6 lignes"),
+        ("CLIENT 2\n" + "X" * 39 + "\n75015 PARIS", "FR", "La ligne 2 compte 39 caractères"),
+        ("CLIENT 2\n9 RUE DU COLONEL PIERRE AVIA\nPARIS", "FR", "code postal et la ville"),
+        ("CLIENT 2\nRUE NEUVE 1\n1000 BRUXELLES", "BE", "«\xa0BELGIQUE\xa0»"),
+        ("CLIENT 2", "FR", "au moins le nom"),
+        (ADDRESS, "ZZ", "Choisissez le pays"),
+    ],
+)
 def test_addresses_follow_the_postal_rules(text, country, message):
     _lines, errors = check_address(text, country)
     assert any(message in e for e in errors), errors
@@ -145,8 +149,9 @@ def test_a_letter_is_previewed_paid_queued_and_handed_to_the_print_shop(app, log
     assert "75015 PARIS" in printed.pages[0].extract_text()
     assert not window_is_free(printed.pages[0])
     fonts = printed.pages[0]["/Resources"]["/Font"]
-    address_font = [f.get_object() for f in fonts.values()
-                    if "Vera" in f.get_object()["/BaseFont"]][0]  # fmt: skip
+    address_font = [
+        f.get_object() for f in fonts.values() if "Vera" in f.get_object()["/BaseFont"]
+    ][0]
     assert "/FontFile2" in address_font["/FontDescriptor"]  # the font is embedded
 
     again = confirm(logged_in, text)  # the same preview confirmed again
@@ -182,20 +187,27 @@ def encrypted_pdf() -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"hello, not a pdf", "n’est pas un PDF"),
-    (b"%PDF-1.4 broken", "endommagé"),
-    (None, "Choisissez le PDF"),
-    ("encrypted", "protégé par un mot de passe"),
-    ("letter", "n’est pas au format A4"),
-    ("long", "au plus 20"),
-    ("big", "dépasse 5 Mo"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"hello, not a pdf", "n’est pas un PDF"),
+        (b"%PDF-1.4 broken", "endommagé"),
+        (None, "Choisissez le PDF"),
+        ("encrypted", "protégé par un mot de passe"),
+        ("letter", "n’est pas au format A4"),
+        ("long", "au plus 20"),
+        ("big", "dépasse 5 Mo"),
+    ],
+)
 def test_bad_documents_are_refused_with_a_clear_message(logged_in, org, data, message):
     fund(org, 1000)
     big = pdf() + b"%" + b"0" * (5 * 1024 * 1024)  # a comment that pads the file
-    samples = {"encrypted": encrypted_pdf(), "letter": pdf(size=LETTER), "long": pdf(21),
-               "big": big}  # fmt: skip
+    samples = {
+        "encrypted": encrypted_pdf(),
+        "letter": pdf(size=LETTER),
+        "long": pdf(21),
+        "big": big,
+    }
     data = samples.get(data, data) if isinstance(data, str) else data
     response = preview(logged_in, data)
     assert response.status_code == 422
@@ -286,9 +298,17 @@ def test_the_print_shops_status_files_move_letters_and_refund_once(app, logged_i
 
 def test_an_invoice_is_sent_by_post_from_its_page(app, logged_in, org):
     fund(org, 1000)
-    import_invoices([invoice_item("70001", recipient={
-        "name": "CLIENT 1", "address": "SERVICE COMPTABILITÉ\n9 RUE DU COLONEL PIERRE AVIA\n"
-        "75015 PARIS"})])  # fmt: skip
+    import_invoices(
+        [
+            invoice_item(
+                "70001",
+                recipient={
+                    "name": "CLIENT 1",
+                    "address": "SERVICE COMPTABILITÉ\n9 RUE DU COLONEL PIERRE AVIA\n75015 PARIS",
+                },
+            )
+        ]
+    )
     invoice_id = db.session.scalar(select(Invoice.id))
     detail = logged_in.get(f"/factures/{invoice_id}").get_data(as_text=True)
     assert f"/courrier/nouveau?invoice_id={invoice_id}" in detail
@@ -361,8 +381,12 @@ def test_admins_keep_terms_that_may_be_appended_to_an_invoice(app, client, org):
     refused = client.post("/courrier/reglages", data=upload, content_type="multipart/form-data")
     assert refused.status_code == 422 and "pas un PDF" in refused.get_data(as_text=True)
     upload = {"terms": (io.BytesIO(pdf(3)), "cgv.pdf")}
-    assert client.post("/courrier/reglages", data=upload,
-                       content_type="multipart/form-data").status_code == 303  # fmt: skip
+    assert (
+        client.post(
+            "/courrier/reglages", data=upload, content_type="multipart/form-data"
+        ).status_code
+        == 303
+    )
     assert "3 pages" in client.get("/courrier/reglages").get_data(as_text=True)
 
     fund(org, 1000)

@@ -65,11 +65,20 @@ def test_a_reset_link_is_built_on_the_public_url_whatever_host_was_asked(
     )
 
 
-@pytest.mark.parametrize("next_", [
-    "/\t/evil.example/", "/\n/evil.example/", "/\r\n/evil.example/", "\t//evil.example/",
-    "/\\evil.example/", "https://evil.example/", "//evil.example", "/ /evil.example/\x7f",
-    "javascript:alert(1)",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "next_",
+    [
+        "/\t/evil.example/",
+        "/\n/evil.example/",
+        "/\r\n/evil.example/",
+        "\t//evil.example/",
+        "/\\evil.example/",
+        "https://evil.example/",
+        "//evil.example",
+        "/ /evil.example/\x7f",
+        "javascript:alert(1)",
+    ],
+)
 def test_next_after_login_never_leaves_the_site_and_never_fails(client, user, next_):
     response = client.login(user.email, next=next_)
     assert response.status_code == 302
@@ -99,27 +108,55 @@ def cells(response) -> list[str]:
 
 
 @pytest.mark.parametrize("dialect", ["fr", "std"])
-@pytest.mark.parametrize("url, planted", [
-    ("/factures/export.csv", "subscriber"),
-    ("/factures/export.csv?rows=lines", "line label"),
-    ("/consommations/export.csv?group=product", "product"),
-    ("/porte-monnaie/export.csv", "reason"),
-    ("/courrier/export.csv", "title and recipient"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url, planted",
+    [
+        ("/factures/export.csv", "subscriber"),
+        ("/factures/export.csv?rows=lines", "line label"),
+        ("/consommations/export.csv?group=product", "product"),
+        ("/porte-monnaie/export.csv", "reason"),
+        ("/courrier/export.csv", "title and recipient"),
+    ],
+)
 def test_no_export_hands_a_formula_to_the_spreadsheet(logged_in, org, dialect, url, planted):
-    line = {"label": FORMULA, "quantity": "1", "unit_price_ht": "1", "vat_rate": "20",
-            "amount_ht": "1.00"}  # fmt: skip
-    import_invoices([invoice_item(subscriber=FORMULA, total_ht="1.00", total_ttc="1.20",
-                                  lines=[line])])  # fmt: skip
-    import_consumption([{"id": "r1", "client_code": "00002501", "family": "F", "product": FORMULA,
-                         "period": "2026-11", "quantity": "-5", "unit": "plis",
-                         "amount_ht": "-1.00"}])  # fmt: skip
+    line = {
+        "label": FORMULA,
+        "quantity": "1",
+        "unit_price_ht": "1",
+        "vat_rate": "20",
+        "amount_ht": "1.00",
+    }
+    import_invoices(
+        [invoice_item(subscriber=FORMULA, total_ht="1.00", total_ttc="1.20", lines=[line])]
+    )
+    import_consumption(
+        [
+            {
+                "id": "r1",
+                "client_code": "00002501",
+                "family": "F",
+                "product": FORMULA,
+                "period": "2026-11",
+                "quantity": "-5",
+                "unit": "plis",
+                "amount_ht": "-1.00",
+            }
+        ]
+    )
     ledger.post(org.id, "topup", 500, "t1", reason=FORMULA)
-    db.session.add(Letter(
-        organisation_id=org.id, account_id=org.accounts[0].id, key="l-1", provider="printshop",
-        document_sha256="0" * 64, title=FORMULA, pages=1, address=[FORMULA, "75015 PARIS"],
-        price=145,
-    ))  # fmt: skip
+    db.session.add(
+        Letter(
+            organisation_id=org.id,
+            account_id=org.accounts[0].id,
+            key="l-1",
+            provider="printshop",
+            document_sha256="0" * 64,
+            title=FORMULA,
+            pages=1,
+            address=[FORMULA, "75015 PARIS"],
+            price=145,
+        )
+    )
     db.session.commit()
     separator = "&" if "?" in url else "?"
     response = logged_in.get(f"{url}{separator}dialect={dialect}")
@@ -185,22 +222,31 @@ def post(client, path, body, token):
 
 
 def line(**values) -> dict:
-    data = {"label": "Lettre verte", "quantity": "1", "unit_price_ht": "1.00",
-            "vat_rate": "20", "amount_ht": "1.00"}  # fmt: skip
+    data = {
+        "label": "Lettre verte",
+        "quantity": "1",
+        "unit_price_ht": "1.00",
+        "vat_rate": "20",
+        "amount_ht": "1.00",
+    }
     return data | values
 
 
-@pytest.mark.parametrize("bad, field, message", [
-    (line(quantity="1" + "0" * 20), "lines[1].quantity", "is too large"),
-    (line(quantity="1e3"), "lines[1].quantity", "write it in digits"),
-    (line(amount_ht="1e3"), "lines[1].amount_ht", "is not an amount"),
-    (line(quantity="1.2345"), "lines[1].quantity", "has more than 3 decimals"),
-    (line(vat_rate="5000"), "lines[1].vat_rate", "is too large"),
-    (line(unit_price_ht="0.0123456789"), "lines[1].unit_price_ht", "has more than 6 decimals"),
-    (line(label="Lettre\x00verte"), "lines[1].label", "contains a NUL character"),
-])  # fmt: skip
-def test_an_invoice_line_beyond_its_column_is_a_422_naming_it(client, token, org, bad, field,
-                                                              message):  # fmt: skip
+@pytest.mark.parametrize(
+    "bad, field, message",
+    [
+        (line(quantity="1" + "0" * 20), "lines[1].quantity", "is too large"),
+        (line(quantity="1e3"), "lines[1].quantity", "write it in digits"),
+        (line(amount_ht="1e3"), "lines[1].amount_ht", "is not an amount"),
+        (line(quantity="1.2345"), "lines[1].quantity", "has more than 3 decimals"),
+        (line(vat_rate="5000"), "lines[1].vat_rate", "is too large"),
+        (line(unit_price_ht="0.0123456789"), "lines[1].unit_price_ht", "has more than 6 decimals"),
+        (line(label="Lettre\x00verte"), "lines[1].label", "contains a NUL character"),
+    ],
+)
+def test_an_invoice_line_beyond_its_column_is_a_422_naming_it(
+    client, token, org, bad, field, message
+):
     item = invoice_item(total_ht="1.00", total_ttc="1.20", lines=[bad])
     response = post(client, "invoices", [invoice_item("1"), item], token)
     assert response.status_code == 422
@@ -210,13 +256,17 @@ def test_an_invoice_line_beyond_its_column_is_a_422_naming_it(client, token, org
     assert db.session.scalar(select(func.count()).select_from(InvoiceLine)) == 0
 
 
-@pytest.mark.parametrize("values, field", [
-    ({"date": 20220527}, "date"),
-    ({"subscriber": "CLIENT\x001"}, "subscriber"),
-    ({"recipient": {"name": "A\x00"}}, "recipient.name"),
-])  # fmt: skip
-def test_a_date_written_as_a_number_or_a_nul_character_is_refused(client, token, org, values,
-                                                                   field):  # fmt: skip
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"date": 20220527}, "date"),
+        ({"subscriber": "CLIENT\x001"}, "subscriber"),
+        ({"recipient": {"name": "A\x00"}}, "recipient.name"),
+    ],
+)
+def test_a_date_written_as_a_number_or_a_nul_character_is_refused(
+    client, token, org, values, field
+):
     response = post(client, "invoices", [invoice_item(**values)], token)
     assert response.status_code == 422
     assert [f["field"] for f in response.get_json()["faults"]] == [field]
@@ -224,9 +274,16 @@ def test_a_date_written_as_a_number_or_a_nul_character_is_refused(client, token,
 
 
 def test_a_consumption_quantity_that_overflows_is_a_422(client, token, org):
-    record = {"id": "r1", "client_code": "00002501", "family": "F", "product": "P",
-              "period": "2026-11", "quantity": "1" + "0" * 30, "unit": "plis",
-              "amount_ht": "1.00"}  # fmt: skip
+    record = {
+        "id": "r1",
+        "client_code": "00002501",
+        "family": "F",
+        "product": "P",
+        "period": "2026-11",
+        "quantity": "1" + "0" * 30,
+        "unit": "plis",
+        "amount_ht": "1.00",
+    }
     response = post(client, "consumption", [record], token)
     assert response.status_code == 422
     [fault] = response.get_json()["faults"]
@@ -256,13 +313,16 @@ def raw_pdf(
     add(b"<< /Length %d%s >>\nstream\n%s\nendstream" % (len(content), flate, content))
     font = b"<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>"
     for _ in range(pages):
-        add(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R "
-            b"/Resources %s %s >>" % (font, page.encode()))  # fmt: skip
+        add(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R "
+            b"/Resources %s %s >>" % (font, page.encode())
+        )
     xref = sum(map(len, body))
     entries = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     body.append(b"xref\n0 %d\n0000000000 65535 f \n%s" % (len(offsets) + 1, entries))
-    body.append(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-                % (len(offsets) + 1, xref))  # fmt: skip
+    body.append(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(offsets) + 1, xref)
+    )
     return b"".join(body)
 
 
@@ -284,13 +344,20 @@ def test_a_pdf_that_inflates_to_200_mb_is_a_422_on_every_form_and_the_api(
     letter = preview(logged_in, bomb)
     assert letter.status_code == 422
     assert "trop volumineux une fois décompressé" in letter.get_data(as_text=True)
-    terms = logged_in.post("/courrier/reglages", data={"terms": (io.BytesIO(bomb), "cgv.pdf")},
-                           content_type="multipart/form-data")  # fmt: skip
+    terms = logged_in.post(
+        "/courrier/reglages",
+        data={"terms": (io.BytesIO(bomb), "cgv.pdf")},
+        content_type="multipart/form-data",
+    )
     assert terms.status_code == 422
     assert "trop volumineux une fois décompressé" in terms.get_data(as_text=True)
-    contract = {"number": "C-1", "product": "Compte Clients", "start_date": "2020-01-01",
-                "client_code": "00002501",
-                "documents": [{"title": "CGV", "pdf": encode_pdf(bomb)}]}  # fmt: skip
+    contract = {
+        "number": "C-1",
+        "product": "Compte Clients",
+        "start_date": "2020-01-01",
+        "client_code": "00002501",
+        "documents": [{"title": "CGV", "pdf": encode_pdf(bomb)}],
+    }
     response = post(client, "contracts", [contract], token)
     assert response.status_code == 422
     [fault] = response.get_json()["faults"]
@@ -300,9 +367,13 @@ def test_a_pdf_that_inflates_to_200_mb_is_a_422_on_every_form_and_the_api(
 
 def test_a_pdf_of_ten_thousand_pages_is_refused_without_reading_them(client, token, org):
     many = raw_pdf(LETTER, pages=10_000)
-    contract = {"number": "C-1", "product": "Compte Clients", "start_date": "2020-01-01",
-                "client_code": "00002501",
-                "documents": [{"title": "CGV", "pdf": encode_pdf(many)}]}  # fmt: skip
+    contract = {
+        "number": "C-1",
+        "product": "Compte Clients",
+        "start_date": "2020-01-01",
+        "client_code": "00002501",
+        "documents": [{"title": "CGV", "pdf": encode_pdf(many)}],
+    }
     response = post(client, "contracts", [contract], token)
     assert response.status_code == 422
     [fault] = response.get_json()["faults"]
@@ -337,8 +408,9 @@ def test_what_goes_to_print_carries_no_script_nor_annotation(app):
 
 
 def login_as(client, email: str, password: str, address: str):
-    return client.post("/login", data={"email": email, "password": password},
-                       headers={"X-Forwarded-For": address})  # fmt: skip
+    return client.post(
+        "/login", data={"email": email, "password": password}, headers={"X-Forwarded-For": address}
+    )
 
 
 def test_behind_a_proxy_each_client_has_its_own_login_limit(register_plugin, user):
@@ -372,8 +444,12 @@ def test_guessing_api_tokens_is_throttled_by_address_with_retry_after(client):
 
 def test_deeply_nested_json_is_a_400(client, token):
     body = "[" * 100_000 + "]" * 100_000
-    response = client.post("/api/v1/invoices", data=body, content_type="application/json",
-                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    response = client.post(
+        "/api/v1/invoices",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "the JSON is nested too deeply"
 
@@ -404,9 +480,15 @@ def test_an_invoice_is_emailed_to_the_addresses_registered_when_it_arrived(
     """The notification task of an import may run after an address was added: that
     address gets what arrives after it, not the invoices of before."""
     assert post(client, "invoices", [invoice_item("1")], token).status_code == 200
-    logged_in.post("/factures/notifications/", data={
-        "email": "late@client1.example.com", "attachments": "y", "kinds": "all",
-        "frequency": "each"})  # fmt: skip
+    logged_in.post(
+        "/factures/notifications/",
+        data={
+            "email": "late@client1.example.com",
+            "attachments": "y",
+            "kinds": "all",
+            "frequency": "each",
+        },
+    )
     assert post(client, "invoices", [invoice_item("2")], token).status_code == 200
     jobs.drain(app)
     assert [m["Subject"].split()[1] for m in smtp_server.messages] == ["2"]
@@ -415,16 +497,34 @@ def test_an_invoice_is_emailed_to_the_addresses_registered_when_it_arrived(
 # -- issue 25: tenancy across apps and imports, documents --------------------------------
 
 CONTRACT = {"product": "Compte Clients", "start_date": "2020-01-01"}
-RECORD = {"family": "F", "product": "P", "period": "2026-11", "quantity": "1", "unit": "plis",
-          "amount_ht": "1.00"}  # fmt: skip
+RECORD = {
+    "family": "F",
+    "product": "P",
+    "period": "2026-11",
+    "quantity": "1",
+    "unit": "plis",
+    "amount_ht": "1.00",
+}
 
 
-@pytest.mark.parametrize("path, item, field, what", [
-    ("invoices", lambda code: invoice_item("999", client_code=code), "number", "invoice 999"),
-    ("contracts", lambda code: {"number": "C-9", "client_code": code, **CONTRACT}, "number",
-     "contract C-9"),
-    ("consumption", lambda code: {"id": "r9", "client_code": code, **RECORD}, "id", "record r9"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path, item, field, what",
+    [
+        ("invoices", lambda code: invoice_item("999", client_code=code), "number", "invoice 999"),
+        (
+            "contracts",
+            lambda code: {"number": "C-9", "client_code": code, **CONTRACT},
+            "number",
+            "contract C-9",
+        ),
+        (
+            "consumption",
+            lambda code: {"id": "r9", "client_code": code, **RECORD},
+            "id",
+            "record r9",
+        ),
+    ],
+)
 def test_a_reimport_never_moves_a_row_to_another_organisation(
     client, token, org, path, item, field, what
 ):
@@ -432,11 +532,14 @@ def test_a_reimport_never_moves_a_row_to_another_organisation(
     assert post(client, path, [item("00009999")], token).status_code == 200
     moved = post(client, path, [item("00002501")], token)
     assert moved.status_code == 422
-    assert moved.get_json()["faults"] == [{
-        "row": 1, "field": field,
-        "message": f"{what} belongs to Client 2, not to Client 1: an import never moves it "
-                   "to another organisation",
-    }]  # fmt: skip
+    assert moved.get_json()["faults"] == [
+        {
+            "row": 1,
+            "field": field,
+            "message": f"{what} belongs to Client 2, not to Client 1: an import never moves it "
+            "to another organisation",
+        }
+    ]
     model = {"invoices": Invoice, "contracts": Contract, "consumption": ConsumptionRecord}[path]
     db.session.expire_all()
     assert db.session.scalars(select(model.organisation_id)).all() == [other.id]
@@ -446,17 +549,35 @@ def test_with_invoices_off_no_other_app_shows_an_invoice(logged_in, org, enable_
     import_invoices([invoice_item("62274737")])
     invoice_id = db.session.scalar(select(Invoice.id))
     account = org.accounts[0].id
-    paid = Payment(organisation_id=org.id, account_id=account, key="k-1", provider="mollie",
-                   purpose="invoices", amount=100, description="Factures")  # fmt: skip
-    topup = Payment(organisation_id=org.id, account_id=account, key="k-2", provider="mollie",
-                    purpose="topup", amount=100, description="Rechargement")  # fmt: skip
+    paid = Payment(
+        organisation_id=org.id,
+        account_id=account,
+        key="k-1",
+        provider="mollie",
+        purpose="invoices",
+        amount=100,
+        description="Factures",
+    )
+    topup = Payment(
+        organisation_id=org.id,
+        account_id=account,
+        key="k-2",
+        provider="mollie",
+        purpose="topup",
+        amount=100,
+        description="Rechargement",
+    )
     db.session.add_all([paid, topup])
     db.session.flush()
     db.session.add(PaymentInvoice(payment_id=paid.id, invoice_id=invoice_id, amount=100))
     db.session.commit()
-    pages = [f"/factures/notifications/envoyer?id={invoice_id}", "/factures/notifications/journal",
-             f"/paiements/factures?id={invoice_id}", f"/paiements/{paid.id}",
-             f"/courrier/nouveau?invoice_id={invoice_id}"]  # fmt: skip
+    pages = [
+        f"/factures/notifications/envoyer?id={invoice_id}",
+        "/factures/notifications/journal",
+        f"/paiements/factures?id={invoice_id}",
+        f"/paiements/{paid.id}",
+        f"/courrier/nouveau?invoice_id={invoice_id}",
+    ]
     assert [logged_in.get(url).status_code for url in pages] == [200] * 5
     enable_app("invoices", False)
     assert [logged_in.get(url).status_code for url in pages] == [404] * 5

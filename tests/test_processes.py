@@ -40,11 +40,15 @@ def free_port() -> int:
 
 def spawn(command: list[str], instance: Path, **env: str) -> subprocess.Popen:
     """A command of the virtualenv (``gunicorn``, ``guichet``) on the test database."""
-    variables = {**os.environ, "DATABASE_URL": database_url(),
-                 "GUICHET_INSTANCE_PATH": str(instance), "GUICHET_SECRET_KEY": "test-secret",
-                 "GUICHET_LOG_LEVEL": "WARNING",
-                 "GUICHET_SESSION_COOKIE_SECURE": "false",  # requests keeps it to https
-                 **env}  # fmt: skip
+    variables = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "GUICHET_INSTANCE_PATH": str(instance),
+        "GUICHET_SECRET_KEY": "test-secret",
+        "GUICHET_LOG_LEVEL": "WARNING",
+        "GUICHET_SESSION_COOKIE_SECURE": "false",  # requests keeps it to https
+        **env,
+    }
     program = str(Path(sys.executable).parent / command[0])
     return subprocess.Popen(
         [program, *command[1:]], cwd=REPO_ROOT, env=variables, stderr=subprocess.PIPE, text=True
@@ -94,9 +98,15 @@ def test_the_login_limit_holds_across_two_workers(tmp_path, user, setting):
         for attempt in range(8):
             browser = requests.Session()  # a new connection and a new session each time
             token = CSRF.search(browser.get(f"{base}/login").text).group(1)
-            response = browser.post(f"{base}/login", allow_redirects=False, data={
-                "email": user.email, "password": f"wrong {attempt}", "csrf_token": token,
-            })  # fmt: skip
+            response = browser.post(
+                f"{base}/login",
+                allow_redirects=False,
+                data={
+                    "email": user.email,
+                    "password": f"wrong {attempt}",
+                    "csrf_token": token,
+                },
+            )
             answers.append(response.status_code)
         assert answers == [401] * 5 + [429] * 3
         browser = requests.Session()
@@ -125,8 +135,7 @@ def statuses() -> dict[str, int]:
 def test_a_worker_killed_mid_run_loses_no_email_and_sends_none_twice(tmp_path, org, smtp_server):
     """50 invoices to 3 addresses, one refused for good by the server; the worker is
     killed (SIGKILL) while it sends, then started again after the sweeper's pass."""
-    config = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_server.port),
-              "JOBS_NAME": "killed"}  # fmt: skip
+    config = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_server.port), "JOBS_NAME": "killed"}
     portal = make_app(tmp_path, **config)
     jobs.queue(portal).flush()
     addresses = ["a@client1.example.com", "b@client1.example.com", "gone@client1.example.com"]

@@ -17,20 +17,26 @@ def test_a_new_plugin_installs_and_its_own_tests_pass(app, tmp_path):
     package = tmp_path / "guichet-hello"
     assert f"wrote {package}" in result.output
     assert (package / "guichet_hello" / "templates" / "hello" / "index.html").is_file()
-    lint = subprocess.run([BIN / "ruff", "check", "--no-cache", "."], cwd=package,
-                          capture_output=True, text=True)  # fmt: skip
+    lint = subprocess.run(
+        [BIN / "ruff", "check", "--no-cache", "."], cwd=package, capture_output=True, text=True
+    )
     assert lint.returncode == 0, lint.stdout
     site = tmp_path / "site"  # installed as pip installs any package, out of the way
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, "."],
-        cwd=package, check=True, capture_output=True,
-    )  # fmt: skip
+        cwd=package,
+        check=True,
+        capture_output=True,
+    )
     assert list(site.glob("guichet_hello-0.1.0.dist-info/entry_points.txt"))
     env = {k: v for k, v in os.environ.items() if k != "GUICHET_TEST_DATABASE_URL"}
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=package, env={**env, "PYTHONPATH": str(site)}, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=package,
+        env={**env, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "6 passed" in tests.stdout
 

@@ -121,14 +121,25 @@ def _foreign_values(other, other_user):
     contract = db.session.scalar(select(Contract).where(Contract.number == "C-999"))
     subscription = Subscription(organisation_id=other.id, email="them@client2.example.com")
     payment = Payment(
-        organisation_id=other.id, account_id=other.accounts[0].id, key="k-999",
-        provider="mollie", purpose="topup", amount=5000, description="Top-up",
-    )  # fmt: skip
+        organisation_id=other.id,
+        account_id=other.accounts[0].id,
+        key="k-999",
+        provider="mollie",
+        purpose="topup",
+        amount=5000,
+        description="Top-up",
+    )
     letter = Letter(
-        organisation_id=other.id, account_id=other.accounts[0].id, key="l-999",
-        provider="printshop", document_sha256="0" * 64, title="Lettre", pages=1,
-        address=["CLIENT 2", "75015 PARIS"], price=145,
-    )  # fmt: skip
+        organisation_id=other.id,
+        account_id=other.accounts[0].id,
+        key="l-999",
+        provider="printshop",
+        document_sha256="0" * 64,
+        title="Lettre",
+        pages=1,
+        address=["CLIENT 2", "75015 PARIS"],
+        price=145,
+    )
     ticket = Ticket(organisation_id=other.id, author_id=other_user.id, subject="Secret")
     db.session.add_all([subscription, payment, letter, ticket])
     db.session.commit()

@@ -74,10 +74,13 @@ def monthly_chart(
             chart.x_labels.append((round(left + slot * (index + 0.5), 1), month.strftime("%m/%y")))
     for (label, values), colour in zip(lines.items(), PALETTE, strict=False):
         dots = [
-            (round(left + slot * (i + 0.5), 1), round(y_of(values.get(m, 0)), 1),
-             f"{label}, {m.strftime('%m/%Y')}: {money(values.get(m, 0))}")
+            (
+                round(left + slot * (i + 0.5), 1),
+                round(y_of(values.get(m, 0)), 1),
+                f"{label}, {m.strftime('%m/%Y')}: {money(values.get(m, 0))}",
+            )
             for i, m in enumerate(months)
-        ]  # fmt: skip
+        ]
         chart.lines.append((" ".join(f"{x},{y}" for x, y, _ in dots), label, colour, dots))
     return chart
 

@@ -32,8 +32,11 @@ def demo_records(organisation: Organisation, today: date) -> list[dict]:
             month = add_months(first, n)
             season = 1.25 if month.month in (9, 10, 11, 12) else 0.85 if month.month == 8 else 1
             for index, (family, product, unit, price) in enumerate(PRODUCTS):
-                quantity = 1 if unit == "mois" else max(1, int(rng.gauss(400, 80) * season / (
-                    1 if unit == "plis" else 40)))  # fmt: skip
+                quantity = (
+                    1
+                    if unit == "mois"
+                    else max(1, int(rng.gauss(400, 80) * season / (1 if unit == "plis" else 40)))
+                )
                 records.append(
                     {
                         "id": f"D-{account.client_code}-{month:%Y%m}-{index}",

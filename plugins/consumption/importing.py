@@ -31,8 +31,19 @@ from .models import ConsumptionRecord, MonthlyTotal
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$|^(\d{2})/(\d{4})$")
 ORGS_PER_REFRESH = 500
-TOTAL_COLUMNS = ("organisation_id", "month", "account_id", "contract", "family", "product",
-                 "unit", "currency", "quantity", "amount_ht", "records")  # fmt: skip
+TOTAL_COLUMNS = (
+    "organisation_id",
+    "month",
+    "account_id",
+    "contract",
+    "family",
+    "product",
+    "unit",
+    "currency",
+    "quantity",
+    "amount_ht",
+    "records",
+)
 
 
 def parse_period(value: Any) -> tuple[date, str]:
@@ -87,12 +98,16 @@ def import_consumption(batch: list[Any]) -> ImportResult:
     accounts = accounts_by_code(batch)
     rows = read_batch(batch, "record", lambda row: _read(row, accounts), "record_id", "id")
     records = ConsumptionRecord
-    query = select(records.record_id, records.id, records.source_hash, records.organisation_id,
-                   records.month)  # fmt: skip
-    existing = {r.record_id: r for r in rows_matching(query, records.record_id,
-                                                      [v["record_id"] for v in rows])}  # fmt: skip
-    refuse_moves(rows, {k: r.organisation_id for k, r in existing.items()}, "record_id", "id",
-                 "record")  # fmt: skip
+    query = select(
+        records.record_id, records.id, records.source_hash, records.organisation_id, records.month
+    )
+    existing = {
+        r.record_id: r
+        for r in rows_matching(query, records.record_id, [v["record_id"] for v in rows])
+    }
+    refuse_moves(
+        rows, {k: r.organisation_id for k, r in existing.items()}, "record_id", "id", "record"
+    )
     result = ImportResult()
     new, changed, touched = [], [], set()
     for values in rows:
@@ -128,8 +143,16 @@ def refresh_totals(touched: set[tuple[int, date]]) -> None:
     for org_id, months in by_org.items():
         spans.setdefault((min(months), max(months)), []).append(org_id)
     records, totals = ConsumptionRecord, MonthlyTotal.__table__
-    keys = (records.organisation_id, records.month, records.account_id, records.contract,
-            records.family, records.product, records.unit, records.currency)  # fmt: skip
+    keys = (
+        records.organisation_id,
+        records.month,
+        records.account_id,
+        records.contract,
+        records.family,
+        records.product,
+        records.unit,
+        records.currency,
+    )
     for (first, last), org_ids in spans.items():
         for start in range(0, len(org_ids), ORGS_PER_REFRESH):
             chunk = org_ids[start : start + ORGS_PER_REFRESH]
@@ -140,9 +163,7 @@ def refresh_totals(touched: set[tuple[int, date]]) -> None:
                 )
             )
             sums = (
-                select(
-                    *keys, func.sum(records.quantity), func.sum(records.amount_ht), func.count()
-                )  # fmt: skip
+                select(*keys, func.sum(records.quantity), func.sum(records.amount_ht), func.count())
                 .where(records.organisation_id.in_(chunk), records.month.between(first, last))
                 .group_by(*keys)
             )

@@ -58,7 +58,7 @@ class MonthlyTotal(AccountScopedMixin, db.Model):
             "unit",
             "currency",
             name="uq_consumption_monthly_key",
-        ),  # fmt: skip
+        ),
         {"info": PLUGIN},
     )
 

@@ -77,12 +77,20 @@ class RecordFilters(Listing):
     contract: str = ""  # "—": records without a contract
 
     def own_args(self) -> dict[str, str]:
-        return {"from": self.start, "to": self.end, "product": self.product,
-                "account": self.account, "contract": self.contract}  # fmt: skip
+        return {
+            "from": self.start,
+            "to": self.end,
+            "product": self.product,
+            "account": self.account,
+            "contract": self.contract,
+        }
 
 
-RECORD_SORTS = {"period": ConsumptionRecord.period_start, "amount": ConsumptionRecord.amount_ht,
-                "product": ConsumptionRecord.product}  # fmt: skip
+RECORD_SORTS = {
+    "period": ConsumptionRecord.period_start,
+    "amount": ConsumptionRecord.amount_ht,
+    "product": ConsumptionRecord.product,
+}
 
 
 def records(app):
@@ -128,8 +136,13 @@ def records(app):
     order = column.desc() if filters.descending else column.asc()
     tie = ConsumptionRecord.id.desc() if filters.descending else ConsumptionRecord.id.asc()
     rows = page_rows(filters, query, (order, tie))
-    codes = dict(db.session.execute(select(Account.id, Account.client_code).where(
-        Account.id.in_({r.account_id for r in rows}))).all())  # fmt: skip
+    codes = dict(
+        db.session.execute(
+            select(Account.id, Account.client_code).where(
+                Account.id.in_({r.account_id for r in rows})
+            )
+        ).all()
+    )
     return render(
         "consumption/records.html",
         "results",
@@ -145,18 +158,28 @@ def export_csv(app):
     dialect = requested_dialect()
     view, _products, _codes = _view(app)
     rows = views.table(view, app.families)
-    columns = [(view.group, GROUP_LABELS[view.group]), ("quantity", _l("Quantity")),
-               ("unit", _l("Unit")), ("amount_ht", _l("Amount excl. VAT"))]  # fmt: skip
+    columns = [
+        (view.group, GROUP_LABELS[view.group]),
+        ("quantity", _l("Quantity")),
+        ("unit", _l("Unit")),
+        ("amount_ht", _l("Amount excl. VAT")),
+    ]
     if view.compare:
-        columns += [("amount_ht_last_year", _l("Last year")),
-                    ("change_percent", _l("Year-over-year change (%)"))]  # fmt: skip
+        columns += [
+            ("amount_ht_last_year", _l("Last year")),
+            ("change_percent", _l("Year-over-year change (%)")),
+        ]
     header = dialect.header(columns)
 
     def values():
         for row in rows:
             key = dialect.day(row.key) if view.group == "month" else row.label
-            line = [key, dialect.decimal_number(row.quantity) if row.quantity is not None else "",
-                    row.unit, dialect.amount(row.amount)]  # fmt: skip
+            line = [
+                key,
+                dialect.decimal_number(row.quantity) if row.quantity is not None else "",
+                row.unit,
+                dialect.amount(row.amount),
+            ]
             if view.compare:
                 change = (
                     "" if row.change is None else f"{row.change:.1f}".replace(".", dialect.decimal)

@@ -23,8 +23,12 @@ from .models import MonthlyTotal
 
 PERIODS = ("12m", "this_month", "last_month", "quarter", "year", "custom")
 GROUPS = ("month", "product", "account", "contract")
-GROUP_LABELS = {"month": _l("Month"), "product": _l("Product"), "account": _l("Account"),
-                "contract": _l("Contract")}  # fmt: skip
+GROUP_LABELS = {
+    "month": _l("Month"),
+    "product": _l("Product"),
+    "account": _l("Account"),
+    "contract": _l("Contract"),
+}
 TOP_LINES = 5  # lines of their own on the chart; the others are summed in one
 
 
@@ -67,8 +71,12 @@ class View:
 
     def drill(self, row: Row) -> dict[str, str]:
         """The records page's arguments for the records behind ``row``."""
-        args = {"product": self.product, "account": self.account,
-                "from": f"{self.first:%Y-%m}", "to": f"{self.last:%Y-%m}"}  # fmt: skip
+        args = {
+            "product": self.product,
+            "account": self.account,
+            "from": f"{self.first:%Y-%m}",
+            "to": f"{self.last:%Y-%m}",
+        }
         if self.group == "month":
             args["from"] = args["to"] = row.key.strftime("%Y-%m")
         elif self.group == "product":
@@ -102,8 +110,9 @@ def read_view(args, today: date, products: list[str], codes: list[str]) -> View:
     this_month = today.replace(day=1)
     period = args.get("period", "12m")
     if period not in PERIODS:
-        view.messages.append(_("Unknown period “%(value)s”; the last 12 months are shown.",
-                               value=period))  # fmt: skip
+        view.messages.append(
+            _("Unknown period “%(value)s”; the last 12 months are shown.", value=period)
+        )
         period = "12m"
     view.period = period
     if period == "custom":
@@ -135,7 +144,7 @@ def read_view(args, today: date, products: list[str], codes: list[str]) -> View:
                 "Consumption is kept for %(count)d months: the view starts in %(month)s.",
                 count=current_app.config["CONSUMPTION_HISTORY_MONTHS"],
                 month=oldest.strftime("%m/%Y"),
-            )  # fmt: skip
+            )
         )
         view.first = oldest
         view.last = max(view.last, oldest)
@@ -245,12 +254,21 @@ def table(view: View, families: tuple[str, ...]) -> list[Row]:
     rows = []
     for key in keys:
         amount, quantity, unit = current.get(key, (0, None, ""))
-        label = key.strftime("%m/%Y") if view.group == "month" else (
-            key[0] if view.group == "product" else (key or "—"))  # fmt: skip
+        label = (
+            key.strftime("%m/%Y")
+            if view.group == "month"
+            else (key[0] if view.group == "product" else (key or "—"))
+        )
         rows.append(
-            Row(key, label, int(amount or 0), quantity, unit,
-                int(previous[key][0]) if key in previous else (0 if view.compare else None))
-        )  # fmt: skip
+            Row(
+                key,
+                label,
+                int(amount or 0),
+                quantity,
+                unit,
+                int(previous[key][0]) if key in previous else (0 if view.compare else None),
+            )
+        )
     return rows
 
 

@@ -106,11 +106,14 @@ def guichet_search(query, scope):
         .limit(5)
     )
     return [
-        SearchResult(APP_KEY, f"{r.product} — {r.number}",
-                     url_for("contracts.detail", contract_id=r.id),
-                     f"{r.account.client_code} {r.account.name}")
+        SearchResult(
+            APP_KEY,
+            f"{r.product} — {r.number}",
+            url_for("contracts.detail", contract_id=r.id),
+            f"{r.account.client_code} {r.account.name}",
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 @hookimpl

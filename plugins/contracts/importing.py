@@ -63,8 +63,9 @@ def import_contracts(batch: Any) -> ImportResult:
 
     found = rows_matching(select(Contract), Contract.number, [v["number"] for v in rows])
     existing = {contract.number: contract for (contract,) in found}
-    refuse_moves(rows, {n: c.organisation_id for n, c in existing.items()}, "number", "number",
-                 "contract")  # fmt: skip
+    refuse_moves(
+        rows, {n: c.organisation_id for n, c in existing.items()}, "number", "number", "contract"
+    )
     result, events = ImportResult(), []
     for values in rows:
         contract = existing.get(values["number"])

@@ -32,6 +32,7 @@ from core.plugin_api import (
     App,
     MenuItem,
     MigrationLocation,
+    PaymentPurpose,
     PluginBlueprint,
     SearchResult,
     Selection,
@@ -51,7 +52,7 @@ from core.plugin_api import (
     short_date,
 )
 
-from . import archive, documents, export, queries
+from . import archive, documents, export, queries, receipts, settlement
 from .importing import from_csv, import_invoices
 from .models import Invoice, InvoiceLine
 from .schema import INVOICE_SCHEMA
@@ -64,8 +65,22 @@ SECTION = _l("Contracts and invoices")
 LINES_PER_PAGE = 20
 DEMO_INVOICES = 3000
 bp = Blueprint("invoices", __name__, template_folder="templates")
-# The app's own setting, with its default: invoices older than this are not shown.
-plugin_defaults(bp, {"INVOICES_HISTORY_DAYS": 730, "INVOICES_ZIP_CAP": 200})
+plugin_defaults(
+    bp,
+    {
+        "INVOICES_HISTORY_DAYS": 730,  # invoices older than this are not shown
+        "INVOICES_ZIP_CAP": 200,
+        # the receipts of paid top-ups: their numbers (one unbroken sequence), their line
+        # and their mention (a prepaid balance is a multi-purpose voucher: no VAT until
+        # it is spent)
+        "PAYMENTS_RECEIPT_PREFIX": "RC-",
+        "PAYMENTS_RECEIPT_LABEL": "Rechargement du porte-monnaie",
+        "PAYMENTS_RECEIPT_NOTE": (
+            "TVA non applicable au rechargement : bon à usages multiples (article 256 ter du "
+            "CGI). La TVA est due sur les services payés avec ce solde, qui vous sont facturés."
+        ),
+    },
+)
 
 
 @hookimpl
@@ -138,6 +153,17 @@ def guichet_actions(target):
         url = url_for("invoices.index", contract=target.number)
         return [Action(APP_KEY, _l("See its invoices"), url, order=10)]
     return []
+
+
+@hookimpl
+def guichet_payment_purposes():
+    """A payment of invoices settles them; a paid top-up gets its receipt here."""
+    return [
+        PaymentPurpose(
+            "invoices", APP_KEY, on_paid=settlement.paid, on_charged_back=settlement.charged_back
+        ),
+        PaymentPurpose("topup", APP_KEY, on_paid=receipts.issue_receipt),
+    ]
 
 
 @hookimpl
@@ -307,10 +333,13 @@ def _related(invoice: Invoice) -> list[Invoice]:
 
 
 REFERENCES = (
-    ("business_unit", _l("Business unit")), ("site_1", _l("Site 1")), ("site_2", _l("Site 2")),
-    ("purchase_order", _l("Purchase order")), ("framework_contract", _l("Framework contract")),
+    ("business_unit", _l("Business unit")),
+    ("site_1", _l("Site 1")),
+    ("site_2", _l("Site 2")),
+    ("purchase_order", _l("Purchase order")),
+    ("framework_contract", _l("Framework contract")),
     ("local_contract", _l("Local contract")),
-)  # fmt: skip
+)
 
 
 @bp.app_errorhandler(documents.IssuerIncomplete)
@@ -318,9 +347,14 @@ def issuer_incomplete(error: documents.IssuerIncomplete):
     """No invoice without the provider's legal mentions: the customer is told, the
     operators see what is missing on every back-office page."""
     log.error("invoice PDF refused: %s", error)
-    return error_response(503, _("The PDF of this invoice cannot be made right now: your "
-                                 "provider has not completed its legal details. It has "
-                                 "been told."))  # fmt: skip
+    return error_response(
+        503,
+        _(
+            "The PDF of this invoice cannot be made right now: your "
+            "provider has not completed its legal details. It has "
+            "been told."
+        ),
+    )
 
 
 @bp.get("/<int:invoice_id>/pdf")

@@ -29,19 +29,30 @@ STATUS_LABELS = {
 }
 
 INVOICE_COLUMNS = (
-    ("type", _l("Type")), ("date", _l("Date")), ("number", _l("Invoice number")),
-    ("amount_ht", _l("Amount excl. VAT")), ("amount_ttc", _l("Amount incl. VAT")),
-    ("currency", _l("Currency")), ("subscriber", _l("Subscriber")),
-    ("client_code", _l("Client code")), ("status", _l("Status")), ("due_date", _l("Due date")),
+    ("type", _l("Type")),
+    ("date", _l("Date")),
+    ("number", _l("Invoice number")),
+    ("amount_ht", _l("Amount excl. VAT")),
+    ("amount_ttc", _l("Amount incl. VAT")),
+    ("currency", _l("Currency")),
+    ("subscriber", _l("Subscriber")),
+    ("client_code", _l("Client code")),
+    ("status", _l("Status")),
+    ("due_date", _l("Due date")),
     ("cancels", _l("Cancels the invoice")),
-)  # fmt: skip
+)
 LINE_COLUMNS = (
-    ("invoice_number", _l("Invoice number")), ("invoice_date", _l("Invoice date")),
-    ("client_code", _l("Client code")), ("order_number", _l("Order number")),
-    ("label", _l("Article")), ("quantity", _l("Quantity")),
-    ("unit_price_ht", _l("Unit price excl. VAT")), ("vat_rate", _l("VAT rate")),
-    ("amount_ht", _l("Amount excl. VAT")), ("currency", _l("Currency")),
-)  # fmt: skip
+    ("invoice_number", _l("Invoice number")),
+    ("invoice_date", _l("Invoice date")),
+    ("client_code", _l("Client code")),
+    ("order_number", _l("Order number")),
+    ("label", _l("Article")),
+    ("quantity", _l("Quantity")),
+    ("unit_price_ht", _l("Unit price excl. VAT")),
+    ("vat_rate", _l("VAT rate")),
+    ("amount_ht", _l("Amount excl. VAT")),
+    ("currency", _l("Currency")),
+)
 
 
 def invoice_rows(filtered: Select, dialect: Dialect, today: date) -> Iterator[str]:
@@ -76,8 +87,20 @@ def _invoice_values(filtered: Select, dialect: Dialect, today: date) -> Iterator
     )
     amount, day = dialect.amount, lru_cache(maxsize=4096)(dialect.day)  # few distinct days
     kinds, statuses = _labels(KIND_LABELS, dialect), _labels(STATUS_LABELS, dialect)
-    for (kind, issued, number, ht, ttc, currency, subscriber, code, status, due, cancels,
-         credited) in stream_rows(query):  # fmt: skip
+    for (
+        kind,
+        issued,
+        number,
+        ht,
+        ttc,
+        currency,
+        subscriber,
+        code,
+        status,
+        due,
+        cancels,
+        credited,
+    ) in stream_rows(query):
         if status == "to_pay" and kind == "invoice" and ttc + credited <= 0:
             status = "cancelled"
         elif status == "to_pay" and due is not None and due < today:

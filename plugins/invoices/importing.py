@@ -237,8 +237,9 @@ def import_invoices(batch: list[Any]) -> ImportResult:
     rows = read_batch(batch, "invoice", lambda row: _read(row, accounts))
 
     existing = _existing([v["number"] for v in rows])
-    refuse_moves(rows, {n: found[2] for n, found in existing.items()}, "number", "number",
-                 "invoice")  # fmt: skip
+    refuse_moves(
+        rows, {n: found[2] for n, found in existing.items()}, "number", "number", "invoice"
+    )
     result = ImportResult()
     new, changed = [], []
     for values in rows:
@@ -279,11 +280,26 @@ def import_invoices(batch: list[Any]) -> ImportResult:
 # CSV files carry one row per invoice line: the invoice's columns are repeated on each
 # of its rows, and the "line_" and "range_" columns add a line or a range to it.
 INVOICE_COLUMNS = (
-    "number", "type", "cancels", "date", "due_date", "status", "currency", "total_ht", "total_ttc",
-    "subscriber", "client_code", "sub_account", "edi", "notes",
-)  # fmt: skip
-RECIPIENT_COLUMNS = {"recipient_name": "name", "recipient_siret": "siret",
-                     "recipient_address": "address"}  # fmt: skip
+    "number",
+    "type",
+    "cancels",
+    "date",
+    "due_date",
+    "status",
+    "currency",
+    "total_ht",
+    "total_ttc",
+    "subscriber",
+    "client_code",
+    "sub_account",
+    "edi",
+    "notes",
+)
+RECIPIENT_COLUMNS = {
+    "recipient_name": "name",
+    "recipient_siret": "siret",
+    "recipient_address": "address",
+}
 
 
 def from_csv(rows: list[dict[str, str]], lines: list[int]) -> tuple[list[dict], list[int]]:

@@ -50,7 +50,7 @@ class Invoice(AccountScopedMixin, db.Model):
             "cancels",
             sqlite_where=text("cancels != ''"),
             postgresql_where=text("cancels != ''"),
-        ),  # fmt: skip
+        ),
         {"info": PLUGIN},
     )
 
@@ -164,3 +164,16 @@ class InvoiceRange(db.Model):
     total_ttc: Mapped[int] = mapped_column(BigInteger)
 
     invoice: Mapped[Invoice] = relationship(back_populates="ranges")
+
+
+class ReceiptNumber(db.Model):
+    """The last number given to a receipt under a prefix: French invoicing rules want
+    one unbroken, chronological sequence per issuer. Taken in the payment's
+    transaction (its row stays locked until the commit), so a rolled-back payment
+    leaves no gap and two receipts never share a number."""
+
+    __tablename__ = "receipt_numbers"
+    __table_args__ = ({"info": PLUGIN},)
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -28,9 +28,30 @@ import requests
 from flask import Flask, Response, abort, redirect, render_template, request
 from werkzeug.serving import make_server
 
-LOCALES = {"en_US", "en_GB", "nl_NL", "nl_BE", "fr_FR", "fr_BE", "de_DE", "de_AT", "de_CH",
-           "es_ES", "ca_ES", "pt_PT", "it_IT", "nb_NO", "sv_SE", "fi_FI", "da_DK", "is_IS",
-           "hu_HU", "pl_PL", "lv_LV", "lt_LT"}  # fmt: skip
+LOCALES = {
+    "en_US",
+    "en_GB",
+    "nl_NL",
+    "nl_BE",
+    "fr_FR",
+    "fr_BE",
+    "de_DE",
+    "de_AT",
+    "de_CH",
+    "es_ES",
+    "ca_ES",
+    "pt_PT",
+    "it_IT",
+    "nb_NO",
+    "sv_SE",
+    "fi_FI",
+    "da_DK",
+    "is_IS",
+    "hu_HU",
+    "pl_PL",
+    "lv_LV",
+    "lt_LT",
+}
 METHODS = {
     "creditcard": ("Carte bancaire", "Card", "1.00", "10000.00"),
     "bancontact": ("Bancontact", "Bancontact", "0.02", "50000.00"),
@@ -67,9 +88,11 @@ def _value(amount: Any, field: str) -> tuple[Decimal, str]:
         number = None
     if number is None or number.as_tuple().exponent != -2 or number <= 0:
         raise ApiError(
-            422, "Unprocessable Entity",
-            "The amount value must be a string with two decimals, above zero", f"{field}.value",
-        )  # fmt: skip
+            422,
+            "Unprocessable Entity",
+            "The amount value must be a string with two decimals, above zero",
+            f"{field}.value",
+        )
     return number, currency
 
 
@@ -108,8 +131,14 @@ class LocalMollie:
 
         class Server(BaseApplication):
             def load_config(self):
-                options = {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
-                           "threads": threads, "keepalive": 75, "loglevel": "warning"}  # fmt: skip
+                options = {
+                    "bind": f"{host}:{port}",
+                    "workers": 1,
+                    "worker_class": "gthread",
+                    "threads": threads,
+                    "keepalive": 75,
+                    "loglevel": "warning",
+                }
                 for key, value in options.items():
                     self.cfg.set(key, value)
 
@@ -174,8 +203,12 @@ class LocalMollie:
 
         @app.errorhandler(ApiError)
         def api_error(error: ApiError):
-            body = {"status": error.status, "title": error.title, "detail": error.detail,
-                    "_links": {"documentation": {"href": DOCS, "type": "text/html"}}}  # fmt: skip
+            body = {
+                "status": error.status,
+                "title": error.title,
+                "detail": error.detail,
+                "_links": {"documentation": {"href": DOCS, "type": "text/html"}},
+            }
             if error.field:
                 body["field"] = error.field
             return self._json(body, error.status)
@@ -188,8 +221,9 @@ class LocalMollie:
             token = request.headers.get("Authorization", "").removeprefix("Bearer ")
             # any key of the mode, as the client accepts them: test_ and letters or digits
             if not re.fullmatch(rf"{re.escape(self.api_key_prefix)}\w+", token):
-                raise ApiError(401, "Unauthorized Request", "Missing authentication, or failed "
-                               "to authenticate")  # fmt: skip
+                raise ApiError(
+                    401, "Unauthorized Request", "Missing authentication, or failed to authenticate"
+                )
             return None
 
         @app.post("/v2/payments")
@@ -205,8 +239,9 @@ class LocalMollie:
         def list_payments():
             limit = min(max(request.args.get("limit", 50, type=int), 1), 250)
             with self.lock:
-                ids = sorted(self.payments, key=lambda i: self.payments[i]["createdAt"],
-                             reverse=True)  # fmt: skip
+                ids = sorted(
+                    self.payments, key=lambda i: self.payments[i]["createdAt"], reverse=True
+                )
             start = ids.index(request.args["from"]) if request.args.get("from") in ids else 0
             page = ids[start : start + limit]
             more = ids[start + limit : start + limit + 1]
@@ -219,12 +254,13 @@ class LocalMollie:
                     "type": "application/hal+json",
                 }
                 if more
-                else None,  # fmt: skip
+                else None,
                 "documentation": {"href": DOCS, "type": "text/html"},
             }
             payments = [self._public(self.payments[i]) for i in page]
-            return self._json({"count": len(page), "_embedded": {"payments": payments},
-                               "_links": links})  # fmt: skip
+            return self._json(
+                {"count": len(page), "_embedded": {"payments": payments}, "_links": links}
+            )
 
         @app.delete("/v2/payments/<payment_id>")
         def cancel_payment(payment_id):
@@ -239,8 +275,13 @@ class LocalMollie:
         def list_refunds(payment_id):
             self._find(payment_id)
             refunds = self.refunds.get(payment_id, [])
-            return self._json({"count": len(refunds), "_embedded": {"refunds": refunds},
-                               "_links": {"self": {"href": request.url}}})  # fmt: skip
+            return self._json(
+                {
+                    "count": len(refunds),
+                    "_embedded": {"refunds": refunds},
+                    "_links": {"self": {"href": request.url}},
+                }
+            )
 
         @app.get("/v2/methods")
         def list_methods():
@@ -251,20 +292,29 @@ class LocalMollie:
             for key, (french, english, low, high) in METHODS.items():
                 if amount is not None and not Decimal(low) <= amount <= Decimal(high):
                     continue
-                methods.append({
-                    "resource": "method",
-                    "id": key,
-                    "description": french if locale.startswith("fr") else english,
-                    "minimumAmount": {"value": low, "currency": "EUR"},
-                    "maximumAmount": {"value": high, "currency": "EUR"},
-                    "image": {"size1x": f"{self.url}/img/{key}.png",
-                              "size2x": f"{self.url}/img/{key}%402x.png",
-                              "svg": f"{self.url}/img/{key}.svg"},  # fmt: skip
-                    "status": "activated",
-                    "_links": {"self": {"href": f"{self.url}/v2/methods/{key}"}},
-                })  # fmt: skip
-            return self._json({"count": len(methods), "_embedded": {"methods": methods},
-                               "_links": {"self": {"href": request.url}}})  # fmt: skip
+                methods.append(
+                    {
+                        "resource": "method",
+                        "id": key,
+                        "description": french if locale.startswith("fr") else english,
+                        "minimumAmount": {"value": low, "currency": "EUR"},
+                        "maximumAmount": {"value": high, "currency": "EUR"},
+                        "image": {
+                            "size1x": f"{self.url}/img/{key}.png",
+                            "size2x": f"{self.url}/img/{key}%402x.png",
+                            "svg": f"{self.url}/img/{key}.svg",
+                        },
+                        "status": "activated",
+                        "_links": {"self": {"href": f"{self.url}/v2/methods/{key}"}},
+                    }
+                )
+            return self._json(
+                {
+                    "count": len(methods),
+                    "_embedded": {"methods": methods},
+                    "_links": {"self": {"href": request.url}},
+                }
+            )
 
         # --- the checkout page, where the customer "pays" ---------------------------
 
@@ -280,8 +330,9 @@ class LocalMollie:
                 if payment["status"] in ("open", "pending"):
                     threading.Thread(target=self.end, args=(payment_id, status)).start()
                 return redirect(payment["redirectUrl"], 303)
-            return render_template("mollie/checkout.html", payment=payment, endings=ENDINGS,
-                                   methods=METHODS)  # fmt: skip
+            return render_template(
+                "mollie/checkout.html", payment=payment, endings=ENDINGS, methods=METHODS
+            )
 
         return app
 
@@ -322,18 +373,21 @@ class LocalMollie:
         _value(data.get("amount"), "amount")
         description = data.get("description")
         if not isinstance(description, str) or not description.strip():
-            raise ApiError(422, "Unprocessable Entity", "The description is required",
-                           "description")  # fmt: skip
+            raise ApiError(
+                422, "Unprocessable Entity", "The description is required", "description"
+            )
         if not isinstance(data.get("redirectUrl"), str) or "://" not in data["redirectUrl"]:
-            raise ApiError(422, "Unprocessable Entity", "The redirect URL is invalid",
-                           "redirectUrl")  # fmt: skip
+            raise ApiError(
+                422, "Unprocessable Entity", "The redirect URL is invalid", "redirectUrl"
+            )
         locale = data.get("locale")
         if locale is not None and locale not in LOCALES:
             raise ApiError(422, "Unprocessable Entity", "The locale is invalid", "locale")
         method = data.get("method")
         if method is not None and method not in METHODS:
-            raise ApiError(422, "Unprocessable Entity", f"The payment method is invalid: {method}",
-                           "method")  # fmt: skip
+            raise ApiError(
+                422, "Unprocessable Entity", f"The payment method is invalid: {method}", "method"
+            )
         payment_id = _id("tr_")
         created = datetime.now(UTC).replace(microsecond=0)
         payment = {
@@ -357,13 +411,13 @@ class LocalMollie:
                 "self": {
                     "href": f"{self.url}/v2/payments/{payment_id}",
                     "type": "application/hal+json",
-                },  # fmt: skip
+                },
                 "checkout": {"href": f"{self.url}/checkout/{payment_id}", "type": "text/html"},
                 "dashboard": {"href": f"{self.url}/checkout/{payment_id}", "type": "text/html"},
                 "documentation": {
                     "href": "https://docs.mollie.com/reference/create-payment",
                     "type": "text/html",
-                },  # fmt: skip
+                },
             },
         }
         self.payments[payment_id] = payment
@@ -371,13 +425,16 @@ class LocalMollie:
 
     def _new_refund(self, payment: dict, data: dict) -> dict:
         if payment["status"] != "paid":
-            raise ApiError(422, "Unprocessable Entity", "The payment cannot be refunded",
-                           "amount")  # fmt: skip
+            raise ApiError(422, "Unprocessable Entity", "The payment cannot be refunded", "amount")
         value, currency = _value(data.get("amount"), "amount")
         remaining = Decimal(payment["amountRemaining"]["value"])
         if currency != payment["amount"]["currency"] or value > remaining:
-            raise ApiError(422, "Unprocessable Entity", "The amount is higher than the amount "
-                           "that can be refunded", "amount.value")  # fmt: skip
+            raise ApiError(
+                422,
+                "Unprocessable Entity",
+                "The amount is higher than the amount that can be refunded",
+                "amount.value",
+            )
         refunded = Decimal(payment["amountRefunded"]["value"]) + value
         payment["amountRefunded"]["value"] = f"{refunded:.2f}"
         payment["amountRemaining"]["value"] = f"{remaining - value:.2f}"

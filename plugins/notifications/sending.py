@@ -89,8 +89,9 @@ def _add_deliveries(wanted: list[dict]) -> list[int]:
     return [d.id for d in fresh]
 
 
-def _delivery(subscription: Subscription, organisation: Organisation, invoices, reason: str,
-              key: str) -> dict:  # fmt: skip
+def _delivery(
+    subscription: Subscription, organisation: Organisation, invoices, reason: str, key: str
+) -> dict:
     """The values of a new delivery of ``invoices`` to a subscription's address."""
     return {
         "organisation_id": subscription.organisation_id,
@@ -105,8 +106,14 @@ def _delivery(subscription: Subscription, organisation: Organisation, invoices, 
     }
 
 
-INVOICE_FACTS = (Invoice.id, Invoice.organisation_id, Invoice.kind, Invoice.account_id,
-                 Invoice.number, Invoice.created_at)  # fmt: skip
+INVOICE_FACTS = (
+    Invoice.id,
+    Invoice.organisation_id,
+    Invoice.kind,
+    Invoice.account_id,
+    Invoice.number,
+    Invoice.created_at,
+)
 
 
 @task()
@@ -187,12 +194,22 @@ def send_to_user(invoice_id: int, user_id: int) -> int:
     if any(p is not False and s.wants(invoice.kind, invoice.account_id, p) for s, p in permits):
         return 0
     organisation = db.session.get(Organisation, invoice.organisation_id)
-    ids = _add_deliveries([{
-        "organisation_id": invoice.organisation_id, "key": f"u{user.id}:i{invoice.id}",
-        "email": user.email, "attachments": True, "reason": "invoice",
-        "locale": user.locale or organisation.locale or current_app.config["BABEL_DEFAULT_LOCALE"],
-        "invoice_ids": [invoice.id], "summary": invoice.number,
-    }])  # fmt: skip
+    ids = _add_deliveries(
+        [
+            {
+                "organisation_id": invoice.organisation_id,
+                "key": f"u{user.id}:i{invoice.id}",
+                "email": user.email,
+                "attachments": True,
+                "reason": "invoice",
+                "locale": user.locale
+                or organisation.locale
+                or current_app.config["BABEL_DEFAULT_LOCALE"],
+                "invoice_ids": [invoice.id],
+                "summary": invoice.number,
+            }
+        ]
+    )
     queue_deliveries(ids)
     return len(ids)
 

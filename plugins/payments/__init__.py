@@ -64,24 +64,15 @@ STATUS_LABELS = {
 STATUS_MESSAGES = {
     "open": _l(
         "We are waiting for your payment. If you left the payment page, you can go back to it."
-    ),  # fmt: skip
+    ),
     "pending": _l("Your payment is being processed by the bank. This page updates by itself."),
     "authorized": _l("Your payment is authorised and will be captured shortly."),
     "paid": _l("Thank you: your payment was received."),
     "failed": _l("The payment failed. Nothing was charged; you may try again."),
     "canceled": _l("You cancelled the payment. Nothing was charged."),
-    "expired": _l(
-        "The payment was not completed in time. Nothing was charged; you may try again."
-    ),  # fmt: skip
+    "expired": _l("The payment was not completed in time. Nothing was charged; you may try again."),
 }
 DEFAULTS = {
-    "PAYMENTS_TOPUP_REASON": "Rechargement du porte-monnaie",
-    # A prepaid balance is a multi-purpose voucher: no VAT until it is spent.
-    "PAYMENTS_RECEIPT_NOTE": (
-        "TVA non applicable au rechargement : bon à usages multiples (article 256 ter du "
-        "CGI). La TVA est due sur les services payés avec ce solde, qui vous sont facturés."
-    ),
-    "PAYMENTS_RECEIPT_PREFIX": "RC-",
     "PAYMENTS_RECONCILE_AFTER_MINUTES": 15,
     "PAYMENTS_RECONCILE_DAYS": 30,
     "PAYMENTS_LOCK_TIMEOUT": 5,
@@ -134,19 +125,30 @@ def guichet_actions(target):
     if not isinstance(target, Invoice):
         return []
     actions = []
-    rows = db.session.execute(
-        select(Payment).join(PaymentInvoice).where(PaymentInvoice.invoice_id == target.id)
-        .where(Payment.status.in_((*OPEN, "paid"))).order_by(Payment.id)
-    ).scalars().all()  # fmt: skip
+    rows = (
+        db.session.execute(
+            select(Payment)
+            .join(PaymentInvoice)
+            .where(PaymentInvoice.invoice_id == target.id)
+            .where(Payment.status.in_((*OPEN, "paid")))
+            .order_by(Payment.id)
+        )
+        .scalars()
+        .all()
+    )
     for payment in rows:
         label = _l("Online payment: %(status)s", status=STATUS_LABELS[payment.status])
         if payment.charged_back:
-            label = _l("Online payment: %(amount)s charged back by the bank",
-                       amount=money(payment.charged_back, payment.currency))  # fmt: skip
+            label = _l(
+                "Online payment: %(amount)s charged back by the bank",
+                amount=money(payment.charged_back, payment.currency),
+            )
         elif payment.refunded:
-            label = _l("Online payment: %(status)s, %(refunded)s refunded",
-                       status=STATUS_LABELS[payment.status],
-                       refunded=money(payment.refunded, payment.currency))  # fmt: skip
+            label = _l(
+                "Online payment: %(status)s, %(refunded)s refunded",
+                status=STATUS_LABELS[payment.status],
+                refunded=money(payment.refunded, payment.currency),
+            )
         actions.append(Action(APP_KEY, label, url_for("payments.show", payment_id=payment.id)))
     if payable(target) and not any(p.is_open for p in rows):
         actions.append(Action(APP_KEY, _l("Pay"), url_for("payments.pay", id=target.id), order=5))
@@ -214,8 +216,14 @@ def index():
         query = query.where(Payment.status == history.status)
     order = Payment.id.desc() if history.descending else Payment.id.asc()
     payments = page_rows(history, query, (order,))
-    return render("payments/index.html", "results", history=history, payments=payments,
-                  labels=STATUS_LABELS, provider=payment_provider())  # fmt: skip
+    return render(
+        "payments/index.html",
+        "results",
+        history=history,
+        payments=payments,
+        labels=STATUS_LABELS,
+        provider=payment_provider(),
+    )
 
 
 @bp.get("/<int:payment_id>")
@@ -231,17 +239,23 @@ def show(payment_id: int):
             payment = flow.sync(payment)
         except PaymentError:
             db.session.rollback()
-            trouble = _("The payment service cannot be reached right now; this page will "
-                        "try again.")  # fmt: skip
+            trouble = _(
+                "The payment service cannot be reached right now; this page will try again."
+            )
         except (flow.Busy, flow.Mismatch):
             db.session.rollback()
             payment = get_scoped_or_404(Payment, payment_id)
     provider = payment_providers().get(payment.provider)
     return render(
-        "payments/show.html", "state", payment=payment, labels=STATUS_LABELS,
-        messages=STATUS_MESSAGES, trouble=trouble, provider=provider,
+        "payments/show.html",
+        "state",
+        payment=payment,
+        labels=STATUS_LABELS,
+        messages=STATUS_MESSAGES,
+        trouble=trouble,
+        provider=provider,
         invoices=_invoices_of(payment),
-    )  # fmt: skip
+    )
 
 
 def _invoices_of(payment: Payment) -> list[Invoice]:
@@ -294,20 +308,31 @@ def pay():
         )
         try:
             payment = flow.start(
-                "invoices", current_scope().organisation_id, payable_now[0].account_id, total,
-                _("Invoices %(numbers)s", numbers=numbers), current_user.id,
+                "invoices",
+                current_scope().organisation_id,
+                payable_now[0].account_id,
+                total,
+                _("Invoices %(numbers)s", numbers=numbers),
+                current_user.id,
                 invoices=[(i.id, i.amount_due) for i in payable_now],
                 method=request.form.get("method") or None,
-            )  # fmt: skip
+            )
         except PaymentError as failure:
             error = _("The payment service refused the payment: %(reason)s", reason=failure.message)
         else:
             return redirect(flow.checkout_target(payment), 303)
     return render(
-        "payments/pay.html", "content", invoices=payable_now, skipped=skipped, busy=busy,
-        total=total, error=error, provider=provider, can_pay=can_pay,
+        "payments/pay.html",
+        "content",
+        invoices=payable_now,
+        skipped=skipped,
+        busy=busy,
+        total=total,
+        error=error,
+        provider=provider,
+        can_pay=can_pay,
         methods=provider.methods(total, "EUR", flow.provider_locale()) if can_pay else [],
-    ), (422 if error and request.method == "POST" else 200)  # fmt: skip
+    ), (422 if error and request.method == "POST" else 200)
 
 
 # --- the provider's webhook ---------------------------------------------------------

@@ -7,7 +7,11 @@ locked, only along :func:`core.payments.may_move`, and after checking the provid
 payment against ours (id, amount, currency, our reference in its metadata). So a
 webhook replayed, or racing with the return page, credits a wallet once: the second
 one finds the payment paid already, and the wallet's entry key (``payment:<id>``)
-refuses a second credit anyway."""
+refuses a second credit anyway.
+
+What a payment does once paid, failed, refunded or charged back is its purpose's
+(``guichet_payment_purposes``): the apps that own the data register it, and it runs
+here, inside the payment's locked transaction; this app writes no other app's table."""
 
 from __future__ import annotations
 
@@ -22,7 +26,9 @@ from sqlalchemy.exc import OperationalError
 
 from core.plugin_api import (
     LOCK_TIMEOUT,
+    PaymentChange,
     PaymentError,
+    PaymentFacts,
     PaymentRequest,
     RemotePayment,
     allow_form_action,
@@ -31,9 +37,10 @@ from core.plugin_api import (
     emit,
     enabled_app_keys,
     external_url,
-    ledger,
     payment_provider,
     payment_providers,
+    payment_purposes,
+    serve_purpose,
     utcnow,
 )
 from core.plugin_api import (
@@ -42,10 +49,8 @@ from core.plugin_api import (
 from core.plugin_api import (
     payment_may_move as may_move,
 )
-from plugins.invoices.models import Invoice
 
 from .models import OPEN, Payment, PaymentInvoice, PaymentRefund
-from .receipts import create_receipt
 
 log = logging.getLogger(__name__)
 APP_KEY = "payments"
@@ -100,15 +105,24 @@ def start(
     redirects the customer to its ``checkout_url``. ``invoices`` are the (id, amount)
     it pays. Raises :class:`PaymentError` when the provider refuses (the payment is
     then recorded as failed, with the reason)."""
+    if purpose not in payment_purposes():
+        raise ValueError(f"no installed app serves the payment purpose {purpose!r}")
     provider = payment_provider()
     if provider is None:
         raise PaymentError("online payment is not configured")
     payment = Payment(
-        organisation_id=organisation_id, account_id=account_id, user_id=user_id,
-        key=uuid.uuid4().hex, provider=provider.key, purpose=purpose, amount=amount,
-        currency="EUR", description=description, status="open",
+        organisation_id=organisation_id,
+        account_id=account_id,
+        user_id=user_id,
+        key=uuid.uuid4().hex,
+        provider=provider.key,
+        purpose=purpose,
+        amount=amount,
+        currency="EUR",
+        description=description,
+        status="open",
         invoices=[PaymentInvoice(invoice_id=i, amount=a) for i, a in invoices],
-    )  # fmt: skip
+    )
     db.session.add(payment)
     db.session.commit()  # our record exists before the provider's
     request = PaymentRequest(
@@ -224,6 +238,8 @@ def _apply(payment_id: int, remote: RemotePayment) -> Payment:
         if remote.status == "paid":  # first: the payment's own changes then go in one UPDATE
             events = _paid(payment)
             payment.paid_at = remote.paid_at or utcnow()
+        elif remote.status in FINAL:  # ended without money
+            events = _serve(payment, "on_failed", 0, f"payment-{remote.status}:{payment.id}")
         payment.status = remote.status
         payment.method = remote.method or payment.method
         if remote.status in FINAL:
@@ -242,62 +258,54 @@ def _apply(payment_id: int, remote: RemotePayment) -> Payment:
 
 
 def _payload(payment: Payment) -> dict:
-    return {"organisation_id": payment.organisation_id, "payment_id": payment.id,
-            "purpose": payment.purpose, "amount": payment.amount}  # fmt: skip
+    return {
+        "organisation_id": payment.organisation_id,
+        "payment_id": payment.id,
+        "purpose": payment.purpose,
+        "amount": payment.amount,
+    }
+
+
+def facts(payment: Payment) -> PaymentFacts:
+    """The payment as its purposes see it (its targets read only if one asks)."""
+    return PaymentFacts(
+        payment.id,
+        payment.organisation_id,
+        payment.account_id,
+        payment.user_id,
+        payment.purpose,
+        payment.amount,
+        payment.currency,
+        payment.provider_id,
+        load_targets=lambda: ((link.invoice_id, link.amount) for link in payment.invoices),
+    )
+
+
+def _serve(payment: Payment, handler: str, amount: int, key: str, reason: str = "") -> list:
+    """Run the purpose's ``handler`` in this transaction; returns the events to emit
+    once committed, and notes on the payment what the apps report."""
+    outcome = serve_purpose(handler, PaymentChange(facts(payment), amount, key, reason))
+    if outcome.receipt_id is not None:
+        payment.receipt_id = outcome.receipt_id
+    if outcome.problem:
+        payment.problem = outcome.problem
+    return outcome.events
 
 
 def _paid(payment: Payment) -> list[tuple[str, dict]]:
-    """What a paid payment does: credit the wallet with a receipt, or mark the
-    invoices paid. Returns the events to emit once committed."""
-    if payment.purpose == "topup":
-        ledger.post(
-            payment.organisation_id, "topup", payment.amount, f"payment:{payment.id}",
-            reason=current_app.config["PAYMENTS_TOPUP_REASON"], reference=payment.provider_id,
-            user_id=payment.user_id,
-        )  # fmt: skip
-        payment.receipt_id, number = create_receipt(payment)
-        created = {"organisation_id": payment.organisation_id, "invoice_id": payment.receipt_id,
-                   "number": number, "recipient_user_id": payment.user_id}  # fmt: skip
-        return [("invoice.created", created)]
-    ids = [link.invoice_id for link in payment.invoices]
-    paid = db.session.scalars(
-        update(Invoice)
-        .where(Invoice.id.in_(ids), Invoice.status == "to_pay")
-        .values(status="paid", updated_at=utcnow())
-        .returning(Invoice.id)
-    ).all()
-    if len(paid) != len(ids):
-        numbers = db.session.scalars(
-            select(Invoice.number).where(Invoice.id.in_(set(ids) - set(paid)))
-        ).all()
-        payment.problem = f"already paid before this payment: {', '.join(sorted(numbers))}"
-    return [
-        ("invoice.updated", {"organisation_id": payment.organisation_id, "invoice_id": i})
-        for i in paid
-    ]
+    """What a paid payment does is its purpose's (the wallet credits a top-up and the
+    invoices app issues its receipt; the invoices app marks paid invoices paid)."""
+    return _serve(payment, "on_paid", payment.amount, f"payment:{payment.id}")
 
 
 def _charged_back(payment: Payment, total: int) -> list[tuple[str, dict]]:
-    """The customer's bank took money back: the invoices it paid are to pay again; a
-    top-up is taken back from the wallet as far as the balance allows, and the rest
-    is left to the operators (the payment says so)."""
+    """The customer's bank took money back: the purpose's apps undo what they can (the
+    invoices it paid are to pay again, a top-up is taken back from the wallet as far
+    as the balance allows, the rest is left to the operators)."""
     taken = total - payment.charged_back
     payment.charged_back = total
-    if payment.purpose == "invoices":
-        ids = [link.invoice_id for link in payment.invoices]
-        db.session.execute(
-            update(Invoice).where(Invoice.id.in_(ids)).values(status="to_pay", updated_at=utcnow())
-        )
-    else:
-        covered = min(taken, ledger.balance(payment.organisation_id))
-        if covered:
-            ledger.post(payment.organisation_id, "adjustment", -covered,
-                        f"chargeback:{payment.id}:{total}",
-                        reason="Rétrofacturation du paiement " + (payment.provider_id or ""),
-                        reference=payment.provider_id or "")  # fmt: skip
-        if covered < taken:
-            payment.problem = f"chargeback of {taken} cents, {taken - covered} not in the wallet"
-    return [("payment.charged_back", {**_payload(payment), "charged_back": total})]
+    events = _serve(payment, "on_charged_back", taken, f"chargeback:{payment.id}:{total}")
+    return [*events, ("payment.charged_back", {**_payload(payment), "charged_back": total})]
 
 
 def open_payments_for(invoice_ids: list[int]) -> dict[int, Payment]:
@@ -322,7 +330,7 @@ def reconcile() -> int:
             Payment.status.in_(OPEN),
             Payment.created_at < now - after,
             Payment.created_at > now - limit,
-        )  # fmt: skip
+        )
         .order_by(Payment.id)
         .limit(500)
     ).all()
@@ -342,22 +350,27 @@ def reconcile() -> int:
 
 
 def refund(payment: Payment, amount: int, reason: str) -> PaymentRefund:
-    """Refund ``amount`` cents of a paid payment (an operator's act). For a top-up the
-    wallet is debited by as much, in the same transaction. The refund is recorded
+    """Refund ``amount`` cents of a paid payment (an operator's act). The purpose's
+    apps take it back first, in the same transaction (a top-up is debited from the
+    wallet, or the refund refused when it is spent). The refund is recorded
     before the provider is asked, with its own idempotency key, so asking again after
     a lost answer refunds once. Raises :class:`ValueError` or :class:`PaymentError`."""
     if payment.status != "paid":
         raise ValueError("only a paid payment can be refunded")
     if not 0 < amount <= payment.amount - payment.refunded:
-        raise ValueError(f"the amount must be between 0.01 and "
-                         f"{(payment.amount - payment.refunded) / 100:.2f}")  # fmt: skip
+        raise ValueError(
+            f"the amount must be between 0.01 and {(payment.amount - payment.refunded) / 100:.2f}"
+        )
     before = payment.refunded
-    row = PaymentRefund(organisation_id=payment.organisation_id, payment_id=payment.id,
-                        key=uuid.uuid4().hex, amount=amount, reason=reason)  # fmt: skip
+    row = PaymentRefund(
+        organisation_id=payment.organisation_id,
+        payment_id=payment.id,
+        key=uuid.uuid4().hex,
+        amount=amount,
+        reason=reason,
+    )
     db.session.add(row)
-    if payment.purpose == "topup":  # the money must still be there; refused otherwise
-        ledger.post(payment.organisation_id, "refund", -amount, f"refund:{row.key}",
-                    reason=reason, reference=payment.provider_id)  # fmt: skip
+    _serve(payment, "on_refund", amount, f"refund:{row.key}", reason)  # may refuse it
     db.session.commit()
     provider = provider_of(payment.provider)
     try:
@@ -370,9 +383,7 @@ def refund(payment: Payment, amount: int, reason: str) -> PaymentRefund:
             db.session.commit()
             raise
         row.status, row.error = "failed", error.message
-        if payment.purpose == "topup":
-            ledger.post(payment.organisation_id, "refund", amount, f"refund-failed:{row.key}",
-                        reason=reason, reference=payment.provider_id)  # fmt: skip
+        _serve(payment, "on_refund_failed", amount, f"refund-failed:{row.key}", reason)
         db.session.commit()
         raise
     row.status = "done"

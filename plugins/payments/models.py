@@ -16,7 +16,6 @@ from core.plugin_api import (
 )
 
 PLUGIN = {"guichet_plugin": "payments"}
-PURPOSES = ("topup", "invoices")
 OPEN = ("open", "pending", "authorized")  # the provider may still change them
 
 
@@ -96,16 +95,3 @@ class PaymentRefund(TenantMixin, db.Model):
     provider_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class ReceiptNumber(db.Model):
-    """The last number given to a receipt under a prefix: French invoicing rules want
-    one unbroken, chronological sequence per issuer. Taken in the payment's
-    transaction (its row stays locked until the commit), so a rolled-back payment
-    leaves no gap and two receipts never share a number."""
-
-    __tablename__ = "receipt_numbers"
-    __table_args__ = ({"info": PLUGIN},)
-
-    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
-    last: Mapped[int] = mapped_column(BigInteger, default=0)

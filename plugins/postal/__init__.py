@@ -100,10 +100,15 @@ OPTION_LABELS = {
     "priority": _l("Priority"),
 }
 CSV_COLUMNS = (
-    ("date", _l("Date")), ("document", _l("Document")), ("recipient", _l("Recipient")),
-    ("country", _l("Country")), ("pages", _l("Pages")), ("price", _l("Price")),
-    ("status", _l("Status")), ("reference", _l("Reference")),
-)  # fmt: skip
+    ("date", _l("Date")),
+    ("document", _l("Document")),
+    ("recipient", _l("Recipient")),
+    ("country", _l("Country")),
+    ("pages", _l("Pages")),
+    ("price", _l("Price")),
+    ("status", _l("Status")),
+    ("reference", _l("Reference")),
+)
 DEFAULTS = {"POSTAL_MAX_PAGES": 20, "POSTAL_MAX_BYTES": 5 * 1024 * 1024, "POSTAL_POLL_BATCH": 500}
 
 bp = Blueprint("postal", __name__, template_folder="templates")
@@ -113,9 +118,16 @@ plugin_defaults(bp, DEFAULTS)
 
 @hookimpl
 def guichet_apps():
-    return [App(key=APP_KEY, name=_l("Postal mail"), endpoint="postal.index",
-                description=_l("Send your invoices and documents by post, paid from your wallet."),
-                icon="mail", section=_l("Payments"))]  # fmt: skip
+    return [
+        App(
+            key=APP_KEY,
+            name=_l("Postal mail"),
+            endpoint="postal.index",
+            description=_l("Send your invoices and documents by post, paid from your wallet."),
+            icon="mail",
+            section=_l("Payments"),
+        )
+    ]
 
 
 @hookimpl
@@ -152,8 +164,9 @@ def guichet_postal_providers():
 def guichet_actions(target):
     if not isinstance(target, Invoice):
         return []
-    actions = [Action(APP_KEY, _l("Send by post"), url_for("postal.new", invoice_id=target.id),
-                      order=40)]  # fmt: skip
+    actions = [
+        Action(APP_KEY, _l("Send by post"), url_for("postal.new", invoice_id=target.id), order=40)
+    ]
     sent = db.session.scalars(
         scoped(Letter).where(Letter.invoice_id == target.id).order_by(Letter.id)
     ).all()
@@ -175,11 +188,14 @@ def guichet_search(query, scope):
         .limit(5)
     )
     return [
-        SearchResult(APP_KEY, f"{letter.address[0]} — {letter.title}",
-                     url_for("postal.letter", letter_id=letter.id),
-                     f"{short_date(letter.created_at)} · {STATUS_LABELS[letter.status]}")
+        SearchResult(
+            APP_KEY,
+            f"{letter.address[0]} — {letter.title}",
+            url_for("postal.letter", letter_id=letter.id),
+            f"{short_date(letter.created_at)} · {STATUS_LABELS[letter.status]}",
+        )
         for letter in rows
-    ]  # fmt: skip
+    ]
 
 
 @hookimpl
@@ -201,8 +217,9 @@ def guichet_cli(group):
 
 @hookimpl
 def guichet_migrations():
-    return MigrationLocation("postal", Path(__file__).parent / "migrations",
-                             "alembic_version_postal")  # fmt: skip
+    return MigrationLocation(
+        "postal", Path(__file__).parent / "migrations", "alembic_version_postal"
+    )
 
 
 # --- drafts --------------------------------------------------------------------------
@@ -238,8 +255,11 @@ def _letter_form(form) -> tuple[list[str], str, LetterOptions, list[str]]:
 
 
 def _context(**values) -> dict:
-    return {"countries": [(c, country_name(c)) for c in COUNTRIES],
-            "option_labels": OPTION_LABELS, **values}  # fmt: skip
+    return {
+        "countries": [(c, country_name(c)) for c in COUNTRIES],
+        "option_labels": OPTION_LABELS,
+        **values,
+    }
 
 
 # --- pages -----------------------------------------------------------------------
@@ -251,8 +271,14 @@ def index():
     listing, query = _letters(request.args)
     order = Letter.id.desc() if listing.descending else Letter.id.asc()
     letters = page_rows(listing, query, (order,))
-    return render("postal/index.html", "results", listing=listing, letters=letters,
-                  labels=STATUS_LABELS, is_admin=current_membership().is_admin)  # fmt: skip
+    return render(
+        "postal/index.html",
+        "results",
+        listing=listing,
+        letters=letters,
+        labels=STATUS_LABELS,
+        is_admin=current_membership().is_admin,
+    )
 
 
 def _letters(args) -> tuple[StatusListing, object]:
@@ -269,15 +295,31 @@ def export_csv():
     """The filtered letters as CSV (French spreadsheet or standard)."""
     dialect = requested_dialect()
     _listing, query = _letters(request.args)
-    columns = (Letter.created_at, Letter.title, Letter.address, Letter.country, Letter.pages,
-               Letter.price, Letter.status, Letter.reference)  # fmt: skip
+    columns = (
+        Letter.created_at,
+        Letter.title,
+        Letter.address,
+        Letter.country,
+        Letter.pages,
+        Letter.price,
+        Letter.status,
+        Letter.reference,
+    )
     rows = stream_rows(query.with_only_columns(*columns).order_by(Letter.id.desc()))
     statuses = {status: dialect.label(status, STATUS_LABELS) for status in STATUS_LABELS}
     values = (
-        [dialect.day(at.date()), title, " / ".join(address), country, pages,
-         dialect.amount(price), statuses.get(status, status), reference or ""]
+        [
+            dialect.day(at.date()),
+            title,
+            " / ".join(address),
+            country,
+            pages,
+            dialect.amount(price),
+            statuses.get(status, status),
+            reference or "",
+        ]
         for at, title, address, country, pages, price, status, reference in rows
-    )  # fmt: skip
+    )
     header = dialect.header(CSV_COLUMNS)
     return csv_response(csv_text(header, values, dialect), "courriers")
 
@@ -329,8 +371,9 @@ def settings():
             db.session.commit()
             flash(_("Settings saved."), "success")
             return redirect(url_for("postal.settings"), 303)
-    return render("postal/settings.html", terms=_terms(membership.organisation_id),
-                  errors=errors), (422 if errors else 200)  # fmt: skip
+    return render(
+        "postal/settings.html", terms=_terms(membership.organisation_id), errors=errors
+    ), (422 if errors else 200)
 
 
 @bp.route("/nouveau", methods=["GET", "POST"])
@@ -347,12 +390,22 @@ def new():
     if request.method == "GET":
         address = ""
         if invoice is not None:
-            address = "\n".join([invoice.recipient_name or invoice.subscriber,
-                                 *invoice.recipient_address.splitlines()])  # fmt: skip
-        return render("postal/new.html", **_context(
-            invoice=invoice, address=address, country="FR", errors=[],
-            terms=_terms(current_scope().organisation_id),
-        ))  # fmt: skip
+            address = "\n".join(
+                [
+                    invoice.recipient_name or invoice.subscriber,
+                    *invoice.recipient_address.splitlines(),
+                ]
+            )
+        return render(
+            "postal/new.html",
+            **_context(
+                invoice=invoice,
+                address=address,
+                country="FR",
+                errors=[],
+                terms=_terms(current_scope().organisation_id),
+            ),
+        )
     lines, country, options, errors = _letter_form(request.form)
     data, title = None, ""
     if invoice is not None:
@@ -377,20 +430,41 @@ def new():
         except DocumentError as error:
             errors.append(str(error))
     if errors:
-        return render("postal/new.html", **_context(
-            invoice=invoice, address=request.form.get("address", ""), country=country,
-            errors=errors, options=options, terms=_terms(current_scope().organisation_id),
-        )), 422  # fmt: skip
+        return render(
+            "postal/new.html",
+            **_context(
+                invoice=invoice,
+                address=request.form.get("address", ""),
+                country=country,
+                errors=errors,
+                options=options,
+                terms=_terms(current_scope().organisation_id),
+            ),
+        ), 422
     pages, cover = printed_pages(data)
-    draft = {"org": current_scope().organisation_id, "sha": store_document(data),
-             "invoice": invoice.id if invoice else None, "title": title,
-             "key": uuid.uuid4().hex}  # fmt: skip
+    draft = {
+        "org": current_scope().organisation_id,
+        "sha": store_document(data),
+        "invoice": invoice.id if invoice else None,
+        "title": title,
+        "key": uuid.uuid4().hex,
+    }
     price = postal_provider().price(pages, options)
     balance = ledger.balance(current_scope().organisation_id)
-    return render("postal/preview.html", **_context(
-        draft=_drafts().dumps(draft), title=title, address=lines, country=country,
-        options=options, pages=pages, cover=cover, price=price, balance=balance,
-    ))  # fmt: skip
+    return render(
+        "postal/preview.html",
+        **_context(
+            draft=_drafts().dumps(draft),
+            title=title,
+            address=lines,
+            country=country,
+            options=options,
+            pages=pages,
+            cover=cover,
+            price=price,
+            balance=balance,
+        ),
+    )
 
 
 @bp.get("/apercu.pdf")
@@ -417,24 +491,46 @@ def send():
     pages, cover = printed_pages(source)
     provider = postal_provider()
     invoice = get_scoped_or_404(Invoice, draft["invoice"]) if draft["invoice"] else None
-    account_id = invoice.account_id if invoice else db.session.scalar(
-        scoped(Account, scope).with_only_columns(Account.id).order_by(Account.client_code)
-    )  # fmt: skip
+    account_id = (
+        invoice.account_id
+        if invoice
+        else db.session.scalar(
+            scoped(Account, scope).with_only_columns(Account.id).order_by(Account.client_code)
+        )
+    )
     letter = Letter(
-        organisation_id=scope.organisation_id, account_id=account_id, key=draft["key"],
-        provider=provider.key, document_sha256=draft["sha"], title=draft["title"], pages=pages,
-        address=lines, country=country, price=provider.price(pages, options),
-        invoice_id=draft["invoice"], user_id=current_user.id,
+        organisation_id=scope.organisation_id,
+        account_id=account_id,
+        key=draft["key"],
+        provider=provider.key,
+        document_sha256=draft["sha"],
+        title=draft["title"],
+        pages=pages,
+        address=lines,
+        country=country,
+        price=provider.price(pages, options),
+        invoice_id=draft["invoice"],
+        user_id=current_user.id,
         **{name: getattr(options, name) for name in OPTIONS},
-    )  # fmt: skip
+    )
     try:
         letter = sending.send(letter)
     except ledger.InsufficientFunds as short:
         db.session.rollback()
-        return render("postal/preview.html", **_context(
-            draft=request.form["draft"], title=draft["title"], address=lines, country=country,
-            options=options, pages=pages, cover=cover, price=letter.price, balance=short.balance,
-        )), 422  # fmt: skip
+        return render(
+            "postal/preview.html",
+            **_context(
+                draft=request.form["draft"],
+                title=draft["title"],
+                address=lines,
+                country=country,
+                options=options,
+                pages=pages,
+                cover=cover,
+                price=letter.price,
+                balance=short.balance,
+            ),
+        ), 422
     return redirect(url_for("postal.letter", letter_id=letter.id), 303)
 
 
@@ -442,15 +538,18 @@ def send():
 def letter(letter_id: int):
     """A letter, its price and options, and every state it went through."""
     found = get_scoped_or_404(Letter, letter_id)
-    return render("postal/letter.html", letter=found, labels=STATUS_LABELS,
-                  option_labels=OPTION_LABELS)  # fmt: skip
+    return render(
+        "postal/letter.html", letter=found, labels=STATUS_LABELS, option_labels=OPTION_LABELS
+    )
 
 
 @bp.get("/widget")
 def widget():
     """Dashboard widget: the letters not yet delivered."""
     on_the_way = db.session.scalars(
-        scoped(Letter).where(Letter.status.in_(("queued", "submitted", "accepted", "printed",
-                                                "posted"))).order_by(Letter.id.desc()).limit(5)
-    ).all()  # fmt: skip
+        scoped(Letter)
+        .where(Letter.status.in_(("queued", "submitted", "accepted", "printed", "posted")))
+        .order_by(Letter.id.desc())
+        .limit(5)
+    ).all()
     return render_template("postal/widget.html", letters=on_the_way, labels=STATUS_LABELS)

@@ -31,17 +31,30 @@ def check_address(text: str, country: str) -> tuple[list[str], list[str]]:
     if len(lines) < 2:
         return lines, [_("Give at least the recipient's name and the town.")]
     if len(lines) > MAX_LINES:
-        errors.append(_("An address has at most %(max)d lines; this one has %(count)d.",
-                        max=MAX_LINES, count=len(lines)))  # fmt: skip
+        errors.append(
+            _(
+                "An address has at most %(max)d lines; this one has %(count)d.",
+                max=MAX_LINES,
+                count=len(lines),
+            )
+        )
     for number, line in enumerate(lines, start=1):
         if len(line) > MAX_CHARS:
-            errors.append(_("Line %(number)d has %(count)d characters; at most %(max)d fit.",
-                            number=number, count=len(line), max=MAX_CHARS))  # fmt: skip
+            errors.append(
+                _(
+                    "Line %(number)d has %(count)d characters; at most %(max)d fit.",
+                    number=number,
+                    count=len(line),
+                    max=MAX_CHARS,
+                )
+            )
     last = lines[-1]
     if country == "FR" and not POSTCODE_TOWN.match(last):
-        errors.append(_("In France the last line is the postcode and the town, "
-                        "such as “75015 PARIS”."))  # fmt: skip
+        errors.append(
+            _("In France the last line is the postcode and the town, such as “75015 PARIS”.")
+        )
     if country != "FR" and last.upper() != country_name(country):
-        errors.append(_("Abroad the last line is the country: “%(name)s”.",
-                        name=country_name(country)))  # fmt: skip
+        errors.append(
+            _("Abroad the last line is the country: “%(name)s”.", name=country_name(country))
+        )
     return lines, errors

@@ -41,5 +41,11 @@ def index():
             )
         ).all()
     )
-    return render("postal/desk.html", "results", listing=listing, letters=letters,
-                  names=names, labels=STATUS_LABELS)  # fmt: skip
+    return render(
+        "postal/desk.html",
+        "results",
+        listing=listing,
+        letters=letters,
+        names=names,
+        labels=STATUS_LABELS,
+    )

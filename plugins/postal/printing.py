@@ -41,8 +41,12 @@ def check_document(data: bytes) -> int:
     read than :data:`core.documents.PDF_LIMITS` allow."""
     config = current_app.config
     if len(data) > config["POSTAL_MAX_BYTES"]:
-        raise DocumentError(_("The file is larger than %(size)d MB.",
-                              size=config["POSTAL_MAX_BYTES"] // (1024 * 1024)))  # fmt: skip
+        raise DocumentError(
+            _(
+                "The file is larger than %(size)d MB.",
+                size=config["POSTAL_MAX_BYTES"] // (1024 * 1024),
+            )
+        )
     if not data.lstrip()[:5] == b"%PDF-":
         raise DocumentError(_("The file is not a PDF."))
     limit = config["POSTAL_MAX_PAGES"]
@@ -63,8 +67,13 @@ def check_document(data: bytes) -> int:
     if pages == 0:
         raise DocumentError(_("The PDF has no page."))
     if pages > limit:
-        raise DocumentError(_("The document has %(count)d pages; at most %(max)d can be posted.",
-                              count=pages, max=limit))  # fmt: skip
+        raise DocumentError(
+            _(
+                "The document has %(count)d pages; at most %(max)d can be posted.",
+                count=pages,
+                max=limit,
+            )
+        )
     for number, page in enumerate(reader.pages, start=1):
         width, height = float(page.mediabox.width), float(page.mediabox.height)
         if page.rotation % 180:

@@ -76,7 +76,7 @@ class PrintShop(PostalProvider):
             "options": {
                 name: getattr(letter.options, name)
                 for name in ("colour", "duplex", "registered", "priority")
-            },  # fmt: skip
+            },
             "submitted_at": utcnow().isoformat(),
         }
         try:

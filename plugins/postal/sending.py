@@ -61,10 +61,14 @@ def send(letter: Letter) -> Letter:
         db.session.flush()
         letter.events.append(LetterEvent(status="queued"))
         ledger.post(
-            letter.organisation_id, "postage", -letter.price, f"letter:{letter.key}",
-            reason=f"Courrier : {letter.address[0]}", reference=reference_of(letter),
+            letter.organisation_id,
+            "postage",
+            -letter.price,
+            f"letter:{letter.key}",
+            reason=f"Courrier : {letter.address[0]}",
+            reference=reference_of(letter),
             user_id=letter.user_id,
-        )  # fmt: skip
+        )
         db.session.commit()
     except IntegrityError:  # the same letter confirmed twice at once: the other one won
         db.session.rollback()
@@ -104,10 +108,16 @@ def submit(letter_id: int) -> None:
         pdf, pages, _cover = print_ready(
             stored_path(letter.document_sha256).read_bytes(), letter.address
         )
-        letter.reference = provider.submit(OutgoingLetter(
-            reference_of(letter), pdf, pages, tuple(letter.address), letter.country,
-            options_of(letter),
-        ))  # fmt: skip
+        letter.reference = provider.submit(
+            OutgoingLetter(
+                reference_of(letter),
+                pdf,
+                pages,
+                tuple(letter.address),
+                letter.country,
+                options_of(letter),
+            )
+        )
     except PostalError as error:
         if error.retry:
             raise
@@ -129,9 +139,13 @@ def move(letter: Letter, status: str, detail: str = "") -> bool:
     letter.events.append(LetterEvent(status=status, detail=detail))
     if status in REFUNDED and not printed and not letter.refunded:
         ledger.post(
-            letter.organisation_id, "refund", letter.price, f"letter-refund:{letter.key}",
-            reason=f"Courrier non envoyé : {letter.address[0]}", reference=reference_of(letter),
-        )  # fmt: skip
+            letter.organisation_id,
+            "refund",
+            letter.price,
+            f"letter-refund:{letter.key}",
+            reason=f"Courrier non envoyé : {letter.address[0]}",
+            reference=reference_of(letter),
+        )
         letter.refunded = True
     return True
 
@@ -157,9 +171,11 @@ def poll() -> int:
     """Ask the providers about letters still on their way; returns how many changed.
     Run by the job queue every few minutes."""
     pending = db.session.scalars(
-        select(Letter).where(Letter.status.not_in((*FINAL, "queued"))).order_by(Letter.id)
+        select(Letter)
+        .where(Letter.status.not_in((*FINAL, "queued")))
+        .order_by(Letter.id)
         .limit(current_app.config["POSTAL_POLL_BATCH"])
-    ).all()  # fmt: skip
+    ).all()
     changed = 0
     for letter in pending:
         provider = providers().get(letter.provider)

@@ -21,6 +21,7 @@ from core.plugin_api import (
     MenuItem,
     Organisation,
     PaymentError,
+    PaymentPurpose,
     PluginBlueprint,
     Widget,
     audit_record,
@@ -44,6 +45,8 @@ from core.plugin_api import (
     utcnow,
 )
 
+from . import topups
+
 WalletEntry, KINDS = ledger.WalletEntry, ledger.KINDS
 GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
 
@@ -55,9 +58,13 @@ KIND_LABELS = {
     "adjustment": _l("Adjustment"),
 }
 CSV_COLUMNS = (
-    ("date", _l("Date")), ("kind", _l("Kind")), ("amount", _l("Amount")),
-    ("balance_after", _l("Balance")), ("reason", _l("Reason")), ("reference", _l("Reference")),
-)  # fmt: skip
+    ("date", _l("Date")),
+    ("kind", _l("Kind")),
+    ("amount", _l("Amount")),
+    ("balance_after", _l("Balance")),
+    ("reason", _l("Reason")),
+    ("reference", _l("Reference")),
+)
 DEFAULTS = {
     # a standard letter (one page, black and white): the balance shows green from there
     "WALLET_LETTER_PRICE": 145,
@@ -65,6 +72,8 @@ DEFAULTS = {
     "WALLET_TOPUP_PRESETS": (2000, 5000, 10000, 20000),
     "WALLET_TOPUP_MIN": 1000,
     "WALLET_TOPUP_MAX": 500000,
+    # the entry of a paid top-up, in the wallet's history
+    "WALLET_TOPUP_REASON": "Rechargement du porte-monnaie",
 }
 bp = Blueprint("wallet", __name__, template_folder="templates")
 
@@ -101,6 +110,20 @@ def guichet_menu_items(user, organisation):
 
 
 @hookimpl
+def guichet_payment_purposes():
+    return [
+        PaymentPurpose(
+            "topup",
+            APP_KEY,
+            on_paid=topups.credit,
+            on_refund=topups.refund,
+            on_refund_failed=topups.refund_failed,
+            on_charged_back=topups.charged_back,
+        )
+    ]
+
+
+@hookimpl
 def guichet_cli(group):
     @group.group("wallet")
     def wallet_cli():
@@ -123,9 +146,17 @@ def guichet_cli(group):
         key = key or f"adjust:{org_id}:{utcnow().isoformat()}"
         try:
             entry = ledger.post(org_id, "adjustment", cents, key, reason=reason)
-            audit_record("wallet.adjust", f"organisation:{org_id}", organisation_id=org_id,
-                         after={"amount": cents, "reason": reason, "key": key,
-                                "balance_after": entry.balance_after})  # fmt: skip
+            audit_record(
+                "wallet.adjust",
+                f"organisation:{org_id}",
+                organisation_id=org_id,
+                after={
+                    "amount": cents,
+                    "reason": reason,
+                    "key": key,
+                    "balance_after": entry.balance_after,
+                },
+            )
         except ledger.InsufficientFunds as error:
             db.session.rollback()
             raise click.ClickException(
@@ -219,11 +250,15 @@ def topup():
     if not topup_available(scope.organisation_id):
         abort(404)
     config = current_app.config
-    presets = [p for p in config["WALLET_TOPUP_PRESETS"]
-               if config["WALLET_TOPUP_MIN"] <= p <= config["WALLET_TOPUP_MAX"]]  # fmt: skip
+    presets = [
+        p
+        for p in config["WALLET_TOPUP_PRESETS"]
+        if config["WALLET_TOPUP_MIN"] <= p <= config["WALLET_TOPUP_MAX"]
+    ]
     provider = payment_provider()
-    methods = provider.methods(presets[0] if presets else config["WALLET_TOPUP_MIN"], "EUR",
-                               flow.provider_locale())  # fmt: skip
+    methods = provider.methods(
+        presets[0] if presets else config["WALLET_TOPUP_MIN"], "EUR", flow.provider_locale()
+    )
     form = TopUpForm(presets, methods)
     status = 200
     account_id = db.session.scalar(  # the receipt goes to the first account in view
@@ -236,10 +271,14 @@ def topup():
         if amount is not None:
             try:
                 payment = flow.start(
-                    "topup", scope.organisation_id, account_id, amount,
-                    _("Wallet top-up of %(amount)s", amount=money(amount)), current_user.id,
+                    "topup",
+                    scope.organisation_id,
+                    account_id,
+                    amount,
+                    _("Wallet top-up of %(amount)s", amount=money(amount)),
+                    current_user.id,
                     method=form.method.data or None,
-                )  # fmt: skip
+                )
             except PaymentError as error:
                 form.form_errors.append(
                     _("The payment service refused the payment: %(reason)s", reason=error.message)
@@ -250,10 +289,13 @@ def topup():
     elif form.is_submitted():
         status = 422
     return render_template(
-        "wallet/topup.html", form=form, provider=provider,
-        low=config["WALLET_TOPUP_MIN"], high=config["WALLET_TOPUP_MAX"],
+        "wallet/topup.html",
+        form=form,
+        provider=provider,
+        low=config["WALLET_TOPUP_MIN"],
+        high=config["WALLET_TOPUP_MAX"],
         **_state(scope.organisation_id),
-    ), status  # fmt: skip
+    ), status
 
 
 @bp.get("/")
@@ -278,15 +320,27 @@ def export_csv():
     """The filtered history as CSV (French spreadsheet or standard)."""
     dialect = requested_dialect()
     _unused, query = _history(request.args)
-    columns = (WalletEntry.created_at, WalletEntry.kind, WalletEntry.amount,
-               WalletEntry.balance_after, WalletEntry.reason, WalletEntry.reference)  # fmt: skip
+    columns = (
+        WalletEntry.created_at,
+        WalletEntry.kind,
+        WalletEntry.amount,
+        WalletEntry.balance_after,
+        WalletEntry.reason,
+        WalletEntry.reference,
+    )
     rows = stream_rows(query.with_only_columns(*columns).order_by(WalletEntry.id.desc()))
     kinds = {kind: dialect.label(kind, KIND_LABELS) for kind in KIND_LABELS}
     values = (
-        [dialect.day(at.date()), kinds.get(kind, kind), dialect.amount(amount),
-         dialect.amount(after), reason, ref]
+        [
+            dialect.day(at.date()),
+            kinds.get(kind, kind),
+            dialect.amount(amount),
+            dialect.amount(after),
+            reason,
+            ref,
+        ]
         for at, kind, amount, after, reason, ref in rows
-    )  # fmt: skip
+    )
     header = dialect.header(CSV_COLUMNS)
     return csv_response(csv_text(header, values, dialect), "porte-monnaie")
 

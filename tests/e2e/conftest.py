@@ -92,9 +92,14 @@ class Portal:
 
     def cli(self, *args: str, input: str | None = None) -> str:
         done = subprocess.run(
-            [str(GUICHET), *args], env=self.env, cwd=ROOT, input=input, text=True,
-            capture_output=True, timeout=120,
-        )  # fmt: skip
+            [str(GUICHET), *args],
+            env=self.env,
+            cwd=ROOT,
+            input=input,
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
         assert done.returncode == 0, f"guichet {' '.join(args)}: {done.stdout}{done.stderr}"
         return done.stdout
 
@@ -113,19 +118,26 @@ def portal(tmp_path_factory, smtp_sink):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     env.pop("DATABASE_URL", None)
     env.update(
-        PORT=str(port), MOLLIE_PORT=str(mollie_port), PYTHONUNBUFFERED="1",
+        PORT=str(port),
+        MOLLIE_PORT=str(mollie_port),
+        PYTHONUNBUFFERED="1",
         GUICHET_INSTANCE_PATH=str(folder / "instance"),
-        GUICHET_MAIL_SERVER="127.0.0.1", GUICHET_MAIL_PORT=str(smtp_sink.port),
-    )  # fmt: skip
+        GUICHET_MAIL_SERVER="127.0.0.1",
+        GUICHET_MAIL_PORT=str(smtp_sink.port),
+    )
     database = portal_database()
     if database:
         env["DATABASE_URL"] = database
     log_path = folder / "portal.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            ["bash", str(ROOT / "scripts" / "serve.sh")], cwd=ROOT, env=env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            ["bash", str(ROOT / "scripts" / "serve.sh")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     running = Portal(f"http://localhost:{port}", env, folder / "instance", log_path, process)
     try:
         running.wait_for(lambda: _answers(f"http://127.0.0.1:{port}/login"), "the portal", 90)
@@ -181,9 +193,12 @@ def new_page(browser, portal):
 
     def open_page(viewport=DESKTOP, **options):
         context = browser.new_context(
-            base_url=portal.url, locale="fr-FR", viewport=viewport, accept_downloads=True,
+            base_url=portal.url,
+            locale="fr-FR",
+            viewport=viewport,
+            accept_downloads=True,
             **options,
-        )  # fmt: skip
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
@@ -276,9 +291,12 @@ def axe_violations(page) -> list[str]:
         session.send("Runtime.evaluate", {"expression": AXE.read_text()})
         answer = session.send(
             "Runtime.evaluate",
-            {"expression": "axe.run(document).then(r => JSON.stringify(r.violations))",
-             "awaitPromise": True, "returnByValue": True},
-        )  # fmt: skip
+            {
+                "expression": "axe.run(document).then(r => JSON.stringify(r.violations))",
+                "awaitPromise": True,
+                "returnByValue": True,
+            },
+        )
     finally:
         session.detach()
     violations = json.loads(answer["result"]["value"])
@@ -313,8 +331,19 @@ def new_customer(portal: Portal, org_id: str | None = None, role: str = "admin")
     """A new user of the organisation ``org_id`` (the demo's by default), created as an
     operator does from the command line; returns its e-mail (password ``PASSWORD``)."""
     email = f"user-{uuid.uuid4().hex[:10]}@client1.example.com"
-    portal.cli("user", "create", email, "--org", org_id or organisation_id(portal), "--role",
-               role, "--name", "Claude Dupont", "--password", PASSWORD)  # fmt: skip
+    portal.cli(
+        "user",
+        "create",
+        email,
+        "--org",
+        org_id or organisation_id(portal),
+        "--role",
+        role,
+        "--name",
+        "Claude Dupont",
+        "--password",
+        PASSWORD,
+    )
     return email
 
 

@@ -8,8 +8,14 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import is_phone, log_in, open_menu
 
-DEMO_PINS = ["invoices.latest", "wallet.balance", "consumption.glance", "contracts.glance",
-             "postal.progress", "account.summary"]  # fmt: skip
+DEMO_PINS = [
+    "invoices.latest",
+    "wallet.balance",
+    "consumption.glance",
+    "contracts.glance",
+    "postal.progress",
+    "account.summary",
+]
 
 
 def widget_order(page) -> list[str]:

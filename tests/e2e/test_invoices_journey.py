@@ -52,12 +52,22 @@ def test_contracts_a_contracts_page_and_the_scope(page, customer):
 
 def test_search_open_pdf_csv_and_zip(page, portal, customer):
     prefix = f"9{uuid.uuid4().int % 10**6:06d}"  # this run's invoices only
-    import_file(portal, "invoices", [
-        {"number": f"{prefix}{n}", "date": day(n * 10), "total_ht": f"{100 * (n + 1)}.00",
-         "total_ttc": f"{120 * (n + 1)}.00", "client_code": "00002501", "subscriber": "CLIENT 1",
-         "due_date": day(n * 10 - 30)}
-        for n in range(6)
-    ])  # fmt: skip
+    import_file(
+        portal,
+        "invoices",
+        [
+            {
+                "number": f"{prefix}{n}",
+                "date": day(n * 10),
+                "total_ht": f"{100 * (n + 1)}.00",
+                "total_ttc": f"{120 * (n + 1)}.00",
+                "client_code": "00002501",
+                "subscriber": "CLIENT 1",
+                "due_date": day(n * 10 - 30),
+            }
+            for n in range(6)
+        ],
+    )
     log_in(page, customer)
     page.goto(f"/factures/?q={prefix}")
     rows = page.locator("#invoice-results tbody tr")

@@ -31,10 +31,21 @@ def test_register_an_address_and_receive_the_next_invoices(page, portal, custome
 
     prefix = f"6{uuid.uuid4().int % 10**6:06d}"
     numbers = [f"{prefix}{n}" for n in (1, 2)]
-    import_file(portal, "invoices", [
-        {"number": n, "date": "2026-11-25", "total_ht": "10.00", "total_ttc": "12.00",
-         "client_code": "00002501", "subscriber": "CLIENT 1"} for n in numbers
-    ])  # fmt: skip
+    import_file(
+        portal,
+        "invoices",
+        [
+            {
+                "number": n,
+                "date": "2026-11-25",
+                "total_ht": "10.00",
+                "total_ttc": "12.00",
+                "client_code": "00002501",
+                "subscriber": "CLIENT 1",
+            }
+            for n in numbers
+        ],
+    )
     portal.wait_for(
         lambda: len([m for m in smtp_sink.messages if m["To"] == address]) == 2, "two e-mails"
     )

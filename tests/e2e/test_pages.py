@@ -14,13 +14,30 @@ from tests.e2e.conftest import log_in, page_problems
 
 ROOT = Path(__file__).parents[2]
 CUSTOMER_PAGES = [
-    "/", "/favourites", "/scope", "/contrats/", "/factures/", "/factures/notifications/",
-    "/factures/notifications/journal", "/consommations/", "/porte-monnaie/",
-    "/porte-monnaie/recharger", "/paiements/", "/courrier/", "/courrier/nouveau",
-    "/compte/profil", "/search?q=Lyon",
-]  # fmt: skip
-OPERATOR_PAGES = ["/operator/organisations", "/operator/users", "/operator/apps",
-                  "/operator/plugins", "/operator/audit", "/operator/courriers/"]  # fmt: skip
+    "/",
+    "/favourites",
+    "/scope",
+    "/contrats/",
+    "/factures/",
+    "/factures/notifications/",
+    "/factures/notifications/journal",
+    "/consommations/",
+    "/porte-monnaie/",
+    "/porte-monnaie/recharger",
+    "/paiements/",
+    "/courrier/",
+    "/courrier/nouveau",
+    "/compte/profil",
+    "/search?q=Lyon",
+]
+OPERATOR_PAGES = [
+    "/operator/organisations",
+    "/operator/users",
+    "/operator/apps",
+    "/operator/plugins",
+    "/operator/audit",
+    "/operator/courriers/",
+]
 
 
 README_PICTURES = {"dashboard", "factures", "invoice", "consommations", "login"}

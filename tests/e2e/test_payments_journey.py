@@ -40,15 +40,38 @@ def test_top_up_the_wallet_and_receive_the_receipt(page, portal, customer, smtp_
 
 def test_pay_invoices_with_a_credit_note_set_against_its_invoice(page, portal, customer):
     prefix = f"8{uuid.uuid4().int % 10**6:06d}"
-    import_file(portal, "invoices", [
-        {"number": f"{prefix}1", "total_ht": "100.00", "total_ttc": "120.00", "date": "2026-11-02",
-         "client_code": "00002501", "subscriber": "CLIENT 1"},
-        {"number": f"{prefix}2", "type": "credit_note", "cancels": f"{prefix}1",
-         "total_ht": "-25.00", "total_ttc": "-30.00", "date": "2026-11-20",
-         "client_code": "00002501", "subscriber": "CLIENT 1"},
-        {"number": f"{prefix}3", "total_ht": "10.00", "total_ttc": "12.00", "date": "2026-11-21",
-         "client_code": "00002501", "subscriber": "CLIENT 1"},
-    ])  # fmt: skip
+    import_file(
+        portal,
+        "invoices",
+        [
+            {
+                "number": f"{prefix}1",
+                "total_ht": "100.00",
+                "total_ttc": "120.00",
+                "date": "2026-11-02",
+                "client_code": "00002501",
+                "subscriber": "CLIENT 1",
+            },
+            {
+                "number": f"{prefix}2",
+                "type": "credit_note",
+                "cancels": f"{prefix}1",
+                "total_ht": "-25.00",
+                "total_ttc": "-30.00",
+                "date": "2026-11-20",
+                "client_code": "00002501",
+                "subscriber": "CLIENT 1",
+            },
+            {
+                "number": f"{prefix}3",
+                "total_ht": "10.00",
+                "total_ttc": "12.00",
+                "date": "2026-11-21",
+                "client_code": "00002501",
+                "subscriber": "CLIENT 1",
+            },
+        ],
+    )
     log_in(page, customer)
     page.goto(f"/factures/?q={prefix}")
     for n in (1, 2, 3):

@@ -17,10 +17,21 @@ from tests.e2e.conftest import import_file, log_in, organisation_id
 def test_an_invoice_goes_by_post_to_the_print_shop_and_comes_back_posted(page, portal, customer):
     number = f"7{uuid.uuid4().int % 10**6:06d}"
     recipient = {"name": "CLIENT 1", "address": "9 RUE DU COLONEL PIERRE AVIA\n75015 PARIS"}
-    import_file(portal, "invoices", [{
-        "number": number, "date": "2026-11-20", "total_ht": "100.00", "total_ttc": "120.00",
-        "client_code": "00002501", "subscriber": "CLIENT 1", "recipient": recipient,
-    }])  # fmt: skip
+    import_file(
+        portal,
+        "invoices",
+        [
+            {
+                "number": number,
+                "date": "2026-11-20",
+                "total_ht": "100.00",
+                "total_ttc": "120.00",
+                "client_code": "00002501",
+                "subscriber": "CLIENT 1",
+                "recipient": recipient,
+            }
+        ],
+    )
     portal.cli("wallet", "adjust", organisation_id(portal), "10", "--reason", "Crédit d’essai")
     log_in(page, customer)
     page.goto(f"/factures/?q={number}")

@@ -56,8 +56,9 @@ def detail(ticket_id: int):
 
 def _detail(ticket: Ticket, form: ReplyForm, status: int = 200):
     organisation = db.session.get(Organisation, ticket.organisation_id)
-    return render_template("tickets/desk_detail.html", ticket=ticket, form=form,
-                           organisation=organisation), status  # fmt: skip
+    return render_template(
+        "tickets/desk_detail.html", ticket=ticket, form=form, organisation=organisation
+    ), status
 
 
 @desk.post("/<int:ticket_id>/reply")
@@ -67,8 +68,12 @@ def reply(ticket_id: int):
     form = ReplyForm()
     if not form.validate_on_submit():
         return _detail(ticket, form, 400)
-    message = TicketMessage(organisation_id=ticket.organisation_id, author_id=current_user.id,
-                            from_operator=True, body=form.body.data.strip())  # fmt: skip
+    message = TicketMessage(
+        organisation_id=ticket.organisation_id,
+        author_id=current_user.id,
+        from_operator=True,
+        body=form.body.data.strip(),
+    )
     ticket.messages.append(message)
     ticket.status, ticket.updated_at = "answered", utcnow()
     db.session.commit()

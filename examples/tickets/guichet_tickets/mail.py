@@ -36,12 +36,17 @@ def notify_reply(message_id: int) -> bool:
         return False
     organisation = db.session.get(Organisation, ticket.organisation_id)
     with force_locale(author.locale or organisation.locale):
-        subject = _("Answer to your request #%(number)d: %(subject)s",
-                    number=ticket.id, subject=ticket.subject)  # fmt: skip
+        subject = _(
+            "Answer to your request #%(number)d: %(subject)s",
+            number=ticket.id,
+            subject=ticket.subject,
+        )
         body = render_template(
-            "tickets/reply_email.txt", ticket=ticket, message=message,
+            "tickets/reply_email.txt",
+            ticket=ticket,
+            message=message,
             link=external_url("tickets.detail", ticket_id=ticket.id),
-        )  # fmt: skip
+        )
     try:
         return send_email([author.email], subject, body)
     except Exception:

@@ -24,10 +24,14 @@ class Ticket(TenantMixin, db.Model):
 
     __tablename__ = "tickets"
     __table_args__ = (
-        Index("ix_tickets_organisation_id_status_updated_at",
-              "organisation_id", "status", "updated_at"),
+        Index(
+            "ix_tickets_organisation_id_status_updated_at",
+            "organisation_id",
+            "status",
+            "updated_at",
+        ),
         {"info": PLUGIN},
-    )  # fmt: skip
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int | None] = mapped_column(

@@ -32,8 +32,11 @@ from .forms import ReplyForm, SettingsForm, TicketForm
 from .models import Ticket, TicketMessage
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
-STATUS_LABELS = {"open": _l("Waiting for your provider"), "answered": _l("Answered"),
-                 "closed": _l("Closed")}  # fmt: skip
+STATUS_LABELS = {
+    "open": _l("Waiting for your provider"),
+    "answered": _l("Answered"),
+    "closed": _l("Closed"),
+}
 
 
 @bp.context_processor
@@ -77,8 +80,13 @@ def index():
         query = query.where(Ticket.status == listing.status)
     order = Ticket.updated_at.desc() if listing.descending else Ticket.updated_at
     tickets = page_rows(listing, query, (order, Ticket.id.desc()))
-    return render("tickets/index.html", "results", listing=listing, tickets=tickets,
-                  is_admin=current_membership().is_admin)  # fmt: skip
+    return render(
+        "tickets/index.html",
+        "results",
+        listing=listing,
+        tickets=tickets,
+        is_admin=current_membership().is_admin,
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -95,9 +103,12 @@ def new():
         category=form.category.data if "category" in form else "",
     )
     ticket.messages.append(
-        TicketMessage(organisation_id=ticket.organisation_id, author_id=current_user.id,
-                      body=form.body.data.strip())
-    )  # fmt: skip
+        TicketMessage(
+            organisation_id=ticket.organisation_id,
+            author_id=current_user.id,
+            body=form.body.data.strip(),
+        )
+    )
     db.session.add(ticket)
     db.session.flush()
     emit("ticket.opened", {"organisation_id": ticket.organisation_id, "ticket_id": ticket.id})
@@ -118,8 +129,9 @@ def _detail(ticket: Ticket, form: ReplyForm, status: int = 200):
         .options(selectinload(TicketMessage.author))
         .order_by(TicketMessage.id)
     ).all()
-    return render_template("tickets/detail.html", ticket=ticket, messages=messages,
-                           form=form), status  # fmt: skip
+    return render_template(
+        "tickets/detail.html", ticket=ticket, messages=messages, form=form
+    ), status
 
 
 @bp.post("/<int:ticket_id>/reply")
@@ -133,9 +145,12 @@ def reply(ticket_id: int):
     if not form.validate_on_submit():
         return _detail(ticket, form, 400)
     ticket.messages.append(
-        TicketMessage(organisation_id=ticket.organisation_id, author_id=current_user.id,
-                      body=form.body.data.strip())
-    )  # fmt: skip
+        TicketMessage(
+            organisation_id=ticket.organisation_id,
+            author_id=current_user.id,
+            body=form.body.data.strip(),
+        )
+    )
     ticket.status, ticket.updated_at = "open", utcnow()
     db.session.commit()
     return redirect(url_for("tickets.detail", ticket_id=ticket.id), 303)
@@ -158,12 +173,16 @@ def settings():
         abort(404)
     current = app_settings(membership.organisation_id, "tickets")
     form = SettingsForm(
-        data={"categories": "\n".join(current["categories"]),
-              "members_see_all": current["members_see_all"]}
-    )  # fmt: skip
+        data={
+            "categories": "\n".join(current["categories"]),
+            "members_see_all": current["members_see_all"],
+        }
+    )
     if form.validate_on_submit():
-        values = {"categories": form.categories_list(),
-                  "members_see_all": form.members_see_all.data}  # fmt: skip
+        values = {
+            "categories": form.categories_list(),
+            "members_see_all": form.members_see_all.data,
+        }
         update_app_settings(membership.organisation, "tickets", values)
         db.session.commit()
         flash(_("Saved."), "info")

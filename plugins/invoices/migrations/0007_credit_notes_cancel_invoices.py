@@ -24,9 +24,13 @@ def upgrade():
         )
         batch_op.add_column(sa.Column("notes", sa.Text(), nullable=False, server_default=""))
     op.create_index(
-        "ix_invoices_cancels", "invoices", ["cancels"], unique=False,
-        sqlite_where=sa.text("cancels != ''"), postgresql_where=sa.text("cancels != ''"),
-    )  # fmt: skip
+        "ix_invoices_cancels",
+        "invoices",
+        ["cancels"],
+        unique=False,
+        sqlite_where=sa.text("cancels != ''"),
+        postgresql_where=sa.text("cancels != ''"),
+    )
 
 
 def downgrade():

@@ -27,21 +27,26 @@ def upgrade():
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["author_id"], ["users.id"], name=op.f("fk_tickets_author_id_users"),
+            ["author_id"],
+            ["users.id"],
+            name=op.f("fk_tickets_author_id_users"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["organisation_id"], ["organisations.id"],
-            name=op.f("fk_tickets_organisation_id_organisations"), ondelete="CASCADE",
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_tickets_organisation_id_organisations"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
-    )  # fmt: skip
+    )
     op.create_index(op.f("ix_tickets_author_id"), "tickets", ["author_id"])
     op.create_index(op.f("ix_tickets_organisation_id"), "tickets", ["organisation_id"])
     op.create_index(
         "ix_tickets_organisation_id_status_updated_at",
-        "tickets", ["organisation_id", "status", "updated_at"],
-    )  # fmt: skip
+        "tickets",
+        ["organisation_id", "status", "updated_at"],
+    )
     op.create_table(
         "ticket_messages",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -53,19 +58,25 @@ def upgrade():
         sa.Column("notified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["author_id"], ["users.id"], name=op.f("fk_ticket_messages_author_id_users"),
+            ["author_id"],
+            ["users.id"],
+            name=op.f("fk_ticket_messages_author_id_users"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["organisation_id"], ["organisations.id"],
-            name=op.f("fk_ticket_messages_organisation_id_organisations"), ondelete="CASCADE",
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_ticket_messages_organisation_id_organisations"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["ticket_id"], ["tickets.id"], name=op.f("fk_ticket_messages_ticket_id_tickets"),
+            ["ticket_id"],
+            ["tickets.id"],
+            name=op.f("fk_ticket_messages_ticket_id_tickets"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_messages")),
-    )  # fmt: skip
+    )
     op.create_index(
         op.f("ix_ticket_messages_organisation_id"), "ticket_messages", ["organisation_id"]
     )
