@@ -144,3 +144,29 @@ class MigrationLocation:
     plugin: str
     path: Path
     version_table: str
+
+
+@dataclass(frozen=True)
+class DocumentFile:
+    """A document ready to send: a file on disk, its media type and the name it is
+    downloaded or attached under."""
+
+    path: Path
+    media_type: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class DocumentFormat:
+    """A rendering an app gives of its objects (``guichet_document_formats``): the
+    invoice as PDF, later Factur-X or UBL. ``model`` is the class of the objects it
+    renders (an ORM model), ``render(obj)`` returns the :class:`DocumentFile`. Another
+    app asks for "the PDF of this invoice" with ``document_file(invoice, "pdf")``
+    instead of importing the app that makes it."""
+
+    key: str
+    app_key: str
+    model: type
+    label: Any
+    media_type: str
+    render: Callable[[Any], DocumentFile]

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         Action,
         ApiImport,
         App,
+        DocumentFormat,
         MenuItem,
         MigrationLocation,
         OperatorPage,
@@ -170,6 +171,21 @@ def guichet_event(name: str, payload: dict[str, Any]) -> None:
 
 
 @hookspec
+def guichet_document_formats() -> list[DocumentFormat]:
+    """Give renderings of this plugin's objects: :class:`core.appinfo.DocumentFormat`
+    values (the invoice as PDF; later Factur-X, UBL). Other apps ask for a document
+    with ``document_file(obj, "pdf")`` and never import the app that makes it.
+    *Not per organisation*: collected once; a caller offers an object's documents only
+    where the object's app is usable. Example::
+
+        def pdf(invoice):
+            return DocumentFile(invoice_pdf(invoice), "application/pdf", f"{invoice.number}.pdf")
+
+        return [DocumentFormat("pdf", "invoices", Invoice, "PDF", "application/pdf", pdf)]
+    """
+
+
+@hookspec
 def guichet_payment_providers() -> list[type[PaymentProvider]]:
     """Offer payment providers: subclasses of :class:`core.payments.PaymentProvider`
     (create a payment, fetch its state, refund, the settings it reads). *Not per
@@ -189,8 +205,9 @@ def guichet_payment_providers() -> list[type[PaymentProvider]]:
 def guichet_payment_purposes() -> list[PaymentPurpose]:
     """Say what a payment made for a purpose does to this plugin's data: returns
     :class:`core.payments.PaymentPurpose` values whose handlers run inside the
-    payment's locked transaction when it is paid, fails, is refunded or charged back. The payments app writes no other app's table: the app that owns the
-    data registers what happens to it. *Not per organisation*: money that arrived is
+    payment's locked transaction when it is paid, fails, is refunded or charged
+    back. The payments app writes no other app's table: the app that owns the data
+    registers what happens to it. *Not per organisation*: money that arrived is
     applied even where the app was switched off meanwhile (its data stays, and comes
     back with it). Example::
 

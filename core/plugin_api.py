@@ -35,6 +35,9 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
 - CSV exports: ``Dialect``, ``requested_dialect``, ``stream_rows``, ``csv_text``,
   ``csv_response``;
 - money and locale: ``money``, ``short_date``;
+- documents of other apps' objects: ``document_file`` and ``document_formats``
+  (``guichet_document_formats`` gives ``DocumentFormat`` values rendering a
+  ``DocumentFile``), ``NoSuchFormat``;
 - documents: ``store_document``, ``stored_path``, ``check_pdf``, ``decode_pdf``,
   ``encode_pdf``, ``document_digest``, ``pdf_limits``, ``declared_pages``,
   ``inflate_pages``, ``render_pdf``, ``embed_fonts``, ``FONTS_FOLDER``,
@@ -69,6 +72,8 @@ from core.appinfo import (
     Action,
     ApiImport,
     App,
+    DocumentFile,
+    DocumentFormat,
     MenuItem,
     MigrationLocation,
     OperatorPage,
@@ -102,6 +107,7 @@ from core.errors import error_response
 from core.events import emit
 from core.extensions import csrf, db, limiter
 from core.favourites import app_usable
+from core.formats import NoSuchFormat, document_file, document_formats
 from core.hookspecs import hookimpl
 from core.i18n import language_choices, money, short_date
 from core.importing import (
@@ -185,6 +191,8 @@ __all__ = [
     "ApiImport",
     "App",
     "Dialect",
+    "DocumentFile",
+    "DocumentFormat",
     "FONTS_FOLDER",
     "Fault",
     "ImportRejected",
@@ -201,6 +209,7 @@ __all__ = [
     "MenuItem",
     "Method",
     "MigrationLocation",
+    "NoSuchFormat",
     "OperatorPage",
     "Organisation",
     "OutgoingLetter",
@@ -248,6 +257,8 @@ __all__ = [
     "declared_pages",
     "decode_pdf",
     "document_digest",
+    "document_file",
+    "document_formats",
     "embed_fonts",
     "emit",
     "enabled_app_keys",

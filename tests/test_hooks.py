@@ -1,10 +1,14 @@
 """Each hook of core.hookspecs, exercised through a sample plugin."""
 
 from datetime import date
+from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
+from flask import current_app
+from pypdf import PdfReader
+from sqlalchemy import select
 
 from core.activation import set_app_enabled
 from core.appsystem import build_plugin_manager, registry
@@ -12,7 +16,18 @@ from core.cli import add_plugin_commands
 from core.events import emit
 from core.extensions import db
 from core.hookspecs import hookimpl
-from tests.conftest import make_app
+from core.models import Account
+from core.plugin_api import (
+    App,
+    DocumentFile,
+    DocumentFormat,
+    NoSuchFormat,
+    document_file,
+    document_formats,
+)
+from plugins.invoices.importing import import_invoices
+from plugins.invoices.models import Invoice
+from tests.conftest import invoice_item, make_app
 from tests.sample_plugins import Notes, Recorder
 
 
@@ -210,3 +225,42 @@ def test_hook_guichet_demo_data_is_loaded_by_guichet_demo(rec_app):
     result = run_cli(rec_app, "demo")
     assert result.exit_code == 0, result.output
     assert "recorder: demo ready" in result.output and Recorder.demo == ["Client 1"]
+
+
+class AccountSheets:
+    """Renders a customer account as a text sheet: a format of an object this plugin
+    does not own the class of, which is allowed (the core's ``Account``)."""
+
+    __name__ = "sheets"
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="sheets", name="Fiches", endpoint="portal.home")]
+
+    @hookimpl
+    def guichet_document_formats(self):
+        def sheet(account):
+            path = Path(current_app.instance_path) / f"sheet-{account.client_code}.txt"
+            path.write_text(f"{account.client_code} {account.name}\n")
+            return DocumentFile(path, "text/plain", path.name)
+
+        return [DocumentFormat("sheet", "sheets", Account, "Fiche", "text/plain", sheet)]
+
+
+def test_hook_guichet_document_formats_give_another_apps_documents_by_format(tmp_path, org):
+    import_invoices([invoice_item("62274737")])
+    invoice = db.session.scalar(select(Invoice))
+    pdf = document_file(invoice, "pdf")  # what postal and notifications ask for
+    assert (pdf.media_type, pdf.filename) == ("application/pdf", "facture-62274737.pdf")
+    text = PdfReader(pdf.path).pages[0].extract_text()
+    assert "62274737" in text and "67" in text
+    assert [f.key for f in document_formats(invoice)] == ["pdf"]
+    with pytest.raises(NoSuchFormat, match="no 'ubl' format for Invoice"):
+        document_file(invoice, "ubl")
+
+    portal = make_app(tmp_path, EXTRA_PLUGINS=[AccountSheets()])
+    with portal.app_context():
+        account = db.session.get(Account, org.accounts[0].id)
+        sheet = document_file(account, "sheet")
+        assert sheet.path.read_text() == f"{account.client_code} {account.name}\n"
+        assert [f.key for f in document_formats(invoice)] == ["pdf"]  # formats follow classes

@@ -30,6 +30,7 @@ from core.plugin_api import (
     Action,
     ApiImport,
     App,
+    DocumentFormat,
     MenuItem,
     MigrationLocation,
     PaymentPurpose,
@@ -52,7 +53,7 @@ from core.plugin_api import (
     short_date,
 )
 
-from . import archive, documents, export, queries, receipts, settlement
+from . import archive, documents, export, public, queries, receipts, settlement
 from .importing import from_csv, import_invoices
 from .models import Invoice, InvoiceLine
 from .schema import INVOICE_SCHEMA
@@ -60,7 +61,7 @@ from .schema import INVOICE_SCHEMA
 log = logging.getLogger(__name__)
 GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
 
-APP_KEY = "invoices"
+APP_KEY = public.APP_KEY
 SECTION = _l("Contracts and invoices")
 LINES_PER_PAGE = 20
 DEMO_INVOICES = 3000
@@ -153,6 +154,13 @@ def guichet_actions(target):
         url = url_for("invoices.index", contract=target.number)
         return [Action(APP_KEY, _l("See its invoices"), url, order=10)]
     return []
+
+
+@hookimpl
+def guichet_document_formats():
+    return [
+        DocumentFormat("pdf", APP_KEY, Invoice, "PDF", "application/pdf", documents.pdf_document)
+    ]
 
 
 @hookimpl
@@ -361,9 +369,10 @@ def issuer_incomplete(error: documents.IssuerIncomplete):
 def pdf(invoice_id: int):
     """The invoice as PDF (rendered once per content, then served from the cache)."""
     invoice = get_scoped_or_404(Invoice, invoice_id)
-    path = documents.invoice_pdf(invoice)
-    name = f"{'avoir' if invoice.kind == 'credit_note' else 'facture'}-{invoice.number}.pdf"
-    return send_file(path, mimetype="application/pdf", download_name=name, max_age=0)
+    document = documents.pdf_document(invoice)
+    return send_file(
+        document.path, mimetype=document.media_type, download_name=document.filename, max_age=0
+    )
 
 
 @bp.get("/widget")

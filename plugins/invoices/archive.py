@@ -12,7 +12,7 @@ from core.plugin_api import (
     db,
 )
 
-from .documents import invoice_pdf
+from .documents import file_name, invoice_pdf
 
 
 class _Pipe:
@@ -39,8 +39,7 @@ def zip_of_pdfs(selection: Select) -> Iterator[bytes]:
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED) as archive:
         for invoice in db.session.scalars(selection):
-            kind = "avoir" if invoice.kind == "credit_note" else "facture"
             with open(invoice_pdf(invoice), "rb") as pdf:
-                archive.writestr(f"{kind}-{invoice.number}.pdf", pdf.read())
+                archive.writestr(file_name(invoice), pdf.read())
             yield pipe.take()
     yield pipe.take()

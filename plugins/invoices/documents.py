@@ -19,6 +19,7 @@ from flask_babel import get_locale
 from core.plugin_api import (
     FONTS_FOLDER,
     PDF_RENDERER,
+    DocumentFile,
     issuer_missing,
     render_pdf,
     stored_path,
@@ -115,3 +116,15 @@ def invoice_pdf(invoice: Invoice) -> Path:
         if os.path.exists(temporary):
             os.unlink(temporary)
     return path
+
+
+def file_name(invoice: Invoice, extension: str = "pdf") -> str:
+    """``facture-62274737.pdf`` or ``avoir-…``: the name a document is downloaded,
+    attached or archived under."""
+    kind = "avoir" if invoice.kind == "credit_note" else "facture"
+    return f"{kind}-{invoice.number}.{extension}"
+
+
+def pdf_document(invoice: Invoice) -> DocumentFile:
+    """The ``pdf`` document format of an invoice (``guichet_document_formats``)."""
+    return DocumentFile(invoice_pdf(invoice), "application/pdf", file_name(invoice))

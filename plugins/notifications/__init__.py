@@ -41,6 +41,7 @@ from core.plugin_api import (
     render,
     scoped,
 )
+from plugins.invoices.public import Invoice
 
 from . import sending
 from .models import STATUSES, Delivery, Settings, Subscription
@@ -350,8 +351,6 @@ def log():
 @limiter.limit("30 per hour", methods=["POST"])  # e-mails to any address: bounded
 def send():
     """Send invoices selected in the list (``id`` arguments) to a typed address."""
-    from plugins.invoices.models import Invoice
-
     ids = [int(i) for i in request.values.getlist("id") if i.isdigit()][:100]
     invoices = db.session.scalars(
         scoped(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.number)

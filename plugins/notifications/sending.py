@@ -30,6 +30,7 @@ from core.plugin_api import (
     User,
     backoff,
     db,
+    document_file,
     external_url,
     mail_configured,
     permitted_account_ids,
@@ -37,8 +38,7 @@ from core.plugin_api import (
     task,
     utcnow,
 )
-from plugins.invoices.documents import invoice_pdf
-from plugins.invoices.models import Invoice
+from plugins.invoices.public import Invoice
 
 from .models import FLAG_AFTER_FAILURES, Delivery, Subscription
 
@@ -320,10 +320,9 @@ def message_for(delivery: Delivery, invoices: list[Invoice]) -> EmailMessage:
         if delivery.attachments:
             for invoice in invoices:
                 kind = _("credit-note") if invoice.kind == "credit_note" else _("invoice")
+                pdf = document_file(invoice, "pdf")
                 message.attach(
-                    f"{kind}-{invoice.number}.pdf",
-                    invoice_pdf(invoice).read_bytes(),
-                    "application/pdf",
+                    f"{kind}-{invoice.number}.pdf", pdf.path.read_bytes(), pdf.media_type
                 )
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2].rstrip(">") or "guichet"
     # RFC 5322's msg-id: the key (with its ':' and '@') as a digest, unique across resets

@@ -44,7 +44,7 @@ from core.plugin_api import (
     render,
     scoped,
 )
-from plugins.invoices.models import Invoice
+from plugins.invoices.public import Invoice
 
 from . import flow
 from .models import OPEN, Payment, PaymentInvoice

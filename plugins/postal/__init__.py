@@ -53,6 +53,7 @@ from core.plugin_api import (
     current_membership,
     current_scope,
     db,
+    document_file,
     get_scoped_or_404,
     hookimpl,
     ledger,
@@ -69,8 +70,7 @@ from core.plugin_api import (
     stored_path,
     stream_rows,
 )
-from plugins.invoices.documents import invoice_pdf
-from plugins.invoices.models import Invoice
+from plugins.invoices.public import Invoice
 
 from . import sending
 from .address import COUNTRIES, check_address, country_name
@@ -409,7 +409,7 @@ def new():
     lines, country, options, errors = _letter_form(request.form)
     data, title = None, ""
     if invoice is not None:
-        data = invoice_pdf(invoice).read_bytes()
+        data = document_file(invoice, "pdf").path.read_bytes()
         title = _("Invoice %(number)s", number=invoice.number)
         terms = _terms(current_scope().organisation_id)
         if terms is not None and request.form.get("terms") == "y":

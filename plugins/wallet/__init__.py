@@ -44,6 +44,7 @@ from core.plugin_api import (
     stream_rows,
     utcnow,
 )
+from plugins.payments import public as payments
 
 from . import topups
 
@@ -198,9 +199,7 @@ def _state(organisation_id: int) -> dict:
 
 def topup_available(organisation_id: int) -> bool:
     """Top-ups need the online payments app and a configured provider."""
-    from plugins.payments import flow
-
-    return flow.available(organisation_id)
+    return payments.available(organisation_id)
 
 
 class TopUpForm(FlaskForm):
@@ -244,8 +243,6 @@ class TopUpForm(FlaskForm):
 @limiter.limit("30/hour", methods=["POST"])
 def topup():
     """The "Charger le solde" form: choose an amount, then pay it at the provider."""
-    from plugins.payments import flow  # inside: payments imports the wallet (issue 18)
-
     scope = current_scope()
     if not topup_available(scope.organisation_id):
         abort(404)
@@ -257,7 +254,7 @@ def topup():
     ]
     provider = payment_provider()
     methods = provider.methods(
-        presets[0] if presets else config["WALLET_TOPUP_MIN"], "EUR", flow.provider_locale()
+        presets[0] if presets else config["WALLET_TOPUP_MIN"], "EUR", payments.provider_locale()
     )
     form = TopUpForm(presets, methods)
     status = 200
@@ -270,7 +267,7 @@ def topup():
         amount = form.amount()
         if amount is not None:
             try:
-                payment = flow.start(
+                payment = payments.start(
                     "topup",
                     scope.organisation_id,
                     account_id,
@@ -284,7 +281,7 @@ def topup():
                     _("The payment service refused the payment: %(reason)s", reason=error.message)
                 )
             else:
-                return redirect(flow.checkout_target(payment), 303)
+                return redirect(payments.checkout_target(payment), 303)
         status = 422
     elif form.is_submitted():
         status = 422

@@ -1,0 +1,36 @@
+"""Document formats: the renderings apps give of their objects, through
+``guichet_document_formats`` (the invoices app renders an invoice as PDF). Another app
+asks for one with :func:`document_file`, so it never imports the app that makes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from core.appinfo import DocumentFile, DocumentFormat
+from core.appsystem import registry
+
+
+class NoSuchFormat(LookupError):
+    """No installed app renders this kind of object in this format."""
+
+
+def document_formats(target: Any) -> list[DocumentFormat]:
+    """The formats ``target`` can be had in, in the order the plugins give them (the
+    formats are collected once per app)."""
+    formats = current_app.extensions.get("guichet_formats")
+    if formats is None:
+        formats = registry(current_app).call("guichet_document_formats")
+        current_app.extensions["guichet_formats"] = formats
+    return [f for f in formats if isinstance(target, f.model)]
+
+
+def document_file(target: Any, key: str = "pdf") -> DocumentFile:
+    """``target`` rendered in format ``key`` (``"pdf"``). Raises :class:`NoSuchFormat`
+    when no installed app gives that format of such an object; whatever the format's
+    renderer raises otherwise (the invoices app's ``IssuerIncomplete``, answered 503)."""
+    for found in document_formats(target):
+        if found.key == key:
+            return found.render(target)
+    raise NoSuchFormat(f"no {key!r} format for {type(target).__name__}")

@@ -1,0 +1,8 @@
+"""The online payments app's public contract: what another app may use to take a
+payment for its own purpose (the wallet's top-up form). An app imports this module
+and nothing else of the payments app (an import-linter contract holds it); what the
+payment does once paid is the purpose's (``guichet_payment_purposes``)."""
+
+from .flow import APP_KEY, available, checkout_target, provider_locale, start
+
+__all__ = ["APP_KEY", "available", "checkout_target", "provider_locale", "start"]
