@@ -54,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
         extra_plugins=app.config["EXTRA_PLUGINS"],
         load_entrypoints=app.config["LOAD_ENTRYPOINT_PLUGINS"],
         blocked=app.config["BLOCKED_PLUGINS"],
+        trace=app.config["TRACE_PLUGINS"],
     )
     babel.init_app(
         app,

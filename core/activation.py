@@ -54,6 +54,25 @@ def enabled_app_keys(organisation_id: int) -> frozenset[str]:
     return cache[organisation_id]
 
 
+def usable_app_keys(organisation_id: int, admin: bool = True) -> frozenset[str]:
+    """The apps of an organisation that may be used: enabled, allowed to the role
+    (apps with the ``admin`` permission only when ``admin``), and so are the apps each
+    requires (cached per request)."""
+    cache = g.setdefault("_usable_apps", {})
+    key = (organisation_id, admin)
+    if key not in cache:
+        apps = registry(current_app).apps
+        usable = {
+            k
+            for k in enabled_app_keys(organisation_id)
+            if admin or "admin" not in apps[k].app.permissions
+        }
+        while missing := {k for k in usable if not set(apps[k].app.requires) <= usable}:
+            usable -= missing  # and what requires them, in the next round
+        cache[key] = frozenset(usable)
+    return cache[key]
+
+
 def require_app(key: str) -> None:
     if key not in registry(current_app).apps:
         raise UnknownApp(key)

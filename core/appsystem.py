@@ -2,13 +2,20 @@
 per-organisation hook calls, and the blueprint gate.
 
 Everything a plugin contributes passes through :class:`Registry`, kept in
-``app.extensions["guichet"]``.
+``app.extensions["guichet"]``. Hooks are called through pluggy itself (its order, its
+``firstresult`` hooks, its wrappers and its tracing), each implementation contained:
+one that raises is logged with its plugin's name and counts as having returned
+nothing, and what it returns is checked against the hook's declared return type (a
+widget given as a dict is refused with a message, never a crash further on).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+import types
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -18,7 +25,7 @@ from flask import Flask
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from core import hookspecs
-from core.appinfo import App, PluginBlueprint, Widget
+from core.appinfo import App, Widget
 
 API_VERSION = "1.0"  # the version of the public plugin API (core.plugin_api)
 
@@ -39,12 +46,111 @@ class PluginStatus:
         return not self.problem
 
 
+class PerOrganisationHook(TypeError):
+    """A per-organisation hook was called for no organisation."""
+
+
+@functools.cache
+def expected_item(hook: str) -> tuple[type, bool] | None:
+    """What each item a hook returns must be, from its specification's return type:
+    ``(Widget, False)`` for ``list[Widget]``, ``(PaymentProvider, True)`` for
+    ``list[type[PaymentProvider]]``; ``None`` when the hook returns nothing."""
+    import click
+
+    from core import appinfo, models, payments, postal, tenancy
+
+    names = {**vars(appinfo), **vars(models), **vars(payments), **vars(postal), **vars(tenancy)}
+    names["click"] = click
+    declared = typing.get_type_hints(getattr(hookspecs, hook), localns=names).get("return")
+    while True:
+        args = [a for a in typing.get_args(declared) if a is not type(None)]
+        origin = typing.get_origin(declared)
+        if origin in (types.UnionType, typing.Union, list) and len(args) == 1:
+            declared = args[0]  # X | None, list[X]
+        elif origin is type:
+            return args[0], True
+        elif declared in (None, type(None)):
+            return None
+        else:
+            return typing.get_origin(declared) or declared, False
+
+
+def checked(hook: str, plugin_name: str, value: Any) -> Any:
+    """``value`` as returned by a plugin's implementation of ``hook``, without the
+    items that are not what the hook declares (each refused with a logged message)."""
+    expected = expected_item(hook)
+    if expected is None or value is None:
+        return value
+    kind, is_class = expected
+
+    def fits(item: Any) -> bool:
+        if is_class:
+            return isinstance(item, type) and issubclass(item, kind)
+        return isinstance(item, kind)
+
+    many = isinstance(value, list | tuple)
+    items = list(value) if many else [value]
+    kept = [item for item in items if fits(item)]
+    for item in items:
+        if not fits(item):
+            what = f"a subclass of {kind.__name__}" if is_class else f"a {kind.__name__}"
+            log.error(
+                "plugin %s returned %r from %s, not %s; ignored", plugin_name, item, hook, what
+            )
+    if many:
+        return kept
+    return kept[0] if kept else None
+
+
+def _contained(function: Callable, plugin_name: str, hook: str) -> Callable:
+    """``function`` (a hook implementation) logging what it raises and returning
+    ``None`` then, its return value checked (:func:`checked`)."""
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            value = function(*args, **kwargs)
+        except Exception:
+            log.exception("plugin %s failed in %s", plugin_name, hook)
+            return None
+        return checked(hook, plugin_name, value)
+
+    return call
+
+
 class PluginManager(pluggy.PluginManager):
-    """pluggy's manager, with the status of every plugin it was offered."""
+    """pluggy's manager, with the status of every plugin it was offered, and each
+    hook implementation contained (:func:`_contained`); wrappers are left as they are,
+    so that they may see and change what the others return."""
 
     def __init__(self) -> None:
         super().__init__(hookspecs.PROJECT)
         self.statuses: dict[str, PluginStatus] = {}
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        name = super().register(plugin, name)
+        for caller in self.get_hookcallers(plugin) or () if name else ():
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and not (impl.wrapper or impl.hookwrapper):
+                    impl.function = _contained(impl.function, impl.plugin_name, caller.name)
+        return name
+
+    def trace_calls(self) -> None:
+        """Log every hook call: the plugins it reaches, and what they returned
+        (``GUICHET_TRACE_PLUGINS=1``)."""
+
+        def before(hook: str, impls: list, kwargs: dict) -> None:
+            log.info(
+                "hook %s(%s) -> %s",
+                hook,
+                ", ".join(kwargs),
+                ", ".join(i.plugin_name for i in impls) or "no plugin",
+            )
+
+        def after(outcome: Any, hook: str, impls: list, kwargs: dict) -> None:
+            log.info("hook %s returned %r", hook, outcome.get_result())
+
+        self.add_hookcall_monitoring(before, after)
 
     def refuse(self, name: str, problem: str) -> None:
         """Keep ``name`` out entirely (never half-loaded), and say why."""
@@ -93,13 +199,17 @@ def build_plugin_manager(
     extra_plugins: Iterable[object] = (),
     load_entrypoints: bool = True,
     blocked: Iterable[str] = (),
+    trace: bool = False,
 ) -> PluginManager:
     """Create the manager: the hook specifications, the extra plugins, then the
     ``guichet`` entry points. A plugin that cannot be imported, declares an
     incompatible API range or implements an unknown hook is refused with a message
-    naming it (see ``pm.statuses``); the portal starts without it."""
+    naming it (see ``pm.statuses``); the portal starts without it. ``trace`` logs
+    every hook call."""
     pm = PluginManager()
     pm.add_hookspecs(hookspecs)
+    if trace:
+        pm.trace_calls()
     for name in blocked:
         pm.set_blocked(name)
         pm.statuses[name] = PluginStatus(name, problem="blocked by configuration")
@@ -137,7 +247,7 @@ class Registry:
         self.blueprint_apps: dict[str, str] = {}  # blueprint name -> app key
         self.operator_blueprints: set[str] = set()  # blueprints for operators only
         self.migrations: list[tuple[str, Any]] = []  # (plugin, MigrationLocation)
-        self._subsets: dict[frozenset[str], set[object]] = {}
+        self._subsets: dict[tuple[str, frozenset[str]], Any] = {}
         self._plugin_apps: dict[str, set[str]] = {}
 
     # -- start-up -----------------------------------------------------------------
@@ -153,7 +263,7 @@ class Registry:
         owners: dict[str, str] = {}
         declared = self.results_by_plugin("guichet_apps")
         for plugin_name, app in declared:
-            if isinstance(app, App) and owners.setdefault(app.key, plugin_name) != plugin_name:
+            if owners.setdefault(app.key, plugin_name) != plugin_name:
                 log.error(
                     "plugin %s declares app %r, already declared by plugin %s; ignored",
                     plugin_name,
@@ -167,9 +277,6 @@ class Registry:
         for plugin_name, app in declared:
             if not self.pm.has_plugin(plugin_name):
                 continue  # refused above: none of its apps
-            if not isinstance(app, App):
-                log.error("plugin %s returned %r from guichet_apps, not an App", plugin_name, app)
-                continue
             self.apps[app.key] = AppEntry(app, plugin_name)
             self._plugin_apps.setdefault(plugin_name, set()).add(app.key)
         for plugin_name, widget in self.results_by_plugin("guichet_widgets"):
@@ -178,9 +285,6 @@ class Registry:
                 continue
             self.widgets[widget.key] = widget
         for plugin_name, item in self.results_by_plugin("guichet_blueprints"):
-            if not isinstance(item, PluginBlueprint):
-                log.error("plugin %s returned %r from guichet_blueprints", plugin_name, item)
-                continue
             if item.app_key is not None and item.app_key not in self._plugin_apps.get(
                 plugin_name, ()
             ):
@@ -194,46 +298,62 @@ class Registry:
 
     # -- calls --------------------------------------------------------------------
 
-    def call(self, hook: str, enabled: frozenset[str] | None = None, **kwargs: Any) -> list:
-        """Call ``hook`` on every plugin, or only on those enabled for an organisation
-        when ``enabled`` (its set of enabled app keys) is given. Each implementation is
-        called on its own: one that raises is logged with its plugin's name and skipped.
-        List results are flattened; ``None`` results are dropped."""
-        return [item for _, item in self.results_by_plugin(hook, enabled, **kwargs)]
+    def call(self, hook: str, **kwargs: Any) -> Any:
+        """Call ``hook`` on every plugin, through pluggy: list results are flattened,
+        ``None`` results dropped; a ``firstresult`` hook gives its one result. A
+        per-organisation hook raises :class:`PerOrganisationHook`: call it with
+        :meth:`for_organisation` (or :meth:`for_installation` for what belongs to no
+        organisation)."""
+        if hook in hookspecs.PER_ORGANISATION:
+            raise PerOrganisationHook(
+                f"{hook} is called per organisation: use "
+                f"registry.for_organisation(membership).call({hook!r}, ...)"
+            )
+        return _flattened(getattr(self.pm.hook, hook), kwargs)
 
-    def results_by_plugin(
-        self, hook: str, enabled: frozenset[str] | None = None, **kwargs: Any
-    ) -> list[tuple[str, Any]]:
-        """What :meth:`call` returns, each item with the name of the plugin it came from."""
-        caller = getattr(self.pm.hook, hook)
-        if enabled is not None:
-            caller = self.pm.subset_hook_caller(hook, self._disabled_plugins(enabled))
+    def for_organisation(self, who: Any) -> OrganisationHooks:
+        """The hooks as an organisation sees them: ``who`` is a membership (the apps
+        that member may use) or an organisation's id (the apps it has enabled, with
+        what they require). Only plugins owning one of those apps (and plugins that
+        own no app) are called, and items naming another app are dropped."""
+        from core.activation import usable_app_keys
+
+        if isinstance(who, int):
+            return OrganisationHooks(self, usable_app_keys(who))
+        return OrganisationHooks(self, usable_app_keys(who.organisation_id, who.is_admin))
+
+    def for_installation(self) -> OrganisationHooks:
+        """The hooks for what belongs to no organisation: every plugin is called."""
+        return OrganisationHooks(self, None)
+
+    def results_by_plugin(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """The declarations of a start-up hook (apps, widgets, blueprints, migrations),
+        each item with the name of the plugin it came from: the core checks that a
+        plugin declares widgets and blueprints for its own apps only. Every
+        implementation is called on its own, in registration order."""
         results: list[tuple[str, Any]] = []
-        for impl in caller.get_hookimpls():  # in registration order
-            try:
-                value = impl.function(*[kwargs[name] for name in impl.argnames])
-            except Exception:
-                log.exception("plugin %s failed in %s", impl.plugin_name, hook)
-                continue
-            if value is None:
-                continue
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            value = impl.function(*[kwargs[name] for name in impl.argnames])
             if isinstance(value, list | tuple):
                 results.extend((impl.plugin_name, item) for item in value)
-            else:
+            elif value is not None:
                 results.append((impl.plugin_name, value))
         return results
 
-    def _disabled_plugins(self, enabled: frozenset[str]) -> set[object]:
-        """Plugins that own apps, none of which is in ``enabled`` (cached per set)."""
-        removed = self._subsets.get(enabled)
-        if removed is None:
+    def subset_caller(self, hook: str, usable: frozenset[str]) -> Any:
+        """pluggy's caller of ``hook`` without the plugins that own apps, none of which
+        is in ``usable`` (cached per hook and set)."""
+        key = (hook, usable)
+        caller = self._subsets.get(key)
+        if caller is None:
             removed = {
                 self.pm.get_plugin(name)
                 for name, keys in self._plugin_apps.items()
-                if not keys & enabled
+                if not keys & usable
             }
-            self._subsets[enabled] = removed
-        return removed
+            caller = self.pm.subset_hook_caller(hook, removed)
+            self._subsets[key] = caller
+        return caller
 
     # -- lookups ------------------------------------------------------------------
 
@@ -246,6 +366,39 @@ class Registry:
         return sorted(
             (self.apps[k].app for k in wanted if k in self.apps), key=lambda a: str(a.name)
         )
+
+
+class OrganisationHooks:
+    """Hook calls for one organisation (:meth:`Registry.for_organisation`): only the
+    plugins of its usable apps are reached, and items that name an app it may not use
+    (a menu entry, an action, a search result of another app) are dropped."""
+
+    def __init__(self, apps: Registry, usable: frozenset[str] | None):
+        self.registry, self.usable = apps, usable
+
+    def call(self, hook: str, **kwargs: Any) -> Any:
+        """Like :meth:`Registry.call`, for this organisation."""
+        if self.usable is None:
+            return _flattened(getattr(self.registry.pm.hook, hook), kwargs)
+        found = _flattened(self.registry.subset_caller(hook, self.usable), kwargs)
+        if not isinstance(found, list):
+            return found
+        return [i for i in found if getattr(i, "app_key", None) in (None, *self.usable)]
+
+
+def _flattened(caller: Any, kwargs: dict[str, Any]) -> Any:
+    """Call a pluggy hook caller; its results in the order pluggy calls the plugins
+    (the last registered first, ``tryfirst`` and ``trylast`` honoured), lists joined."""
+    results = caller(**kwargs)
+    if caller.spec is not None and caller.spec.opts.get("firstresult"):
+        return results
+    flat: list[Any] = []
+    for value in results:
+        if isinstance(value, list | tuple):
+            flat.extend(value)
+        else:
+            flat.append(value)
+    return flat
 
 
 def registry(flask_app: Flask) -> Registry:

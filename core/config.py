@@ -73,6 +73,7 @@ DEFAULTS: dict[str, object] = {
     "LOAD_ENTRYPOINT_PLUGINS": True,
     "EXTRA_PLUGINS": [],
     "BLOCKED_PLUGINS": [],
+    "TRACE_PLUGINS": False,  # log every hook call: the plugins reached, what they returned
     "PAGE_SIZE": 25,
     # The provider's name and logo in the portal's header (the logo: a file of the
     # instance folder, or a URL), and the address of its terms of sale.

@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import current_app
 
-from core.activation import enabled_app_keys
 from core.appsystem import registry
 
 
 def emit(name: str, payload: dict[str, Any]) -> None:
     """Call ``guichet_event(name, payload)`` on the plugins concerned: with an
-    ``organisation_id`` in ``payload``, only those enabled for that organisation.
-    A plugin that raises is logged and does not stop the others."""
+    ``organisation_id`` in ``payload``, only those of the apps it has enabled; without
+    one, every plugin. A plugin that raises is logged and does not stop the others."""
     org_id = payload.get("organisation_id")
-    enabled = enabled_app_keys(org_id) if org_id is not None else None
-    registry(current_app).call("guichet_event", enabled=enabled, name=name, payload=payload)
+    apps = registry(current_app)
+    hooks = apps.for_installation() if org_id is None else apps.for_organisation(org_id)
+    hooks.call("guichet_event", name=name, payload=payload)

@@ -4,12 +4,12 @@ a disabled app's favourites and pins vanish, and come back when it is enabled ag
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from core import audit
-from core.activation import enabled_app_keys
+from core.activation import usable_app_keys
 from core.appinfo import App, Widget
 from core.appsystem import registry
 from core.extensions import db
@@ -29,22 +29,11 @@ class DashboardError(ValueError):
 
 
 def usable_apps(membership: Membership) -> dict[str, App]:
-    """Apps this member may use now: enabled for the organisation, allowed to its role,
-    and so are the apps each requires (computed once per request)."""
-    cache = g.setdefault("_usable_apps", {})
-    key = (membership.organisation_id, membership.is_admin)
-    if key not in cache:
-        apps = registry(current_app).apps
-        usable = {
-            k: apps[k].app
-            for k in enabled_app_keys(membership.organisation_id)
-            if "admin" not in apps[k].app.permissions or membership.is_admin
-        }
-        while missing := [k for k, app in usable.items() if not set(app.requires) <= set(usable)]:
-            for k in missing:  # and what requires them, in the next round
-                del usable[k]
-        cache[key] = usable
-    return cache[key]
+    """Apps this member may use now (:func:`core.activation.usable_app_keys`)."""
+    apps = registry(current_app).apps
+    return {
+        k: apps[k].app for k in usable_app_keys(membership.organisation_id, membership.is_admin)
+    }
 
 
 def app_usable(key: str) -> bool:

@@ -28,8 +28,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from core import favourites as favourites_mod
-from core.activation import enabled_app_keys
-from core.appinfo import Action, App, MenuItem, SearchResult
+from core.appinfo import App, MenuItem, SearchResult
 from core.appsystem import registry
 from core.auth import require_operator
 from core.extensions import db
@@ -148,18 +147,15 @@ class Shell:
         membership = current_membership()
         if membership is None:
             return []
-        apps = favourites_mod.usable_apps(membership)
         sections: dict[str, MenuSection] = {}
-        items = registry(current_app).call(
-            "guichet_menu_items",
-            enabled=enabled_app_keys(membership.organisation_id),
-            user=current_user,
-            organisation=membership.organisation,
+        items = (
+            registry(current_app)
+            .for_organisation(membership)
+            .call("guichet_menu_items", user=current_user, organisation=membership.organisation)
         )
         for item in sorted(items, key=lambda i: i.order):
-            if isinstance(item, MenuItem) and item.app_key in apps:
-                title = str(item.section)
-                sections.setdefault(title, MenuSection(title)).items.append(item)
+            title = str(item.section)
+            sections.setdefault(title, MenuSection(title)).items.append(item)
         return list(sections.values())
 
     @staticmethod
@@ -168,14 +164,8 @@ class Shell:
         membership = current_membership()
         if membership is None:
             return []
-        apps = favourites_mod.usable_apps(membership)
-        found = registry(current_app).call(
-            "guichet_actions", enabled=frozenset(apps), target=target
-        )
-        return sorted(
-            (a for a in found if isinstance(a, Action) and a.app_key in apps),
-            key=lambda a: a.order,
-        )
+        hooks = registry(current_app).for_organisation(membership)
+        return sorted(hooks.call("guichet_actions", target=target), key=lambda a: a.order)
 
     @staticmethod
     def tabs(app_key: str) -> list[MenuItem]:
@@ -183,12 +173,8 @@ class Shell:
         membership = current_membership()
         if membership is None:
             return []
-        apps = favourites_mod.usable_apps(membership)
-        found = registry(current_app).call("guichet_tabs", enabled=frozenset(apps), app_key=app_key)
-        return sorted(
-            (t for t in found if isinstance(t, MenuItem) and t.app_key in apps),
-            key=lambda t: t.order,
-        )
+        hooks = registry(current_app).for_organisation(membership)
+        return sorted(hooks.call("guichet_tabs", app_key=app_key), key=lambda t: t.order)
 
     @staticmethod
     def favourites() -> list[App]:
@@ -433,12 +419,9 @@ def search():
         found_accounts = _matching_accounts(query)
         if found_accounts:
             groups[_("Accounts")] = found_accounts
-        results = registry(current_app).call(
-            "guichet_search", enabled=frozenset(apps), query=query, scope=current_scope()
-        )
-        for result in results:
-            if isinstance(result, SearchResult) and result.app_key in apps:
-                groups.setdefault(str(apps[result.app_key].name), []).append(result)
+        hooks = registry(current_app).for_organisation(membership)
+        for result in hooks.call("guichet_search", query=query, scope=current_scope()):
+            groups.setdefault(str(apps[result.app_key].name), []).append(result)
     return render("portal/search.html", block="results", query=query, groups=groups)
 
 

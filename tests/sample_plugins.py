@@ -267,3 +267,33 @@ class FromTheFuture:
     @hookimpl
     def guichet_apps(self):
         return [App(key="future", name="Future", endpoint="portal.home")]
+
+
+class Sloppy:
+    """Returns what its hooks do not declare: a widget as a dict, a menu entry as text."""
+
+    __name__ = "sloppy"
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="sloppy", name="Sloppy", endpoint="portal.home")]
+
+    @hookimpl
+    def guichet_widgets(self):
+        return [{"key": "sloppy.w", "app_key": "sloppy"}, Widget("sloppy.ok", "sloppy", "OK", "x")]
+
+    @hookimpl
+    def guichet_menu_items(self, user, organisation):
+        return ["Mes brouillons", MenuItem("sloppy", "Services", "Sloppy", "portal.home")]
+
+
+class MenuEditor:
+    """A pluggy wrapper around the menu: it sees what the others return and changes
+    it (it owns no app, so it is reached for every organisation)."""
+
+    __name__ = "menu_editor"
+
+    @hookimpl(wrapper=True)
+    def guichet_menu_items(self, user, organisation):
+        found = yield
+        return [[item for items in found for item in items if item.label != "Mes notes"]]

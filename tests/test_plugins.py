@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from core.activation import enabled_app_keys, set_app_enabled
-from core.appsystem import registry
+from core.appsystem import PerOrganisationHook, registry
 from core.extensions import db
 from core.tenancy import Scope
 from tests.conftest import make_app, make_org, make_user
@@ -12,8 +12,10 @@ from tests.sample_plugins import (
     Broken,
     DuplicateNotes,
     FromTheFuture,
+    MenuEditor,
     Misspelled,
     Notes,
+    Sloppy,
 )
 
 
@@ -63,7 +65,7 @@ def test_duplicate_app_key_keeps_the_first_and_refuses_the_second_whole(tmp_path
     assert "which plugin notes declares already" in reg.pm.statuses["duplicate_notes"].problem
     assert reg.pm.get_plugin("duplicate_notes") is None  # none of its hooks are called
     with dup.app_context():
-        results = reg.call("guichet_search", query="00", scope=Scope(1))
+        results = reg.for_installation().call("guichet_search", query="00", scope=Scope(1))
     assert all(r.title != "from the duplicate" for r in results)
 
 
@@ -124,9 +126,8 @@ def test_disabled_app_disappears_everywhere_and_comes_back(plugin_app, pclient, 
     with plugin_app.app_context():
         scope = Scope(org.id)
         assert "notes" not in enabled_app_keys(org.id)
-        results = registry(plugin_app).call(
-            "guichet_search", enabled=enabled_app_keys(org.id), query="000", scope=scope
-        )
+        hooks = registry(plugin_app).for_organisation(org.id)
+        results = hooks.call("guichet_search", query="000", scope=scope)
         assert results == []
         set_app_enabled(org, "notes", True)
         db.session.commit()
@@ -151,12 +152,17 @@ def test_a_raising_plugin_is_contained_and_logged_with_its_name(pclient, caplog)
     assert "plugin broken failed in guichet_menu_items" in caplog.text
 
 
+def test_a_per_organisation_hook_called_for_no_organisation_raises(plugin_app, org):
+    with plugin_app.test_request_context(), pytest.raises(PerOrganisationHook) as refused:
+        registry(plugin_app).call("guichet_search", query="0000", scope=Scope(org.id))
+    assert "use registry.for_organisation(membership).call('guichet_search'" in str(refused.value)
+
+
 def test_hook_guichet_search_reaches_enabled_plugins_within_the_scope(plugin_app, org):
     other = make_org("Client 2", codes=("00009999",))
     with plugin_app.test_request_context():
-        results = registry(plugin_app).call(
-            "guichet_search", enabled=enabled_app_keys(org.id), query="0000", scope=Scope(org.id)
-        )
+        hooks = registry(plugin_app).for_organisation(org.id)
+        results = hooks.call("guichet_search", query="0000", scope=Scope(org.id))
     assert [r.title for r in results] == ["00002501"]
     assert other.id != org.id
 
@@ -187,3 +193,34 @@ def test_anonymous_request_to_a_plugin_route_goes_to_login(plugin_app):
 @pytest.fixture
 def user(org):
     return make_user("camille@client1.example.com", org, role="admin")
+
+
+def test_what_a_hook_does_not_declare_is_refused_with_a_message(tmp_path, user, caplog):
+    started = make_app(tmp_path, EXTRA_PLUGINS=[Notes(), Sloppy()], TRACE_PLUGINS=True)
+    assert "sloppy.ok" in registry(started).widgets
+    assert "sloppy.w" not in str(list(registry(started).widgets))
+    assert (
+        "returned {'key': 'sloppy.w', 'app_key': 'sloppy'} from guichet_widgets, not a Widget"
+        in (caplog.text)
+    )
+    client = started.test_client()
+    client.login(user.email)
+    with caplog.at_level(logging.INFO, logger="core.appsystem"):
+        page = client.get("/").get_data(as_text=True)
+    assert ">Sloppy</a>" in page and "Mes brouillons" not in page
+    assert "returned 'Mes brouillons' from guichet_menu_items, not a MenuItem" in caplog.text
+    # GUICHET_TRACE_PLUGINS: every call is logged with the plugins it reached
+    assert "hook guichet_menu_items(user, organisation) -> " in caplog.text
+    assert "sloppy" in caplog.text.split("hook guichet_menu_items(user, organisation) -> ")[1]
+
+
+def test_a_pluggy_wrapper_sees_and_changes_what_the_others_return(tmp_path, user):
+    started = make_app(tmp_path, EXTRA_PLUGINS=[Notes(), MenuEditor()])
+    client = started.test_client()
+    client.login(user.email)
+    page = client.get("/").get_data(as_text=True)
+    assert "Mes notes" not in page and "Vos factures" in page
+    plain = make_app(tmp_path / "plain", EXTRA_PLUGINS=[Notes()])
+    client = plain.test_client()
+    client.login(user.email)
+    assert "Mes notes" in client.get("/").get_data(as_text=True)
