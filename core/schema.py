@@ -1,7 +1,7 @@
 """Schema migrations through Flask-Migrate: the core's Alembic history plus one per
 plugin, each with its own version table (plugins upgrade independently).
 
-``guichet db upgrade`` runs them all; ``guichet db revision --autogenerate -x plugin=NAME``
+``guichet db upgrade`` runs them all; ``guichet db migrate -x plugin=NAME -m "..."``
 writes a plugin's revision into its own folder. A plugin whose migration fails does not
 stop the others: the failure is recorded, and the portal starts without that plugin
 (the operators' plugins page says why) until an upgrade succeeds.

@@ -2,7 +2,7 @@
 
 Both rows belong to an organisation (``TenantMixin``), so ``scoped(Ticket)`` keeps
 them inside the user's organisation. The tables are marked as this plugin's, so
-``guichet db revision --autogenerate -x plugin=tickets`` writes their migrations
+``guichet db migrate -x plugin=tickets`` writes their migrations
 into this package's own history.
 """
 
