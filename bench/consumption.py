@@ -28,7 +28,7 @@ def populate(orgs: int, total: int, big: int, big_accounts: int) -> None:
     from core.passwords import hash_password
     from plugins.consumption.importing import refresh_totals
     from plugins.consumption.models import ConsumptionRecord
-    from plugins.consumption.views import add_months
+    from plugins.consumption.queries import add_months
 
     started = time.perf_counter()
     extra = [

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, render_template
 
 from core import create_app
-from core.appinfo import App, PluginBlueprint, Widget
+from core.appinfo import App, Widget
 from core.hookspecs import hookimpl
 
 BENCH_DIR = Path(os.environ.get("GUICHET_BENCH_DIR", "/tmp/guichet-bench"))
@@ -25,17 +25,19 @@ class TwelveWidgets:
 
     @hookimpl
     def guichet_apps(self):
-        return [App(key="benchw", name="Bench", endpoint="benchw.index")]
-
-    @hookimpl
-    def guichet_blueprints(self):
-        return [PluginBlueprint(self.bp, app_key="benchw", url_prefix="/bench")]
-
-    @hookimpl
-    def guichet_widgets(self):
-        return [
-            Widget(f"benchw.w{n:02d}", "benchw", f"Widget {n:02d}", "benchw.widget")
+        widgets = tuple(
+            Widget(f"benchw.w{n:02d}", title=f"Widget {n:02d}", endpoint="benchw.widget")
             for n in range(12)
+        )
+        return [
+            App(
+                key="benchw",
+                name="Bench",
+                endpoint="benchw.index",
+                blueprint=self.bp,
+                url_prefix="/bench",
+                widgets=widgets,
+            )
         ]
 
 

@@ -12,15 +12,29 @@ from flask import Blueprint
 
 @dataclass(frozen=True)
 class App:
-    """An app a customer can use, switched on or off per organisation.
+    """An app a customer can use, switched on or off per organisation: its manifest,
+    which declares once everything static about it (``guichet_apps`` returns it).
 
-    ``key`` is stable and unique across all installed plugins (``"invoices"``);
-    ``endpoint`` is the Flask endpoint of its main page; ``section`` is the menu section
-    it appears under; ``permissions`` may hold ``"admin"`` for organisation admins only.
-    ``settings`` declares the app's per-organisation settings with their defaults
-    (JSON values), read with ``app_settings`` and changed with ``update_app_settings``.
-    ``requires`` names the apps it builds on (``("invoices",)``): where one of them is
-    off, this one is off too (menu, widgets, routes), whatever its own switch says.
+    - ``key`` is stable and unique across all installed plugins (``"invoices"``);
+      ``name``, ``description`` and ``icon`` show it; ``endpoint`` is the Flask
+      endpoint of its main page; ``section`` is the menu section it goes under.
+    - ``default_enabled``: whether a new organisation has it; ``permissions`` may
+      hold ``"admin"`` for organisation admins only; ``requires`` names the apps it
+      builds on (``("invoices",)``): where one of them is off, this one is off too
+      (menu, widgets, routes, hooks), whatever its own switch says.
+    - ``blueprint`` (under ``url_prefix``): its pages, gated by the core (404 for an
+      organisation that may not use the app, whatever the route).
+    - ``widgets``: its dashboard widgets; ``menu``: its entries in the header menu
+      (a ``MenuItem()`` with nothing given is the app itself, under its section).
+    - ``defaults``: the installation settings it reads, with their defaults (the
+      instance's ``guichet.toml`` and ``GUICHET_<NAME>`` override them).
+    - ``settings``: its settings per organisation with their defaults (JSON values),
+      read with ``app_settings`` and changed with ``update_app_settings``;
+      ``settings_form``, a ``FlaskForm`` whose fields are named after them, gives
+      the organisation's admins a settings page (``portal.app_settings``).
+
+    Its migrations are found by convention: the ``migrations`` folder beside the
+    plugin's module, with the version table ``alembic_version_<plugin>``.
     """
 
     key: str
@@ -33,6 +47,12 @@ class App:
     permissions: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     requires: tuple[str, ...] = ()
+    blueprint: Blueprint | None = field(default=None, compare=False)
+    url_prefix: str | None = None
+    widgets: tuple[Widget, ...] = ()
+    menu: tuple[MenuItem, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    settings_form: type | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -51,22 +71,24 @@ class PluginBlueprint:
 
 @dataclass(frozen=True)
 class Widget:
-    """A dashboard widget: ``endpoint`` renders its HTML fragment."""
+    """A dashboard widget: ``endpoint`` renders its HTML fragment. In an app's manifest
+    ``app_key`` may be left out: it is the app's."""
 
     key: str
-    app_key: str
-    title: Any
-    endpoint: str
+    app_key: str = ""
+    title: Any = ""
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)
 class MenuItem:
-    """An entry in the header menu, under ``section``."""
+    """An entry in the header menu, under ``section``. In an app's manifest what is
+    left out is the app's: its key, its section, its name and its main page."""
 
-    app_key: str
-    section: Any
-    label: Any
-    endpoint: str
+    app_key: str = ""
+    section: Any = ""
+    label: Any = ""
+    endpoint: str = ""
     order: int = 100
     url_args: dict[str, Any] = field(default_factory=dict)
 

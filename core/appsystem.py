@@ -16,7 +16,7 @@ import logging
 import types
 import typing
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any
 
@@ -25,9 +25,12 @@ from flask import Flask
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from core import hookspecs
-from core.appinfo import App, Widget
+from core.appinfo import App, MenuItem, Widget
 
-API_VERSION = "1.0"  # the version of the public plugin API (core.plugin_api)
+# The version of the public plugin API (core.plugin_api). 2.0: apps declare their
+# pages, widgets, menu entries and settings in their manifest (App), guichet_widgets
+# and plugin_defaults are gone, migrations are found by convention.
+API_VERSION = "2.0"
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +247,7 @@ class Registry:
         self.pm = pm
         self.apps: dict[str, AppEntry] = {}
         self.widgets: dict[str, Widget] = {}
+        self.menu: list[MenuItem] = []  # the apps' own entries (App.menu)
         self.blueprint_apps: dict[str, str] = {}  # blueprint name -> app key
         self.operator_blueprints: set[str] = set()  # blueprints for operators only
         self.migrations: list[tuple[str, Any]] = []  # (plugin, MigrationLocation)
@@ -275,15 +279,8 @@ class Registry:
                     f"declares app {app.key!r}, which plugin {owners[app.key]} declares already",
                 )
         for plugin_name, app in declared:
-            if not self.pm.has_plugin(plugin_name):
-                continue  # refused above: none of its apps
-            self.apps[app.key] = AppEntry(app, plugin_name)
-            self._plugin_apps.setdefault(plugin_name, set()).add(app.key)
-        for plugin_name, widget in self.results_by_plugin("guichet_widgets"):
-            if widget.app_key not in self._plugin_apps.get(plugin_name, ()):
-                log.error("plugin %s: widget %r names a foreign app", plugin_name, widget.key)
-                continue
-            self.widgets[widget.key] = widget
+            if self.pm.has_plugin(plugin_name):  # else refused above: none of its apps
+                self._load_manifest(flask_app, plugin_name, app)
         for plugin_name, item in self.results_by_plugin("guichet_blueprints"):
             if item.app_key is not None and item.app_key not in self._plugin_apps.get(
                 plugin_name, ()
@@ -295,6 +292,50 @@ class Registry:
                 self.operator_blueprints.add(item.blueprint.name)
             elif item.app_key is not None:
                 self.blueprint_apps[item.blueprint.name] = item.app_key
+
+    def _load_manifest(self, flask_app: Flask, plugin_name: str, app: App) -> None:
+        """Take in what an app declares: its defaults, gated blueprint, widgets and menu
+        entries (what a widget or an entry leaves out is the app's)."""
+        self.apps[app.key] = AppEntry(app, plugin_name)
+        self._plugin_apps.setdefault(plugin_name, set()).add(app.key)
+        for name, value in app.defaults.items():
+            flask_app.config.setdefault(name, value)
+        if app.blueprint is not None:
+            flask_app.register_blueprint(app.blueprint, url_prefix=app.url_prefix)
+            self.blueprint_apps[app.blueprint.name] = app.key
+        for widget in self._parts(plugin_name, app, "widgets", Widget):
+            if widget.app_key not in ("", app.key):
+                log.error("plugin %s: widget %r names a foreign app", plugin_name, widget.key)
+                continue
+            self.widgets[widget.key] = replace(widget, app_key=app.key)
+        self.menu += [
+            replace(
+                item,
+                app_key=app.key,
+                section=item.section or app.section,
+                label=item.label or app.name,
+                endpoint=item.endpoint or app.endpoint,
+            )
+            for item in self._parts(plugin_name, app, "menu", MenuItem)
+            if item.app_key in ("", app.key)
+        ]
+
+    @staticmethod
+    def _parts(plugin_name: str, app: App, name: str, kind: type) -> list[Any]:
+        """The items of a manifest's ``name`` that are ``kind``; the others are refused
+        with a message (the page never fails on them)."""
+        parts = list(getattr(app, name))
+        for part in parts:
+            if not isinstance(part, kind):
+                log.error(
+                    "plugin %s: app %r declares %r among its %s, not a %s; ignored",
+                    plugin_name,
+                    app.key,
+                    part,
+                    name,
+                    kind.__name__,
+                )
+        return [part for part in parts if isinstance(part, kind)]
 
     # -- calls --------------------------------------------------------------------
 
@@ -375,6 +416,15 @@ class OrganisationHooks:
 
     def __init__(self, apps: Registry, usable: frozenset[str] | None):
         self.registry, self.usable = apps, usable
+
+    def menu(self, user: Any, organisation: Any) -> list[MenuItem]:
+        """The header menu's entries: the usable apps' own (``App.menu``) and what
+        ``guichet_menu_items`` adds, in their order."""
+        found = self.call("guichet_menu_items", user=user, organisation=organisation)
+        declared = [
+            i for i in self.registry.menu if self.usable is None or i.app_key in self.usable
+        ]
+        return sorted(declared + found, key=lambda item: item.order)
 
     def call(self, hook: str, **kwargs: Any) -> Any:
         """Like :meth:`Registry.call`, for this organisation."""

@@ -36,7 +36,7 @@ from core.extensions import db, limiter
 from core.mailing import mail_configured, send_email
 from core.models import Membership, User, UserSession, new_session_token, utcnow
 from core.passwords import MIN_LENGTH, check_password, set_password
-from core.rendering import external_url, local_path
+from core.rendering import external_url, form_status, local_path
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -172,8 +172,7 @@ def login():
         return redirect(url_for("portal.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
-        return render_template("auth/login.html", form=form), status
+        return render_template("auth/login.html", form=form), form_status(form)
     user = db.session.scalar(select(User).where(User.email == normalise_email(form.email.data)))
     if not check_password(user, form.password.data) or not user.active:
         form.form_errors.append(_("Wrong e-mail or password."))
@@ -230,9 +229,7 @@ def user_for_reset_token(token: str) -> User | None:
 def forgot_password():
     form = ForgotForm()
     if not form.validate_on_submit():
-        return render_template(
-            "auth/forgot.html", form=form
-        ), 400 if request.method == "POST" else 200
+        return render_template("auth/forgot.html", form=form), form_status(form)
     if not mail_configured():
         form.form_errors.append(
             _("E-mail is not configured on this portal: ask your provider to reset your password.")
@@ -266,9 +263,7 @@ def reset_password(token: str):
         return redirect(url_for("auth.forgot_password"))
     form = NewPasswordForm()
     if not form.validate_on_submit():
-        return render_template(
-            "auth/reset.html", form=form
-        ), 400 if request.method == "POST" else 200
+        return render_template("auth/reset.html", form=form), form_status(form)
     set_password(user, form.password.data)
     db.session.commit()
     flash(_("Your password has been changed. You can log in."), "info")

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
         PeriodicTask,
         PluginBlueprint,
         SearchResult,
-        Widget,
     )
     from core.models import Organisation, User
     from core.payments import PaymentProvider, PaymentPurpose
@@ -57,41 +56,40 @@ PER_ORGANISATION = frozenset(
 
 @hookspec
 def guichet_apps() -> list[App]:
-    """Declare the apps this plugin provides. Called once at start-up.
+    """Declare the apps this plugin provides: their manifests, with everything static
+    about them (pages, widgets, menu entries, settings). Called once at start-up.
 
     Returns a list of :class:`core.appinfo.App`. Example::
 
+        bp = Blueprint("invoices", __name__, template_folder="templates")
         return [App(key="invoices", name=_l("Vos factures"), endpoint="invoices.index",
-                    section=_l("Contrats et Factures"))]
+                    section=_l("Contrats et Factures"), blueprint=bp, url_prefix="/factures",
+                    widgets=(Widget("invoices.latest", title=_l("Dernières factures"),
+                                    endpoint="invoices.widget"),),
+                    menu=(MenuItem(order=20),))]
     """
 
 
 @hookspec
 def guichet_blueprints() -> list[PluginBlueprint]:
-    """Give the Flask blueprints (routes, templates, static files). Called once at start-up.
+    """Give blueprints beside the apps' own (``App.blueprint``): an ungated one (a
+    payment provider's webhook, which carries no session) or the operators' pages of
+    an app. Called once at start-up.
 
-    Returns a list of :class:`core.appinfo.PluginBlueprint`; the core registers them
-    and answers 404 on a gated blueprint for organisations without its app. Example::
+    Returns a list of :class:`core.appinfo.PluginBlueprint`; the core registers them,
+    answers 404 on a gated blueprint for organisations without its app, and keeps an
+    operators' one for operators. Example::
 
-        bp = Blueprint("invoices", __name__, template_folder="templates")
-        return [PluginBlueprint(bp, app_key="invoices", url_prefix="/factures")]
-    """
-
-
-@hookspec
-def guichet_widgets() -> list[Widget]:
-    """Declare dashboard widgets. Called once at start-up.
-
-    Returns a list of :class:`core.appinfo.Widget`. Example::
-
-        return [Widget(key="invoices.latest", app_key="invoices",
-                       title=_l("Dernières factures"), endpoint="invoices.widget")]
+        desk = Blueprint("tickets_desk", __name__, template_folder="templates")
+        return [PluginBlueprint(desk, app_key=None, url_prefix="/operator/demandes",
+                                operators=True)]
     """
 
 
 @hookspec
 def guichet_menu_items(user: User, organisation: Organisation) -> list[MenuItem]:
-    """Give header menu entries for this user in this organisation. *Per organisation.*
+    """Give header menu entries that depend on this user in this organisation (an
+    app's own entries are in its manifest, ``App.menu``). *Per organisation.*
 
     Returns a list of :class:`core.appinfo.MenuItem`; entries of disabled apps are
     dropped by the core. Example::
@@ -268,7 +266,9 @@ def guichet_demo_data(organisation: Organisation) -> list[str] | None:
 
 @hookspec
 def guichet_migrations() -> MigrationLocation | None:
-    """Give this plugin's Alembic history (its own version table). Called at upgrade.
+    """Give this plugin's Alembic history (its own version table), when it is not the
+    ``migrations`` folder of the plugin's package, which is found without this hook
+    (with the version table ``alembic_version_<plugin>``). Called at start-up.
 
     The migrations of every installed plugin run on ``guichet db upgrade``, whether
     or not an organisation has enabled its apps. Example::

@@ -39,7 +39,7 @@ from core.models import (
     User,
 )
 from core.passwords import MIN_LENGTH
-from core.rendering import local_path, render, switch_value
+from core.rendering import form_status, local_path, render, switch_value
 
 bp = Blueprint("operator", __name__, template_folder="templates")
 
@@ -251,12 +251,12 @@ def member_set(org_id: int):
     org = db.get_or_404(Organisation, org_id)
     form = MemberForm()
     if not form.validate_on_submit():
-        abort(400, _("Give a valid e-mail and role."))
+        abort(422, _("Give a valid e-mail and role."))
     user = db.session.scalar(
         select(User).where(User.email == directory.normalise_email(form.email.data))
     )
     if user is None:
-        abort(400, _("No user has this e-mail; create the user first."))
+        abort(422, _("No user has this e-mail; create the user first."))
     ids = request.form.getlist("account")
     if not all(v.isdigit() for v in ids):
         abort(400, _("Malformed account ids."))
@@ -473,4 +473,4 @@ def audit_log():
 
 
 def _status(form: FlaskForm) -> int:
-    return 400 if form.is_submitted() and (form.errors or form.form_errors) else 200
+    return form_status(form) if form.errors or form.form_errors else 200

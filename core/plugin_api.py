@@ -8,7 +8,7 @@ start-up (the operators' plugins page says why)::
     # guichet_tickets/__init__.py
     from core.plugin_api import App, hookimpl
 
-    GUICHET_API = ">=1.0,<2"
+    GUICHET_API = ">=2.0,<3"
 
     @hookimpl
     def guichet_apps():
@@ -27,8 +27,10 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``app_usable`` and ``enabled_app_keys`` (another app's data is shown only where that
   app may be used); ``audit_record``;
 - per-organisation settings: ``app_settings``, ``update_app_settings``,
-  ``SettingError``; the installation's: ``plugin_defaults``;
-- pages: ``render`` (one URL, two renderings), ``external_url``, ``browser_url``,
+  ``SettingError``, ``LinesField`` (a setting that is a list, in ``App.settings_form``);
+  the installation's are declared by ``App.defaults``;
+- pages: ``render`` (one URL, two renderings), ``form_status`` (422 for a form
+  with errors), ``external_url``, ``browser_url``,
   ``error_response``, ``allow_form_action``, ``csrf``, ``limiter``,
   ``language_choices``, and lists with ``Listing``, ``StatusListing``,
   ``read_listing``, ``page_rows``, ``PAGE_SIZES``;
@@ -85,7 +87,7 @@ from core.appinfo import (
 )
 from core.appsystem import API_VERSION
 from core.audit import record as audit_record
-from core.config import LOCK_TIMEOUT, plugin_defaults
+from core.config import LOCK_TIMEOUT
 from core.csvexport import Dialect, csv_response, csv_text, requested_dialect, stream_rows
 from core.documents import (
     FONTS_FOLDER,
@@ -108,6 +110,7 @@ from core.events import emit
 from core.extensions import csrf, db, limiter
 from core.favourites import app_usable
 from core.formats import NoSuchFormat, document_file, document_formats
+from core.forms import LinesField
 from core.hookspecs import hookimpl
 from core.i18n import language_choices, money, short_date
 from core.importing import (
@@ -172,7 +175,7 @@ from core.postal import (
     postal_providers,
 )
 from core.postal import may_move as letter_may_move
-from core.rendering import browser_url, external_url, render
+from core.rendering import browser_url, external_url, form_status, render
 from core.security import allow_form_action
 from core.tenancy import (
     Scope,
@@ -203,6 +206,7 @@ __all__ = [
     "LOCK_TIMEOUT",
     "LetterOptions",
     "LetterState",
+    "LinesField",
     "Listing",
     "MIN_PASSWORD_LENGTH",
     "Membership",
@@ -266,6 +270,7 @@ __all__ = [
     "error_response",
     "external_url",
     "fingerprint",
+    "form_status",
     "get_scoped_or_404",
     "hookimpl",
     "import_command",
@@ -289,7 +294,6 @@ __all__ = [
     "serve_purpose",
     "pdf_limits",
     "permitted_account_ids",
-    "plugin_defaults",
     "postal_provider",
     "postal_providers",
     "read_batch",

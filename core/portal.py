@@ -27,6 +27,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from core import activation
 from core import favourites as favourites_mod
 from core.appinfo import App, MenuItem, SearchResult
 from core.appsystem import registry
@@ -148,12 +149,8 @@ class Shell:
         if membership is None:
             return []
         sections: dict[str, MenuSection] = {}
-        items = (
-            registry(current_app)
-            .for_organisation(membership)
-            .call("guichet_menu_items", user=current_user, organisation=membership.organisation)
-        )
-        for item in sorted(items, key=lambda i: i.order):
+        hooks = registry(current_app).for_organisation(membership)
+        for item in hooks.menu(current_user, membership.organisation):
             title = str(item.section)
             sections.setdefault(title, MenuSection(title)).items.append(item)
         return list(sections.values())
@@ -247,7 +244,7 @@ def scope():
             flash(
                 _("Some of the chosen accounts are not yours; the scope was not changed."), "error"
             )
-            status = 400
+            status = 422
         else:
             flash(_("Scope updated."), "info")
             return redirect(local_path(request.form.get("next")) or url_for("portal.scope"))
@@ -399,6 +396,29 @@ def widget(widget_key: str):
         log.exception("plugin %s failed in widget %s", plugin, widget_key)
         db.session.rollback()
         return render_template("portal/widget_unavailable.html", widget=found)
+
+
+@bp.route("/applications/<app_key>/reglages", methods=["GET", "POST"])
+@login_required
+def app_settings(app_key: str):
+    """An app's settings for the organisation (``App.settings_form``), for its admins:
+    the form shows what the organisation chose (or the defaults), and saving changes
+    the settings it names, audited. 404 for members, and for an app the organisation
+    may not use or that has no settings form."""
+    membership = _membership_or_404()
+    app = favourites_mod.usable_apps(membership).get(app_key)
+    if app is None or app.settings_form is None or not membership.is_admin:
+        abort(404)
+    current = activation.app_settings(membership.organisation_id, app_key)
+    form = app.settings_form(data=current)
+    if form.validate_on_submit():
+        values = {name: form[name].data for name in app.settings if name in form}
+        activation.update_app_settings(membership.organisation, app_key, values)
+        db.session.commit()
+        flash(_("Settings saved."), "success")
+        return redirect(url_for("portal.app_settings", app_key=app_key), 303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("portal/app_settings.html", app=app, form=form), status
 
 
 @bp.get("/search")

@@ -28,6 +28,13 @@ def render(template: str, block: str = "content", **context) -> str:
     return render_template(template, **context)
 
 
+def form_status(form) -> int:
+    """The status of a page showing ``form``: 422 (Unprocessable Content) when it was
+    submitted and comes back with its errors, 200 otherwise. Every form of the portal
+    answers this way, so HTMX swaps the form with its errors in like a success."""
+    return 422 if form.is_submitted() else 200
+
+
 def local_path(target: str | None) -> str | None:
     """``target`` if it is a path on this site, else ``None`` (no open redirect).
     Control characters refuse it: browsers drop tabs and line breaks from a URL, so

@@ -10,6 +10,7 @@ stop the others: the failure is recorded, and the portal starts without that plu
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import click
 from alembic import command
@@ -33,10 +34,12 @@ def collect(flask_app: Flask, apps: Registry) -> None:
     the plugins whose last migration failed, naming the failure. Their histories stay
     known, so that the next ``guichet db upgrade`` tries them again."""
     with flask_app.app_context():
-        apps.migrations = [
-            (name, loc)
-            for name, loc in apps.results_by_plugin("guichet_migrations")
-            if isinstance(loc, MigrationLocation)
+        apps.migrations = apps.results_by_plugin("guichet_migrations")
+        declared = {name for name, _loc in apps.migrations}
+        apps.migrations += [
+            (name, found)
+            for name, plugin in apps.pm.list_name_plugin()
+            if name not in declared and (found := conventional_location(name, plugin))
         ]
         try:
             with db.engine.connect() as connection:  # its own: a missing table aborts it
@@ -50,6 +53,16 @@ def collect(flask_app: Flask, apps: Registry) -> None:
             apps.pm.refuse(
                 plugin, f"its migration failed: {problem} (fix it, then run guichet db upgrade)"
             )
+
+
+def conventional_location(name: str, plugin: object) -> MigrationLocation | None:
+    """A plugin package's history by convention: its ``migrations`` folder, with the
+    version table ``alembic_version_<name>``."""
+    module_file = getattr(plugin, "__file__", None) or ""
+    folder = Path(module_file).parent / "migrations"
+    if not module_file.endswith("__init__.py") or not any(folder.glob("*.py")):
+        return None
+    return MigrationLocation(name, folder, f"alembic_version_{name}")
 
 
 def locations() -> list[MigrationLocation]:

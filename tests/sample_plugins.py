@@ -66,16 +66,13 @@ class AdminTool:
                 endpoint="admintool.index",
                 permissions=("admin",),
                 default_enabled=False,
+                blueprint=self.bp,
+                url_prefix="/admintool",
+                widgets=(
+                    Widget("admintool.summary", title="Admin summary", endpoint="admintool.index"),
+                ),
             )
         ]
-
-    @hookimpl
-    def guichet_blueprints(self):
-        return [PluginBlueprint(self.bp, app_key="admintool", url_prefix="/admintool")]
-
-    @hookimpl
-    def guichet_widgets(self):
-        return [Widget("admintool.summary", "admintool", "Admin summary", "admintool.index")]
 
 
 @AdminTool.bp.get("/", endpoint="index")
@@ -140,14 +137,11 @@ class Recorder:
 
     @hookimpl
     def guichet_apps(self):
-        return [App(key="recorder", name="Recorder", endpoint="portal.home")]
-
-    @hookimpl
-    def guichet_widgets(self):
-        return [
-            Widget(key="recorder.last", app_key="recorder", title="Last", endpoint="portal.home"),
+        widgets = (
+            Widget(key="recorder.last", title="Last", endpoint="portal.home"),
             Widget(key="recorder.foreign", app_key="notes", title="Not mine", endpoint="x"),
-        ]
+        )
+        return [App(key="recorder", name="Recorder", endpoint="portal.home", widgets=widgets)]
 
     @hookimpl
     def guichet_actions(self, target):
@@ -233,16 +227,20 @@ class ManyWidgets:
 
     @hookimpl
     def guichet_apps(self):
-        return [App(key="many", name="Many", endpoint="many.index", description="Twelve widgets")]
-
-    @hookimpl
-    def guichet_blueprints(self):
-        return [PluginBlueprint(self.bp, app_key="many", url_prefix="/many")]
-
-    @hookimpl
-    def guichet_widgets(self):
+        widgets = tuple(
+            Widget(f"many.w{n:02d}", title=f"Widget {n:02d}", endpoint="many.widget")
+            for n in range(12)
+        )
         return [
-            Widget(f"many.w{n:02d}", "many", f"Widget {n:02d}", "many.widget") for n in range(12)
+            App(
+                key="many",
+                name="Many",
+                endpoint="many.index",
+                description="Twelve widgets",
+                blueprint=self.bp,
+                url_prefix="/many",
+                widgets=widgets,
+            )
         ]
 
 
@@ -262,7 +260,7 @@ class FromTheFuture:
     """Written for a plugin API this portal does not offer."""
 
     __name__ = "future"
-    GUICHET_API = ">=2.0"
+    GUICHET_API = ">=3.0"
 
     @hookimpl
     def guichet_apps(self):
@@ -276,11 +274,8 @@ class Sloppy:
 
     @hookimpl
     def guichet_apps(self):
-        return [App(key="sloppy", name="Sloppy", endpoint="portal.home")]
-
-    @hookimpl
-    def guichet_widgets(self):
-        return [{"key": "sloppy.w", "app_key": "sloppy"}, Widget("sloppy.ok", "sloppy", "OK", "x")]
+        widgets = ({"key": "sloppy.w", "app_key": "sloppy"}, Widget("sloppy.ok", title="OK"))
+        return [App(key="sloppy", name="Sloppy", endpoint="portal.home", widgets=widgets)]
 
     @hookimpl
     def guichet_menu_items(self, user, organisation):

@@ -246,4 +246,4 @@ def test_operator_issues_and_revokes_tokens(client, operator):
     token = db.session.scalar(select(ApiToken))
     assert client.post(f"/operator/api-tokens/{token.id}/revoke").status_code == 302
     assert post(client, "accounts", [], clear).status_code == 401
-    assert client.post("/operator/api-tokens", data={"name": ""}).status_code == 400
+    assert client.post("/operator/api-tokens", data={"name": ""}).status_code == 422

@@ -109,7 +109,7 @@ def test_password_change_with_a_wrong_current_password_changes_nothing(logged_in
             "confirm": "a brand new secret",
         },
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     db.session.refresh(user)
     assert user.password_hash == before
 

@@ -13,7 +13,7 @@ from core.extensions import db
 from core.importing import ImportRejected
 from plugins.consumption.importing import import_consumption
 from plugins.consumption.models import ConsumptionRecord, MonthlyTotal
-from plugins.consumption.views import add_months
+from plugins.consumption.queries import add_months
 from tests.conftest import make_app, run_cli
 
 THIS_MONTH = date.today().replace(day=1)

@@ -58,7 +58,7 @@ def test_user_choice_wins_over_the_browser(logged_in, user):
 
 def test_unknown_language_in_profile_is_refused(logged_in, user):
     response = logged_in.post("/mon-compte/", data={"name": "X", "locale": "de"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     db.session.refresh(user)
     assert user.locale is None
 

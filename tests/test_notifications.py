@@ -211,7 +211,7 @@ def test_an_address_refused_for_good_fails_then_is_flagged(
 )
 def test_bad_addresses_are_refused_with_a_message(logged_in, email, message):
     response = subscribe(logged_in, email)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert db.session.scalar(select(Subscription)) is None
 
@@ -256,7 +256,7 @@ def test_selected_invoices_are_sent_to_a_typed_address(app, logged_in, org, smtp
     page = logged_in.get(f"/factures/notifications/envoyer?id={ids[0]}&id={ids[1]}")
     assert page.status_code == 200 and "1, 2" in page.get_data(as_text=True)
     bad = logged_in.post("/factures/notifications/envoyer", data={"id": ids, "email": "nope"})
-    assert bad.status_code == 400 and not deliveries()
+    assert bad.status_code == 422 and not deliveries()
     response = logged_in.post(
         "/factures/notifications/envoyer", data={"id": ids, "email": "boss@example.org"}
     )

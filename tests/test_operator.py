@@ -53,7 +53,7 @@ def test_create_organisation_with_an_audit_event(ops, operator):
 def test_invalid_organisation_is_refused_with_the_field_named(ops, field, value, message):
     data = {"name": "ACME", "siret": "12345678901234", "locale": "fr", field: value}
     response = ops.post("/operator/organisations/new", data=data)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert count(Organisation) == 0
 
@@ -64,7 +64,7 @@ def test_duplicate_siret_is_refused(ops):
         "/operator/organisations/new",
         data={"name": "Second", "siret": "12345678901234", "locale": "fr"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert count(Organisation) == 1
 
 
@@ -98,7 +98,7 @@ def test_account_parent_must_belong_to_the_same_organisation(ops, org):
         f"/operator/organisations/{org.id}/accounts/new",
         data={"client_code": "00002502", "parent_id": str(other.accounts[0].id)},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert db.session.scalar(select(Account).where(Account.client_code == "00002502")) is None
 
 
@@ -120,12 +120,12 @@ def test_members_with_account_restriction(ops, org):
     assert [a.client_code for a in membership.accounts] == [restricted.client_code]
 
 
-def test_member_for_unknown_user_is_a_clear_400(ops, org):
+def test_member_for_unknown_user_is_a_clear_422(ops, org):
     response = ops.post(
         f"/operator/organisations/{org.id}/members",
         data={"email": "ghost@x.example.com", "role": "member"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "créez d’abord l’utilisateur" in response.get_data(as_text=True)
     assert count(Membership) == 0
 
@@ -242,6 +242,6 @@ def test_short_password_from_operator_is_refused_with_its_message(ops, user):
         f"/operator/users/{user.id}",
         data={"email": user.email, "password": "short", "active": "y"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     db.session.refresh(user)
     assert user.password_hash == before

@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from core.activation import enabled_app_keys, set_app_enabled
+from core.activation import app_settings, enabled_app_keys, set_app_enabled
 from core.appsystem import PerOrganisationHook, registry
 from core.extensions import db
 from core.tenancy import Scope
@@ -72,9 +72,9 @@ def test_duplicate_app_key_keeps_the_first_and_refuses_the_second_whole(tmp_path
 def test_a_plugin_for_another_api_version_is_refused(tmp_path):
     started = make_app(tmp_path, EXTRA_PLUGINS=[FromTheFuture()])
     status = registry(started).pm.statuses["future"]
-    assert status.problem == "supports the plugin API >=2.0; this portal offers 1.0"
+    assert status.problem == "supports the plugin API >=3.0; this portal offers 2.0"
     assert "future" not in registry(started).apps
-    assert registry(started).pm.statuses["account"].api_range == ">=1.0,<2"
+    assert registry(started).pm.statuses["account"].api_range == ">=2.0,<3"
 
 
 def test_a_plugin_that_cannot_be_imported_is_refused(tmp_path, monkeypatch):
@@ -107,7 +107,7 @@ def test_operators_see_every_plugin_and_why_one_was_refused(tmp_path, operator):
     client.login(operator.email)
     page = client.get("/operator/plugins").get_data(as_text=True)
     assert 'id="plugin-invoices"' in page and "guichet_apps" in page and "0.1.0" in page
-    assert "Refusé" in page and "this portal offers 1.0" in page
+    assert "Refusé" in page and "this portal offers 2.0" in page
     assert 'id="plugin-notes"' in page
 
 
@@ -197,11 +197,11 @@ def user(org):
 
 def test_what_a_hook_does_not_declare_is_refused_with_a_message(tmp_path, user, caplog):
     started = make_app(tmp_path, EXTRA_PLUGINS=[Notes(), Sloppy()], TRACE_PLUGINS=True)
-    assert "sloppy.ok" in registry(started).widgets
-    assert "sloppy.w" not in str(list(registry(started).widgets))
+    widgets = registry(started).widgets
+    assert "sloppy.ok" in widgets and "sloppy.w" not in widgets
     assert (
-        "returned {'key': 'sloppy.w', 'app_key': 'sloppy'} from guichet_widgets, not a Widget"
-        in (caplog.text)
+        "plugin sloppy: app 'sloppy' declares {'key': 'sloppy.w', 'app_key': 'sloppy'} among "
+        "its widgets, not a Widget; ignored" in caplog.text
     )
     client = started.test_client()
     client.login(user.email)
@@ -224,3 +224,37 @@ def test_a_pluggy_wrapper_sees_and_changes_what_the_others_return(tmp_path, user
     client = plain.test_client()
     client.login(user.email)
     assert "Mes notes" in client.get("/").get_data(as_text=True)
+
+
+def test_an_apps_settings_page_is_the_cores_for_the_organisations_admins(
+    app, logged_in, org, enable_app
+):
+    """``App.settings_form``: the core's page shows the organisation's settings in the
+    app's form and saves them, for its admins only (the example app's)."""
+    enable_app("tickets")
+    page = logged_in.get("/applications/tickets/reglages").get_data(as_text=True)
+    assert "Réglages de Mes demandes" in page and 'name="categories"' in page
+    saved = logged_in.post(
+        "/applications/tickets/reglages", data={"categories": "Facturation\n\n Technique "}
+    )
+    assert saved.status_code == 303
+    assert app_settings(org.id, "tickets") == {
+        "categories": ["Facturation", "Technique"],
+        "members_see_all": False,
+    }
+    assert "Facturation\nTechnique" in logged_in.get("/applications/tickets/reglages").get_data(
+        as_text=True
+    )
+    too_many = "\n".join(f"Catégorie {n}" for n in range(2001))
+    refused = logged_in.post("/applications/tickets/reglages", data={"categories": too_many})
+    assert refused.status_code == 422  # the form's own rule, with its message; nothing saved
+    assert len(app_settings(org.id, "tickets")["categories"]) == 2
+    forged = logged_in.post("/applications/tickets/reglages", data={}, csrf=False)
+    assert forged.status_code == 400 and len(app_settings(org.id, "tickets")["categories"]) == 2
+    member = make_user("member@client1.example.com", org, role="member")
+    other = app.test_client()
+    other.login(member.email)
+    assert other.get("/applications/tickets/reglages").status_code == 404
+    assert logged_in.get("/applications/invoices/reglages").status_code == 404  # no form
+    enable_app("tickets", False)
+    assert logged_in.get("/applications/tickets/reglages").status_code == 404

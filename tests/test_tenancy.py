@@ -57,7 +57,7 @@ def test_tampered_scope_ids_are_refused_and_change_nothing(walk_app, org, user, 
     first = next(a for a in org.accounts if a.client_code == "00002501")
     client.post("/scope", data={"account": [str(first.id)]})
     response = client.post("/scope", data={"account": tampered})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "ne sont pas les vôtres" in response.get_data(as_text=True)
     assert client.get("/notes/").get_data(as_text=True) == "notes: 00002501"
 
@@ -67,7 +67,7 @@ def test_scope_cannot_reach_another_organisations_account(walk_app, org, user):
     client = walk_app.test_client()
     client.login(user.email)
     response = client.post("/scope", data={"account": [str(other.accounts[0].id)]})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert client.get("/notes/").get_data(as_text=True) == "notes: 00002501,04008041"
 
 

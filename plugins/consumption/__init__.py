@@ -12,11 +12,9 @@ organisation. The views read the monthly totals that the import keeps up to date
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from core.plugin_api import (
@@ -24,43 +22,23 @@ from core.plugin_api import (
     ApiImport,
     App,
     MenuItem,
-    MigrationLocation,
-    PluginBlueprint,
     SearchResult,
     Widget,
     db,
     hookimpl,
-    import_command,
     scoped,
 )
+from plugins.contracts.public import Contract
 
-from .importing import import_consumption, records_from_csv
+from . import cli
+from .apps import MAIN, configured_apps
+from .importing import import_consumption
 from .schema import RECORD_SCHEMA
+from .views import blueprint_for
 
-GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
 
 SECTION = _l("Consumption")
-MAIN = {"key": "consumption", "name": _l("Your consumption"), "families": []}
-
-
-@dataclass(frozen=True)
-class ConsumptionApp:
-    """One consumption app: its key (also its blueprint's name), its name, the product
-    families it shows (all when empty) and the URL it lives under."""
-
-    key: str
-    name: object
-    families: tuple[str, ...]
-
-    @property
-    def prefix(self) -> str:
-        return "/consommations" if self.key == MAIN["key"] else f"/consommations/{self.key}"
-
-
-def configured_apps() -> list[ConsumptionApp]:
-    """ "Vos consommations", then the apps of the ``CONSUMPTION_APPS`` setting."""
-    declared = [MAIN, *current_app.config.get("CONSUMPTION_APPS", [])]
-    return [ConsumptionApp(a["key"], a["name"], tuple(a.get("families") or ())) for a in declared]
 
 
 @hookimpl
@@ -73,33 +51,12 @@ def guichet_apps():
             description=_l("What you consumed, month by month, compared with last year."),
             icon="chart",
             section=SECTION,
+            blueprint=blueprint_for(app),
+            url_prefix=app.prefix,
+            widgets=(Widget(f"{app.key}.glance", title=app.name, endpoint=f"{app.key}.widget"),),
+            menu=(MenuItem(order=30 + n),),
+            defaults={"CONSUMPTION_HISTORY_MONTHS": 36},
         )
-        for app in configured_apps()
-    ]
-
-
-@hookimpl
-def guichet_blueprints():
-    from .pages import blueprint_for
-
-    return [
-        PluginBlueprint(blueprint_for(app), app_key=app.key, url_prefix=app.prefix)
-        for app in configured_apps()
-    ]
-
-
-@hookimpl
-def guichet_widgets():
-    return [
-        Widget(f"{app.key}.glance", app.key, app.name, f"{app.key}.widget")
-        for app in configured_apps()
-    ]
-
-
-@hookimpl
-def guichet_menu_items(user, organisation):
-    return [
-        MenuItem(app.key, SECTION, app.name, f"{app.key}.index", order=30 + n)
         for n, app in enumerate(configured_apps())
     ]
 
@@ -107,7 +64,7 @@ def guichet_menu_items(user, organisation):
 @hookimpl
 def guichet_actions(target):
     """On a contract's page: its consumption."""
-    if getattr(target, "__tablename__", None) == "contracts":
+    if isinstance(target, Contract):
         url = url_for(f"{MAIN['key']}.records", contract=target.number)
         return [Action(MAIN["key"], _l("See its consumption"), url, order=20)]
     return []
@@ -147,17 +104,7 @@ def guichet_api_imports():
 
 @hookimpl
 def guichet_cli(group):
-    @group.group("consumption")
-    def consumption_cli():
-        """Consumption."""
-
-    import_command(
-        consumption_cli,
-        import_consumption,
-        "consumption",
-        records_from_csv,
-        help="Import consumption records from a JSON file (the API's format) or a CSV file.",
-    )
+    cli.add_commands(group)
 
 
 @hookimpl
@@ -166,10 +113,3 @@ def guichet_demo_data(organisation):
 
     result = import_consumption(demo_records(organisation, date.today()))
     return [f"consumption: {len(result.created)} created, {len(result.unchanged)} unchanged"]
-
-
-@hookimpl
-def guichet_migrations():
-    return MigrationLocation(
-        "consumption", Path(__file__).parent / "migrations", "alembic_version_consumption"
-    )

@@ -11,7 +11,7 @@ from core.plugin_api import (
     Organisation,
 )
 
-from .views import add_months
+from .queries import add_months
 
 PRODUCTS = (
     ("Affranchissement", "Lettre verte 20 g", "plis", 116),

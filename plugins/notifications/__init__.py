@@ -1,101 +1,52 @@
 """Built-in app "Notifications" (a tab of "Vos factures"): addresses that receive new
 invoices by e-mail, PDF attached or not, one e-mail per invoice or a daily digest; the
 delivery log; and "send by e-mail" for invoices selected in the list. E-mails go out
-through the job queue (``guichet worker``), see :mod:`.sending`."""
+through the job queue (``guichet worker``), see :mod:`.sending`. It requires the
+invoices app, whose public module it reads."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, abort, flash, redirect, request, url_for
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from flask import url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
-from flask_wtf import FlaskForm
 from huey import crontab
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length
 
-from core.plugin_api import (
-    Account,
-    Action,
-    App,
-    MenuItem,
-    MigrationLocation,
-    PeriodicTask,
-    PluginBlueprint,
-    Selection,
-    StatusListing,
-    current_membership,
-    current_scope,
-    db,
-    hookimpl,
-    limiter,
-    mail_configured,
-    page_rows,
-    read_listing,
-    render,
-    scoped,
-)
-from plugins.invoices.public import Invoice
+from core.plugin_api import Action, App, MenuItem, PeriodicTask, Selection, hookimpl
+from plugins.invoices import public as invoices
 
 from . import sending
-from .models import STATUSES, Delivery, Settings, Subscription
+from .views import bp
 
-GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
 
 APP_KEY = "notifications"
-bp = Blueprint("notifications", __name__, template_folder="templates")
-STATUS_LABELS = {
-    "queued": _l("Queued"),
-    "sending": _l("Sending"),
-    "retrying": _l("Will be retried"),
-    "sent": _l("Sent"),
-    "failed": _l("Failed"),
-    "uncertain": _l("Uncertain"),
-}
-ADDRESS_RULES = [
-    DataRequired(),
-    Length(max=254),
-    # syntax and domain form, without a DNS look-up (the portal may run offline)
-    Email(check_deliverability=False, message=_l("This is not a valid e-mail address.")),
-]
+APP = App(
+    key=APP_KEY,
+    name=_l("Your invoice notifications"),
+    endpoint="notifications.index",
+    description=_l("Receive your invoices by e-mail, with their PDF."),
+    icon="mail",
+    section=_l("Contracts and invoices"),
+    requires=(invoices.APP_KEY,),
+    blueprint=bp,
+    url_prefix="/factures/notifications",
+)
 
 
 @hookimpl
 def guichet_apps():
-    return [
-        App(
-            key=APP_KEY,
-            name=_l("Your invoice notifications"),
-            endpoint="notifications.index",
-            description=_l("Receive your invoices by e-mail, with their PDF."),
-            icon="mail",
-            section=_l("Contracts and invoices"),
-            requires=("invoices",),
-        )
-    ]
-
-
-@hookimpl
-def guichet_blueprints():
-    return [PluginBlueprint(bp, app_key=APP_KEY, url_prefix="/factures/notifications")]
+    return [APP]
 
 
 @hookimpl
 def guichet_tabs(app_key):
-    if app_key == "invoices":
+    if app_key == invoices.APP_KEY:
         return [MenuItem(APP_KEY, "", _l("Notifications"), "notifications.index", order=20)]
     return []
 
 
 @hookimpl
 def guichet_actions(target):
-    if isinstance(target, Selection) and target.app_key == "invoices":
+    if isinstance(target, Selection) and target.app_key == invoices.APP_KEY:
         return [Action(APP_KEY, _l("Send by e-mail"), url_for("notifications.send"), order=20)]
     return []
 
@@ -103,18 +54,11 @@ def guichet_actions(target):
 @hookimpl
 def guichet_event(name, payload):
     """New invoices are noted while an import runs, and handed to the queue when the
-    request (or the command's app context) ends: one task per thousand invoices, not
-    one per invoice."""
+    request (or the command's app context) ends."""
     if name == "invoice.created":
         sending.note_created(payload["invoice_id"])
         if payload.get("recipient_user_id"):  # a receipt: its payer gets it too
             sending.send_to_user(payload["invoice_id"], payload["recipient_user_id"])
-
-
-@bp.record_once
-def _flush_at_teardown(state):
-    state.app.teardown_request(lambda _error: sending.flush_created())
-    state.app.teardown_appcontext(lambda _error: sending.flush_created())
 
 
 @hookimpl
@@ -123,263 +67,3 @@ def guichet_periodic_tasks():
         PeriodicTask("notifications.digests", crontab(hour="7", minute="0"), sending.send_digests),
         PeriodicTask("notifications.sweep", crontab(minute="*/5"), sending.sweep),
     ]
-
-
-@hookimpl
-def guichet_migrations():
-    return MigrationLocation(
-        "notifications", Path(__file__).parent / "migrations", "alembic_version_notifications"
-    )
-
-
-# --- forms -------------------------------------------------------------------------
-
-
-class SubscriptionForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=ADDRESS_RULES)
-    attachments = BooleanField(_l("Attachments (the PDF)"), default=True)
-    kinds = SelectField(
-        _l("Documents"),
-        choices=[
-            SelectChoice("all", _l("Invoices and credit notes")),
-            SelectChoice("invoice", _l("Invoices only")),
-            SelectChoice("credit_note", _l("Credit notes only")),
-        ],
-    )
-    frequency = SelectField(
-        _l("How often"),
-        choices=[
-            SelectChoice("each", _l("One e-mail per invoice")),
-            SelectChoice("daily", _l("A daily digest")),
-        ],
-    )
-    accounts = SelectMultipleField(_l("Accounts (none chosen: all)"), coerce=int)
-    for_organisation = BooleanField(_l("For the whole organisation"), default=True)
-
-
-class SettingsForm(FlaskForm):
-    users_may_subscribe = BooleanField(_l("Users may register their own address"))
-
-
-class SendForm(FlaskForm):
-    email = EmailField(_l("Send to"), validators=ADDRESS_RULES)
-
-
-# --- helpers -----------------------------------------------------------------------
-
-
-def _settings(organisation_id: int) -> Settings:
-    return db.session.get(Settings, organisation_id) or Settings(
-        organisation_id=organisation_id, users_may_subscribe=False
-    )
-
-
-def _may_subscribe() -> bool:
-    membership = current_membership()
-    return membership.is_admin or _settings(membership.organisation_id).users_may_subscribe
-
-
-def _visible_subscriptions():
-    """An admin sees every address of the organisation, a user its own."""
-    query = scoped(Subscription)
-    if not current_membership().is_admin:
-        query = query.where(Subscription.user_id == current_user.id)
-    return query
-
-
-def _account_choices() -> list[tuple[int, str]]:
-    accounts = db.session.scalars(scoped(Account).order_by(Account.client_code))
-    return [(a.id, f"{a.client_code} {a.name}".strip()) for a in accounts]
-
-
-def _fill(subscription: Subscription, form: SubscriptionForm) -> None:
-    subscription.email = form.email.data.strip().lower()
-    subscription.attachments = form.attachments.data
-    subscription.kinds = form.kinds.data
-    subscription.frequency = form.frequency.data
-    subscription.account_ids = sorted(form.accounts.data or [])
-    subscription.failures, subscription.flagged = 0, False  # edited: try it again
-    if current_membership().is_admin:
-        subscription.user_id = None if form.for_organisation.data else current_user.id
-    else:
-        subscription.user_id = current_user.id
-
-
-def _subscription_form(
-    subscription: Subscription | None = None,
-    accounts: list[tuple[int, str]] | None = None,
-    bound: bool = True,
-) -> SubscriptionForm:
-    """The form of a new address, or of ``subscription``: filled from the request when
-    ``bound``, else from the subscription. ``accounts`` are the choices (read once)."""
-    prefix = f"s{subscription.id}" if subscription else ""
-    if bound:
-        form = SubscriptionForm(prefix=prefix)
-    else:
-        form = SubscriptionForm(formdata=None, obj=subscription, prefix=prefix)
-        form.accounts.data = subscription.account_ids
-        form.for_organisation.data = subscription.user_id is None
-    choices = _account_choices() if accounts is None else accounts
-    form.accounts.choices = [SelectChoice(i, label) for i, label in choices]
-    return form
-
-
-def _page(form=None, status: int = 200, edited: tuple[int, SubscriptionForm] | None = None):
-    """The page; ``form`` (the new address) or ``edited`` (an address's) with its errors."""
-    membership = current_membership()
-    subscriptions = db.session.scalars(
-        _visible_subscriptions()
-        .order_by(Subscription.email, Subscription.id)
-        .options(selectinload(Subscription.user))
-    ).all()
-    accounts = _account_choices()
-    forms = {s.id: _subscription_form(s, accounts, bound=False) for s in subscriptions}
-    if edited is not None:
-        forms[edited[0]] = edited[1]
-    return render(
-        "notifications/index.html",
-        form=form or _subscription_form(accounts=accounts),
-        forms=forms,
-        subscriptions=subscriptions,
-        accounts=dict(accounts),
-        settings_form=SettingsForm(obj=_settings(membership.organisation_id)),
-        is_admin=membership.is_admin,
-        may_subscribe=_may_subscribe(),
-        mail_configured=mail_configured(),
-    ), status
-
-
-# --- pages -------------------------------------------------------------------------
-
-
-@bp.get("/")
-def index():
-    return _page()
-
-
-@bp.post("/")
-def add():
-    if not _may_subscribe():
-        abort(403)
-    form = _subscription_form()
-    if not form.validate_on_submit():
-        return _page(form, 400)
-    subscription = Subscription(organisation_id=current_membership().organisation_id)
-    _fill(subscription, form)
-    db.session.add(subscription)
-    db.session.commit()
-    flash(_("%(email)s will receive your invoices.", email=subscription.email), "success")
-    return redirect(url_for("notifications.index"))
-
-
-@bp.post("/<int:subscription_id>")
-def update(subscription_id: int):
-    subscription = _owned(subscription_id)
-    form = _subscription_form(subscription)
-    if not form.validate_on_submit():
-        return _page(status=400, edited=(subscription.id, form))
-    _fill(subscription, form)
-    db.session.commit()
-    flash(_("The address %(email)s was saved.", email=subscription.email), "success")
-    return redirect(url_for("notifications.index"))
-
-
-@bp.post("/<int:subscription_id>/delete")
-def delete(subscription_id: int):
-    subscription = _owned(subscription_id)
-    db.session.delete(subscription)
-    db.session.commit()
-    flash(_("%(email)s will no longer receive your invoices.", email=subscription.email), "info")
-    return redirect(url_for("notifications.index"))
-
-
-def _owned(subscription_id: int) -> Subscription:
-    """A subscription this user may change (404 otherwise)."""
-    subscription = db.session.scalar(
-        _visible_subscriptions().where(Subscription.id == subscription_id)
-    )
-    if subscription is None:
-        abort(404)
-    return subscription
-
-
-@bp.post("/settings")
-def settings():
-    membership = current_membership()
-    if not membership.is_admin:
-        abort(403)
-    form = SettingsForm()
-    if not form.validate_on_submit():
-        return _page(status=400)
-    current = db.session.get(Settings, membership.organisation_id)
-    if current is None:
-        current = Settings(organisation_id=membership.organisation_id)
-        db.session.add(current)
-    current.users_may_subscribe = form.users_may_subscribe.data
-    db.session.commit()
-    flash(_("Settings saved."), "success")
-    return redirect(url_for("notifications.index"))
-
-
-@bp.get("/journal")
-def log():
-    """The delivery log: every e-mail, when, to whom, which invoices, how it went."""
-    filters = StatusListing()
-    read_listing(filters, request.args, {"date": Delivery.created_at}, "date", descending=True)
-    filters.read_status(request.args, STATUSES)
-    query = scoped(Delivery)
-    if not current_membership().is_admin:
-        mine = select(Subscription.id).where(Subscription.user_id == current_user.id)
-        query = query.where(Delivery.subscription_id.in_(mine))
-    if filters.status:
-        query = query.where(Delivery.status == filters.status)
-    order = Delivery.created_at.desc() if filters.descending else Delivery.created_at.asc()
-    deliveries = page_rows(filters, query, (order, Delivery.id.desc()))
-    return render(
-        "notifications/log.html",
-        block="results",
-        filters=filters,
-        deliveries=deliveries,
-        statuses=STATUSES,
-        status_labels=STATUS_LABELS,
-        translated_errors=sending.TRANSLATED_ERRORS,
-        mail_configured=mail_configured(),
-    )
-
-
-@bp.route("/envoyer", methods=["GET", "POST"])
-@limiter.limit("30 per hour", methods=["POST"])  # e-mails to any address: bounded
-def send():
-    """Send invoices selected in the list (``id`` arguments) to a typed address."""
-    ids = [int(i) for i in request.values.getlist("id") if i.isdigit()][:100]
-    invoices = db.session.scalars(
-        scoped(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.number)
-    ).all()
-    form = SendForm()
-    if request.method == "POST" and invoices and form.validate_on_submit():
-        scope = current_scope()
-        sending.send_invoices(
-            scope.organisation_id,
-            [i.id for i in invoices],
-            form.email.data.strip().lower(),
-            str(get_locale()),
-        )
-        flash(
-            _(
-                "%(count)d invoice(s) will be sent to %(email)s.",
-                count=len(invoices),
-                email=form.email.data,
-            ),
-            "success",
-        )
-        return redirect(url_for("notifications.log"))
-    status = 400 if request.method == "POST" else 200
-    if not invoices:
-        form.form_errors.append(_("Select at least one invoice in the list."))
-        status = 400 if request.method == "POST" else 200
-    return render(
-        "notifications/send.html",
-        form=form,
-        invoices=invoices,
-        mail_configured=mail_configured(),
-    ), status

@@ -1,158 +1,75 @@
 """Built-in app "Courrier postal": send an invoice or any PDF by post, priced per page,
-paid from the wallet, followed to delivery. Letters go through the postal-provider
-hook (:mod:`core.postal`); the built-in provider hands them to a print shop through
-an outbox folder (:mod:`.printshop`).
-
-Sending is two steps: the form (document, address, options) leads to a preview (the
-letter as it will be printed, its pages, its price and the balance), whose
-confirmation debits the wallet and queues the letter in one transaction. The preview
-carries a signed draft (the document's digest, for this organisation), so nobody can
-post a document that is not theirs."""
+paid from the wallet (the core's ledger), followed to delivery. Letters go through the
+postal-provider hook (:mod:`core.postal`); the built-in provider hands them to a print
+shop through an outbox folder (:mod:`.printshop`). An invoice's PDF comes through the
+document formats (``document_file(invoice, "pdf")``)."""
 
 from __future__ import annotations
 
-import uuid
-from io import BytesIO
-from pathlib import Path
-
-import click
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    url_for,
-)
-from flask_babel import gettext as _
+from flask import url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from huey import crontab
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Text, cast
 
 from core.plugin_api import (
-    Account,
     Action,
     App,
-    LetterOptions,
     MenuItem,
-    MigrationLocation,
     OperatorPage,
     PeriodicTask,
     PluginBlueprint,
     SearchResult,
-    StatusListing,
     Widget,
-    app_usable,
-    csv_response,
-    csv_text,
-    current_membership,
-    current_scope,
     db,
-    document_file,
-    get_scoped_or_404,
     hookimpl,
-    ledger,
-    limiter,
-    page_rows,
-    plugin_defaults,
-    postal_provider,
-    read_listing,
-    render,
-    requested_dialect,
     scoped,
     short_date,
-    store_document,
-    stored_path,
-    stream_rows,
 )
 from plugins.invoices.public import Invoice
 
-from . import sending
-from .address import COUNTRIES, check_address, country_name
-from .models import Letter, PostalSettings
-from .printing import DocumentError, check_document, joined, print_ready, printed_pages
+from . import cli, sending
+from .desk import desk
+from .models import Letter
 from .printshop import PrintShop
+from .views import STATUS_LABELS, bp
 
-GUICHET_API = ">=1.0,<2"  # the plugin API range this plugin supports
+GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
 
 APP_KEY = "postal"
-OPTIONS = ("colour", "duplex", "registered", "priority")
-STATUS_LABELS = {
-    "queued": _l("Queued"),
-    "submitted": _l("Handed to the printer"),
-    "accepted": _l("Accepted"),
-    "printed": _l("Printed"),
-    "posted": _l("Posted"),
-    "delivered": _l("Delivered"),
-    "returned": _l("Returned to sender"),
-    "failed": _l("Failed"),
-    "cancelled": _l("Cancelled"),
-}
-OPTION_LABELS = {
-    "colour": _l("Colour"),
-    "duplex": _l("Double-sided"),
-    "registered": _l("Registered with acknowledgement of receipt"),
-    "priority": _l("Priority"),
-}
-CSV_COLUMNS = (
-    ("date", _l("Date")),
-    ("document", _l("Document")),
-    ("recipient", _l("Recipient")),
-    ("country", _l("Country")),
-    ("pages", _l("Pages")),
-    ("price", _l("Price")),
-    ("status", _l("Status")),
-    ("reference", _l("Reference")),
+APP = App(
+    key=APP_KEY,
+    name=_l("Postal mail"),
+    endpoint="postal.index",
+    description=_l("Send your invoices and documents by post, paid from your wallet."),
+    icon="mail",
+    section=_l("Payments"),
+    blueprint=bp,
+    url_prefix="/courrier",
+    widgets=(
+        Widget("postal.progress", title=_l("Letters on their way"), endpoint="postal.widget"),
+    ),
+    menu=(MenuItem(order=70),),
+    defaults={
+        "POSTAL_MAX_PAGES": 20,
+        "POSTAL_MAX_BYTES": 5 * 1024 * 1024,
+        "POSTAL_POLL_BATCH": 500,
+    },
 )
-DEFAULTS = {"POSTAL_MAX_PAGES": 20, "POSTAL_MAX_BYTES": 5 * 1024 * 1024, "POSTAL_POLL_BATCH": 500}
-
-bp = Blueprint("postal", __name__, template_folder="templates")
-
-plugin_defaults(bp, DEFAULTS)
 
 
 @hookimpl
 def guichet_apps():
-    return [
-        App(
-            key=APP_KEY,
-            name=_l("Postal mail"),
-            endpoint="postal.index",
-            description=_l("Send your invoices and documents by post, paid from your wallet."),
-            icon="mail",
-            section=_l("Payments"),
-        )
-    ]
+    return [APP]
 
 
 @hookimpl
 def guichet_blueprints():
-    from .desk import desk
-
-    return [
-        PluginBlueprint(bp, app_key=APP_KEY, url_prefix="/courrier"),
-        PluginBlueprint(desk, app_key=None, url_prefix="/operator/courriers", operators=True),
-    ]
+    return [PluginBlueprint(desk, app_key=None, url_prefix="/operator/courriers", operators=True)]
 
 
 @hookimpl
 def guichet_operator_pages():
     return [OperatorPage(_l("Letters"), "postal_desk.index", order=50)]
-
-
-@hookimpl
-def guichet_widgets():
-    return [Widget("postal.progress", APP_KEY, _l("Letters on their way"), "postal.widget")]
-
-
-@hookimpl
-def guichet_menu_items(user, organisation):
-    return [MenuItem(APP_KEY, _l("Payments"), _l("Postal mail"), "postal.index", order=70)]
 
 
 @hookimpl
@@ -205,351 +122,4 @@ def guichet_periodic_tasks():
 
 @hookimpl
 def guichet_cli(group):
-    @group.group("postal")
-    def postal_cli():
-        """Letters sent by post."""
-
-    @postal_cli.command("poll")
-    def poll():
-        """Read the print shop's status files now (the worker does every 5 minutes)."""
-        click.echo(f"{sending.poll()} letter(s) changed")
-
-
-@hookimpl
-def guichet_migrations():
-    return MigrationLocation(
-        "postal", Path(__file__).parent / "migrations", "alembic_version_postal"
-    )
-
-
-# --- drafts --------------------------------------------------------------------------
-
-
-def _drafts() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="postal-draft")
-
-
-def _read_draft(token: str) -> dict:
-    """The draft of this organisation's preview; 404 for anything else."""
-    try:
-        draft = _drafts().loads(token or "")
-    except BadSignature:
-        abort(404)
-    if draft.get("org") != current_scope().organisation_id:
-        abort(404)
-    return draft
-
-
-def _letter_form(form) -> tuple[list[str], str, LetterOptions, list[str]]:
-    """The address lines, country and options of a submitted form, and its errors."""
-    country = form.get("country", "FR")
-    lines, errors = check_address(form.get("address", ""), country)
-    options = LetterOptions(**{name: form.get(name) == "y" for name in OPTIONS})
-    provider = postal_provider()
-    refused = [
-        str(OPTION_LABELS[n]) for n in OPTIONS if getattr(options, n) and n not in provider.offers
-    ]
-    if refused:
-        errors.append(_("This provider does not offer: %(options)s.", options=", ".join(refused)))
-    return lines, country, options, errors
-
-
-def _context(**values) -> dict:
-    return {
-        "countries": [(c, country_name(c)) for c in COUNTRIES],
-        "option_labels": OPTION_LABELS,
-        **values,
-    }
-
-
-# --- pages -----------------------------------------------------------------------
-
-
-@bp.get("/")
-def index():
-    """The organisation's letters, newest first, with a filter by status."""
-    listing, query = _letters(request.args)
-    order = Letter.id.desc() if listing.descending else Letter.id.asc()
-    letters = page_rows(listing, query, (order,))
-    return render(
-        "postal/index.html",
-        "results",
-        listing=listing,
-        letters=letters,
-        labels=STATUS_LABELS,
-        is_admin=current_membership().is_admin,
-    )
-
-
-def _letters(args) -> tuple[StatusListing, object]:
-    listing = StatusListing()
-    read_listing(listing, args, {"date": Letter.id}, "date", descending=True)
-    query = scoped(Letter)
-    if listing.read_status(args, STATUS_LABELS):
-        query = query.where(Letter.status == listing.status)
-    return listing, query
-
-
-@bp.get("/export.csv")
-def export_csv():
-    """The filtered letters as CSV (French spreadsheet or standard)."""
-    dialect = requested_dialect()
-    _listing, query = _letters(request.args)
-    columns = (
-        Letter.created_at,
-        Letter.title,
-        Letter.address,
-        Letter.country,
-        Letter.pages,
-        Letter.price,
-        Letter.status,
-        Letter.reference,
-    )
-    rows = stream_rows(query.with_only_columns(*columns).order_by(Letter.id.desc()))
-    statuses = {status: dialect.label(status, STATUS_LABELS) for status in STATUS_LABELS}
-    values = (
-        [
-            dialect.day(at.date()),
-            title,
-            " / ".join(address),
-            country,
-            pages,
-            dialect.amount(price),
-            statuses.get(status, status),
-            reference or "",
-        ]
-        for at, title, address, country, pages, price, status, reference in rows
-    )
-    header = dialect.header(CSV_COLUMNS)
-    return csv_response(csv_text(header, values, dialect), "courriers")
-
-
-@bp.post("/<int:letter_id>/annuler")
-def cancel(letter_id: int):
-    """Stop a letter the print shop has not taken yet; it is refunded."""
-    letter = get_scoped_or_404(Letter, letter_id)
-    if sending.cancel(letter):
-        flash(_("The letter was cancelled and refunded to your wallet."), "success")
-    else:
-        flash(_("The letter can no longer be cancelled: it is being printed or posted."), "error")
-    return redirect(url_for("postal.letter", letter_id=letter.id), 303)
-
-
-def _terms(organisation_id: int) -> PostalSettings | None:
-    """The organisation's terms and conditions, when it keeps some."""
-    found = db.session.get(PostalSettings, organisation_id)
-    return found if found is not None and found.terms_sha256 else None
-
-
-@bp.route("/reglages", methods=["GET", "POST"])
-def settings():
-    """Organisation admins keep the terms and conditions appended on demand to the
-    invoices they send by post."""
-    membership = current_membership()
-    if not membership.is_admin:
-        abort(404)
-    found = db.session.get(PostalSettings, membership.organisation_id)
-    errors = []
-    if request.method == "POST":
-        upload = request.files.get("terms")
-        if request.form.get("remove") == "y" and found is not None:
-            found.terms_sha256, found.terms_pages = None, 0
-        elif upload is None or not upload.filename:
-            errors.append(_("Choose the PDF to send."))
-        else:
-            data = upload.read(current_app.config["POSTAL_MAX_BYTES"] + 1)
-            try:
-                pages = check_document(data)
-            except DocumentError as error:
-                errors.append(str(error))
-            else:
-                if found is None:
-                    found = PostalSettings(organisation_id=membership.organisation_id)
-                    db.session.add(found)
-                found.terms_sha256, found.terms_pages = store_document(data), pages
-        if not errors:
-            db.session.commit()
-            flash(_("Settings saved."), "success")
-            return redirect(url_for("postal.settings"), 303)
-    return render(
-        "postal/settings.html", terms=_terms(membership.organisation_id), errors=errors
-    ), (422 if errors else 200)
-
-
-@bp.route("/nouveau", methods=["GET", "POST"])
-@limiter.limit("60/hour", methods=["POST"])
-def new():
-    """The letter's form: an uploaded PDF, or the invoice given by ``invoice_id``
-    (its PDF, its recipient's address); POST checks it and shows the preview."""
-    invoice = None
-    invoice_id = request.values.get("invoice_id", type=int)
-    if invoice_id is not None:
-        if not app_usable("invoices"):  # an invoice is shown only where its app is on
-            abort(404)
-        invoice = get_scoped_or_404(Invoice, invoice_id)
-    if request.method == "GET":
-        address = ""
-        if invoice is not None:
-            address = "\n".join(
-                [
-                    invoice.recipient_name or invoice.subscriber,
-                    *invoice.recipient_address.splitlines(),
-                ]
-            )
-        return render(
-            "postal/new.html",
-            **_context(
-                invoice=invoice,
-                address=address,
-                country="FR",
-                errors=[],
-                terms=_terms(current_scope().organisation_id),
-            ),
-        )
-    lines, country, options, errors = _letter_form(request.form)
-    data, title = None, ""
-    if invoice is not None:
-        data = document_file(invoice, "pdf").path.read_bytes()
-        title = _("Invoice %(number)s", number=invoice.number)
-        terms = _terms(current_scope().organisation_id)
-        if terms is not None and request.form.get("terms") == "y":
-            data = joined(data, stored_path(terms.terms_sha256).read_bytes())
-            title = _("Invoice %(number)s and terms", number=invoice.number)
-    else:
-        upload = request.files.get("document")
-        if upload is None or not upload.filename:
-            errors.append(_("Choose the PDF to send."))
-        else:
-            data, title = (
-                upload.read(current_app.config["POSTAL_MAX_BYTES"] + 1),
-                upload.filename[:200],
-            )
-    if data is not None:
-        try:
-            check_document(data)
-        except DocumentError as error:
-            errors.append(str(error))
-    if errors:
-        return render(
-            "postal/new.html",
-            **_context(
-                invoice=invoice,
-                address=request.form.get("address", ""),
-                country=country,
-                errors=errors,
-                options=options,
-                terms=_terms(current_scope().organisation_id),
-            ),
-        ), 422
-    pages, cover = printed_pages(data)
-    draft = {
-        "org": current_scope().organisation_id,
-        "sha": store_document(data),
-        "invoice": invoice.id if invoice else None,
-        "title": title,
-        "key": uuid.uuid4().hex,
-    }
-    price = postal_provider().price(pages, options)
-    balance = ledger.balance(current_scope().organisation_id)
-    return render(
-        "postal/preview.html",
-        **_context(
-            draft=_drafts().dumps(draft),
-            title=title,
-            address=lines,
-            country=country,
-            options=options,
-            pages=pages,
-            cover=cover,
-            price=price,
-            balance=balance,
-        ),
-    )
-
-
-@bp.get("/apercu.pdf")
-def preview_pdf():
-    """The letter as it will be printed (the address in the window)."""
-    draft = _read_draft(request.args.get("draft", ""))
-    lines, _country, _options, _errors = _letter_form(request.args)
-    source = stored_path(draft["sha"]).read_bytes()
-    pdf, _pages, _cover = print_ready(source, lines or ["—"])
-    return send_file(BytesIO(pdf), mimetype="application/pdf", download_name="apercu.pdf")
-
-
-@bp.post("/envoyer")
-@limiter.limit("60/hour")
-def send():
-    """Confirm the preview: the price is computed again here, the wallet debited and
-    the letter queued in one transaction (or nothing, when the balance is short)."""
-    draft = _read_draft(request.form.get("draft", ""))
-    lines, country, options, errors = _letter_form(request.form)
-    if errors:
-        abort(422, " ".join(errors))
-    scope = current_scope()
-    source = stored_path(draft["sha"]).read_bytes()
-    pages, cover = printed_pages(source)
-    provider = postal_provider()
-    invoice = get_scoped_or_404(Invoice, draft["invoice"]) if draft["invoice"] else None
-    account_id = (
-        invoice.account_id
-        if invoice
-        else db.session.scalar(
-            scoped(Account, scope).with_only_columns(Account.id).order_by(Account.client_code)
-        )
-    )
-    letter = Letter(
-        organisation_id=scope.organisation_id,
-        account_id=account_id,
-        key=draft["key"],
-        provider=provider.key,
-        document_sha256=draft["sha"],
-        title=draft["title"],
-        pages=pages,
-        address=lines,
-        country=country,
-        price=provider.price(pages, options),
-        invoice_id=draft["invoice"],
-        user_id=current_user.id,
-        **{name: getattr(options, name) for name in OPTIONS},
-    )
-    try:
-        letter = sending.send(letter)
-    except ledger.InsufficientFunds as short:
-        db.session.rollback()
-        return render(
-            "postal/preview.html",
-            **_context(
-                draft=request.form["draft"],
-                title=draft["title"],
-                address=lines,
-                country=country,
-                options=options,
-                pages=pages,
-                cover=cover,
-                price=letter.price,
-                balance=short.balance,
-            ),
-        ), 422
-    return redirect(url_for("postal.letter", letter_id=letter.id), 303)
-
-
-@bp.get("/<int:letter_id>")
-def letter(letter_id: int):
-    """A letter, its price and options, and every state it went through."""
-    found = get_scoped_or_404(Letter, letter_id)
-    return render(
-        "postal/letter.html", letter=found, labels=STATUS_LABELS, option_labels=OPTION_LABELS
-    )
-
-
-@bp.get("/widget")
-def widget():
-    """Dashboard widget: the letters not yet delivered."""
-    on_the_way = db.session.scalars(
-        scoped(Letter)
-        .where(Letter.status.in_(("queued", "submitted", "accepted", "printed", "posted")))
-        .order_by(Letter.id.desc())
-        .limit(5)
-    ).all()
-    return render_template("postal/widget.html", letters=on_the_way, labels=STATUS_LABELS)
+    cli.add_commands(group)

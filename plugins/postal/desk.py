@@ -17,8 +17,8 @@ from core.plugin_api import (
     render,
 )
 
-from . import STATUS_LABELS
 from .models import Letter
+from .views import STATUS_LABELS
 
 desk = Blueprint("postal_desk", __name__, template_folder="templates")
 

@@ -2,13 +2,12 @@
 follow them; operators answer from the back-office, and the customer gets an e-mail.
 
 An example of a third-party Guichet app, written only against ``core.plugin_api``.
-Each hook below is one thing the app adds to the portal; the plugin guide's tutorial
-walks through them.
+The app is declared once, in its manifest (``APP``): its pages, widget, menu entry and
+settings; each hook below adds one more thing to the portal. The plugin guide's
+tutorial walks through them.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
@@ -17,7 +16,6 @@ from sqlalchemy import or_
 from core.plugin_api import (
     App,
     MenuItem,
-    MigrationLocation,
     OperatorPage,
     PluginBlueprint,
     SearchResult,
@@ -28,48 +26,41 @@ from core.plugin_api import (
     scoped,
 )
 
+from .desk import desk
+from .forms import SettingsForm
 from .models import Ticket
+from .views import bp, visible
 
-GUICHET_API = ">=1.0,<2"  # the versions of Guichet's plugin API this plugin supports
+GUICHET_API = ">=2.0,<3"  # the versions of Guichet's plugin API this plugin supports
 APP_KEY = "tickets"
+
+
+APP = App(
+    key=APP_KEY,
+    name=_l("My requests"),
+    endpoint="tickets.index",
+    description=_l("Ask your provider a question and follow the answer."),
+    icon="help",
+    section=_l("Help"),
+    default_enabled=False,  # operators switch it on per organisation
+    blueprint=bp,
+    url_prefix="/demandes",
+    widgets=(Widget("tickets.open", title=_l("My requests"), endpoint="tickets.widget"),),
+    menu=(MenuItem(),),
+    # per-organisation settings, changed by the organisation's admins with this form
+    settings={"categories": [], "members_see_all": False},
+    settings_form=SettingsForm,
+)
 
 
 @hookimpl
 def guichet_apps():
-    return [
-        App(
-            key=APP_KEY,
-            name=_l("My requests"),
-            endpoint="tickets.index",
-            description=_l("Ask your provider a question and follow the answer."),
-            icon="help",
-            section=_l("Help"),
-            default_enabled=False,  # operators switch it on per organisation
-            # per-organisation settings, changed by the organisation's admins
-            settings={"categories": [], "members_see_all": False},
-        )
-    ]
+    return [APP]
 
 
 @hookimpl
 def guichet_blueprints():
-    from .desk import desk
-    from .views import bp
-
-    return [
-        PluginBlueprint(bp, app_key=APP_KEY, url_prefix="/demandes"),
-        PluginBlueprint(desk, app_key=None, url_prefix="/operator/demandes", operators=True),
-    ]
-
-
-@hookimpl
-def guichet_widgets():
-    return [Widget("tickets.open", APP_KEY, _l("My requests"), "tickets.widget")]
-
-
-@hookimpl
-def guichet_menu_items(user, organisation):
-    return [MenuItem(APP_KEY, _l("Help"), _l("My requests"), "tickets.index")]
+    return [PluginBlueprint(desk, app_key=None, url_prefix="/operator/demandes", operators=True)]
 
 
 @hookimpl
@@ -79,8 +70,6 @@ def guichet_operator_pages():
 
 @hookimpl
 def guichet_search(query, scope):
-    from .views import visible
-
     matches = Ticket.subject.ilike(f"%{query}%")
     number = query.removeprefix("#")
     if number.isdigit() and len(number) < 10:  # "#12" or "12": that request too
@@ -91,10 +80,3 @@ def guichet_search(query, scope):
         SearchResult(APP_KEY, f"#{t.id} {t.subject}", url_for("tickets.detail", ticket_id=t.id))
         for t in rows
     ]
-
-
-@hookimpl
-def guichet_migrations():
-    return MigrationLocation(
-        APP_KEY, Path(__file__).parent / "migrations", version_table="alembic_version_tickets"
-    )

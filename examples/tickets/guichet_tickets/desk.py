@@ -14,6 +14,7 @@ from core.plugin_api import (
     Organisation,
     StatusListing,
     db,
+    form_status,
     page_rows,
     read_listing,
     render,
@@ -67,7 +68,7 @@ def reply(ticket_id: int):
     ticket = db.get_or_404(Ticket, ticket_id)
     form = ReplyForm()
     if not form.validate_on_submit():
-        return _detail(ticket, form, 400)
+        return _detail(ticket, form, form_status(form))
     message = TicketMessage(
         organisation_id=ticket.organisation_id,
         author_id=current_user.id,

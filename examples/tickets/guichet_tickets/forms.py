@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from core.plugin_api import LinesField
+
 MAX_BODY = 5000
 
 
@@ -27,13 +29,12 @@ class ReplyForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    categories = TextAreaField(
+    """The organisation's settings, named after ``App.settings``: the core shows this
+    form to the organisation's admins and saves what they choose."""
+
+    categories = LinesField(
         _l("Categories offered"),
         description=_l("One per line; none: requests have no category."),
         validators=[Length(max=2000)],
     )
     members_see_all = BooleanField(_l("Members see every request of the organisation"))
-
-    def categories_list(self) -> list[str]:
-        lines = (line.strip() for line in (self.categories.data or "").splitlines())
-        return list(dict.fromkeys(line[:100] for line in lines if line))

@@ -1,5 +1,6 @@
-"""The customers' pages: their requests (list, new, detail with the conversation),
-the organisation's settings for its admins, and the dashboard widget.
+"""The customers' pages: their requests (list, new, detail with the conversation)
+and the dashboard widget (the organisation's settings page is the core's, from the
+app's ``settings_form``).
 
 The core already answers 404 here for organisations that have not enabled the app,
 and sends anonymous visitors to the login page: these views only deal with requests.
@@ -20,15 +21,15 @@ from core.plugin_api import (
     current_membership,
     db,
     emit,
+    form_status,
     page_rows,
     read_listing,
     render,
     scoped,
-    update_app_settings,
     utcnow,
 )
 
-from .forms import ReplyForm, SettingsForm, TicketForm
+from .forms import ReplyForm, TicketForm
 from .models import Ticket, TicketMessage
 
 bp = Blueprint("tickets", __name__, template_folder="templates")
@@ -65,10 +66,6 @@ def _ticket_or_404(ticket_id: int) -> Ticket:
     return ticket
 
 
-def _invalid(form) -> int:
-    return 400 if form.is_submitted() else 200
-
-
 @bp.get("/")
 def index():
     """The requests, most recently active first, filtered by status; the table alone
@@ -95,7 +92,7 @@ def new():
     form = TicketForm()
     form.offer(app_settings(membership.organisation_id, "tickets")["categories"])
     if not form.validate_on_submit():
-        return render_template("tickets/new.html", form=form), _invalid(form)
+        return render_template("tickets/new.html", form=form), form_status(form)
     ticket = Ticket(
         organisation_id=membership.organisation_id,
         author_id=current_user.id,
@@ -141,9 +138,9 @@ def reply(ticket_id: int):
     form = ReplyForm()
     if ticket.status == "closed":
         form.form_errors.append(_("This request is closed; open a new one."))
-        return _detail(ticket, form, 400)
+        return _detail(ticket, form, form_status(form))
     if not form.validate_on_submit():
-        return _detail(ticket, form, 400)
+        return _detail(ticket, form, form_status(form))
     ticket.messages.append(
         TicketMessage(
             organisation_id=ticket.organisation_id,
@@ -163,31 +160,6 @@ def close(ticket_id: int):
     db.session.commit()
     flash(_("Request #%(number)d is closed.", number=ticket.id), "info")
     return redirect(url_for("tickets.detail", ticket_id=ticket.id), 303)
-
-
-@bp.route("/settings", methods=["GET", "POST"])
-def settings():
-    """The organisation's settings of the app, for its admins only."""
-    membership = current_membership()
-    if not membership.is_admin:
-        abort(404)
-    current = app_settings(membership.organisation_id, "tickets")
-    form = SettingsForm(
-        data={
-            "categories": "\n".join(current["categories"]),
-            "members_see_all": current["members_see_all"],
-        }
-    )
-    if form.validate_on_submit():
-        values = {
-            "categories": form.categories_list(),
-            "members_see_all": form.members_see_all.data,
-        }
-        update_app_settings(membership.organisation, "tickets", values)
-        db.session.commit()
-        flash(_("Saved."), "info")
-        return redirect(url_for("tickets.settings"), 303)
-    return render_template("tickets/settings.html", form=form), _invalid(form)
 
 
 @bp.get("/widget")

@@ -50,7 +50,7 @@ def test_the_list_is_filtered_by_status_in_place_with_htmx(logged_in):
 
 def test_a_request_without_subject_is_refused_with_a_message_and_nothing_stored(logged_in):
     response = open_ticket(logged_in, subject="  ", body="")
-    assert response.status_code == 400
+    assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'aria-invalid="true"' in page and 'id="subject-error"' in page
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 0
@@ -114,7 +114,7 @@ def test_a_closed_request_takes_no_reply(logged_in):
     ticket = db.session.scalar(select(Ticket))
     logged_in.post(f"/demandes/{ticket.id}/close")
     response = logged_in.post(f"/demandes/{ticket.id}/reply", data={"body": "Encore moi"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert db.session.scalar(select(func.count()).select_from(TicketMessage)) == 1
 
 
@@ -127,22 +127,23 @@ def test_members_see_only_their_requests_unless_the_organisation_allows_more(
     admins = db.session.scalar(select(Ticket))
     assert "Demande de l" not in other.get("/demandes/").get_data(as_text=True)
     assert other.get(f"/demandes/{admins.id}").status_code == 404
-    assert other.get("/demandes/settings").status_code == 404  # admins only
-    response = logged_in.post("/demandes/settings", data={"members_see_all": "y"})
+    assert other.get("/applications/tickets/reglages").status_code == 404  # admins only
+    response = logged_in.post("/applications/tickets/reglages", data={"members_see_all": "y"})
     assert response.status_code == 303
     assert other.get(f"/demandes/{admins.id}").status_code == 200
 
 
 def test_categories_are_a_setting_of_each_organisation(app, logged_in, organisation):
     logged_in.post(
-        "/demandes/settings", data={"categories": "Facturation\nTechnique\n\nFacturation"}
+        "/applications/tickets/reglages",
+        data={"categories": "Facturation\nTechnique\n\nFacturation"},
     )
     assert app_settings(organisation.id, "tickets")["categories"] == ["Facturation", "Technique"]
     assert 'value="Technique"' in logged_in.get("/demandes/new").get_data(as_text=True)
     open_ticket(logged_in, category="Technique")
     assert db.session.scalar(select(Ticket.category)) == "Technique"
     refused = open_ticket(logged_in, category="Inventée")
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     other = make_org("Client 2", codes=("00009999",))
     assert app_settings(other.id, "tickets")["categories"] == []
 

@@ -1,0 +1,218 @@
+"""The pages of "Vos factures": the list, its exports (CSV, ZIP), an invoice, its
+PDF, the widget."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from core.plugin_api import (
+    PAGE_SIZES,
+    Selection,
+    csv_response,
+    db,
+    error_response,
+    get_scoped_or_404,
+    render,
+    requested_dialect,
+    scoped,
+)
+
+from . import archive, documents, export, queries
+from .models import Invoice, InvoiceLine
+from .public import APP_KEY
+
+log = logging.getLogger(__name__)
+LINES_PER_PAGE = 20
+bp = Blueprint("invoices", __name__, template_folder="templates")
+
+
+@bp.get("/")
+def index():
+    """ "Vos factures": the filtered, sorted, paged list; the table alone for HTMX."""
+    today = date.today()
+    filters = queries.read_filters(request.args)
+    rows = queries.page_of(filters, today)
+    return render(
+        "invoices/list.html",
+        "results",
+        filters=filters,
+        invoices=rows,
+        today=today,
+        page_sizes=PAGE_SIZES,
+        selection=Selection(APP_KEY),
+    )
+
+
+@bp.get("/export.csv")
+def export_csv():
+    """The whole filtered list (not only the page) as CSV, streamed.
+    ``dialect=fr`` (default) or ``std``; ``rows=invoices`` (default) or ``lines``."""
+    today = date.today()
+    filters = queries.read_filters(request.args)
+    dialect = requested_dialect()
+    rows = request.args.get("rows", "invoices")
+    if rows not in ("invoices", "lines"):
+        abort(400, _("Say rows=invoices or rows=lines."))
+    selection = queries.filtered(filters, today)
+    if rows == "lines":
+        return csv_response(export.line_rows(selection, dialect), "lignes-factures")
+    return csv_response(export.invoice_rows(selection, dialect, today), "factures")
+
+
+@bp.get("/archive.zip")
+def archive_zip():
+    """The selected invoices (``id`` repeated), or with ``all=1`` the whole filtered list,
+    as a streamed ZIP of PDFs; at most ``INVOICES_ZIP_CAP`` invoices."""
+    today = date.today()
+    cap = current_app.config["INVOICES_ZIP_CAP"]
+    if request.args.get("all") == "1":
+        selection = queries.filtered(queries.read_filters(request.args), today)
+    else:
+        raw = request.args.getlist("id")
+        if not raw:  # "Télécharger la sélection" with nothing ticked: back to the list
+            flash(_("Tick the invoices to download first."), "error")
+            return redirect(url_for("invoices.index"), 303)
+        if not all(v.isdigit() for v in raw):
+            abort(400, _("Invoice ids must be numbers."))
+        ids = {int(v) for v in raw}
+        selection = scoped(Invoice).where(Invoice.id.in_(ids))
+    total = db.session.scalar(selection.with_only_columns(func.count()).order_by(None))
+    if request.args.get("all") != "1" and total != len(ids):
+        abort(404)  # some are not the user's: no hint of which
+    if total > cap:
+        abort(
+            400,
+            _(
+                "%(count)d invoices selected; a ZIP holds at most %(cap)d. Narrow the search.",
+                count=total,
+                cap=cap,
+            ),
+        )
+    ordered = selection.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+    name = f"factures-{today.isoformat()}.zip"
+    response = Response(
+        stream_with_context(archive.zip_of_pdfs(ordered)),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    token = request.args.get("download_token", "")
+    if token.isalnum() and len(token) <= 32:  # the page's "being prepared" ends with it
+        response.set_cookie("guichet_download", token, max_age=60, secure=True, samesite="Lax")
+    return response
+
+
+@bp.get("/<int:invoice_id>")
+def detail(invoice_id: int):
+    """ "Consultation détaillée" of one invoice, its lines paged."""
+    invoice = get_scoped_or_404(Invoice, invoice_id)
+    page = request.args.get("lines_page", "1")
+    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    count = db.session.scalar(
+        select(func.count()).select_from(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
+    )
+    pages = max(1, -(-count // LINES_PER_PAGE))
+    page = min(page, pages)
+    lines = db.session.scalars(
+        select(InvoiceLine)
+        .where(InvoiceLine.invoice_id == invoice.id)
+        .order_by(InvoiceLine.position)
+        .limit(LINES_PER_PAGE)
+        .offset((page - 1) * LINES_PER_PAGE)
+    ).all()
+    return render(
+        "invoices/detail.html",
+        "lines",
+        invoice=invoice,
+        lines=lines,
+        lines_page=page,
+        lines_pages=pages,
+        lines_count=count,
+        references=[(label, getattr(invoice, n)) for n, label in REFERENCES if getattr(invoice, n)],
+        related=_related(invoice),
+        today=date.today(),
+    )
+
+
+def _related(invoice: Invoice) -> list[Invoice]:
+    """The invoice a credit note cancels, or the credit notes that cancel an invoice,
+    within the scope."""
+    if invoice.kind == "credit_note":
+        if not invoice.cancels:
+            return []
+        query = scoped(Invoice).where(Invoice.number == invoice.cancels)
+    else:
+        query = scoped(Invoice).where(
+            Invoice.cancels == invoice.number, Invoice.kind == "credit_note"
+        )
+    return db.session.scalars(query.order_by(Invoice.number)).all()
+
+
+REFERENCES = (
+    ("business_unit", _l("Business unit")),
+    ("site_1", _l("Site 1")),
+    ("site_2", _l("Site 2")),
+    ("purchase_order", _l("Purchase order")),
+    ("framework_contract", _l("Framework contract")),
+    ("local_contract", _l("Local contract")),
+)
+
+
+@bp.app_errorhandler(documents.IssuerIncomplete)
+def issuer_incomplete(error: documents.IssuerIncomplete):
+    """No invoice without the provider's legal mentions: the customer is told, the
+    operators see what is missing on every back-office page."""
+    log.error("invoice PDF refused: %s", error)
+    return error_response(
+        503,
+        _(
+            "The PDF of this invoice cannot be made right now: your "
+            "provider has not completed its legal details. It has "
+            "been told."
+        ),
+    )
+
+
+@bp.get("/<int:invoice_id>/pdf")
+def pdf(invoice_id: int):
+    """The invoice as PDF (rendered once per content, then served from the cache)."""
+    invoice = get_scoped_or_404(Invoice, invoice_id)
+    document = documents.pdf_document(invoice)
+    return send_file(
+        document.path, mimetype=document.media_type, download_name=document.filename, max_age=0
+    )
+
+
+@bp.get("/widget")
+def widget():
+    """Dashboard widget: the latest invoices and the amount still to pay."""
+    today = date.today()
+    recent = scoped(Invoice).where(Invoice.issued_on >= queries.history_start(today))
+    latest = db.session.scalars(
+        recent.order_by(Invoice.issued_on.desc(), Invoice.id.desc()).limit(5)
+    ).all()
+    due = Invoice.total_ttc + Invoice.credited
+    to_pay = db.session.execute(
+        recent.where(Invoice.status == "to_pay", Invoice.kind == "invoice", due > 0)
+        .with_only_columns(Invoice.currency, func.sum(due))
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    ).all()
+    return render_template("invoices/widget.html", latest=latest, to_pay=to_pay, today=today)

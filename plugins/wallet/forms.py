@@ -1,0 +1,48 @@
+"""The top-up form of the wallet."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField
+
+from core.plugin_api import money, parse_amount
+
+
+class TopUpForm(FlaskForm):
+    """The amount is a preset or a custom one within the operator's limits."""
+
+    preset = RadioField(_l("Amount"), default="")
+    other = StringField(_l("Other amount (€)"))
+    method = RadioField(_l("Payment method"), default="", validate_choice=True)
+
+    def __init__(self, presets, methods, **kwargs):
+        super().__init__(**kwargs)
+        self.preset.choices = [(str(c), money(c)) for c in presets] + [("", _l("Other amount"))]
+        self.method.choices = [("", _l("Choose on the payment page"))] + [
+            (m.id, m.label) for m in methods
+        ]
+
+    def amount(self) -> int | None:
+        """The amount asked in cents, or ``None`` with the error set on the form."""
+        config = current_app.config
+        low, high = config["WALLET_TOPUP_MIN"], config["WALLET_TOPUP_MAX"]
+        if self.preset.data:
+            return int(self.preset.data)
+        try:
+            cents = parse_amount(self.other.data or "")
+        except ValueError:
+            self.other.errors.append(_("Enter an amount such as 50 or 75,50."))
+            return None
+        if not low <= cents <= high:
+            self.other.errors.append(
+                _(
+                    "The amount must be between %(low)s and %(high)s.",
+                    low=money(low),
+                    high=money(high),
+                )
+            )
+            return None
+        return cents
