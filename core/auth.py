@@ -53,6 +53,8 @@ class ForgotForm(FlaskForm):
 
 
 class NewPasswordForm(FlaskForm):
+    """A new password, typed twice: the reset page's, and any form that changes one."""
+
     password = PasswordField(
         _l("New password"), validators=[DataRequired(), Length(min=MIN_LENGTH)]
     )

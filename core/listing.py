@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import abort
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, inspect
 
@@ -90,8 +91,23 @@ def read_listing(listing: Listing, args, sorts, default_sort: str, descending: b
     listing.descending = descending if direction not in ("asc", "desc") else direction == "desc"
     size = args.get("size", "25")
     listing.size = int(size) if size.isdigit() and int(size) in PAGE_SIZES else 25
-    page = args.get("page", "1")
-    listing.page = int(page) if page.isdigit() and 0 < int(page) < 10**9 else 1
+    listing.page = read_page(args)
+
+
+def selected_ids(values) -> list[int]:
+    """The ids of the rows ticked in a list (the ``id`` arguments a selection's form
+    sends), distinct and sorted; 400 when one is not a number."""
+    raw = values.getlist("id")
+    if not all(v.isdigit() and len(v) < 19 for v in raw):
+        abort(400, _("The ids of the chosen rows must be numbers."))
+    return sorted({int(v) for v in raw})
+
+
+def read_page(args, name: str = "page") -> int:
+    """The page number asked in ``args[name]``: 1 for anything but a page number (a page
+    past the end is clamped by :func:`page_rows`)."""
+    page = args.get(name, "1")
+    return int(page) if page.isdigit() and 0 < int(page) < 10**9 else 1
 
 
 def page_rows(

@@ -29,6 +29,7 @@ from core.appsystem import API_VERSION, registry
 from core.auth import require_operator
 from core.extensions import db
 from core.i18n import language_choices
+from core.listing import Listing, page_rows, read_page
 from core.models import (
     Account,
     ApiToken,
@@ -142,9 +143,9 @@ def _apply(form: FlaskForm, action) -> bool:
     return True
 
 
-def _page() -> int:
-    page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and int(page) > 0 else 1
+def _listing(size: int) -> Listing:
+    """The page of an operator's list asked in the URL, ``size`` rows a page."""
+    return Listing(size=size, page=read_page(request.args))
 
 
 # -- organisations and accounts ------------------------------------------------------
@@ -158,7 +159,7 @@ def index():
 @bp.get("/organisations")
 def organisations():
     q = request.args.get("q", "").strip()
-    query = select(Organisation).order_by(Organisation.name, Organisation.id)
+    query = select(Organisation)
     if q:
         like = f"%{q}%"
         by_code = select(Account.organisation_id).where(Account.client_code.startswith(q))
@@ -169,8 +170,9 @@ def organisations():
                 Organisation.id.in_(by_code),
             )
         )
-    pagination = db.paginate(query, page=_page(), per_page=25, error_out=False)
-    return render("operator/organisations.html", "results", pagination=pagination, q=q)
+    listing = _listing(25)
+    rows = page_rows(listing, query, (Organisation.name, Organisation.id))
+    return render("operator/organisations.html", "results", listing=listing, rows=rows, q=q)
 
 
 @bp.route("/organisations/new", methods=["GET", "POST"])
@@ -302,12 +304,13 @@ def member_remove(membership_id: int):
 @bp.get("/users")
 def users():
     q = request.args.get("q", "").strip()
-    query = select(User).order_by(User.email)
+    query = select(User)
     if q:
         like = f"%{q.lower()}%"
         query = query.where(or_(User.email.like(like), func.lower(User.name).like(like)))
-    pagination = db.paginate(query, page=_page(), per_page=25, error_out=False)
-    return render("operator/users.html", "results", pagination=pagination, q=q)
+    listing = _listing(25)
+    rows = page_rows(listing, query, (User.email, User.id))
+    return render("operator/users.html", "results", listing=listing, rows=rows, q=q)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -365,11 +368,12 @@ def plugins():
 def apps():
     """Organisations × apps, with on/off switches that toggle in place."""
     q = request.args.get("q", "").strip()
-    query = select(Organisation).order_by(Organisation.name, Organisation.id)
+    query = select(Organisation)
     if q:
         query = query.where(Organisation.name.ilike(f"%{q}%"))
-    pagination = db.paginate(query, page=_page(), per_page=20, error_out=False)
-    org_ids = [o.id for o in pagination.items]
+    listing = _listing(20)
+    rows = page_rows(listing, query, (Organisation.name, Organisation.id))
+    org_ids = [o.id for o in rows]
     explicit = {
         (org_id, key): enabled
         for org_id, key, enabled in db.session.execute(
@@ -386,7 +390,8 @@ def apps():
     }
     return render(
         "operator/apps.html",
-        pagination=pagination,
+        listing=listing,
+        rows=rows,
         q=q,
         state=state,
         defaults=defaults,
@@ -465,11 +470,12 @@ def api_token_revoke(token_id: int):
 @bp.get("/audit")
 def audit_log():
     org_id = request.args.get("organisation", "")
-    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    query = select(AuditEvent)
     if org_id.isdigit():
         query = query.where(AuditEvent.organisation_id == int(org_id))
-    pagination = db.paginate(query, page=_page(), per_page=50, error_out=False)
-    return render("operator/audit.html", pagination=pagination, organisation=org_id)
+    listing = _listing(50)
+    rows = page_rows(listing, query, (AuditEvent.at.desc(), AuditEvent.id.desc()))
+    return render("operator/audit.html", listing=listing, rows=rows, organisation=org_id)
 
 
 def _status(form: FlaskForm) -> int:

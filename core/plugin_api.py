@@ -33,7 +33,7 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   with errors), ``external_url``, ``browser_url``,
   ``error_response``, ``allow_form_action``, ``csrf``, ``limiter``,
   ``language_choices``, and lists with ``Listing``, ``StatusListing``,
-  ``read_listing``, ``page_rows``, ``PAGE_SIZES``;
+  ``read_listing``, ``read_page``, ``page_rows``, ``PAGE_SIZES``, ``selected_ids``;
 - CSV exports: ``Dialect``, ``requested_dialect``, ``stream_rows``, ``csv_text``,
   ``csv_response``;
 - money and locale: ``money``, ``short_date``;
@@ -60,7 +60,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``PostalProvider`` (with ``LetterOptions``, ``OutgoingLetter``, ``LetterState``,
   ``PostalError``, ``postal_provider``, ``postal_providers``, ``letter_may_move``,
   ``LETTER_STATUSES``, ``LETTER_FINAL``, ``LETTER_REFUNDED``);
-- accounts: ``check_password``, ``set_password``, ``MIN_PASSWORD_LENGTH``;
+- accounts: ``check_password``, ``set_password``, ``MIN_PASSWORD_LENGTH``,
+  ``NewPasswordForm``;
   ``LOCK_TIMEOUT``.
 
 Templates of a plugin extend ``base.html`` (the page shell, block ``content``) and may
@@ -87,6 +88,7 @@ from core.appinfo import (
 )
 from core.appsystem import API_VERSION
 from core.audit import record as audit_record
+from core.auth import NewPasswordForm
 from core.config import LOCK_TIMEOUT
 from core.csvexport import Dialect, csv_response, csv_text, requested_dialect, stream_rows
 from core.documents import (
@@ -131,7 +133,15 @@ from core.importing import (
     rows_matching,
 )
 from core.jobs import backoff, task
-from core.listing import PAGE_SIZES, Listing, StatusListing, page_rows, read_listing
+from core.listing import (
+    PAGE_SIZES,
+    Listing,
+    StatusListing,
+    page_rows,
+    read_listing,
+    read_page,
+    selected_ids,
+)
 from core.mailing import mail_configured, send_email
 from core.models import (
     Account,
@@ -211,6 +221,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "Membership",
     "MenuItem",
+    "NewPasswordForm",
     "Method",
     "MigrationLocation",
     "NoSuchFormat",
@@ -298,12 +309,14 @@ __all__ = [
     "postal_providers",
     "read_batch",
     "read_listing",
+    "read_page",
     "refuse_moves",
     "render",
     "render_pdf",
     "requested_dialect",
     "rows_matching",
     "scoped",
+    "selected_ids",
     "send_email",
     "set_password",
     "short_date",

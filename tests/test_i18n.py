@@ -110,3 +110,21 @@ def test_a_change_that_rounds_to_nothing_has_no_sign(app):
         assert month("2026-10") == "octobre 2026"
     with app.test_request_context(), force_locale("en"):
         assert change(12.34) == "+12.3%" and month("2026-10") == "October 2026"
+
+
+def test_no_sentence_is_written_twice():
+    """A sentence said in two places is said once, by a helper both use (a word or a
+    column heading may repeat: each app names its own columns)."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).parents[1]
+    catalogs = [root / "core/translations", *sorted((root / "plugins").glob("*/translations"))]
+    where: dict[str, list[str]] = {}
+    for folder in catalogs:
+        with open(folder / "fr/LC_MESSAGES/messages.po", "rb") as handle:
+            for message in read_po(handle):
+                if isinstance(message.id, str) and len(message.id.split()) >= 4:
+                    where.setdefault(message.id, []).append(folder.parent.name)
+    assert {m: apps for m, apps in where.items() if len(apps) > 1} == {}

@@ -225,13 +225,16 @@ def test_a_bad_address_or_an_option_not_offered_is_refused(app, logged_in, org, 
     assert "Recommandé avec accusé de réception" in response.get_data(as_text=True)
 
 
-def test_a_short_balance_sends_nothing(logged_in, org):
+def test_a_short_balance_sends_nothing(logged_in, org, enable_app):
     fund(org, 100)
     page = preview(logged_in, pdf()).get_data(as_text=True)
     assert "ne couvre pas ce courrier" in page and "/porte-monnaie/recharger" in page
     assert 'action="/courrier/envoyer"' not in page
     draft = DRAFT.search(page)
     assert draft is None  # nothing to confirm; a forged confirmation is refused below
+    enable_app("payments", False)  # no top-up to offer: the wallet's link goes
+    page = preview(logged_in, pdf()).get_data(as_text=True)
+    assert "ne couvre pas ce courrier" in page and "/porte-monnaie/recharger" not in page
 
 
 def test_a_confirmation_the_balance_no_longer_covers_changes_nothing(logged_in, org):

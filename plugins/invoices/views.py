@@ -25,14 +25,18 @@ from sqlalchemy import func, select
 
 from core.plugin_api import (
     PAGE_SIZES,
+    Listing,
     Selection,
     csv_response,
     db,
     error_response,
     get_scoped_or_404,
+    page_rows,
+    read_page,
     render,
     requested_dialect,
     scoped,
+    selected_ids,
 )
 
 from . import archive, documents, export, queries
@@ -86,13 +90,10 @@ def archive_zip():
     if request.args.get("all") == "1":
         selection = queries.filtered(queries.read_filters(request.args), today)
     else:
-        raw = request.args.getlist("id")
-        if not raw:  # "Télécharger la sélection" with nothing ticked: back to the list
+        ids = selected_ids(request.args)
+        if not ids:  # "Télécharger la sélection" with nothing ticked: back to the list
             flash(_("Tick the invoices to download first."), "error")
             return redirect(url_for("invoices.index"), 303)
-        if not all(v.isdigit() for v in raw):
-            abort(400, _("Invoice ids must be numbers."))
-        ids = {int(v) for v in raw}
         selection = scoped(Invoice).where(Invoice.id.in_(ids))
     total = db.session.scalar(selection.with_only_columns(func.count()).order_by(None))
     if request.args.get("all") != "1" and total != len(ids):
@@ -123,28 +124,18 @@ def archive_zip():
 def detail(invoice_id: int):
     """ "Consultation détaillée" of one invoice, its lines paged."""
     invoice = get_scoped_or_404(Invoice, invoice_id)
-    page = request.args.get("lines_page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
-    count = db.session.scalar(
-        select(func.count()).select_from(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
+    lines = Listing(size=LINES_PER_PAGE, page=read_page(request.args, "lines_page"))
+    rows = page_rows(
+        lines,
+        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id),
+        (InvoiceLine.position,),
     )
-    pages = max(1, -(-count // LINES_PER_PAGE))
-    page = min(page, pages)
-    lines = db.session.scalars(
-        select(InvoiceLine)
-        .where(InvoiceLine.invoice_id == invoice.id)
-        .order_by(InvoiceLine.position)
-        .limit(LINES_PER_PAGE)
-        .offset((page - 1) * LINES_PER_PAGE)
-    ).all()
     return render(
         "invoices/detail.html",
         "lines",
         invoice=invoice,
         lines=lines,
-        lines_page=page,
-        lines_pages=pages,
-        lines_count=count,
+        rows=rows,
         references=[(label, getattr(invoice, n)) for n, label in REFERENCES if getattr(invoice, n)],
         related=_related(invoice),
         today=date.today(),

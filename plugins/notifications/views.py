@@ -25,6 +25,7 @@ from core.plugin_api import (
     read_listing,
     render,
     scoped,
+    selected_ids,
 )
 from plugins.invoices.public import Invoice
 
@@ -231,7 +232,7 @@ def log():
 @limiter.limit("30 per hour", methods=["POST"])  # e-mails to any address: bounded
 def send():
     """Send invoices selected in the list (``id`` arguments) to a typed address."""
-    ids = [int(i) for i in request.values.getlist("id") if i.isdigit()][:100]
+    ids = selected_ids(request.values)[:100]
     invoices = db.session.scalars(
         scoped(Invoice).where(Invoice.id.in_(ids)).order_by(Invoice.number)
     ).all()

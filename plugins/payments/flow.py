@@ -21,6 +21,8 @@ from datetime import timedelta
 
 from flask import current_app, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
 
@@ -79,6 +81,19 @@ def allow_checkout() -> None:
     provider = payment_provider()
     if provider is not None and provider.checkout_origin:
         allow_form_action(provider.checkout_origin)
+
+
+def method_choices(amount: int, currency: str = "EUR") -> list[tuple[str, object]]:
+    """The payment methods to offer for ``amount`` as (id, label), the provider's
+    choice on its payment page first (id ``""``)."""
+    provider = payment_provider()
+    offered = provider.methods(amount, currency, provider_locale()) if provider else []
+    return [("", _l("Choose on the payment page")), *((m.id, m.label) for m in offered)]
+
+
+def refusal(error: PaymentError) -> str:
+    """What to tell a customer whose payment the provider refused."""
+    return _("The payment service refused the payment: %(reason)s", reason=error.message)
 
 
 def provider_locale() -> str:

@@ -3,6 +3,6 @@ payment for its own purpose (the wallet's top-up form). An app imports this modu
 and nothing else of the payments app (an import-linter contract holds it); what the
 payment does once paid is the purpose's (``guichet_payment_purposes``)."""
 
-from .flow import APP_KEY, available, checkout_target, provider_locale, start
+from .flow import APP_KEY, available, checkout_target, method_choices, refusal, start
 
-__all__ = ["APP_KEY", "available", "checkout_target", "provider_locale", "start"]
+__all__ = ["APP_KEY", "available", "checkout_target", "method_choices", "refusal", "start"]

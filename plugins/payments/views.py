@@ -22,6 +22,7 @@ from core.plugin_api import (
     read_listing,
     render,
     scoped,
+    selected_ids,
 )
 from plugins.invoices import public as invoices
 
@@ -128,11 +129,7 @@ def pay():
     come from the invoice's action or the list's selection), POST starts the payment."""
     if not app_usable(invoices.APP_KEY):
         abort(404)
-    source = request.form if request.method == "POST" else request.args
-    try:
-        ids = sorted({int(i) for i in source.getlist("id")})
-    except ValueError:
-        abort(400, _("Invoice ids must be numbers."))
+    ids = selected_ids(request.form if request.method == "POST" else request.args)
     limit = current_app.config["PAYMENTS_MAX_INVOICES"]
     if not ids:
         flash(_("Select the invoices to pay."), "error")
@@ -174,7 +171,7 @@ def pay():
                 method=request.form.get("method") or None,
             )
         except PaymentError as failure:
-            error = _("The payment service refused the payment: %(reason)s", reason=failure.message)
+            error = flow.refusal(failure)
         else:
             return redirect(flow.checkout_target(payment), 303)
     return render(
@@ -187,5 +184,5 @@ def pay():
         error=error,
         provider=provider,
         can_pay=can_pay,
-        methods=provider.methods(total, "EUR", flow.provider_locale()) if can_pay else [],
+        methods=flow.method_choices(total) if can_pay else [],
     ), (422 if error and request.method == "POST" else 200)  # the payment is refused

@@ -54,6 +54,7 @@ from core.plugin_api import (
     stream_rows,
 )
 from plugins.invoices.public import Invoice
+from plugins.wallet import public as wallet
 
 from . import sending
 from .address import COUNTRIES, check_address, country_name
@@ -126,6 +127,7 @@ def _context(**values) -> dict:
     return {
         "countries": [(c, country_name(c)) for c in COUNTRIES],
         "option_labels": OPTION_LABELS,
+        "top_up": wallet.top_up_action(),
         **values,
     }
 

@@ -10,11 +10,11 @@ from flask_babel import lazy_gettext as _l
 from core.plugin_api import App, MenuItem, PaymentPurpose, Widget, hookimpl
 
 from . import cli, topups
+from .public import APP_KEY
 from .views import bp
 
 GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
 
-APP_KEY = "wallet"
 APP = App(
     key=APP_KEY,
     name=_l("Your wallet"),

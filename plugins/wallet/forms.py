@@ -18,12 +18,10 @@ class TopUpForm(FlaskForm):
     other = StringField(_l("Other amount (€)"))
     method = RadioField(_l("Payment method"), default="", validate_choice=True)
 
-    def __init__(self, presets, methods, **kwargs):
+    def __init__(self, presets, methods: list[tuple[str, object]], **kwargs):
         super().__init__(**kwargs)
         self.preset.choices = [(str(c), money(c)) for c in presets] + [("", _l("Other amount"))]
-        self.method.choices = [("", _l("Choose on the payment page"))] + [
-            (m.id, m.label) for m in methods
-        ]
+        self.method.choices = methods
 
     def amount(self) -> int | None:
         """The amount asked in cents, or ``None`` with the error set on the form."""

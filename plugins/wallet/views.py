@@ -101,9 +101,7 @@ def topup():
         if config["WALLET_TOPUP_MIN"] <= p <= config["WALLET_TOPUP_MAX"]
     ]
     provider = payment_provider()
-    methods = provider.methods(
-        presets[0] if presets else config["WALLET_TOPUP_MIN"], "EUR", payments.provider_locale()
-    )
+    methods = payments.method_choices(presets[0] if presets else config["WALLET_TOPUP_MIN"])
     form = TopUpForm(presets, methods)
     account_id = db.session.scalar(  # the receipt goes to the first account in view
         scoped(Account, scope).with_only_columns(Account.id).order_by(Account.client_code)
@@ -124,9 +122,7 @@ def topup():
                     method=form.method.data or None,
                 )
             except PaymentError as error:
-                form.form_errors.append(
-                    _("The payment service refused the payment: %(reason)s", reason=error.message)
-                )
+                form.form_errors.append(payments.refusal(error))
             else:
                 return redirect(payments.checkout_target(payment), 303)
     return render_template(
