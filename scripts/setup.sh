@@ -19,8 +19,8 @@ for catalog in plugins/*/translations examples/*/*/translations; do
   [[ -d "$catalog" ]] && .venv/bin/pybabel compile -d "$catalog" -f >/dev/null
 done
 if [[ -n "$extras" ]]; then
-  # The example third-party app (examples/tickets), installed like any plugin package:
-  # the suite walks its routes and the browser journeys use it.
-  .venv/bin/python -m pip install --quiet --no-deps -e examples/tickets
+  # The example third-party apps (examples/), installed like any plugin package: the
+  # suite walks their routes and the browser journeys use them.
+  .venv/bin/python -m pip install --quiet --no-deps -e examples/tickets -e examples/latest_invoices
 fi
 echo "setup: done"

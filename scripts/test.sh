@@ -17,8 +17,11 @@ lint-imports
 # The plugin guide: a warning (a broken reference, a missing page) fails the build.
 sphinx-build -W --keep-going -q -b html docs docs/_build/html
 pytest "$@"
-# The example third-party app in a fresh environment beside Guichet, installed from
-# its own pyproject.toml, runs its own tests with the fixtures Guichet ships.
+# The example third-party apps in a fresh environment beside Guichet, each installed
+# from its own pyproject.toml, run their own tests with the fixtures Guichet ships.
 python3 -m venv --clear .venv-example
-.venv-example/bin/python -m pip install --quiet -e . "./examples/tickets[test]"
-(cd examples/tickets && ../../.venv-example/bin/pytest -p no:cacheprovider)
+.venv-example/bin/python -m pip install --quiet -e . "./examples/tickets[test]" \
+  "./examples/latest_invoices[test]"
+for example in tickets latest_invoices; do
+  (cd "examples/$example" && ../../.venv-example/bin/pytest -p no:cacheprovider)
+done

@@ -88,13 +88,14 @@ def test_unknown_app_key_names_the_installed_ones(run):
     org_id = int(run("org", "create", "ACME").output)
     result = run("app", "enable", str(org_id), "nope")
     assert result.exit_code == 2
-    # tickets: the example third-party app, installed for the tests
+    # tickets and latest_invoices: the example third-party apps, installed for the tests
     installed = ", ".join(
         [
             "account",
             "consumption",
             "contracts",
             "invoices",
+            "latest_invoices",
             "notifications",
             "payments",
             "postal",

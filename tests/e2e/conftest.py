@@ -367,3 +367,14 @@ def settled(page) -> None:
     page.wait_for_function(
         "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
     )
+
+
+def look(page, name: str) -> None:
+    """With ``GUICHET_LOOK_DIR`` set, keep a picture of the page (``NAME-WIDTH.png``) to
+    look at what a journey saw; nothing otherwise."""
+    folder = os.environ.get("GUICHET_LOOK_DIR")
+    if folder:
+        width = page.viewport_size["width"]
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        # caret="initial": hiding it would inject a style the CSP refuses
+        page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True, caret="initial")
