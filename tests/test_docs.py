@@ -78,3 +78,12 @@ def test_every_fixture_the_kit_ships_is_documented():
     internal = {"smtp_sink", "app_ctx"}  # behind smtp_server, and autouse
     assert {"app", "client", "logged_in", "enable_app", "register_plugin"} <= fixtures
     assert sorted(f for f in fixtures - internal if f"| `{f}`" not in table) == []
+
+
+def test_every_public_module_of_an_app_is_in_the_guide():
+    """An app's public module is what other apps may import of it: the guide's table
+    names each one, and nothing else (``docs/together.md``)."""
+    table = (ROOT / "docs" / "together.md").read_text()
+    documented = set(re.findall(r"`(plugins\.\w+\.public)`", table))
+    modules = {f"plugins.{p.parent.name}.public" for p in (ROOT / "plugins").glob("*/public.py")}
+    assert documented == modules
