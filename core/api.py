@@ -17,8 +17,9 @@ from sqlalchemy import select
 from core import audit
 from core.appinfo import ApiImport
 from core.appsystem import Registry
-from core.directory_import import import_accounts
+from core.directory_import import AccountItem, import_accounts
 from core.extensions import csrf, db, limiter
+from core.import_items import json_schema
 from core.importing import ImportRejected
 from core.models import ApiToken, utcnow
 
@@ -26,33 +27,12 @@ PREFIX = "/api/v1"
 TOKEN_PREFIX = "gch_"
 VERSION = "1.0.0"
 
-ACCOUNT_SCHEMA = {
-    "type": "object",
-    "required": ["client_code", "organisation"],
-    "properties": {
-        "client_code": {"type": "string", "maxLength": 32, "examples": ["04008041"]},
-        "name": {"type": "string", "maxLength": 200},
-        "parent_code": {"type": "string", "description": "client code of the parent account"},
-        "organisation": {
-            "type": "object",
-            "required": ["siret"],
-            "description": "created when its SIRET is unknown (then name is required)",
-            "properties": {
-                "siret": {"type": "string", "pattern": "^[0-9]{14}$"},
-                "name": {"type": "string", "maxLength": 200},
-                "vat_number": {"type": "string", "maxLength": 20},
-                "address": {"type": "string", "maxLength": 500},
-                "locale": {"type": "string", "enum": ["fr", "en"]},
-            },
-        },
-    },
-}
 CORE_IMPORTS = [
     ApiImport(
         "accounts",
         import_accounts,
         "Create or update accounts and their organisations",
-        ACCOUNT_SCHEMA,
+        AccountItem,
     )
 ]
 
@@ -191,9 +171,9 @@ def init_app(app: Flask, registry: Registry) -> None:
 def openapi(imports: dict[str, ApiImport]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API."""
     error = {"$ref": "#/components/schemas/Error"}
-    paths = {}
+    paths, schemas = {}, {}
     for name, spec in imports.items():
-        items = {"type": "array", "items": spec.item_schema}
+        items = {"type": "array", "items": json_schema(spec.item_model, schemas)}
         paths[f"/{name}"] = {
             "post": {
                 "operationId": f"import_{name}",
@@ -247,6 +227,7 @@ def openapi(imports: dict[str, ApiImport]) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                **schemas,  # the items' nested models (an invoice's Line...)
                 "ImportResult": {
                     "type": "object",
                     "properties": {"created": keys, "updated": keys, "unchanged": keys},

@@ -139,13 +139,14 @@ class ApiImport:
     """A batch import of the provider's API: ``POST /api/v1/<name>`` takes
     ``{"<name>": [items]}`` (or the bare list), calls ``importer(items)`` and answers its
     :class:`~core.importing.ImportResult`, or 422 with the faults of
-    :class:`~core.importing.ImportRejected`. ``item_schema`` is the JSON Schema of one
-    item, published in the OpenAPI document."""
+    :class:`~core.importing.ImportRejected`. ``item_model`` is the item's model (an
+    :class:`~core.import_items.ImportItem`), whose schema the OpenAPI document
+    publishes, and with which the importer reads the batch (``read_batch``)."""
 
     name: str
     importer: Callable[[list[Any]], Any]
     summary: str
-    item_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    item_model: type
 
 
 @dataclass(frozen=True)

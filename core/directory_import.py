@@ -10,21 +10,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import model_validator
 from sqlalchemy import select
 
 from core import directory
 from core.extensions import db
-from core.importing import (
-    Fault,
-    ImportRejected,
-    ImportResult,
-    RowReader,
-    nest_prefixed,
-    rows_matching,
-)
+from core.import_items import FieldErrors, ImportItem, text_field, validate_item
+from core.importing import Fault, ImportRejected, ImportResult, nest_prefixed, rows_matching
 from core.models import Account, Organisation
 
-ORG_TEXT = (("name", 200), ("vat_number", 20), ("address", 500), ("locale", 10))
+
+class OrganisationPart(ImportItem):
+    """The organisation an account belongs to: created when its SIRET is unknown
+    (then ``name`` is required)."""
+
+    siret: text_field(14, required=True, description="14 digits")
+    name: text_field(200) = ""
+    vat_number: text_field(20) = ""
+    address: text_field(500) = ""
+    locale: text_field(10, description="fr or en") = ""
+
+    @model_validator(mode="after")
+    def siret_has_14_digits(self):
+        if not (self.siret.isdigit() and len(self.siret) == 14):
+            raise FieldErrors([("organisation.siret", "a SIRET has 14 digits")])
+        return self
+
+
+class AccountItem(ImportItem):
+    client_code: text_field(32, required=True, examples=("04008041",))
+    name: text_field(200) = ""
+    parent_code: text_field(32, description="the client code of the parent account") = ""
+    organisation: OrganisationPart
 
 
 def import_accounts(batch: Any) -> ImportResult:
@@ -33,7 +50,11 @@ def import_accounts(batch: Any) -> ImportResult:
     if not isinstance(batch, list):
         raise ImportRejected([Fault(0, "accounts", "must be a list")])
     faults: list[Fault] = []
-    items = [_read(RowReader(n, item, faults, "account")) for n, item in enumerate(batch, 1)]
+    items = [
+        _read(item, n)
+        for n, raw in enumerate(batch, 1)
+        if (item := validate_item(AccountItem, raw, n, "account", faults)) is not None
+    ]
     codes = {i["client_code"] for i in items} | {i["parent_code"] for i in items}
     sirets = {i["siret"] for i in items}
     found = rows_matching(select(Account), Account.client_code, codes - {""})
@@ -75,24 +96,15 @@ def import_accounts(batch: Any) -> ImportResult:
     return result
 
 
-def _read(row: RowReader) -> dict[str, Any]:
-    org = row.section("organisation")
-    siret = row.text("siret", required=True, max_length=14, source=org, label="organisation.siret")
-    if siret and not (siret.isdigit() and len(siret) == 14):
-        row.fault("organisation.siret", "a SIRET has 14 digits")
-        siret = ""
-    organisation = {}
-    for name, length in ORG_TEXT:
-        value = row.text(name, max_length=length, source=org, label=f"organisation.{name}")
-        if value:
-            organisation[name] = value
+def _read(item: AccountItem, row: int) -> dict[str, Any]:
+    organisation = item.organisation.model_dump(exclude={"siret"})
     return {
-        "row": row.row,
-        "client_code": row.text("client_code", required=True, max_length=32),
-        "name": row.text("name"),
-        "parent_code": row.text("parent_code", max_length=32),
-        "siret": siret,
-        "organisation": organisation,
+        "row": row,
+        "client_code": item.client_code,
+        "name": item.name,
+        "parent_code": item.parent_code,
+        "siret": item.organisation.siret,
+        "organisation": {k: v for k, v in organisation.items() if v},
     }
 
 
@@ -103,8 +115,6 @@ def _check(items, accounts, orgs, faults) -> None:
     named = {item["siret"] for item in items if item["organisation"].get("name")}
     for item in items:
         code, row = item["client_code"], item["row"]
-        if not code or not item["siret"]:
-            continue
         if code in batch_org:
             faults.append(Fault(row, "client_code", f"{code} appears twice in the batch"))
             continue

@@ -234,10 +234,11 @@ def guichet_postal_providers() -> list[type[PostalProvider]]:
 @hookspec
 def guichet_api_imports() -> list[ApiImport]:
     """Batch imports the provider's billing system calls through the API, behind the
-    operators' bearer tokens. *Not per organisation.* Example::
+    operators' bearer tokens, each with the model of its items (an ``ImportItem``),
+    which the OpenAPI document publishes. *Not per organisation.* Example::
 
         return [ApiImport("invoices", import_invoices, "Create or update invoices",
-                          item_schema={"type": "object", "required": ["number"]})]
+                          InvoiceItem)]
     """
 
 

@@ -2,9 +2,9 @@
 
 A batch is checked whole before anything is written: each problem becomes a
 :class:`Fault` naming the row and the field, and any fault rejects the batch with
-:class:`ImportRejected`. Rows are read with :class:`RowReader`, which collects faults
-instead of stopping at the first one. Files are read with :func:`read_file` (JSON or
-CSV), which keeps each row's line number so faults name the line of the file.
+:class:`ImportRejected`. Items are declared and read as pydantic models
+(:mod:`core.import_items`). Files are read with :func:`read_file` (JSON or CSV), which
+keeps each row's line number so faults name the line of the file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -232,100 +232,6 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"{value!r} is not yes or no")
 
 
-class RowReader:
-    """Reads one item of a batch, collecting faults instead of stopping."""
-
-    def __init__(self, row: int, data: Any, faults: list[Fault], what: str = "item"):
-        self.row, self.faults = row, faults
-        self.data = data if isinstance(data, dict) else {}
-        self.first_fault = len(faults)
-        if not isinstance(data, dict):
-            self.fault(what, "must be an object")
-
-    @property
-    def ok(self) -> bool:
-        """No fault was found in this row so far."""
-        return len(self.faults) == self.first_fault
-
-    def fault(self, name: str, message: str) -> None:
-        self.faults.append(Fault(self.row, name, message))
-
-    def text(
-        self, name: str, required: bool = False, max_length: int = 200, source=None, label=None
-    ) -> str:
-        """The stripped text of ``name`` ("" when absent), checked for length."""
-        source = self.data if source is None else source
-        value = source.get(name)
-        value = "" if value is None else str(value).strip()
-        if not value:
-            if required:
-                self.fault(label or name, "is required")
-            return ""
-        if len(value) > max_length:
-            self.fault(label or name, f"is longer than {max_length} characters")
-        return value
-
-    def account(self, name: str, accounts: dict, required: bool = True):
-        """The account whose client code is under ``name``, from ``accounts`` (see
-        :func:`accounts_by_code`); ``None`` with a fault when it is unknown."""
-        code = self.text(name, required=required, max_length=32)
-        account = accounts.get(code) if code else None
-        if code and account is None:
-            self.fault(name, f"unknown client code {code}")
-        return account
-
-    def section(self, name: str) -> dict:
-        """The object under ``name`` (an empty one when absent; faulted when not an object)."""
-        value = self.data.get(name)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.fault(name, "must be an object")
-            return {}
-        return value
-
-    def parsed(
-        self,
-        name: str,
-        parser: Callable[[Any], Any],
-        required: bool = True,
-        source=None,
-        label=None,
-    ):
-        """``parser(value)`` of ``name``, or ``None`` with a fault when it raises
-        :class:`ValueError` (or when the value is required and absent)."""
-        source = self.data if source is None else source
-        if source.get(name) in (None, ""):
-            if required:
-                self.fault(label or name, "is required")
-            return None
-        try:
-            return parser(source[name])
-        except ValueError as error:
-            self.fault(label or name, str(error))
-            return None
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.data.get(name) or default
-        if value not in choices:
-            self.fault(name, f"must be one of {', '.join(choices)}")
-        return value
-
-    def items(self, name: str) -> list[dict]:
-        """The list of objects under ``name`` (non-objects become empty ones, faulted)."""
-        value = self.data.get(name) or []
-        if not isinstance(value, list):
-            self.fault(name, "must be a list")
-            return []
-        result = []
-        for index, item in enumerate(value, start=1):
-            if not isinstance(item, dict):
-                self.fault(f"{name}[{index}]", "must be an object")
-                item = {}
-            result.append(item)
-        return result
-
-
 def accounts_by_code(batch: Any, fields: tuple[str, ...] = ("client_code",)) -> dict:
     """The accounts named by ``fields`` of the batch's items, by client code."""
     from core.models import Account
@@ -334,50 +240,6 @@ def accounts_by_code(batch: Any, fields: tuple[str, ...] = ("client_code",)) -> 
     codes = {str(i.get(f) or "").strip() for i in items if isinstance(i, dict) for f in fields}
     found = rows_matching(select(Account), Account.client_code, codes - {""})
     return {account.client_code: account for (account,) in found}
-
-
-def read_batch(
-    batch: Any,
-    what: str,
-    read: Callable[[RowReader], dict | None],
-    key: str = "number",
-    field: str | None = None,
-) -> list[dict]:
-    """Read every item of ``batch`` with ``read`` (values, or ``None`` when the row has
-    faults) and check that no ``key`` appears twice (a fault on ``field``, the item's
-    name for it, ``key`` by default); :class:`ImportRejected` with every fault of the
-    batch, else the values in order."""
-    if not isinstance(batch, list):
-        raise ImportRejected([Fault(0, f"{what}s", "must be a list")])
-    faults: list[Fault] = []
-    rows, seen = [], {}
-    for number, item in enumerate(batch, start=1):
-        faults.extend(Fault(number, name, "contains a NUL character") for name in _nul_fields(item))
-        values = read(RowReader(number, item, faults, what))
-        if values is None:
-            continue
-        if values[key] in seen:
-            faults.append(Fault(number, field or key, f"already in row {seen[values[key]]}"))
-            continue
-        seen[values[key]] = number
-        rows.append(values)
-    if faults:
-        raise ImportRejected(faults)
-    return rows
-
-
-def _nul_fields(value: Any, name: str = "") -> Iterator[str]:
-    """The names (``lines[2].label``) of the texts in ``value`` holding a NUL character,
-    which no database column can store."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            yield name or "item"
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _nul_fields(item, f"{name}.{key}" if name else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value, start=1):
-            yield from _nul_fields(item, f"{name}[{index}]")
 
 
 def refuse_moves(rows: list[dict], stored: dict[str, int], key: str, field: str, what: str):

@@ -44,8 +44,10 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``encode_pdf``, ``document_digest``, ``pdf_limits``, ``declared_pages``,
   ``inflate_pages``, ``render_pdf``, ``embed_fonts``, ``FONTS_FOLDER``,
   ``PDF_RENDERER``, ``issuer_missing``;
-- imports (``guichet_api_imports``): ``ImportResult``, ``ImportRejected``, ``Fault``,
-  ``read_batch``, ``RowReader``, the parsers (``parse_amount``, ``parse_date``,
+- imports (``guichet_api_imports``): ``ImportResult``, ``ImportRejected``, ``Fault``;
+  an item declared as an ``ImportItem`` model with ``text_field``, ``parsed_field``,
+  ``choice_field``, ``client_code_field``, ``currency_field``, ``list_field`` and
+  ``FieldErrors``, read with ``read_batch``; the parsers (``parse_amount``, ``parse_date``,
   ``parse_bool``, ``decimal_parser``), ``accounts_by_code``, ``rows_matching``,
   ``refuse_moves``, ``fingerprint``, ``insert_rows``, ``import_command``;
 - jobs, events and e-mail: ``task``, ``backoff``, ``emit``, ``send_email``,
@@ -115,11 +117,21 @@ from core.formats import NoSuchFormat, document_file, document_formats
 from core.forms import LinesField
 from core.hookspecs import hookimpl
 from core.i18n import language_choices, money, short_date
+from core.import_items import (
+    FieldErrors,
+    ImportItem,
+    choice_field,
+    client_code_field,
+    currency_field,
+    list_field,
+    parsed_field,
+    read_batch,
+    text_field,
+)
 from core.importing import (
     Fault,
     ImportRejected,
     ImportResult,
-    RowReader,
     accounts_by_code,
     decimal_parser,
     fingerprint,
@@ -128,7 +140,6 @@ from core.importing import (
     parse_amount,
     parse_bool,
     parse_date,
-    read_batch,
     refuse_moves,
     rows_matching,
 )
@@ -208,6 +219,8 @@ __all__ = [
     "DocumentFormat",
     "FONTS_FOLDER",
     "Fault",
+    "FieldErrors",
+    "ImportItem",
     "ImportRejected",
     "ImportResult",
     "LETTER_FINAL",
@@ -243,7 +256,6 @@ __all__ = [
     "PostalError",
     "PostalProvider",
     "RemotePayment",
-    "RowReader",
     "Scope",
     "SearchResult",
     "Selection",
@@ -262,10 +274,13 @@ __all__ = [
     "browser_url",
     "check_password",
     "check_pdf",
+    "choice_field",
+    "client_code_field",
     "csrf",
     "csv_response",
     "csv_text",
     "current_membership",
+    "currency_field",
     "current_scope",
     "db",
     "decimal_parser",
@@ -292,12 +307,14 @@ __all__ = [
     "ledger",
     "letter_may_move",
     "limiter",
+    "list_field",
     "mail_configured",
     "money",
     "page_rows",
     "parse_amount",
     "parse_bool",
     "parse_date",
+    "parsed_field",
     "payment_may_move",
     "payment_provider",
     "payment_providers",
@@ -324,6 +341,7 @@ __all__ = [
     "stored_path",
     "stream_rows",
     "task",
+    "text_field",
     "update_app_settings",
     "utcnow",
 ]

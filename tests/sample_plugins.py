@@ -8,6 +8,7 @@ from sqlalchemy import select
 from core.appinfo import App, MenuItem, PluginBlueprint, SearchResult, Widget
 from core.extensions import db
 from core.hookspecs import hookimpl
+from core.import_items import ImportItem, text_field
 from core.models import Account
 from core.tenancy import get_scoped_or_404, scoped
 
@@ -126,6 +127,12 @@ def account_ids(org) -> list[int]:
     return list(db.session.scalars(select(Account.id).where(Account.organisation_id == org.id)))
 
 
+class Recording(ImportItem):
+    """What the Recorder's import takes."""
+
+    name: text_field(50, required=True)
+
+
 class Recorder:
     """Records events and offers a widget and a CLI command."""
 
@@ -190,27 +197,14 @@ class Recorder:
     def guichet_api_imports(self):
         from core.appinfo import ApiImport
 
-        return [
-            ApiImport(
-                "recordings",
-                self.import_recordings,
-                "Record names",
-                {"type": "object", "required": ["name"]},
-            )
-        ]
+        return [ApiImport("recordings", self.import_recordings, "Record names", Recording)]
 
     def import_recordings(self, items):
-        from core.importing import Fault, ImportRejected, ImportResult
+        from core.plugin_api import ImportResult, read_batch
 
-        faults = [
-            Fault(n, "name", "missing")
-            for n, item in enumerate(items, 1)
-            if not isinstance(item, dict) or not item.get("name")
-        ]
-        if faults:
-            raise ImportRejected(faults)
-        self.recordings.extend(item["name"] for item in items)
-        return ImportResult(created=[item["name"] for item in items])
+        rows = read_batch(items, "recording", Recording, lambda item: {"name": item.name}, "name")
+        self.recordings.extend(row["name"] for row in rows)
+        return ImportResult(created=[row["name"] for row in rows])
 
     @hookimpl
     def guichet_demo_data(self, organisation):

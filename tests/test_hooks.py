@@ -211,11 +211,14 @@ def test_hook_guichet_api_imports_are_served_behind_tokens_and_published(rec_app
     assert answer.status_code == 200 and answer.json["created"] == ["a"]
     refused = client.post("/api/v1/recordings", json=[{"name": "b"}, {}], headers=headers)
     assert refused.status_code == 422
-    assert refused.json["faults"] == [{"row": 2, "field": "name", "message": "missing"}]
+    assert refused.json["faults"] == [{"row": 2, "field": "name", "message": "is required"}]
     assert Recorder.recordings == ["a"]
     assert client.post("/api/v1/recordings", json=[{"name": "c"}]).status_code == 401
     spec = client.get("/api/v1/openapi.json").json
-    assert spec["paths"]["/recordings"]["post"]["summary"] == "Record names"
+    post = spec["paths"]["/recordings"]["post"]
+    assert post["summary"] == "Record names"
+    item = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"][0]["items"]
+    assert item["required"] == ["name"] and item["properties"]["name"]["maxLength"] == 50
 
 
 def test_hook_guichet_demo_data_is_loaded_by_guichet_demo(rec_app):

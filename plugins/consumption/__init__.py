@@ -33,7 +33,7 @@ from plugins.contracts.public import Contract
 from . import cli
 from .apps import MAIN, configured_apps
 from .importing import import_consumption
-from .schema import RECORD_SCHEMA
+from .schema import RecordItem
 from .views import blueprint_for
 
 GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
@@ -97,7 +97,7 @@ def guichet_api_imports():
             "consumption",
             import_consumption,
             "Create or update consumption records (keyed by the provider's record id)",
-            RECORD_SCHEMA,
+            RecordItem,
         )
     ]
 

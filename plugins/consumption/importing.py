@@ -6,30 +6,26 @@ same transaction."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from core.plugin_api import (
     ImportResult,
-    RowReader,
     accounts_by_code,
     db,
-    decimal_parser,
     fingerprint,
     insert_rows,
-    parse_amount,
-    parse_date,
     read_batch,
     refuse_moves,
     rows_matching,
 )
 
 from .models import ConsumptionRecord, MonthlyTotal
+from .schema import RecordItem
 
-MONTH = re.compile(r"^(\d{4})-(\d{2})$|^(\d{2})/(\d{4})$")
 ORGS_PER_REFRESH = 500
 TOTAL_COLUMNS = (
     "organisation_id",
@@ -46,47 +42,25 @@ TOTAL_COLUMNS = (
 )
 
 
-def parse_period(value: Any) -> tuple[date, str]:
-    """``2026-10`` or ``10/2026`` → a month; ``2026-10-15`` or ``15/10/2026`` → a day."""
-    text = str(value or "").strip()
-    match = MONTH.match(text)
-    if match:
-        year, month = (match[1], match[2]) if match[1] else (match[4], match[3])
-        if not 1 <= int(month) <= 12:
-            raise ValueError(f"{value!r} is not a month (2026-10 or 10/2026)")
-        return date(int(year), int(month), 1), "month"
-    try:
-        return parse_date(text), "day"
-    except ValueError:
-        raise ValueError(
-            f"{value!r} is not a period: a month (2026-10) or a day (2026-10-15)"
-        ) from None
-
-
-def _read(row: RowReader, accounts: dict) -> dict[str, Any] | None:
+def _read(item: RecordItem, accounts: dict) -> dict[str, Any]:
+    """The columns of a valid record, and its fingerprint."""
+    account = accounts[item.client_code]
+    start, kind = item.period
     values: dict[str, Any] = {
-        "record_id": row.text("id", required=True, max_length=64),
-        "contract": row.text("contract", max_length=100),
-        "family": row.text("family", required=True, max_length=100),
-        "product": row.text("product", required=True, max_length=200),
-        "quantity": row.parsed("quantity", decimal_parser(18, 3)),  # its column
-        "unit": row.text("unit", required=True, max_length=20),
-        "amount_ht": row.parsed("amount_ht", parse_amount),
-        "currency": str(row.data.get("currency") or "EUR").upper(),
+        "record_id": item.id,
+        "contract": item.contract,
+        "family": item.family,
+        "product": item.product,
+        "quantity": item.quantity,
+        "unit": item.unit,
+        "amount_ht": item.amount_ht,
+        "currency": item.currency,
+        "period_start": start,
+        "period_kind": kind,
+        "month": start.replace(day=1),
+        "organisation_id": account.organisation_id,
+        "account_id": account.id,
     }
-    period = row.parsed("period", parse_period)
-    if len(values["currency"]) != 3 or not values["currency"].isalpha():
-        row.fault("currency", "must be a three-letter code such as EUR")
-    account = row.account("client_code", accounts)
-    if account is None or period is None or not row.ok:
-        return None
-    values.update(
-        period_start=period[0],
-        period_kind=period[1],
-        month=period[0].replace(day=1),
-        organisation_id=account.organisation_id,
-        account_id=account.id,
-    )
     values["source_hash"] = fingerprint(values)
     return values
 
@@ -96,7 +70,8 @@ def import_consumption(batch: list[Any]) -> ImportResult:
     totals they touch; commits once. Raises
     :class:`~core.importing.ImportRejected` with every fault when any row is wrong."""
     accounts = accounts_by_code(batch)
-    rows = read_batch(batch, "record", lambda row: _read(row, accounts), "record_id", "id")
+    read = partial(_read, accounts=accounts)
+    rows = read_batch(batch, "record", RecordItem, read, "record_id", "id", {"accounts": accounts})
     records = ConsumptionRecord
     query = select(
         records.record_id, records.id, records.source_hash, records.organisation_id, records.month

@@ -18,8 +18,8 @@ from core.plugin_api import (
     scoped,
 )
 
-from .importing import parse_period
 from .models import MonthlyTotal
+from .schema import parse_period
 
 PERIODS = ("12m", "this_month", "last_month", "quarter", "year", "custom")
 GROUPS = ("month", "product", "account", "contract")

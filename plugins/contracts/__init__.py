@@ -27,7 +27,7 @@ from . import cli
 from .importing import import_contracts
 from .models import Contract
 from .public import APP_KEY
-from .schema import CONTRACT_SCHEMA
+from .schema import ContractItem
 from .views import bp
 
 GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
@@ -100,7 +100,7 @@ def guichet_api_imports():
             "contracts",
             import_contracts,
             "Create or update contracts and their documents",
-            CONTRACT_SCHEMA,
+            ContractItem,
         )
     ]
 

@@ -11,44 +11,37 @@ from sqlalchemy import select
 from core.plugin_api import (
     Account,
     ImportResult,
-    RowReader,
     accounts_by_code,
     db,
-    decode_pdf,
     document_digest,
     emit,
     fingerprint,
-    parse_date,
     read_batch,
     refuse_moves,
     rows_matching,
     store_document,
 )
 
-from .models import STATUSES, Contract, ContractDocument
+from .models import Contract, ContractDocument
+from .schema import ContractItem
 
 
-def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None:
+def _read(item: ContractItem, accounts: dict[str, Account]) -> dict[str, Any]:
+    """The columns of a valid contract, its documents, and its fingerprint."""
+    account = accounts[item.client_code]
     values: dict[str, Any] = {
-        "number": row.text("number", required=True, max_length=40),
-        "product": row.text("product", required=True),
-        "status": row.choice("status", STATUSES, "active"),
-        "start_on": row.parsed("start_date", parse_date),
-        "end_on": row.parsed("end_date", parse_date, required=False),
+        "number": item.number,
+        "product": item.product,
+        "status": item.status,
+        "start_on": item.start_date,
+        "end_on": item.end_date,
+        "organisation_id": account.organisation_id,
+        "account_id": account.id,
     }
-    account = row.account("client_code", accounts)
-    if values["start_on"] and values["end_on"] and values["end_on"] < values["start_on"]:
-        row.fault("end_date", "is before start_date")
-    files = []
-    for index, item in enumerate(row.items("documents"), start=1):
-        label = f"documents[{index}]"
-        title = row.text("title", required=True, source=item, label=f"{label}.title")
-        pdf = row.parsed("pdf", decode_pdf, source=item, label=f"{label}.pdf")
-        if pdf is not None:
-            files.append({"position": index, "title": title, "data": pdf.data, "pages": pdf.pages})
-    if account is None or not row.ok:
-        return None
-    values.update(organisation_id=account.organisation_id, account_id=account.id)
+    files = [
+        {"position": n, "title": d.title, "data": d.pdf.data, "pages": d.pdf.pages}
+        for n, d in enumerate(item.documents, start=1)
+    ]
     digests = [(f["title"], document_digest(f["data"])) for f in files]
     values["source_hash"] = fingerprint(dict(values, documents=digests))
     values["documents"] = files
@@ -59,7 +52,10 @@ def import_contracts(batch: Any) -> ImportResult:
     """Check then write a batch of contracts (dicts as in the API); commits once.
     Raises :class:`~core.importing.ImportRejected` with every fault when any is wrong."""
     accounts = accounts_by_code(batch)
-    rows = read_batch(batch, "contract", lambda row: _read(row, accounts))
+    context = {"accounts": accounts}
+    rows = read_batch(
+        batch, "contract", ContractItem, lambda i: _read(i, accounts), context=context
+    )
 
     found = rows_matching(select(Contract), Contract.number, [v["number"] for v in rows])
     existing = {contract.number: contract for (contract,) in found}

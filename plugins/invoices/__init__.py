@@ -34,7 +34,7 @@ from . import cli, documents, queries, receipts, settlement
 from .importing import import_invoices
 from .models import Invoice
 from .public import APP_KEY
-from .schema import INVOICE_SCHEMA
+from .schema import InvoiceItem
 from .views import bp
 
 GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
@@ -151,7 +151,7 @@ def guichet_api_imports():
             "invoices",
             import_invoices,
             "Create or update invoices and credit notes, with lines, ranges and PDF",
-            INVOICE_SCHEMA,
+            InvoiceItem,
         )
     ]
 

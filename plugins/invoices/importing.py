@@ -17,18 +17,12 @@ from core.plugin_api import (
     Fault,
     ImportRejected,
     ImportResult,
-    RowReader,
     accounts_by_code,
     db,
-    decimal_parser,
-    decode_pdf,
     document_digest,
     emit,
     fingerprint,
     insert_rows,
-    parse_amount,
-    parse_bool,
-    parse_date,
     read_batch,
     refuse_moves,
     rows_matching,
@@ -36,123 +30,56 @@ from core.plugin_api import (
     utcnow,
 )
 
-from .models import KINDS, STATUSES, Invoice, InvoiceLine, InvoiceRange
+from .models import Invoice, InvoiceLine, InvoiceRange
+from .schema import InvoiceItem, InvoiceReferences
 
-REFERENCE_FIELDS = (
-    "business_unit",
-    "site_1",
-    "site_2",
-    "purchase_order",
-    "framework_contract",
-    "local_contract",
-)
-LINE_NUMBERS = (  # each fits its column (see models.InvoiceLine)
-    ("quantity", decimal_parser(18, 3)),
-    ("unit_price_ht", decimal_parser(18, 6)),
-    ("vat_rate", decimal_parser(5, 2)),
-    ("amount_ht", parse_amount),
-)
+REFERENCE_FIELDS = tuple(InvoiceReferences.model_fields)
 CHILDREN = ("lines", "ranges", "pdf")
 
 
-def _read(row: RowReader, accounts: dict[str, Account]) -> dict[str, Any] | None:
-    data = row.data
+def _read(item: InvoiceItem, accounts: dict[str, Account]) -> dict[str, Any]:
+    """The columns of a valid invoice, its lines and ranges, and its fingerprint."""
+    account, sub = accounts[item.client_code], accounts.get(item.sub_account)
     values: dict[str, Any] = {
-        "number": row.text("number", required=True, max_length=32),
-        "kind": row.choice("type", KINDS, "invoice"),
-        "cancels": row.text("cancels", max_length=32),
-        "issued_on": row.parsed("date", parse_date),
-        "due_on": row.parsed("due_date", parse_date, required=False),
-        "status": row.choice("status", STATUSES, "to_pay"),
-        "currency": str(data.get("currency") or "EUR").upper(),
-        "total_ht": row.parsed("total_ht", parse_amount),
-        "total_ttc": row.parsed("total_ttc", parse_amount),
-        "subscriber": row.text("subscriber"),
-        "notes": row.text("notes", max_length=2000),
-        "edi": bool(row.parsed("edi", parse_bool, required=False)),
+        "number": item.number,
+        "kind": item.type,
+        "cancels": item.cancels,
+        "issued_on": item.date,
+        "due_on": item.due_date,
+        "status": item.status,
+        "currency": item.currency,
+        "total_ht": item.total_ht,
+        "total_ttc": item.total_ttc,
+        "subscriber": item.subscriber,
+        "notes": item.notes,
+        "edi": bool(item.edi),
+        **item.references.model_dump(),
+        "recipient_name": item.recipient.name,
+        "recipient_siret": item.recipient.siret,
+        "recipient_address": item.recipient.address,
+        "pdf_sha256": document_digest(item.pdf.data) if item.pdf else "",
+        "organisation_id": account.organisation_id,
+        "account_id": account.id,
+        "sub_account_id": sub.id if sub else None,
+        "lines": [
+            {
+                "position": n,
+                "order_number": line.order_number,
+                "label": line.label or "—",
+                "quantity": line.quantity,
+                "unit_price_ht": line.unit_price_ht,
+                "vat_rate": line.vat_rate,
+                "amount_ht": line.amount_ht,
+            }
+            for n, line in enumerate(item.lines, start=1)
+        ],
+        "ranges": [
+            {"position": n, "label": r.label, "total_ht": r.total_ht, "total_ttc": r.total_ttc}
+            for n, r in enumerate(item.ranges, start=1)
+        ],
     }
-    if values["cancels"] and values["kind"] != "credit_note":
-        row.fault("cancels", "only a credit note cancels an invoice")
-    elif values["cancels"] and values["cancels"] == values["number"]:
-        row.fault("cancels", "a credit note cannot cancel itself")
-    if len(values["currency"]) != 3 or not values["currency"].isalpha():
-        row.fault("currency", "must be a three-letter code such as EUR")
-    account = row.account("client_code", accounts)
-    sub_code = row.text("sub_account", max_length=32)
-    sub_account = accounts.get(sub_code) if sub_code else None
-    if sub_code and (
-        sub_account is None or (account and sub_account.organisation_id != account.organisation_id)
-    ):
-        row.fault("sub_account", f"unknown client code {sub_code} in this organisation")
-    references = data.get("references") or {}
-    recipient = data.get("recipient") or {}
-    for name in REFERENCE_FIELDS:
-        values[name] = row.text(name, max_length=100, source=references)
-    values["recipient_name"] = row.text("name", source=recipient)
-    values["recipient_siret"] = row.text("siret", max_length=14, source=recipient)
-    values["recipient_address"] = row.text("address", max_length=500, source=recipient)
-    if values["recipient_siret"] and not (
-        values["recipient_siret"].isdigit() and len(values["recipient_siret"]) == 14
-    ):
-        row.fault("recipient.siret", "a SIRET has 14 digits")
-    pdf = row.parsed("pdf", decode_pdf, required=False)
-    pdf = pdf.data if pdf else None
-    values["pdf_sha256"] = document_digest(pdf) if pdf else ""
-
-    lines = []
-    for index, line in enumerate(row.items("lines"), start=1):
-        prefix = f"lines[{index}]"
-        lines.append(
-            {
-                "position": index,
-                "order_number": row.text(
-                    "order_number", max_length=50, source=line, label=f"{prefix}.order_number"
-                ),
-                "label": row.text("label", max_length=300, source=line, label=f"{prefix}.label")
-                or "—",
-                **{
-                    name: row.parsed(name, parser, source=line, label=f"{prefix}.{name}")
-                    for name, parser in LINE_NUMBERS
-                },
-            }
-        )
-    ranges = []
-    for index, item in enumerate(row.items("ranges"), start=1):
-        prefix = f"ranges[{index}]"
-        ranges.append(
-            {
-                "position": index,
-                "label": row.text("label", required=True, source=item),
-                "total_ht": row.parsed(
-                    "total_ht", parse_amount, source=item, label=f"{prefix}.total_ht"
-                ),
-                "total_ttc": row.parsed(
-                    "total_ttc", parse_amount, source=item, label=f"{prefix}.total_ttc"
-                ),
-            }
-        )
-    total_ht, total_ttc = values["total_ht"], values["total_ttc"]
-    if total_ht is not None and total_ttc is not None:
-        sign = -1 if values["kind"] == "credit_note" else 1
-        if sign * total_ht < 0 or sign * total_ttc < 0:
-            row.fault("total_ht", "a credit note has negative amounts, an invoice positive ones")
-        line_amounts = [line["amount_ht"] for line in lines]
-        if lines and None not in line_amounts and sum(line_amounts) != total_ht:
-            row.fault("lines", "the lines' amounts do not add up to total_ht")
-        range_amounts = [item["total_ht"] for item in ranges]
-        if ranges and None not in range_amounts and sum(range_amounts) != total_ht:
-            row.fault("ranges", "the ranges' totals do not add up to total_ht")
-    if account is None or not row.ok:
-        return None
-    values.update(
-        organisation_id=account.organisation_id,
-        account_id=account.id,
-        sub_account_id=sub_account.id if sub_account else None,
-        lines=lines,
-        ranges=ranges,
-    )
     values["source_hash"] = fingerprint(values)
-    values["pdf"] = pdf
+    values["pdf"] = item.pdf.data if item.pdf else None
     return values
 
 
@@ -234,7 +161,13 @@ def import_invoices(batch: list[Any]) -> ImportResult:
     """Check then write a batch of invoices (dicts as in the API); commits once.
     Raises :class:`ImportRejected` with every fault when any row is wrong."""
     accounts = accounts_by_code(batch, ("client_code", "sub_account"))
-    rows = read_batch(batch, "invoice", lambda row: _read(row, accounts))
+    rows = read_batch(
+        batch,
+        "invoice",
+        InvoiceItem,
+        lambda item: _read(item, accounts),
+        context={"accounts": accounts},
+    )
 
     existing = _existing([v["number"] for v in rows])
     refuse_moves(

@@ -1,87 +1,132 @@
-"""JSON Schema of one invoice as the import API takes it (published in OpenAPI)."""
+"""One invoice or credit note as the import API and the CSV import take it: the model
+gives the OpenAPI schema and every fault of a batch, by row and field."""
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, ValidationInfo, model_validator
+
+from core.plugin_api import (
+    FieldErrors,
+    ImportItem,
+    choice_field,
+    client_code_field,
+    currency_field,
+    decimal_parser,
+    decode_pdf,
+    list_field,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parsed_field,
+    text_field,
+)
 
 AMOUNT = {
     "type": ["string", "number"],
     "description": 'in currency units, two decimals at most: 56267.25 or "56 267,25"',
 }
+NUMBER = {"type": ["string", "number"], "description": "in digits: 1250 or 0,25"}
 DATE = {"type": "string", "description": "2022-05-27 or 27/05/2022"}
-TEXT = {"type": "string"}
+SECTION = BeforeValidator(lambda value: {} if value is None else value)  # null: none given
 
-INVOICE_SCHEMA = {
-    "type": "object",
-    "required": ["number", "date", "total_ht", "total_ttc", "client_code"],
-    "properties": {
-        "number": {"type": "string", "maxLength": 32, "examples": ["62274737"]},
-        "type": {"enum": ["invoice", "credit_note"], "default": "invoice"},
-        "cancels": {
-            "type": "string",
-            "maxLength": 32,
-            "description": "on a credit note: the number of the invoice it cancels (in whole or "
-            "in part); its amount is set against that invoice's",
-            "examples": ["62274737"],
-        },
-        "date": DATE,
-        "due_date": DATE,
-        "status": {"enum": ["to_pay", "paid"], "default": "to_pay"},
-        "currency": {"type": "string", "default": "EUR"},
-        "total_ht": AMOUNT,
-        "total_ttc": AMOUNT,
-        "subscriber": TEXT,
-        "notes": {
-            "type": "string",
-            "maxLength": 2000,
-            "description": "mentions printed on the document (a VAT exemption...)",
-        },
-        "client_code": {"type": "string", "description": "the account's client code"},
-        "sub_account": {"type": "string", "description": "a client code of the same organisation"},
-        "edi": {"type": "boolean"},
-        "references": {
-            "type": "object",
-            "properties": {
-                name: TEXT
-                for name in (
-                    "business_unit",
-                    "site_1",
-                    "site_2",
-                    "purchase_order",
-                    "framework_contract",
-                    "local_contract",
-                )
-            },
-        },
-        "recipient": {
-            "type": "object",
-            "properties": {"name": TEXT, "siret": {"type": "string"}, "address": TEXT},
-        },
-        "lines": {
-            "type": "array",
-            "description": "their amount_ht add up to total_ht",
-            "items": {
-                "type": "object",
-                "required": ["quantity", "unit_price_ht", "vat_rate", "amount_ht"],
-                "properties": {
-                    "order_number": TEXT,
-                    "label": TEXT,
-                    "quantity": {"type": ["string", "number"]},
-                    "unit_price_ht": {"type": ["string", "number"]},
-                    "vat_rate": {"type": ["string", "number"], "description": "percent: 20"},
-                    "amount_ht": AMOUNT,
-                },
-            },
-        },
-        "ranges": {
-            "type": "array",
-            "description": "the summary by product range; their total_ht add up to total_ht",
-            "items": {
-                "type": "object",
-                "required": ["label", "total_ht", "total_ttc"],
-                "properties": {"label": TEXT, "total_ht": AMOUNT, "total_ttc": AMOUNT},
-            },
-        },
-        "pdf": {
+
+class InvoiceLineItem(ImportItem):
+    order_number: text_field(50) = ""
+    label: text_field(300) = ""
+    quantity: parsed_field(decimal_parser(18, 3), NUMBER)  # each number fits its column
+    unit_price_ht: parsed_field(decimal_parser(18, 6), NUMBER)
+    vat_rate: parsed_field(decimal_parser(5, 2), NUMBER | {"description": "percent: 20"})
+    amount_ht: parsed_field(parse_amount, AMOUNT)
+
+
+class InvoiceRangeItem(ImportItem):
+    """A line of the summary by product range."""
+
+    label: text_field(required=True)
+    total_ht: parsed_field(parse_amount, AMOUNT)
+    total_ttc: parsed_field(parse_amount, AMOUNT)
+
+
+class InvoiceReferences(ImportItem):
+    business_unit: text_field(100) = ""
+    site_1: text_field(100) = ""
+    site_2: text_field(100) = ""
+    purchase_order: text_field(100) = ""
+    framework_contract: text_field(100) = ""
+    local_contract: text_field(100) = ""
+
+
+class InvoiceRecipient(ImportItem):
+    name: text_field() = ""
+    siret: text_field(14) = ""
+    address: text_field(500) = ""
+
+    @model_validator(mode="after")
+    def siret_has_14_digits(self):
+        if self.siret and not (self.siret.isdigit() and len(self.siret) == 14):
+            raise FieldErrors([("recipient.siret", "a SIRET has 14 digits")])
+        return self
+
+
+class InvoiceItem(ImportItem):
+    number: text_field(32, required=True, examples=("62274737",))
+    type: choice_field("invoice", "credit_note", default="invoice") = "invoice"
+    cancels: text_field(
+        32,
+        description="on a credit note: the number of the invoice it cancels (in whole or in "
+        "part); its amount is set against that invoice's",
+    ) = ""
+    date: parsed_field(parse_date, DATE)
+    due_date: parsed_field(parse_date, DATE, required=False) = None
+    status: choice_field("to_pay", "paid", default="to_pay") = "to_pay"
+    currency: currency_field() = "EUR"
+    total_ht: parsed_field(parse_amount, AMOUNT)
+    total_ttc: parsed_field(parse_amount, AMOUNT)
+    subscriber: text_field() = ""
+    notes: text_field(2000, description="mentions printed on the document (a VAT exemption...)") = (
+        ""
+    )
+    client_code: client_code_field()
+    sub_account: text_field(32, description="a client code of the same organisation") = ""
+    edi: parsed_field(parse_bool, {"type": "boolean"}, required=False) = None
+    references: Annotated[InvoiceReferences, SECTION] = InvoiceReferences()
+    recipient: Annotated[InvoiceRecipient, SECTION] = InvoiceRecipient()
+    lines: list_field(InvoiceLineItem) = []
+    ranges: list_field(InvoiceRangeItem) = []
+    pdf: parsed_field(
+        decode_pdf,
+        {
             "type": "string",
             "contentEncoding": "base64",
             "description": "the provider's own PDF; served instead of the rendered one",
         },
-    },
-}
+        required=False,
+    ) = None
+
+    @model_validator(mode="after")
+    def consistent(self, info: ValidationInfo):
+        """What holds between fields: a credit note cancels another invoice, a
+        sub-account is of the same organisation, the amounts' signs and sums."""
+        faults = []
+        if self.cancels and self.type != "credit_note":
+            faults.append(("cancels", "only a credit note cancels an invoice"))
+        elif self.cancels and self.cancels == self.number:
+            faults.append(("cancels", "a credit note cannot cancel itself"))
+        accounts = (info.context or {}).get("accounts", {})
+        sub, account = accounts.get(self.sub_account), accounts.get(self.client_code)
+        if self.sub_account and (sub is None or sub.organisation_id != account.organisation_id):
+            faults.append(
+                ("sub_account", f"unknown client code {self.sub_account} in this organisation")
+            )
+        sign = -1 if self.type == "credit_note" else 1
+        if sign * self.total_ht < 0 or sign * self.total_ttc < 0:
+            faults.append(
+                ("total_ht", "a credit note has negative amounts, an invoice positive ones")
+            )
+        if self.lines and sum(line.amount_ht for line in self.lines) != self.total_ht:
+            faults.append(("lines", "the lines' amounts do not add up to total_ht"))
+        if self.ranges and sum(item.total_ht for item in self.ranges) != self.total_ht:
+            faults.append(("ranges", "the ranges' totals do not add up to total_ht"))
+        if faults:
+            raise FieldErrors(faults)
+        return self
