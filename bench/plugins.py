@@ -51,8 +51,8 @@ def environment(folder: Path, site: Path | None) -> dict[str, str]:
     env.update(
         GUICHET_INSTANCE_PATH=str(folder / "instance"),
         DATABASE_URL=f"sqlite:///{folder}/bench.db",
-        # the example app, installed for the tests, is not one of the counted
-        GUICHET_BLOCKED_PLUGINS='["tickets"]',
+        # the example apps, installed for the tests, are not among the counted
+        GUICHET_BLOCKED_PLUGINS='["tickets", "latest_invoices"]',
     )
     if site is not None:
         env["PYTHONPATH"] = str(site)
