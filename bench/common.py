@@ -38,6 +38,7 @@ def bench_app(folder: str, database_url: str | None = None, **config):
     from sqlalchemy import text
 
     from core import create_app
+    from core.demo import DEMO_ISSUER
     from core.extensions import db
     from core.schema import upgrade_all
 
@@ -49,6 +50,7 @@ def bench_app(folder: str, database_url: str | None = None, **config):
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
             "LOG_LEVEL": "WARNING",
+            "ISSUER": dict(DEMO_ISSUER),  # documents carry every legal mention
             **config,
         }
     )

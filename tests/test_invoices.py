@@ -752,3 +752,119 @@ def test_downloading_an_empty_selection_asks_to_tick_invoices(logged_in, invoice
     page = logged_in.get("/factures/").get_data(as_text=True)
     assert "Cochez d’abord les factures à télécharger." in page
     assert "data-needs-selection" in page  # the buttons wait for a ticked row
+
+
+# --- what is still to pay, kept per account and month (the widget reads it) -----------
+
+
+def totals_from_scratch() -> dict:
+    """What the totals must hold, computed from every invoice."""
+    from plugins.invoices.totals import DUE, TO_PAY
+
+    rows = db.session.execute(
+        select(Invoice.account_id, Invoice.issued_on, Invoice.currency, DUE).where(TO_PAY)
+    )
+    expected: dict = {}
+    for account, day, currency, due in rows:
+        key = (account, day.replace(day=1), currency)
+        count, amount = expected.get(key, (0, 0))
+        expected[key] = (count + 1, amount + due)
+    return expected
+
+
+def stored_totals() -> dict:
+    from plugins.invoices.models import InvoiceTotal
+
+    rows = db.session.scalars(select(InvoiceTotal))
+    return {(t.account_id, t.month, t.currency): (t.to_pay_count, t.to_pay_amount) for t in rows}
+
+
+def still_to_pay(client) -> str:
+    body = client.htmx("GET", "/widgets/invoices.latest").get_data(as_text=True)
+    return normalise(body).split("Reste à payer")[1].split("</p>")[0]
+
+
+def test_what_is_still_to_pay_is_kept_through_every_change(logged_in, org):
+    from core.plugin_api import PaymentChange, PaymentFacts
+    from plugins.invoices import settlement
+
+    long_ago = (TODAY - timedelta(days=800)).isoformat()
+    import_invoices(
+        [
+            invoice("A", total_ht="100.00", total_ttc="120.00"),
+            invoice("B", total_ht="50.00", total_ttc="60.00", client_code="04008041"),
+            invoice("C", total_ht="10.00", total_ttc="12.00", status="paid"),
+            invoice("D", total_ht="10.00", total_ttc="12.00", currency="USD"),
+            invoice("OLD", total_ht="10.00", total_ttc="12.00", date=long_ago),
+        ]
+    )
+    assert stored_totals() == totals_from_scratch() != {}
+    assert "180,00 €" in still_to_pay(logged_in) and "12,00 $US" in still_to_pay(logged_in)
+
+    import_invoices(
+        [invoice("AV", type="credit_note", cancels="A", total_ht="-25.00", total_ttc="-30.00")]
+    )
+    assert stored_totals() == totals_from_scratch()
+    assert "150,00 €" in still_to_pay(logged_in)  # A: 120 - 30
+
+    moved = (TODAY - timedelta(days=70)).isoformat()
+    import_invoices(
+        [invoice("B", total_ht="50.00", total_ttc="60.00", client_code="00002501", date=moved)]
+    )  # another account, another month
+    assert stored_totals() == totals_from_scratch()
+
+    a = db.session.scalar(select(Invoice).where(Invoice.number == "A"))
+    facts = PaymentFacts(
+        1,
+        org.id,
+        a.account_id,
+        None,
+        "invoices",
+        9000,
+        "EUR",
+        "tr_1",
+        load_targets=lambda: [(a.id, 9000)],
+    )
+    settlement.paid(PaymentChange(facts, 9000, "payment:1"))
+    db.session.commit()  # as the payment's transaction does
+    assert stored_totals() == totals_from_scratch()
+    assert "60,00 €" in still_to_pay(logged_in)  # B only
+    settlement.charged_back(PaymentChange(facts, 9000, "chargeback:1:9000"))
+    db.session.commit()
+    assert stored_totals() == totals_from_scratch()
+    assert "150,00 €" in still_to_pay(logged_in)
+
+
+def test_the_widget_counts_only_the_history_window_and_the_scope(app, org, client):
+    window = app.config["INVOICES_HISTORY_DAYS"]
+    first_day = TODAY - timedelta(days=window)  # the window's first, partial month
+    import_invoices(
+        [
+            invoice("IN", total_ht="10.00", total_ttc="12.00", date=first_day.isoformat()),
+            invoice(
+                "OUT",
+                total_ht="10.00",
+                total_ttc="12.00",
+                date=(first_day - timedelta(days=1)).isoformat(),
+            ),
+            invoice("OTHER", total_ht="100.00", total_ttc="120.00", client_code="04008041"),
+        ]
+    )
+    make_user("restricted@client1.example.com", org, accounts=["00002501"])
+    client.login("restricted@client1.example.com")
+    assert "12,00 €" in still_to_pay(client)  # not OUT (too old), not OTHER (not in scope)
+
+
+def test_the_widget_runs_the_same_few_queries_whatever_the_invoices(logged_in, count_queries):
+    counts = []
+    for batch in (1, 50):
+        import_invoices(
+            [
+                invoice(f"{batch}-{n}", date=(TODAY - timedelta(days=n * 9)).isoformat())
+                for n in range(batch)
+            ]
+        )
+        with count_queries() as queries:
+            assert logged_in.htmx("GET", "/widgets/invoices.latest").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 8

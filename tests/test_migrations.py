@@ -116,3 +116,50 @@ def test_the_wallet_ledger_moved_to_the_core_keeps_an_installation_s_balances(tm
         assert conn.exec_driver_sql("SELECT balance FROM wallets").scalar() == 2500
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         assert version == "0005_wallet_ledger"
+
+
+def test_the_invoice_totals_start_from_the_invoices_already_there(tmp_path):
+    """Invoices 0009 makes the totals of what an installation's invoices leave to pay."""
+    from alembic import command
+
+    from core.extensions import migrate
+    from core.schema import MIGRATIONS_DIR
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = make_app(tmp_path, SQLALCHEMY_DATABASE_URI=url)
+    with old.app_context():
+        command.upgrade(migrate.get_config(str(MIGRATIONS_DIR), x_arg=["plugin=core"]), "heads")
+        invoices = migrate.get_config(str(MIGRATIONS_DIR), x_arg=["plugin=invoices"])
+        command.upgrade(invoices, "0008_invoices")
+        with create_engine(url).begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO organisations (id, name, address, locale, created_at)"
+                " VALUES (1, 'Client 1', '', 'fr', '2026-01-01')"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO accounts (id, organisation_id, client_code, name) "
+                "VALUES (1, 1, '00002501', '')"
+            )
+            for number, day, status, ttc, credited in [
+                ("1", "2026-10-03", "to_pay", 12000, 0),
+                ("2", "2026-10-28", "to_pay", 6000, -1000),
+                ("3", "2026-10-15", "paid", 9999, 0),
+                ("4", "2026-11-02", "to_pay", 2400, -2400),  # cancelled whole
+                ("5", "2026-11-30", "to_pay", 1200, 0),
+            ]:
+                conn.exec_driver_sql(
+                    "INSERT INTO invoices (organisation_id, account_id, number, kind, cancels, "
+                    "credited, issued_on, status, currency, total_ht, total_ttc, subscriber, "
+                    "edi, business_unit, site_1, site_2, purchase_order, framework_contract, "
+                    "local_contract, recipient_name, recipient_siret, recipient_address, notes, "
+                    "pdf_sha256, source_hash, created_at, updated_at) VALUES (1, 1, ?, 'invoice',"
+                    " '', ?, ?, ?, 'EUR', ?, ?, '', 0, '', '', '', '', '', '', '', '', '', '', '',"
+                    " '', '2026-01-01', '2026-01-01')",
+                    (number, credited, day, status, ttc, ttc),
+                )
+        assert upgrade_all() == {}
+    with create_engine(url).connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT month, to_pay_count, to_pay_amount FROM invoice_totals ORDER BY month"
+        ).all()
+    assert [tuple(r) for r in rows] == [("2026-10-01", 2, 17000), ("2026-11-01", 1, 1200)]

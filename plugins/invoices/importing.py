@@ -7,7 +7,7 @@ invoice number: the same data sent twice changes nothing and emits no event.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import aliased
@@ -30,10 +30,21 @@ from core.plugin_api import (
     utcnow,
 )
 
+from . import totals
 from .models import Invoice, InvoiceLine, InvoiceRange
 from .schema import InvoiceItem, InvoiceReferences
 
 REFERENCE_FIELDS = tuple(InvoiceReferences.model_fields)
+
+
+class Stored(NamedTuple):
+    """What an import needs of an invoice already stored."""
+
+    id: int
+    source_hash: str
+    organisation_id: int
+
+
 CHILDREN = ("lines", "ranges", "pdf")
 
 
@@ -83,9 +94,7 @@ def _read(item: InvoiceItem, accounts: dict[str, Account]) -> dict[str, Any]:
     return values
 
 
-def _write(
-    new: list[dict], changed: list[dict], existing: dict[str, tuple[int, str, int]]
-) -> dict[str, int]:
+def _write(new: list[dict], changed: list[dict], existing: dict[str, Stored]) -> dict[str, int]:
     """Insert the new invoices and replace the changed ones, with their lines and ranges,
     in bulk statements; returns the id of each written invoice by number."""
     ids: dict[str, int] = {}
@@ -94,7 +103,7 @@ def _write(
         ids.update(insert_rows(Invoice.__table__, [_invoice_columns(v) for v in new], "number"))
     if changed:
         now = utcnow()
-        ids.update({v["number"]: existing[v["number"]][0] for v in changed})
+        ids.update({v["number"]: existing[v["number"]].id for v in changed})
         db.session.execute(
             update(Invoice),
             [{"id": ids[v["number"]], **_invoice_columns(v), "updated_at": now} for v in changed],
@@ -110,12 +119,12 @@ def _write(
     return ids
 
 
-def _credit_targets(written: list[dict], existing: dict[str, tuple[int, str, int]]) -> set[str]:
+def _credit_targets(written: list[dict], existing: dict[str, Stored]) -> set[str]:
     """The invoices whose credit notes change with these rows: those the credit notes
     written cancel (now, and before this import), and the invoices written that a
     stored credit note names (it may have come first)."""
     targets = {v["cancels"] for v in written if v["cancels"]}
-    replaced = [existing[v["number"]][0] for v in written if v["number"] in existing]
+    replaced = [existing[v["number"]].id for v in written if v["number"] in existing]
     if replaced:
         before = select(Invoice.cancels).where(Invoice.cancels != "")
         targets |= {row.cancels for row in rows_matching(before, Invoice.id, replaced)}
@@ -146,11 +155,17 @@ def _set_credits_against(numbers: set[str]) -> None:
         )
 
 
-def _existing(numbers: list[str]) -> dict[str, tuple[int, str, int]]:
+def _existing(numbers: list[str]) -> dict[str, Stored]:
     """The id, fingerprint and organisation of each of ``numbers`` already stored."""
     query = select(Invoice.number, Invoice.id, Invoice.source_hash, Invoice.organisation_id)
     found = rows_matching(query, Invoice.number, numbers)
-    return {row.number: (row.id, row.source_hash, row.organisation_id) for row in found}
+    return {row.number: Stored(row.id, row.source_hash, row.organisation_id) for row in found}
+
+
+def _ids_of(numbers: set[str]) -> list[int]:
+    """The ids of the invoices of these numbers stored now."""
+    query = select(Invoice.id).where(Invoice.kind == "invoice")
+    return [ident for (ident,) in rows_matching(query, Invoice.number, numbers)]
 
 
 def _invoice_columns(values: dict) -> dict:
@@ -171,7 +186,11 @@ def import_invoices(batch: list[Any]) -> ImportResult:
 
     existing = _existing([v["number"] for v in rows])
     refuse_moves(
-        rows, {n: found[2] for n, found in existing.items()}, "number", "number", "invoice"
+        rows,
+        {n: found.organisation_id for n, found in existing.items()},
+        "number",
+        "number",
+        "invoice",
     )
     result = ImportResult()
     new, changed = [], []
@@ -179,7 +198,7 @@ def import_invoices(batch: list[Any]) -> ImportResult:
         found = existing.get(values["number"])
         if found is None:
             new.append(values)
-        elif found[1] == values["source_hash"]:
+        elif found.source_hash == values["source_hash"]:
             result.unchanged.append(values["number"])
         else:
             changed.append(values)
@@ -187,9 +206,17 @@ def import_invoices(batch: list[Any]) -> ImportResult:
         if values["pdf"]:
             store_document(values["pdf"])  # by content: a failed commit leaves an unused copy
     targets = _credit_targets(new + changed, existing)
+    # what is still to pay: the invoices this import touches, before and after
+    before = totals.snapshot([existing[v["number"]].id for v in changed] + _ids_of(targets))
     ids = _write(new, changed, existing)
     if targets:
         _set_credits_against(targets)
+    to_pay = [
+        ids[v["number"]]
+        for v in new + changed
+        if v["kind"] == "invoice" and v["status"] == "to_pay"
+    ]
+    totals.apply(before, totals.snapshot(to_pay + _ids_of(targets)))
     result.created = [v["number"] for v in new]
     result.updated = [v["number"] for v in changed]
     events = [

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -177,3 +178,23 @@ class ReceiptNumber(db.Model):
 
     prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
     last: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class InvoiceTotal(AccountScopedMixin, db.Model):
+    """What is still to pay on an account's invoices of one month of issue, in one
+    currency: the count and the sum of what is left to pay (``total_ttc + credited``) of
+    its invoices to pay. Kept by :mod:`..totals` whenever invoices change (an import,
+    a credit note, a payment), so that the widget reads a few rows, not every invoice."""
+
+    __tablename__ = "invoice_totals"
+    __table_args__ = (
+        UniqueConstraint("account_id", "month", "currency"),
+        Index("ix_invoice_totals_org_month", "organisation_id", "month"),
+        {"info": PLUGIN},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month of issue
+    currency: Mapped[str] = mapped_column(String(3))
+    to_pay_count: Mapped[int] = mapped_column(Integer, default=0)
+    to_pay_amount: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, select, update
 
 from core.plugin_api import PaymentChange, PurposeOutcome, db, utcnow
 
+from . import totals
 from .models import Invoice
 
 _PAY = (
@@ -26,7 +27,9 @@ def paid(change: PaymentChange) -> PurposeOutcome:
     the payment's problem for the operators."""
     payment = change.payment
     ids = [invoice_id for invoice_id, _amount in payment.targets]
+    before = totals.snapshot(ids)
     done = db.session.scalars(_PAY, {"ids": ids, "now": utcnow()}).all()
+    totals.apply(before, totals.snapshot(ids))
     problem = ""
     if len(done) != len(ids):
         numbers = db.session.scalars(
@@ -40,7 +43,9 @@ def charged_back(change: PaymentChange) -> PurposeOutcome:
     """The bank took the money back: the invoices are to pay again."""
     payment = change.payment
     ids = [invoice_id for invoice_id, _amount in payment.targets]
+    before = totals.snapshot(ids)
     db.session.execute(
         update(Invoice).where(Invoice.id.in_(ids)).values(status="to_pay", updated_at=utcnow())
     )
+    totals.apply(before, totals.snapshot(ids))
     return PurposeOutcome(events=_updated(payment.organisation_id, ids))

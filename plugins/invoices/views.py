@@ -39,8 +39,8 @@ from core.plugin_api import (
     selected_ids,
 )
 
-from . import archive, documents, export, queries
-from .models import Invoice, InvoiceLine
+from . import archive, documents, export, queries, totals
+from .models import Invoice, InvoiceLine, InvoiceTotal
 from .public import APP_KEY
 
 log = logging.getLogger(__name__)
@@ -193,17 +193,29 @@ def pdf(invoice_id: int):
 
 @bp.get("/widget")
 def widget():
-    """Dashboard widget: the latest invoices and the amount still to pay."""
+    """Dashboard widget: the latest invoices and the amount still to pay, read from the
+    totals per month (the first month of the history window, which it covers in
+    part, from its invoices)."""
     today = date.today()
-    recent = scoped(Invoice).where(Invoice.issued_on >= queries.history_start(today))
+    start = queries.history_start(today)
+    recent = scoped(Invoice).where(Invoice.issued_on >= start)
     latest = db.session.scalars(
         recent.order_by(Invoice.issued_on.desc(), Invoice.id.desc()).limit(5)
     ).all()
-    due = Invoice.total_ttc + Invoice.credited
-    to_pay = db.session.execute(
-        recent.where(Invoice.status == "to_pay", Invoice.kind == "invoice", due > 0)
-        .with_only_columns(Invoice.currency, func.sum(due))
+    whole = start if start.day == 1 else totals.next_month(start)
+    months = (
+        scoped(InvoiceTotal)
+        .where(InvoiceTotal.month >= whole)
+        .with_only_columns(InvoiceTotal.currency, func.sum(InvoiceTotal.to_pay_amount))
+        .group_by(InvoiceTotal.currency)
+    )
+    first = (
+        recent.where(totals.TO_PAY, Invoice.issued_on < whole)
+        .with_only_columns(Invoice.currency, func.sum(totals.DUE))
         .group_by(Invoice.currency)
-        .order_by(Invoice.currency)
-    ).all()
-    return render_template("invoices/widget.html", latest=latest, to_pay=to_pay, today=today)
+    )
+    to_pay: dict[str, int] = {}
+    for currency, amount in [*db.session.execute(months), *db.session.execute(first)]:
+        to_pay[currency] = to_pay.get(currency, 0) + int(amount or 0)
+    rows = sorted((c, a) for c, a in to_pay.items() if a)
+    return render_template("invoices/widget.html", latest=latest, to_pay=rows, today=today)
