@@ -92,14 +92,13 @@ def checked(hook: str, plugin_name: str, value: Any) -> Any:
         return isinstance(item, kind)
 
     many = isinstance(value, list | tuple)
-    items = list(value) if many else [value]
-    kept = [item for item in items if fits(item)]
-    for item in items:
-        if not fits(item):
-            what = f"a subclass of {kind.__name__}" if is_class else f"a {kind.__name__}"
-            log.error(
-                "plugin %s returned %r from %s, not %s; ignored", plugin_name, item, hook, what
-            )
+    kept = []
+    for item in value if many else [value]:
+        if fits(item):
+            kept.append(item)
+            continue
+        what = f"a subclass of {kind.__name__}" if is_class else f"a {kind.__name__}"
+        log.error("plugin %s returned %r from %s, not %s; ignored", plugin_name, item, hook, what)
     if many:
         return kept
     return kept[0] if kept else None

@@ -4,7 +4,7 @@ a disabled app's favourites and pins vanish, and come back when it is enabled ag
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
@@ -29,11 +29,14 @@ class DashboardError(ValueError):
 
 
 def usable_apps(membership: Membership) -> dict[str, App]:
-    """Apps this member may use now (:func:`core.activation.usable_app_keys`)."""
-    apps = registry(current_app).apps
-    return {
-        k: apps[k].app for k in usable_app_keys(membership.organisation_id, membership.is_admin)
-    }
+    """Apps this member may use now (:func:`core.activation.usable_app_keys`), by key;
+    built once per request."""
+    keys = usable_app_keys(membership.organisation_id, membership.is_admin)
+    cache = g.setdefault("_usable_app_dicts", {})
+    if keys not in cache:
+        apps = registry(current_app).apps
+        cache[keys] = {k: apps[k].app for k in keys}
+    return cache[keys]
 
 
 def app_usable(key: str) -> bool:
