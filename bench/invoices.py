@@ -1,8 +1,9 @@
 """Invoices speed: with many invoices over many organisations (by default 2,000,000
 over 10,000, one of which holds 200,000), the filtered list with its total count
 (p95 ≤ 50 ms), the dashboard widget (p95 ≤ 20 ms), the CSV export (≥ 100,000 rows/s,
-peak memory growth ≤ 50 MB), and the import of a file of invoices as the CLI does it
-(≥ 5,000 invoices/s).
+peak memory growth ≤ 50 MB), PDFs (first, cached, made ahead by the worker), the ZIP of
+about 3,000 ready PDFs (first bytes ≤ 100 ms, ≥ 300 PDFs/s), and the import of a file of
+invoices as the CLI does it (≥ 5,000 invoices/s).
 
     .venv/bin/python -m bench.invoices [--database-url URL] [--total 2000000]
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextvars
 import json
+import os
 import random
 import tempfile
 import time
@@ -102,6 +104,58 @@ def populate(orgs: int, total: int, big: int) -> None:
     )
 
 
+def render_ahead(app, ids: list[int]) -> float:
+    """What the worker does after an import: PDFs per second it makes."""
+    from plugins.invoices.documents import render_pdfs
+
+    with app.app_context():
+        started = time.perf_counter()
+        assert render_pdfs.function(ids) == len(ids)
+        return len(ids) / (time.perf_counter() - started)
+
+
+def zip_of_ready_pdfs(app, client, pdf: Path) -> tuple[int, float, float]:
+    """ "Tout télécharger en ZIP" of the big organisation's last two weeks (about 3,000
+    invoices at the default scale), every PDF made ahead (copies of one, under each
+    invoice's cache key, as the worker leaves them): how many invoices, the time to the
+    first bytes, and PDFs per second over the whole stream."""
+    import shutil
+
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from plugins.invoices import archive, documents
+    from plugins.invoices.models import Invoice
+
+    since = date.today() - timedelta(days=14)
+    with app.test_request_context():
+        rows = db.session.execute(
+            select(*archive.COLUMNS).where(Invoice.organisation_id == 1, Invoice.issued_on >= since)
+        ).all()
+        locate = documents.pdf_locator()
+        for row in rows:
+            target = locate(row)
+            if not os.path.exists(target):
+                shutil.copyfile(pdf, target)
+    app.config["INVOICES_ZIP_CAP"] = max(len(rows), 3000)
+
+    def stream() -> tuple[float, float]:
+        started = time.perf_counter()
+        url = f"/factures/archive.zip?all=1&date_from={since.isoformat()}"
+        response = client.get(url, buffered=False)
+        chunks = iter(response.response)
+        next(chunks)
+        first = time.perf_counter() - started
+        size = sum(len(chunk) for chunk in chunks)
+        elapsed = time.perf_counter() - started
+        assert int(response.headers["Content-Length"]) > size, "the size is announced"
+        response.close()
+        return first, elapsed
+
+    first, elapsed = contextvars.Context().run(stream)
+    return len(rows), first, len(rows) / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url")
@@ -178,27 +232,20 @@ def main() -> None:
         "  target ≤ 300 ms"
     )
     report("cached PDF", measure(lambda: client.get(url), args.runs), "target ≤ 5 ms")
+    app.extensions["guichet_bench_pdf"] = next(
+        (Path(app.config["DOCUMENTS_PATH"]) / "invoices" / "cache").glob("*.pdf")
+    )
 
     with app.app_context():
-        ids = db.session.scalars(
-            text("SELECT id FROM invoices WHERE organisation_id = 1 ORDER BY id LIMIT 100")
+        recent = db.session.scalars(
+            text("SELECT id FROM invoices WHERE organisation_id = 1 ORDER BY issued_on DESC")
         ).all()
-    zip_url = "/factures/archive.zip?" + "&".join(f"id={i}" for i in ids)
-
-    def first_chunk() -> float:
-        started = time.perf_counter()
-        response = client.get(zip_url, buffered=False)
-        first = next(iter(response.response))
-        elapsed = time.perf_counter() - started
-        size = len(first) + sum(len(chunk) for chunk in response.response)
-        response.close()
-        assert size > 100 * 1000, size
-        return elapsed
-
-    first = contextvars.Context().run(first_chunk)
+    worker_rate = render_ahead(app, recent[:40])
+    print(f"{'worker: PDFs made ahead (40 invoices)':<42} {worker_rate:7.1f} PDFs/s")
+    count, first, rate = zip_of_ready_pdfs(app, client, Path(app.extensions["guichet_bench_pdf"]))
     print(
-        f"{'ZIP of 100 invoices (PDFs not cached): first bytes':<42} {first * 1000:7.1f} ms"
-        "  target ≤ 100 ms"
+        f"{f'ZIP of {count} ready PDFs: first bytes':<42} {first * 1000:7.1f} ms"
+        f"  then {rate:,.0f} PDFs/s  target ≤ 100 ms, ≥ 300 PDFs/s"
     )
 
     batch = generated_invoices(date.today(), args.imports, seed=7)

@@ -93,6 +93,18 @@ def task(
     return declare
 
 
+def when_context_ends(blueprint, flush: Callable[[], None]) -> None:
+    """Call ``flush()`` when each request, and each app context (a command, a task),
+    of the app ``blueprint`` is registered on ends: where work noted in ``g`` while
+    it ran (invoices to notify, PDFs to make) goes to the queue in batches, once the
+    data it is about is committed. ``flush`` takes what it finds in ``g`` away."""
+
+    @blueprint.record_once
+    def register(state):
+        state.app.teardown_request(lambda _error: flush())
+        state.app.teardown_appcontext(lambda _error: flush())
+
+
 class Queue(Huey):
     """The app's Huey, with its declared tasks by name."""
 

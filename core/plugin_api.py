@@ -50,8 +50,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``FieldErrors``, read with ``read_batch``; the parsers (``parse_amount``, ``parse_date``,
   ``parse_bool``, ``decimal_parser``), ``accounts_by_code``, ``rows_matching``,
   ``refuse_moves``, ``fingerprint``, ``insert_rows``, ``import_command``;
-- jobs, events and e-mail: ``task``, ``backoff``, ``emit``, ``send_email``,
-  ``mail_configured``;
+- jobs, events and e-mail: ``task``, ``backoff``, ``when_context_ends``, ``emit``,
+  ``send_email``, ``mail_configured``;
 - money: ``ledger``, the organisations' prepaid wallets (``ledger.post``,
   ``ledger.balance``, ``ledger.InsufficientFunds``, ``ledger.WalletEntry``);
 - payments: what a payment is for, ``PaymentPurpose`` (with ``PaymentChange``,
@@ -143,7 +143,7 @@ from core.importing import (
     refuse_moves,
     rows_matching,
 )
-from core.jobs import backoff, task
+from core.jobs import backoff, task, when_context_ends
 from core.listing import (
     PAGE_SIZES,
     Listing,
@@ -344,4 +344,5 @@ __all__ = [
     "text_field",
     "update_app_settings",
     "utcnow",
+    "when_context_ends",
 ]

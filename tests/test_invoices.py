@@ -514,6 +514,29 @@ def test_zip_of_three_selected_invoices(logged_in, invoices):
     assert "102" in files["facture-102.pdf"] and "67 520,70" in normalise(files["facture-102.pdf"])
 
 
+def test_a_zip_of_ready_pdfs_is_stored_and_announces_its_size(logged_in, invoices):
+    import zipfile
+    from io import BytesIO
+
+    first = logged_in.get("/factures/archive.zip?all=1")  # renders what is missing
+    again = logged_in.get("/factures/archive.zip?all=1")  # every PDF ready now
+    assert again.status_code == 200
+    assert int(again.headers["Content-Length"]) == len(again.data)  # the browser's progress
+    archive = zipfile.ZipFile(BytesIO(again.data))
+    rendered = zipfile.ZipFile(BytesIO(first.data))
+    assert [archive.read(n) for n in archive.namelist()] == [
+        rendered.read(n) for n in rendered.namelist()
+    ]  # the same PDFs, read from the files the first one made
+    assert archive.testzip() is None  # every CRC right
+    assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_STORED}
+    assert [i.filename for i in archive.infolist()] == [
+        "facture-100.pdf",
+        "avoir-103.pdf",
+        "facture-102.pdf",
+        "facture-101.pdf",
+    ]  # newest first, as the list shows them
+
+
 def test_zip_of_the_whole_filtered_list(logged_in, invoices):
     files = read_zip(logged_in.get("/factures/archive.zip?all=1&status=paid"))
     assert sorted(files) == ["avoir-103.pdf", "facture-101.pdf"]
@@ -524,7 +547,7 @@ def test_zip_over_the_cap_is_refused_with_a_message(app, logged_in, invoices):
     try:
         response = logged_in.get("/factures/archive.zip?all=1")
     finally:
-        app.config["INVOICES_ZIP_CAP"] = 200
+        app.config["INVOICES_ZIP_CAP"] = 3000
     assert response.status_code == 400
     assert "4 factures sélectionnées" in response.get_data(as_text=True)
 
@@ -542,6 +565,45 @@ def test_zip_of_a_malformed_selection_is_a_clear_400(logged_in, invoices, query)
     response = logged_in.get(f"/factures/archive.zip?{query}")
     assert response.status_code == 400
     assert "doivent être des nombres" in response.get_data(as_text=True)
+
+
+def test_the_worker_makes_recent_pdfs_ahead_in_the_organisations_language(
+    app, org, logged_in, tmp_path
+):
+    from pathlib import Path
+
+    from core import jobs
+    from core.models import Organisation
+    from tests.conftest import run_cli
+
+    jobs.drain(app)
+    cache = Path(app.config["DOCUMENTS_PATH"]) / "invoices" / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    db.session.get(Organisation, org.id).locale = "en"
+    db.session.commit()
+    old = (TODAY - timedelta(days=400)).isoformat()
+    path = tmp_path / "invoices.json"
+    path.write_text(json.dumps({"invoices": [invoice("700"), invoice("701", date=old)]}))
+    assert run_cli(app, "invoices", "import", str(path)).exit_code == 0
+    assert not cache.exists() or not list(cache.glob("*.pdf"))  # queued, not made in the import
+    jobs.drain(app)  # the notifications' fan-out, and the PDFs
+    made = list(cache.glob("*.pdf"))
+    assert len(made) == 1  # the recent one; the old one waits for a download
+    stored = db.session.scalar(select(Invoice.id).where(Invoice.number == "700"))
+    english = logged_in.get(f"/factures/{stored}/pdf", headers={"Accept-Language": "en"})
+    assert english.data == made[0].read_bytes()  # the worker's file, in the organisation's language
+    assert list(cache.glob("*.pdf")) == made  # nothing rendered for the download
+    revalidated = logged_in.get(
+        f"/factures/{stored}/pdf",
+        headers={"Accept-Language": "en", "If-None-Match": english.headers["ETag"]},
+    )
+    assert revalidated.status_code == 304 and revalidated.data == b""
+
+    payment_like = invoice("700", status="paid")  # a change: its PDF is made again
+    path.write_text(json.dumps({"invoices": [payment_like]}))
+    assert run_cli(app, "invoices", "import", str(path)).exit_code == 0
+    jobs.drain(app)
+    assert len(list(cache.glob("*.pdf"))) == 2
 
 
 # -- CSV files -----------------------------------------------------------------------

@@ -53,7 +53,10 @@ APP = App(
     menu=(MenuItem(order=20),),
     defaults={
         "INVOICES_HISTORY_DAYS": 730,  # invoices older than this are not shown
-        "INVOICES_ZIP_CAP": 200,
+        "INVOICES_ZIP_CAP": 3000,
+        # the worker makes the PDFs of invoices issued this many days ago or less when
+        # they arrive or change (older ones on their first download)
+        "INVOICES_PRERENDER_DAYS": 92,
         # the receipts of paid top-ups: their numbers (one unbroken sequence), their
         # line and their mention (a prepaid balance is a multi-purpose voucher: no VAT
         # until it is spent)
@@ -71,6 +74,14 @@ APP = App(
 @hookimpl
 def guichet_apps():
     return [APP]
+
+
+@hookimpl
+def guichet_event(name, payload):
+    """An invoice created or changed (by an import, a payment, a chargeback) gets its
+    PDF made by the worker."""
+    if name in ("invoice.created", "invoice.updated"):
+        documents.note_changed(payload["invoice_id"])
 
 
 @hookimpl

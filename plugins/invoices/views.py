@@ -37,6 +37,7 @@ from core.plugin_api import (
     requested_dialect,
     scoped,
     selected_ids,
+    when_context_ends,
 )
 
 from . import archive, documents, export, queries, totals
@@ -46,6 +47,9 @@ from .public import APP_KEY
 log = logging.getLogger(__name__)
 LINES_PER_PAGE = 20
 bp = Blueprint("invoices", __name__, template_folder="templates")
+# the PDFs of invoices an import or a payment creates or changes go to the worker
+# when the request (or the command's app context) ends
+when_context_ends(bp, documents.flush_renders)
 
 
 @bp.get("/")
@@ -108,12 +112,15 @@ def archive_zip():
             ),
         )
     ordered = selection.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+    stream = archive.zip_of_pdfs(ordered)
     name = f"factures-{today.isoformat()}.zip"
     response = Response(
-        stream_with_context(archive.zip_of_pdfs(ordered)),
+        stream_with_context(stream),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+    if stream.sized:  # every PDF is ready: the browser can show the progress
+        response.content_length = len(stream)
     token = request.args.get("download_token", "")
     if token.isalnum() and len(token) <= 32:  # the page's "being prepared" ends with it
         response.set_cookie("guichet_download", token, max_age=60, secure=True, samesite="Lax")

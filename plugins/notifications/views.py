@@ -26,6 +26,7 @@ from core.plugin_api import (
     render,
     scoped,
     selected_ids,
+    when_context_ends,
 )
 from plugins.invoices.public import Invoice
 
@@ -44,12 +45,9 @@ STATUS_LABELS = {
 }
 
 
-@bp.record_once
-def _flush_at_teardown(state):
-    """New invoices noted during a request (or a command's app context) go to the
-    queue when it ends: one task per thousand invoices, not one per invoice."""
-    state.app.teardown_request(lambda _error: sending.flush_created())
-    state.app.teardown_appcontext(lambda _error: sending.flush_created())
+# new invoices noted during a request (or a command's app context) go to the queue
+# when it ends: one task per thousand invoices, not one per invoice
+when_context_ends(bp, sending.flush_created)
 
 
 def _settings(organisation_id: int) -> Settings:
