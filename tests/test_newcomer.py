@@ -147,3 +147,37 @@ def test_the_worker_renders_documents_with_no_server_name(app, org, monkeypatch)
     with app.app_context():  # as a task runs: a context of its own, no request
         invoice = db.session.scalar(select(Invoice))
         assert invoice_pdf(invoice).read_bytes().startswith(b"%PDF")
+
+
+#: The queries a widget may run, its checks included (the user, the apps enabled).
+WIDGET_QUERY_BUDGET = 6
+
+
+def test_every_widget_runs_a_few_queries_whatever_the_data(app, demo, count_queries):
+    """Each widget the demo customer sees runs as many queries with the demo's thousands
+    of invoices, contracts and letters as for an organisation that has nothing yet."""
+    from core import activation
+    from core.demo import DEMO_ORG
+    from core.models import Organisation
+    from tests.conftest import make_org, make_user
+
+    demo_org = db.session.scalar(select(Organisation).where(Organisation.name == DEMO_ORG))
+    empty = make_org("Nothing yet", codes=("77777777",))
+    for key in registry(app).apps:
+        activation.set_app_enabled(empty, key, key in activation.enabled_app_keys(demo_org.id))
+    db.session.commit()
+    newcomer = app.test_client()
+    assert newcomer.login(make_user("new@nothing.example.com", empty, role="admin").email)
+    seen = []
+    for key in registry(app).widgets:
+        with count_queries() as full:
+            response = demo.htmx("GET", f"/widgets/{key}")
+        if response.status_code == 404:  # the app is not enabled for the demo
+            continue
+        with count_queries() as bare:
+            assert newcomer.htmx("GET", f"/widgets/{key}").status_code == 200
+        assert len(full) == len(bare) <= WIDGET_QUERY_BUDGET, (
+            key + "\n" + "\n".join(full.statements)
+        )
+        seen.append(key)
+    assert {"invoices.latest", "contracts.glance", "postal.progress", "wallet.balance"} <= set(seen)
