@@ -32,28 +32,33 @@ def report(title: str, figures: dict[str, float], target: str = "") -> None:
     print(f"{title:<42} {values}  {target}")
 
 
+def bench_config(folder: str, database_url: str | None = None, **config) -> dict:
+    """The settings of a bench's portal: its instance ``folder``, the SQLite file there
+    or ``database_url``, no CSRF or rate limits, the demo issuer on documents."""
+    from core.demo import DEMO_ISSUER
+
+    return {
+        "INSTANCE_PATH": folder,
+        "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{folder}/bench.db",
+        "SECRET_KEY": "bench",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+        "ISSUER": dict(DEMO_ISSUER),  # documents carry every legal mention
+        **config,
+    }
+
+
 def bench_app(folder: str, database_url: str | None = None, **config):
     """A Guichet app for a bench, on a fresh database: a new SQLite file in ``folder``, or
     the PostgreSQL database at ``database_url`` with its ``public`` schema emptied."""
     from sqlalchemy import text
 
     from core import create_app
-    from core.demo import DEMO_ISSUER
     from core.extensions import db
     from core.schema import upgrade_all
 
-    app = create_app(
-        {
-            "INSTANCE_PATH": folder,
-            "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{folder}/bench.db",
-            "SECRET_KEY": "bench",
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "LOG_LEVEL": "WARNING",
-            "ISSUER": dict(DEMO_ISSUER),  # documents carry every legal mention
-            **config,
-        }
-    )
+    app = create_app(bench_config(folder, database_url, **config))
     with app.app_context():
         if database_url:
             db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

@@ -41,6 +41,12 @@ INVOICE_COLUMNS = (
     ("due_date", _l("Due date")),
     ("cancels", _l("Cancels the invoice")),
 )
+#: the columns of text that comes from outside: numbers, names, references
+INVOICE_TEXT = tuple(
+    i
+    for i, (key, _) in enumerate(INVOICE_COLUMNS)
+    if key in ("number", "subscriber", "client_code", "cancels")
+)
 LINE_COLUMNS = (
     ("invoice_number", _l("Invoice number")),
     ("invoice_date", _l("Invoice date")),
@@ -55,15 +61,24 @@ LINE_COLUMNS = (
 )
 
 
+LINE_TEXT = tuple(
+    i
+    for i, (key, _) in enumerate(LINE_COLUMNS)
+    if key in ("invoice_number", "client_code", "order_number", "label")
+)
+
+
 def invoice_rows(filtered: Select, dialect: Dialect, today: date) -> Iterator[str]:
     """One CSV row per invoice of ``filtered`` (the list's select), header first."""
     header = dialect.header(INVOICE_COLUMNS)
-    return csv_text(header, _invoice_values(filtered, dialect, today), dialect)
+    return csv_text(header, _invoice_values(filtered, dialect, today), dialect, INVOICE_TEXT)
 
 
 def line_rows(filtered: Select, dialect: Dialect) -> Iterator[str]:
     """One CSV row per invoice line of the invoices of ``filtered``, header first."""
-    return csv_text(dialect.header(LINE_COLUMNS), _line_values(filtered, dialect), dialect)
+    return csv_text(
+        dialect.header(LINE_COLUMNS), _line_values(filtered, dialect), dialect, LINE_TEXT
+    )
 
 
 def _invoice_values(filtered: Select, dialect: Dialect, today: date) -> Iterator[list]:
