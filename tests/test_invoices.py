@@ -606,6 +606,20 @@ def test_the_worker_makes_recent_pdfs_ahead_in_the_organisations_language(
     assert len(list(cache.glob("*.pdf"))) == 2
 
 
+def test_pdfs_made_ahead_wait_behind_mail_and_payments(app):
+    from core import jobs
+    from plugins.invoices.documents import render_pdfs
+    from plugins.notifications.sending import fan_out
+
+    jobs.drain(app)
+    with app.app_context():
+        render_pdfs([1, 2])
+        fan_out([1])
+        huey = jobs.queue(app)
+        assert huey.dequeue().name.endswith("fan_out")  # queued last, taken first
+        assert huey.dequeue().name.endswith("render_pdfs")
+
+
 # -- CSV files -----------------------------------------------------------------------
 
 CSV_HEADER = (

@@ -172,7 +172,7 @@ def pdf_document(invoice: Invoice) -> DocumentFile:
     return DocumentFile(invoice_pdf(invoice), "application/pdf", file_name(invoice))
 
 
-RENDER_BATCH = 200  # invoices per rendering task: about 20 s of the worker's time
+RENDER_BATCH = 20  # invoices per rendering task: about 2 s, then mail or a payment may pass
 
 
 def note_changed(invoice_id: int) -> None:
