@@ -43,7 +43,10 @@ class Invoice(AccountScopedMixin, db.Model):
         # columns let the count of a filtered list read only the index
         Index("ix_invoices_org_ttc", "organisation_id", "total_ttc", "id", "issued_on"),
         Index("ix_invoices_org_ht", "organisation_id", "total_ht"),
-        Index("ix_invoices_org_status_due", "organisation_id", "status", "due_on", "issued_on"),
+        Index(
+            "ix_invoices_org_status_due",
+            *("organisation_id", "status", "due_on", "issued_on", "total_ttc", "credited"),
+        ),
         Index("ix_invoices_org_status_ttc", "organisation_id", "status", "total_ttc"),
         # the credit notes that name an invoice (most rows name none)
         Index(
