@@ -3,13 +3,17 @@ Babel in the user's locale (``56 267,25 €`` and ``27/05/2022`` in French)."""
 
 from __future__ import annotations
 
+import functools
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 from flask import Flask, current_app, request
 from flask_babel import (
     format_currency,
@@ -62,7 +66,49 @@ def money(minor_units: int | None, currency: str = "EUR") -> str:
     """Format an amount held in minor units: ``money(5626725)`` → ``56 267,25 €`` in French."""
     if minor_units is None:
         return ""
+    locale = str(get_locale())
+    fast = _money_format(locale, currency)
+    if fast is not None:
+        return fast(minor_units)
     return format_currency(Decimal(minor_units).scaleb(-2), currency)
+
+
+# An amount as Babel writes it: prefix, 1, group, 234, group, 567, decimal, 89, suffix.
+_SAMPLE = re.compile(
+    r"(?P<prefix>.*?)1(?P<group>\D+)234(?P=group)567(?P<decimal>\D+)89(?P<suffix>.*)"
+)
+_CHECKS = (0, 5, -5, 100, 99999, 123456, -123456, 100000000, -100000000)
+
+
+@functools.lru_cache(maxsize=256)
+def _money_format(locale: str, currency: str) -> Callable[[int], str] | None:
+    """Babel's way of writing amounts of ``currency`` in ``locale``, learnt once from
+    what it writes for two samples and checked against it on more: a list of 25
+    invoices writes 50 amounts, and Babel takes 30 µs for each. None where the samples
+    do not fit (not two decimals, another grouping): Babel itself then writes each."""
+    if babel_numbers.get_currency_precision(currency) != 2:
+        return None
+    parts = []
+    for sample in ("1234567.89", "-1234567.89"):
+        found = _SAMPLE.fullmatch(
+            babel_numbers.format_currency(Decimal(sample), currency, locale=locale)
+        )
+        if found is None:
+            return None
+        parts.append(found.groupdict())
+    positive, negative = parts
+
+    def write(cents: int) -> str:
+        p = negative if cents < 0 else positive
+        units, rest = divmod(abs(cents), 100)
+        grouped = f"{units:,}".replace(",", p["group"])
+        return f"{p['prefix']}{grouped}{p['decimal']}{rest:02d}{p['suffix']}"
+
+    for cents in _CHECKS:
+        expected = babel_numbers.format_currency(Decimal(cents).scaleb(-2), currency, locale=locale)
+        if write(cents) != expected:
+            return None
+    return write
 
 
 def short_date(value: date | datetime | None) -> str:
@@ -70,7 +116,13 @@ def short_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         return format_datetime(value, "short")
-    return format_date(value, "short")
+    return _short_date(value, str(get_locale()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_date(value: date, locale: str) -> str:
+    """A day in ``locale``'s short form: a list writes the same few days many times."""
+    return babel_dates.format_date(value, "short", locale=locale)
 
 
 def number(value) -> str:

@@ -8,7 +8,6 @@ from datetime import date
 from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from sqlalchemy import Select
 
 from core.plugin_api import (
@@ -18,15 +17,8 @@ from core.plugin_api import (
     stream_rows,
 )
 
+from .labels import KIND_LABELS, STATUS_LABELS
 from .models import Invoice, InvoiceLine
-
-KIND_LABELS = {"invoice": _l("Invoice"), "credit_note": _l("Credit note")}
-STATUS_LABELS = {
-    "to_pay": _l("To pay"),
-    "paid": lazy_pgettext("invoice", "Paid"),
-    "overdue": _l("Overdue"),
-    "cancelled": lazy_pgettext("invoice", "Cancelled"),
-}
 
 INVOICE_COLUMNS = (
     ("type", _l("Type")),

@@ -40,7 +40,7 @@ from core.plugin_api import (
     when_context_ends,
 )
 
-from . import archive, documents, export, queries, totals
+from . import archive, documents, export, labels, queries, totals
 from .models import Invoice, InvoiceLine, InvoiceTotal
 from .public import APP_KEY
 
@@ -50,6 +50,7 @@ bp = Blueprint("invoices", __name__, template_folder="templates")
 # the PDFs of invoices an import or a payment creates or changes go to the worker
 # when the request (or the command's app context) ends
 when_context_ends(bp, documents.flush_renders)
+bp.add_app_template_global(labels.invoice_labels)
 
 
 @bp.get("/")

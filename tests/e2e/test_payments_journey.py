@@ -75,7 +75,7 @@ def test_pay_invoices_with_a_credit_note_set_against_its_invoice(page, portal, c
     log_in(page, customer)
     page.goto(f"/factures/?q={prefix}")
     for n in (1, 2, 3):
-        page.get_by_label(f"Sélectionner {prefix}{n}").check()
+        page.get_by_role("checkbox", name=f"Sélectionner {prefix}{n}").check()
     page.get_by_role("button", name="Payer la sélection").click()
     expect(page.locator("#pay-total")).to_contain_text("102,00")  # 120 - 30 + 12
     expect(page.get_by_text(f"{prefix}2 — avoir, déduit de la facture {prefix}1")).to_be_visible()
