@@ -27,6 +27,12 @@ def measure(action: Callable[[], object], runs: int, warmup: int = 10) -> dict[s
     return percentiles(samples)
 
 
+def ok(response):
+    """``response``, which must be a success: a bench never times an error page."""
+    assert response.status_code == 200, (response.status_code, response.get_data()[:300])
+    return response
+
+
 def report(title: str, figures: dict[str, float], target: str = "") -> None:
     values = "  ".join(f"{k} {v:7.2f} ms" for k, v in figures.items())
     print(f"{title:<42} {values}  {target}")

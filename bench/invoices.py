@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import add_organisations, bench_app, measure, report
+from bench.common import add_organisations, bench_app, measure, ok, report
 
 
 def populate(orgs: int, total: int, big: int) -> None:
@@ -183,16 +183,18 @@ def main() -> None:
         ("list, default (newest first)", ""),
         ("list, last month, 100-5,000 € TTC", f"date_from={month_ago}&ttc_min=100&ttc_max=5000"),
         ("list, overdue, sorted by amount", "status=overdue&sort=ttc"),
+        ("list, broad filter (TTC ≥ 100 €)", "ttc_min=100"),
         ("list, page 500 of 25", "page=500"),
+        ("list, broad filter, page 3000", "ttc_min=100&page=3000"),
     ]:
         report(
             title,
-            measure(lambda q=query: client.get(f"/factures/?{q}", headers=hx), args.runs),
+            measure(lambda q=query: ok(client.get(f"/factures/?{q}", headers=hx)), args.runs),
             "target p95 ≤ 50 ms",
         )
     report(
         "widget: latest + still to pay",
-        measure(lambda: client.get("/factures/widget", headers=hx), args.runs),
+        measure(lambda: ok(client.get("/factures/widget", headers=hx)), args.runs),
         "target p95 ≤ 20 ms",
     )
 
@@ -231,7 +233,7 @@ def main() -> None:
         f"{'first PDF of a one-page invoice':<42} {(time.perf_counter() - started) * 1000:7.1f} ms"
         "  target ≤ 300 ms"
     )
-    report("cached PDF", measure(lambda: client.get(url), args.runs), "target ≤ 5 ms")
+    report("cached PDF", measure(lambda: ok(client.get(url)), args.runs), "target ≤ 5 ms")
     app.extensions["guichet_bench_pdf"] = next(
         (Path(app.config["DOCUMENTS_PATH"]) / "invoices" / "cache").glob("*.pdf")
     )

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from flask import abort
+from flask import abort, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, inspect
+from sqlalchemy import Select, func, inspect, literal_column, select
 
 from core.extensions import db
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFERRED_OFFSET = 1000  # rows skipped from which a page is found by its keys first
+#: How far a list that may hold millions of rows counts (its ``count_limit``) before it
+#: says "more than 10,000 results", with a link to the exact count.
+COUNT_LIMIT = 10_000
 
 
 @dataclass
@@ -28,6 +31,16 @@ class Listing:
     total: int = 0
     pages: int = 1
     messages: list[str] = field(default_factory=list)
+    #: the rows go on past ``total``: it is ``count_limit``, not the count
+    more: bool = False
+    #: ``?count=exact`` asked for the exact count, however far it goes
+    exact: bool = False
+    #: the rows :func:`page_rows` returned for this page
+    rows_on_page: int = 0
+    #: a list that may hold millions of rows counts this far (``COUNT_LIMIT``), then
+    #: shows "more than …" with a link to the exact count: a count of a broad filter
+    #: grows with the rows it counts. None: always the exact count.
+    count_limit: ClassVar[int | None] = None
 
     def own_args(self) -> dict[str, str]:
         """A subclass's own URL arguments (its filters)."""
@@ -57,7 +70,19 @@ class Listing:
 
     @property
     def last(self) -> int:
+        if self.more:
+            return (self.page - 1) * self.size + self.rows_on_page
         return min(self.page * self.size, self.total)
+
+    @property
+    def more_after(self) -> bool:
+        """Past its count limit, whether a next page may follow this full one."""
+        return self.more and self.rows_on_page == self.size
+
+    def count_url(self) -> str:
+        """This page of the list, with its exact count (when it says "more than")."""
+        values = {**(request.view_args or {}), **self.args(), "count": "exact"}
+        return url_for(request.endpoint, **values)
 
 
 @dataclass
@@ -92,6 +117,7 @@ def read_listing(listing: Listing, args, sorts, default_sort: str, descending: b
     size = args.get("size", "25")
     listing.size = int(size) if size.isdigit() and int(size) in PAGE_SIZES else 25
     listing.page = read_page(args)
+    listing.exact = args.get("count") == "exact"
 
 
 def selected_ids(values) -> list[int]:
@@ -118,16 +144,22 @@ def page_rows(
     load: Callable[[list], list] | None = None,
 ) -> list:
     """The rows of ``listing``'s page of ``query`` sorted by ``order`` (end it with a
-    unique column); sets ``listing.total`` and ``pages`` and clamps the page.
+    unique column); sets ``listing.total`` and ``pages`` and clamps the page (counting
+    no further than the listing's ``count_limit``, unless ``?count=exact``: past it,
+    ``listing.more`` is set and the page is not clamped).
 
     ``count`` is the filtered select without joins, when ``query`` adds some. With
     ``load`` (rows by primary keys), a page far down the list (from
     :data:`DEFERRED_OFFSET` rows skipped) is found by its keys first, on ``count``,
     which an index can answer alone, then loaded: skipping rows costs little."""
     count = query if count is None else count
-    listing.total = db.session.scalar(count.with_only_columns(func.count()).order_by(None))
+    limit = None if listing.exact else listing.count_limit
+    listing.total = _count(count, limit)
+    if limit is not None and listing.total > limit:
+        listing.more, listing.total = True, limit
     listing.pages = max(1, -(-listing.total // listing.size))
-    listing.page = min(listing.page, listing.pages)
+    if not listing.more:
+        listing.page = min(listing.page, listing.pages)
     offset = (listing.page - 1) * listing.size
     entity = count.column_descriptions[0]["entity"]
     if load is not None and offset >= DEFERRED_OFFSET and _sorts_within(order, entity):
@@ -136,8 +168,19 @@ def page_rows(
             count.with_only_columns(key).order_by(*order).limit(listing.size).offset(offset)
         ).all()
         found = {inspect(row).identity[0]: row for row in load(keys)}
-        return [found[k] for k in keys if k in found]
-    return db.session.scalars(query.order_by(*order).limit(listing.size).offset(offset)).all()
+        rows = [found[k] for k in keys if k in found]
+    else:
+        rows = db.session.scalars(query.order_by(*order).limit(listing.size).offset(offset)).all()
+    listing.rows_on_page = len(rows)
+    return rows
+
+
+def _count(query: Select, limit: int | None) -> int:
+    """The rows of ``query``; with ``limit``, at most ``limit + 1`` of them are counted."""
+    if limit is None:
+        return db.session.scalar(query.with_only_columns(func.count()).order_by(None))
+    first = query.with_only_columns(literal_column("1")).order_by(None).limit(limit + 1)
+    return db.session.scalar(select(func.count()).select_from(first.subquery()))
 
 
 def _sorts_within(order: tuple, entity) -> bool:

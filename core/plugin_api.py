@@ -33,7 +33,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   with errors), ``external_url``, ``browser_url``,
   ``error_response``, ``allow_form_action``, ``csrf``, ``limiter``,
   ``language_choices``, and lists with ``Listing``, ``StatusListing``,
-  ``read_listing``, ``read_page``, ``page_rows``, ``PAGE_SIZES``, ``selected_ids``;
+  ``read_listing``, ``read_page``, ``page_rows``, ``PAGE_SIZES``, ``COUNT_LIMIT``,
+  ``selected_ids``;
 - CSV exports: ``Dialect``, ``requested_dialect``, ``stream_rows``, ``csv_text``,
   ``csv_response``;
 - money and locale: ``money``, ``short_date``;
@@ -145,6 +146,7 @@ from core.importing import (
 )
 from core.jobs import backoff, task, when_context_ends
 from core.listing import (
+    COUNT_LIMIT,
     PAGE_SIZES,
     Listing,
     StatusListing,
@@ -241,6 +243,7 @@ __all__ = [
     "OperatorPage",
     "Organisation",
     "OutgoingLetter",
+    "COUNT_LIMIT",
     "PAGE_SIZES",
     "PAYMENT_FINAL",
     "PDF_RENDERER",

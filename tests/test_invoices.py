@@ -944,3 +944,25 @@ def test_the_widget_runs_the_same_few_queries_whatever_the_invoices(logged_in, c
             assert logged_in.htmx("GET", "/widgets/invoices.latest").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 8
+
+
+def test_a_long_list_counts_to_its_limit_and_counts_exactly_on_demand(
+    logged_in, invoices, monkeypatch
+):
+    from plugins.invoices.queries import Filters
+
+    monkeypatch.setattr(Filters, "count_limit", 2)  # the four invoices in scope: "more"
+    page = logged_in.get("/factures/?size=10").get_data(as_text=True)
+    assert "Affichage de 1 à 4 sur plus de 2 résultats" in normalise(page)
+    assert "count=exact" in page and "Compter exactement" in page
+    assert "Page 1</li>" in page  # no last page is claimed
+    assert 'rel="next"' not in page  # this page holds the last rows
+    monkeypatch.setattr(Filters, "count_limit", 1)
+    monkeypatch.setattr("core.listing.PAGE_SIZES", (2, 10, 25, 50, 100))
+    full = logged_in.get("/factures/?size=2").get_data(as_text=True)  # a full page: more after
+    assert 'rel="next"' in full and "page=2" in full and "Page 1</li>" in full
+    assert "affinez la recherche" in page  # no "download all" of an unknown number
+    exact = logged_in.get("/factures/?size=10&count=exact", headers={"HX-Request": "true"})
+    text = normalise(exact.get_data(as_text=True))
+    assert "4 résultats" in text and "plus de" not in text
+    assert "Tout télécharger (4) en ZIP" in text

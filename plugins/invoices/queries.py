@@ -12,6 +12,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import contains_eager
 
 from core.plugin_api import (
+    COUNT_LIMIT,
     Account,
     Listing,
     Scope,
@@ -40,6 +41,7 @@ STATUS_FILTERS = ("to_pay", "paid", "overdue", "cancelled")
 
 @dataclass
 class Filters(Listing):
+    count_limit = COUNT_LIMIT  # one organisation may hold millions of invoices
     date_from: date | None = None
     date_to: date | None = None
     ttc_min: int | None = None

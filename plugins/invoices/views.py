@@ -64,6 +64,7 @@ def index():
         "results",
         filters=filters,
         invoices=rows,
+        zip_cap=current_app.config["INVOICES_ZIP_CAP"],
         today=today,
         page_sizes=PAGE_SIZES,
         selection=Selection(APP_KEY),
