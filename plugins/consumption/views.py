@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core.plugin_api import (
+    COUNT_LIMIT,
     Account,
     Listing,
     csv_response,
@@ -69,6 +70,7 @@ def index(app):
 
 @dataclass
 class RecordFilters(Listing):
+    count_limit = COUNT_LIMIT  # an organisation may hold millions of records
     start: str = ""  # months, 2026-10
     end: str = ""
     product: str = ""

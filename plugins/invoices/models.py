@@ -41,7 +41,8 @@ class Invoice(AccountScopedMixin, db.Model):
         # month reads, from the index alone
         Index(
             "ix_invoices_org_issued",
-            *("organisation_id", "issued_on", "id", "status", "total_ttc", "credited", "currency"),
+            *("organisation_id", "issued_on", "id", "status", "total_ttc", "credited"),
+            *("currency", "kind"),
         ),
         Index("ix_invoices_account_issued", "account_id", "issued_on"),
         # the list sorts and filters on these within an organisation; the trailing

@@ -1,6 +1,6 @@
 """covering indexes for an organisation with millions of invoices: the count of a status
 filter, a deep page of an amount filter and the widget's first month read only the
-index (what is left to pay, total_ttc + credited, and the currency join them)
+index (what is left to pay, total_ttc + credited, the status, kind and currency join them)
 
 Revision ID: 0010_invoices
 Revises: 0009_invoices
@@ -23,7 +23,7 @@ AFTER = {
     "ix_invoices_org_status_due": [*BEFORE["ix_invoices_org_status_due"], "total_ttc", "credited"],
     "ix_invoices_org_issued": [
         *BEFORE["ix_invoices_org_issued"],
-        *("status", "total_ttc", "credited", "currency"),
+        *("status", "total_ttc", "credited", "currency", "kind"),
     ],
 }
 
