@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import statistics
 import time
@@ -36,6 +37,45 @@ def ok(response):
 def report(title: str, figures: dict[str, float], target: str = "") -> None:
     values = "  ".join(f"{k} {v:7.2f} ms" for k, v in figures.items())
     print(f"{title:<42} {values}  {target}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn(target: str, env: dict[str, str], workers: int = 2):
+    """gunicorn serving ``target`` (``module:app``) with ``workers`` on a free loopback
+    port, once it answers; yields its base URL and stops it at the end."""
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
+    server = subprocess.Popen([*command, "--log-level", "warning", target], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=10)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                if time.time() > deadline:
+                    raise SystemExit(f"{target} did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def bench_config(folder: str, database_url: str | None = None, **config) -> dict:

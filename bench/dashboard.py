@@ -13,61 +13,28 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from sqlalchemy import event, text
 
-from bench.common import measure, report
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from bench.common import gunicorn, measure, report
 
 
 def serve_and_load(app_name: str, env: dict, cookie: str, seconds: int) -> float:
     """Start gunicorn (2 workers) on the named app, load it with wrk, return req/s."""
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            f"bench.dashboard_apps:{app_name}",
-        ],
-        env={**env, "GUICHET_BENCH_APP": app_name},
-    )
-    try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        url = f"http://127.0.0.1:{port}/"
+    env = {**env, "GUICHET_BENCH_APP": app_name}
+    with gunicorn(f"bench.dashboard_apps:{app_name}", env) as base:
+        url = base + "/"
         warm = ["wrk", "-t1", "-c2", "-d2s", "-H", f"Cookie: {cookie}", url]
         subprocess.run(warm, capture_output=True, check=True)
         run = ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", f"Cookie: {cookie}", url]
         output = subprocess.run(run, capture_output=True, text=True, check=True).stdout
-        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-        if non_2xx:
-            raise SystemExit(f"{app_name}: {non_2xx.group(1)} failed responses\n{output}")
-        return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    finally:
-        server.terminate()
-        server.wait()
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non_2xx:
+        raise SystemExit(f"{app_name}: {non_2xx.group(1)} failed responses\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
 
 def main() -> None:

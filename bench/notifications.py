@@ -18,7 +18,7 @@ from datetime import date
 
 from sqlalchemy import func, insert, select
 
-from bench.common import add_organisations, bench_app
+from bench.common import add_organisations, bench_app, free_port
 
 
 def smtp_sink(port: int, received, ready) -> None:
@@ -35,14 +35,6 @@ def smtp_sink(port: int, received, ready) -> None:
     controller.start()
     ready.set()
     asyncio.run(asyncio.sleep(10**6))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def populate(orgs: int) -> None:

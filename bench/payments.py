@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,16 +23,10 @@ from urllib.parse import urlsplit
 import requests
 from sqlalchemy import func, insert, select
 
-from bench.common import add_organisations, bench_app
+from bench.common import add_organisations, bench_app, free_port
 
 KEY = "test_bench0000000000000000"
 AMOUNT = 2000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(attempt) -> None:

@@ -14,8 +14,6 @@ import argparse
 import contextvars
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -23,8 +21,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import bench_app, percentiles
-from bench.dashboard import free_port
+from bench.common import bench_app, gunicorn, percentiles
 from bench.invoices import populate
 
 LOGIN = {"email": "big@example.com", "password": "bench password 1"}
@@ -66,43 +63,13 @@ def prepare(folder: str, args, database_url: str | None) -> int:
     return newest
 
 
-def serve(name: str, folder: str, database_url: str | None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "GUICHET_BENCH_DIR": folder, "GUICHET_BENCH_APP": name}
-    if database_url:
-        env["GUICHET_BENCH_DATABASE_URL"] = database_url
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            f"bench.side_apps:{name}",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            requests.get(base + "/login", timeout=10)
-            return server, base
-        except requests.RequestException:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit(f"{name} did not start")
-
-
 def measure_all(name: str, folder: str, invoice_id: int, runs: int, url=None) -> dict:
     """p50 and p95 (ms) of each work, and the CSV export's rows per second."""
-    server, base = serve(name, folder, url)
+    env = {**os.environ, "GUICHET_BENCH_DIR": folder, "GUICHET_BENCH_APP": name}
+    if url:
+        env["GUICHET_BENCH_DATABASE_URL"] = url
     session = requests.Session()
-    try:
+    with gunicorn(f"bench.side_apps:{name}", env) as base:
         if name == "portal":
             assert session.post(base + "/login", data=LOGIN, allow_redirects=False).ok
         figures = {}
@@ -122,10 +89,7 @@ def measure_all(name: str, folder: str, invoice_id: int, runs: int, url=None) ->
                 rows = sum(chunk.count(b"\n") for chunk in response.iter_content(65536)) - 1
             rates.append(rows / (time.perf_counter() - started))
         figures["CSV export, rows/s (best of 3)"] = {"rate": max(rates), "rows": rows}
-        return figures
-    finally:
-        server.terminate()
-        server.wait()
+    return figures
 
 
 def main() -> None:
