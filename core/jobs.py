@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, SqliteHuey
 from huey.api import TaskWrapper
+from huey.storage import PriorityRedisStorage
 
 from core.appinfo import PeriodicTask
 
@@ -126,9 +127,23 @@ class SqliteQueue(SqliteHuey.storage_class):
         return connection
 
 
+class RedisQueue(PriorityRedisStorage):
+    """Huey's Redis storage with task priorities (the PDFs made ahead wait behind mail
+    and payments; Huey's plain Redis storage refuses priorities). Its queue is a sorted
+    set under a key of its own; tasks left in the plain storage's list by an earlier
+    release are moved into it when the app starts, so an upgrade loses none."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        plain, self.queue_key = self.queue_key, self.queue_key + ".priority"
+        if self.conn.type(plain) == b"list":
+            while (data := self.conn.rpop(plain)) is not None:  # oldest first
+                self.enqueue(data, None)
+
+
 def _queue_class(app: Flask) -> tuple[type, dict[str, Any]]:
     if app.config.get("REDIS_URL"):
-        return RedisHuey.storage_class, {"url": app.config["REDIS_URL"]}
+        return RedisQueue, {"url": app.config["REDIS_URL"]}
     path = app.config.get("JOBS_PATH") or str(Path(app.instance_path) / "jobs.db")
     return SqliteQueue, {"filename": path}
 

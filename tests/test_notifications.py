@@ -342,7 +342,7 @@ def test_the_queue_works_on_each_storage(tmp_path, org, smtp_server, storage):
     other = make_app(tmp_path, **config)
     huey = jobs.queue(other)
     huey.flush()
-    assert type(huey.storage).__name__ == ("RedisStorage" if storage == "redis" else "SqliteQueue")
+    assert type(huey.storage).__name__ == ("RedisQueue" if storage == "redis" else "SqliteQueue")
     if storage == "sqlite":  # as durable as the portal's database: NORMAL, not FULL
         assert huey.storage.conn.execute("PRAGMA synchronous").fetchone() == (1,)
     with other.app_context():
@@ -353,6 +353,25 @@ def test_the_queue_works_on_each_storage(tmp_path, org, smtp_server, storage):
     assert jobs.drain(other) == 3
     assert [m["To"] for m in smtp_server.messages] == ["q@client1.example.com"]
     huey.flush()
+    if storage == "redis":
+        tasks_of_an_earlier_release_still_run(tmp_path, config)
+
+
+def tasks_of_an_earlier_release_still_run(tmp_path, config):
+    """The queue on Redis takes priorities since PDFs are made ahead (a sorted set, not
+    the list Huey's plain storage used): what an earlier release left queued moves in
+    when the app starts, and runs."""
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    plain = "huey.redis.test"
+    huey = jobs.queue(make_app(tmp_path, **config))
+    task = huey.wrappers["plugins.invoices.documents.render_pdfs"].s([])
+    connection.lpush(plain, huey.serialize_task(task))  # as the earlier release left it
+    upgraded = make_app(tmp_path, **config)
+    assert connection.type(plain) == b"none"
+    assert jobs.pending(upgraded) == 1
+    assert jobs.drain(upgraded) == 1
 
 
 def test_in_immediate_mode_tasks_run_in_the_caller(tmp_path, org, smtp_server):
