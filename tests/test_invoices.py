@@ -962,6 +962,7 @@ def test_a_long_list_counts_to_its_limit_and_counts_exactly_on_demand(
     full = logged_in.get("/factures/?size=2").get_data(as_text=True)  # a full page: more after
     assert 'rel="next"' in full and "page=2" in full and "Page 1</li>" in full
     assert "affinez la recherche" in page  # no "download all" of an unknown number
+    assert "au plus 3\u202f000 factures" in page or "au plus 3\xa0000 factures" in page
     exact = logged_in.get("/factures/?size=10&count=exact", headers={"HX-Request": "true"})
     text = normalise(exact.get_data(as_text=True))
     assert "4 résultats" in text and "plus de" not in text

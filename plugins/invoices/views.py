@@ -19,6 +19,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -108,9 +109,9 @@ def archive_zip():
         abort(
             400,
             _(
-                "%(count)d invoices selected; a ZIP holds at most %(cap)d. Narrow the search.",
-                count=total,
-                cap=cap,
+                "%(count)s invoices selected; a ZIP holds at most %(cap)s. Narrow the search.",
+                count=format_decimal(total),
+                cap=format_decimal(cap),
             ),
         )
     ordered = selection.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
