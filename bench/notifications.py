@@ -103,7 +103,7 @@ def main() -> None:
     sink.start()
     ready.wait(10)
 
-    from core import jobs
+    from core import jobs, stamps
     from core.documents import encode_pdf
     from core.extensions import db
     from core.models import AppDefault
@@ -126,6 +126,7 @@ def main() -> None:
     without = timed_import(app, batch(2 * 10**8, n, args.orgs, pdf))
     with app.app_context():
         db.session.execute(AppDefault.__table__.update().values(enabled=True))
+        stamps.apps_changed()  # a bulk update: the processes' enabled apps must follow
         db.session.commit()
     timed_import(app, batch(3 * 10**8, 1000, args.orgs, pdf))  # warm-up, then drop its e-mails
     jobs.queue(app).flush()

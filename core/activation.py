@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, g
 from sqlalchemy import bindparam, literal, select, union_all
 
-from core import audit
+from core import audit, stamps
 from core.appsystem import registry
 from core.extensions import db
 from core.models import AppActivation, AppDefault, Organisation
@@ -37,21 +37,34 @@ _ACTIVATIONS = union_all(
 
 
 def enabled_app_keys(organisation_id: int) -> frozenset[str]:
-    """The installed apps enabled for an organisation (one query, cached per request).
-    An app installed after the organisation was created follows its default."""
+    """The installed apps enabled for an organisation, kept by the process until its
+    apps stamp changes (:mod:`core.stamps`): no query when the organisation is already
+    loaded, as the user's is on every page. An app installed after the organisation
+    was created follows its default."""
     cache = g.setdefault("_enabled_apps", {})
     if organisation_id not in cache:
-        state: dict[str, tuple[int, bool]] = {}
-        rows = db.session.execute(_ACTIVATIONS, {"organisation_id": organisation_id})
-        for key, enabled, rank in rows:
-            if key not in state or rank > state[key][0]:
-                state[key] = (rank, enabled)
-        cache[organisation_id] = frozenset(
-            key
-            for key, entry in registry(current_app).apps.items()
-            if state.get(key, (0, entry.app.default_enabled))[1]
+        organisation = db.session.get(Organisation, organisation_id)
+        if organisation is None:
+            return _read_enabled(organisation_id)
+        cache[organisation_id] = stamps.remembered(
+            "enabled_apps",
+            (organisation_id, organisation.apps_stamp),
+            lambda: _read_enabled(organisation_id),
         )
     return cache[organisation_id]
+
+
+def _read_enabled(organisation_id: int) -> frozenset[str]:
+    state: dict[str, tuple[int, bool]] = {}
+    rows = db.session.execute(_ACTIVATIONS, {"organisation_id": organisation_id})
+    for key, enabled, rank in rows:
+        if key not in state or rank > state[key][0]:
+            state[key] = (rank, enabled)
+    return frozenset(
+        key
+        for key, entry in registry(current_app).apps.items()
+        if state.get(key, (0, entry.app.default_enabled))[1]
+    )
 
 
 def usable_app_keys(organisation_id: int, admin: bool = True) -> frozenset[str]:
@@ -87,6 +100,7 @@ def set_app_enabled(organisation: Organisation, key: str, enabled: bool) -> bool
         row = AppActivation(organisation_id=organisation.id, app_key=key, settings={})
         db.session.add(row)
     row.enabled = enabled
+    db.session.flush()  # a new apps stamp: what follows in this request sees the switch
     g.pop("_enabled_apps", None)
     g.pop("_usable_apps", None)
     if was == enabled:

@@ -8,7 +8,7 @@ from flask import current_app, g
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from core import audit
+from core import audit, stamps
 from core.activation import usable_app_keys
 from core.appinfo import App, Widget
 from core.appsystem import registry
@@ -58,12 +58,21 @@ def _owned(model, membership: Membership):
 
 
 def favourites(membership: Membership) -> list[App]:
-    """The favourites bar, in the user's order (one query)."""
+    """The favourites bar, in the user's order: kept by the process until the member's
+    favourites stamp changes (:mod:`core.stamps`), so no query on most pages."""
     apps = usable_apps(membership)
-    rows = db.session.scalars(
-        _owned(Favourite, membership).order_by(Favourite.position, Favourite.id)
+    keys = stamps.remembered(
+        "favourites",
+        (membership.user_id, membership.organisation_id, membership.favourites_stamp),
+        lambda: tuple(
+            db.session.scalars(
+                _owned(Favourite, membership)
+                .with_only_columns(Favourite.app_key)
+                .order_by(Favourite.position, Favourite.id)
+            )
+        ),
     )
-    return [apps[row.app_key] for row in rows if row.app_key in apps]
+    return [apps[key] for key in keys if key in apps]
 
 
 def pinned_widgets(membership: Membership) -> list[Widget]:
@@ -111,6 +120,7 @@ def _toggle(model, membership: Membership, on: bool, key_column, key: str, messa
         )
     else:
         db.session.delete(row)
+    db.session.flush()  # a new favourites stamp: the bar of this answer shows the change
 
 
 def set_favourite(membership: Membership, app_key: str, on: bool) -> None:
@@ -192,6 +202,7 @@ def seed_dashboard(membership: Membership) -> None:
                 model.organisation_id == membership.organisation_id,
             )
         )
+    stamps.favourites_changed([(membership.user_id, membership.organisation_id)])
     widgets = registry(current_app).widgets
     for position, key in enumerate(favourites_keys):
         db.session.add(

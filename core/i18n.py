@@ -14,13 +14,15 @@ from types import ModuleType
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import Flask, current_app, request
+from babel.support import NullTranslations, Translations
+from flask import Flask, current_app, g, request
 from flask_babel import (
     format_currency,
     format_date,
     format_datetime,
     format_decimal,
     get_locale,
+    get_translations,
 )
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -62,11 +64,33 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def _language() -> tuple[str, Translations | NullTranslations]:
+    """The name of the context's locale and its catalog, as Flask-Babel's ``get_locale``
+    and ``get_translations`` find them, kept beside Flask-Babel's own state until the
+    locale changes (``force_locale``): a page writes some sixty strings and fifty
+    amounts, and Flask-Babel's lookup reads three context locals and turns the locale
+    into a string for each."""
+    state = g.get("_flask_babel") if g else None
+    known = getattr(state, "guichet_language", None)
+    if known is None or known[0] is not getattr(state, "babel_locale", None):
+        locale = get_locale()
+        if locale is None:  # outside an app context
+            return str(locale), get_translations()
+        state = g._flask_babel
+        known = state.guichet_language = (state.babel_locale, str(locale), get_translations())
+    return known[1], known[2]
+
+
+def locale_name() -> str:
+    """The locale of the request (or of ``force_locale``), as a string: ``fr``."""
+    return _language()[0]
+
+
 def money(minor_units: int | None, currency: str = "EUR") -> str:
     """Format an amount held in minor units: ``money(5626725)`` → ``56 267,25 €`` in French."""
     if minor_units is None:
         return ""
-    locale = str(get_locale())
+    locale = locale_name()
     fast = _money_format(locale, currency)
     if fast is not None:
         return fast(minor_units)
@@ -116,7 +140,7 @@ def short_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         return format_datetime(value, "short")
-    return _short_date(value, str(get_locale()))
+    return _short_date(value, locale_name())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -139,7 +163,7 @@ def unit_price(value) -> str:
 
 def percent_sign() -> str:
     """`` %`` after a no-break space in French, ``%`` in English."""
-    return "\u00a0%" if str(get_locale()).startswith("fr") else "%"
+    return "\u00a0%" if locale_name().startswith("fr") else "%"
 
 
 def month(value) -> str:
@@ -175,7 +199,7 @@ def change(percent: float | None) -> str:
 def colon(label: str) -> str:
     """``label`` followed by a colon, set as the user's language wants it: after a
     no-break space in French (``Solde :``), right after the word in English."""
-    return f"{label}\u00a0:" if str(get_locale()).startswith("fr") else f"{label}:"
+    return f"{label}\u00a0:" if locale_name().startswith("fr") else f"{label}:"
 
 
 def init_app(app: Flask) -> None:
@@ -187,4 +211,15 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["month"] = month
     app.jinja_env.filters["change"] = change
     app.jinja_env.filters["short_date"] = short_date
-    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    app.jinja_env.globals["current_locale"] = locale_name
+    # Templates translate through the catalog kept by _language (Jinja's own
+    # "newstyle" gettext around it), and ``_`` is gettext itself rather than Jinja's
+    # alias that looks gettext up again on every call.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _language()[1].ugettext(s),
+        ngettext=lambda s, p, n: _language()[1].ungettext(s, p, n),
+        pgettext=lambda c, s: _language()[1].upgettext(c, s),
+        npgettext=lambda c, s, p, n: _language()[1].unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"]

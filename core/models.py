@@ -10,6 +10,7 @@ from typing import Any
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -32,6 +33,12 @@ def utcnow() -> datetime:
 
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def new_stamp() -> int:
+    """A fresh value for a stamp column (``apps_stamp``, ``favourites_stamp``): random,
+    so a stamp never comes back, even for a row that reuses a deleted row's id."""
+    return secrets.randbits(62)
 
 
 class TenantMixin:
@@ -63,6 +70,9 @@ class Organisation(db.Model):
     # keys]}; None gives the sensible default (see core.favourites.seed_dashboard).
     dashboard_defaults: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Changes whenever the organisation's app switches (or the operator's defaults) do:
+    # each process keeps the enabled apps it read until then (core.stamps).
+    apps_stamp: Mapped[int] = mapped_column(BigInteger, default=new_stamp, server_default="0")
 
     accounts: Mapped[list[Account]] = relationship(
         back_populates="organisation", order_by="Account.client_code"
@@ -158,6 +168,8 @@ class Membership(TenantMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="member")
+    # Changes whenever the member's favourites do (core.stamps).
+    favourites_stamp: Mapped[int] = mapped_column(BigInteger, default=new_stamp, server_default="0")
 
     user: Mapped[User] = relationship(back_populates="memberships")
     organisation: Mapped[Organisation] = relationship()
