@@ -1,10 +1,12 @@
 """Guichet against its floor, side by side in one run: the portal and a bare Flask +
-sqlite3 app (``bench.side_apps``) over the same invoices (by default 400,000 over 1,000
-organisations, one holding 200,000), both under gunicorn with 2 workers, loaded in
-turn by one client; the ratio is Guichet's time over the floor's (below 1: faster).
-With ``--database-url``, the portal runs on PostgreSQL too, over the same rows.
+sqlite3 app (``bench.side_apps``) over the same invoices, both under gunicorn with 2
+workers, loaded in turn by one client; the ratio is Guichet's time over the floor's
+(below 1: faster). Each scale is one organisation holding that many invoices and as
+many again spread over 1,000 others: by default 20,000 (most customers) and 2,000,000
+(the largest). With ``--database-url``, the portal runs on PostgreSQL too, over the
+same rows.
 
-    .venv/bin/python -m bench.side_by_side [--total 400000] [--big 200000] [--runs 40]
+    .venv/bin/python -m bench.side_by_side [--scales 20000 2000000] [--runs 40]
         [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
 """
 
@@ -27,7 +29,8 @@ from bench.invoices import populate
 LOGIN = {"email": "big@example.com", "password": "bench password 1"}
 
 
-def works(invoice_id: int) -> list[tuple[str, str, dict]]:
+def works(invoice_id: int, big: int) -> list[tuple[str, str, dict]]:
+    deep = min(3000, big // 50)  # page 3000 at millions, the middle of the list below
     month_ago = (date.today() - timedelta(days=30)).isoformat()
     return [
         ("list, unfiltered, page 1", "/factures/", {}),
@@ -37,7 +40,7 @@ def works(invoice_id: int) -> list[tuple[str, str, dict]]:
             {},
         ),
         ("list, broad filter (TTC ≥ 100 €), page 1", "/factures/?ttc_min=100", {}),
-        ("list, page 3000", "/factures/?page=3000", {}),
+        ("list, a deep page (3000 at most)", f"/factures/?page={deep}", {}),
         ("widget: latest + still to pay", "/factures/widget", {"HX-Request": "true"}),
         ("cached PDF", f"/factures/{invoice_id}/pdf", {}),
     ]
@@ -63,7 +66,7 @@ def prepare(folder: str, args, database_url: str | None) -> int:
     return newest
 
 
-def measure_all(name: str, folder: str, invoice_id: int, runs: int, url=None) -> dict:
+def measure_all(name: str, folder: str, invoice_id: int, big: int, runs: int, url=None) -> dict:
     """p50 and p95 (ms) of each work, and the CSV export's rows per second."""
     env = {**os.environ, "GUICHET_BENCH_DIR": folder, "GUICHET_BENCH_APP": name}
     if url:
@@ -73,7 +76,7 @@ def measure_all(name: str, folder: str, invoice_id: int, runs: int, url=None) ->
         if name == "portal":
             assert session.post(base + "/login", data=LOGIN, allow_redirects=False).ok
         figures = {}
-        for title, path, headers in works(invoice_id):
+        for title, path, headers in works(invoice_id, big):
             samples = []
             for n in range(runs + 5):
                 started = time.perf_counter()
@@ -92,32 +95,32 @@ def measure_all(name: str, folder: str, invoice_id: int, runs: int, url=None) ->
     return figures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", help="also run the portal on this PostgreSQL")
-    parser.add_argument("--orgs", type=int, default=1000)
-    parser.add_argument("--total", type=int, default=400_000)
-    parser.add_argument("--big", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=40)
-    args = parser.parse_args()
+def runs_at(scale: int, runs: int) -> int:
+    """Fewer runs where a page of the floor takes seconds (millions of invoices)."""
+    return max(8, min(runs, runs * 200_000 // scale))
 
+
+def measure_scale(args, big: int) -> dict[str, dict]:
+    """Every work at one scale: ``big`` invoices in the organisation measured, as many
+    again over the others; the floor, Guichet on SQLite, and on PostgreSQL if asked."""
+    scale = argparse.Namespace(orgs=args.orgs, total=2 * big, big=big)
+    runs = runs_at(big, args.runs)
     folder = tempfile.mkdtemp(prefix="guichet-side-")
-    invoice_id = prepare(folder, args, None)
+    invoice_id = prepare(folder, scale, None)
     columns = {
-        "bare floor": measure_all("bare", folder, invoice_id, args.runs),
-        "Guichet SQLite": measure_all("portal", folder, invoice_id, args.runs),
+        "bare floor": measure_all("bare", folder, invoice_id, big, runs),
+        "Guichet SQLite": measure_all("portal", folder, invoice_id, big, runs),
     }
+    shutil.rmtree(folder, ignore_errors=True)
     if args.database_url:
         pg_folder = tempfile.mkdtemp(prefix="guichet-side-pg-")
-        pg_invoice = prepare(pg_folder, args, args.database_url)
+        pg_invoice = prepare(pg_folder, scale, args.database_url)
         columns["Guichet PostgreSQL"] = measure_all(
-            "portal", pg_folder, pg_invoice, args.runs, args.database_url
+            "portal", pg_folder, pg_invoice, big, runs, args.database_url
         )
         shutil.rmtree(pg_folder, ignore_errors=True)
-    shutil.rmtree(folder, ignore_errors=True)
-
     print(
-        f"{args.total:,} invoices, {args.big:,} in the organisation measured; "
+        f"\n{2 * big:,} invoices, {big:,} in the organisation measured, {runs} runs; "
         "p50 / p95 in ms, ratio of the p50s to the floor's"
     )
     floor = columns["bare floor"]
@@ -131,7 +134,27 @@ def main() -> None:
             else:
                 cell = f"{mine['p50']:.1f} / {mine['p95']:.1f} ({mine['p50'] / figure['p50']:.2f}×)"
             cells.append(f"{cell:>30}")
-        print(f"{title:<44}" + "".join(cells))
+        print(f"{title:<44}" + "".join(cells), flush=True)
+    return columns
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="also run the portal on this PostgreSQL")
+    parser.add_argument("--orgs", type=int, default=1000)
+    parser.add_argument(
+        "--scales",
+        type=int,
+        nargs="+",
+        default=[20_000, 2_000_000],
+        help="invoices of the organisation measured, one run each",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=40, help="runs of each work (fewer at millions)"
+    )
+    args = parser.parse_args()
+    for big in args.scales:
+        measure_scale(args, big)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,10 @@ def _language() -> tuple[str, Translations | NullTranslations]:
     locale changes (``force_locale``): a page writes some sixty strings and fifty
     amounts, and Flask-Babel's lookup reads three context locals and turns the locale
     into a string for each."""
-    state = g.get("_flask_babel") if g else None
+    try:
+        state = g.get("_flask_babel")
+    except RuntimeError:  # outside an app context
+        state = None
     known = getattr(state, "guichet_language", None)
     if known is None or known[0] is not getattr(state, "babel_locale", None):
         locale = get_locale()
