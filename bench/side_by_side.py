@@ -95,16 +95,11 @@ def measure_all(name: str, folder: str, invoice_id: int, big: int, runs: int, ur
     return figures
 
 
-def runs_at(scale: int, runs: int) -> int:
-    """Fewer runs where a page of the floor takes seconds (millions of invoices)."""
-    return max(8, min(runs, runs * 200_000 // scale))
-
-
 def measure_scale(args, big: int) -> dict[str, dict]:
     """Every work at one scale: ``big`` invoices in the organisation measured, as many
     again over the others; the floor, Guichet on SQLite, and on PostgreSQL if asked."""
     scale = argparse.Namespace(orgs=args.orgs, total=2 * big, big=big)
-    runs = runs_at(big, args.runs)
+    runs = args.runs
     folder = tempfile.mkdtemp(prefix="guichet-side-")
     invoice_id = prepare(folder, scale, None)
     columns = {
@@ -149,9 +144,7 @@ def main() -> None:
         default=[20_000, 2_000_000],
         help="invoices of the organisation measured, one run each",
     )
-    parser.add_argument(
-        "--runs", type=int, default=40, help="runs of each work (fewer at millions)"
-    )
+    parser.add_argument("--runs", type=int, default=40, help="runs of each work")
     args = parser.parse_args()
     for big in args.scales:
         measure_scale(args, big)

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -71,6 +71,21 @@ def init_app(app: Flask, login_manager: LoginManager) -> None:
     login_manager.unauthorized_handler(unauthorized)
 
 
+# The user of a live session, with the memberships (and their organisations and
+# accounts) in the same query: every logged-in page needs them. Built once.
+_memberships = joinedload(User.memberships)
+_USER_OF_SESSION = (
+    select(User)
+    .join(UserSession, UserSession.user_id == User.id)
+    .options(
+        _memberships.joinedload(Membership.organisation),
+        _memberships.joinedload(Membership.accounts),
+    )
+    .where(User.id == bindparam("user_id"), UserSession.token == bindparam("token"))
+    .where(UserSession.created_at > bindparam("cutoff"))
+)
+
+
 def load_user(user_id: str) -> User | None:
     """Session and remember cookie carry ``id:token`` of a :class:`UserSession`: one
     logged out, ended by a password change or older than the remember cookie's
@@ -78,18 +93,10 @@ def load_user(user_id: str) -> User | None:
     ident, _, token = user_id.partition(":")
     if not ident.isdigit() or not token:
         return None
-    # The memberships come in the same query: every logged-in page needs them.
-    memberships = joinedload(User.memberships)
     user = (
         db.session.execute(
-            select(User)
-            .join(UserSession, UserSession.user_id == User.id)
-            .options(
-                memberships.joinedload(Membership.organisation),
-                memberships.joinedload(Membership.accounts),
-            )
-            .where(User.id == int(ident), UserSession.token == token)
-            .where(UserSession.created_at > _session_cutoff())
+            _USER_OF_SESSION,
+            {"user_id": int(ident), "token": token, "cutoff": _session_cutoff()},
         )
         .unique()
         .scalar_one_or_none()
