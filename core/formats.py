@@ -16,6 +16,16 @@ class NoSuchFormat(LookupError):
     """No installed app renders this kind of object in this format."""
 
 
+class FormatRefused(ValueError):
+    """This object cannot be had in this format (an invoice without what a Factur-X
+    needs): ``str(error)`` says why, naming what is missing, for the person who asked;
+    ``missing`` lists it. A renderer raises it rather than give an invalid file."""
+
+    def __init__(self, message: str, missing: list[str] | None = None):
+        super().__init__(message)
+        self.missing = missing or []
+
+
 def document_formats(target: Any) -> list[DocumentFormat]:
     """The formats ``target`` can be had in, in the order the plugins give them (the
     formats are collected once per app)."""
@@ -28,8 +38,9 @@ def document_formats(target: Any) -> list[DocumentFormat]:
 
 def document_file(target: Any, key: str = "pdf") -> DocumentFile:
     """``target`` rendered in format ``key`` (``"pdf"``). Raises :class:`NoSuchFormat`
-    when no installed app gives that format of such an object; whatever the format's
-    renderer raises otherwise (the invoices app's ``IssuerIncomplete``, answered 503)."""
+    when no installed app gives that format of such an object, :class:`FormatRefused`
+    when this object cannot be had in it; whatever the format's renderer raises
+    otherwise (the invoices app's ``IssuerIncomplete``, answered 503)."""
     for found in document_formats(target):
         if found.key == key:
             return found.render(target)

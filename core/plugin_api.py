@@ -40,7 +40,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
 - money and locale: ``money``, ``short_date``;
 - documents of other apps' objects: ``document_file`` and ``document_formats``
   (``guichet_document_formats`` gives ``DocumentFormat`` values rendering a
-  ``DocumentFile``), ``NoSuchFormat``;
+  ``DocumentFile``), ``NoSuchFormat``, ``FormatRefused`` (this object cannot be had
+  in this format, and why);
 - documents: ``store_document``, ``stored_path``, ``check_pdf``, ``decode_pdf``,
   ``encode_pdf``, ``document_digest``, ``pdf_limits``, ``declared_pages``,
   ``inflate_pages``, ``render_pdf``, ``embed_fonts``, ``FONTS_FOLDER``,
@@ -114,7 +115,7 @@ from core.errors import error_response
 from core.events import emit
 from core.extensions import csrf, db, limiter
 from core.favourites import app_usable
-from core.formats import NoSuchFormat, document_file, document_formats
+from core.formats import FormatRefused, NoSuchFormat, document_file, document_formats
 from core.forms import LinesField
 from core.hookspecs import hookimpl
 from core.i18n import language_choices, money, short_date
@@ -222,6 +223,7 @@ __all__ = [
     "FONTS_FOLDER",
     "Fault",
     "FieldErrors",
+    "FormatRefused",
     "ImportItem",
     "ImportRejected",
     "ImportResult",

@@ -94,6 +94,7 @@ def test_unknown_app_key_names_the_installed_ones(run):
             "account",
             "consumption",
             "contracts",
+            "einvoicing",
             "invoices",
             "latest_invoices",
             "notifications",

@@ -257,13 +257,14 @@ def test_hook_guichet_document_formats_give_another_apps_documents_by_format(tmp
     assert (pdf.media_type, pdf.filename) == ("application/pdf", "facture-62274737.pdf")
     text = PdfReader(pdf.path).pages[0].extract_text()
     assert "62274737" in text and "67" in text
-    assert [f.key for f in document_formats(invoice)] == ["pdf"]
-    with pytest.raises(NoSuchFormat, match="no 'ubl' format for Invoice"):
-        document_file(invoice, "ubl")
+    assert [f.key for f in document_formats(invoice)] == ["pdf", "facturx", "ubl"]
+    with pytest.raises(NoSuchFormat, match="no 'odt' format for Invoice"):
+        document_file(invoice, "odt")
 
     portal = make_app(tmp_path, EXTRA_PLUGINS=[AccountSheets()])
     with portal.app_context():
         account = db.session.get(Account, org.accounts[0].id)
         sheet = document_file(account, "sheet")
         assert sheet.path.read_text() == f"{account.client_code} {account.name}\n"
-        assert [f.key for f in document_formats(invoice)] == ["pdf"]  # formats follow classes
+        # formats follow classes
+        assert [f.key for f in document_formats(invoice)] == ["pdf", "facturx", "ubl"]

@@ -154,6 +154,7 @@ def _foreign_values(other, other_user):
             select(ContractDocument.id).where(ContractDocument.contract_id == contract.id)
         ),
         "invoice_id": db.session.scalar(select(Invoice.id).where(Invoice.number == "999")),
+        "key": "facturx",  # an invoice's format
         "account_id": other.accounts[0].id,
         "org_id": other.id,
         "user_id": other_user.id,

@@ -12,6 +12,14 @@ RECIPIENT = {
     "siret": "35600000000048",
     "address": "SERVICE COMPTABILITÉ\n9 RUE DU COLONEL PIERRE AVIA\n75015 PARIS",
 }
+MONTH_OF_MAIL = {
+    "order_number": "39624101",
+    "label": "Affranchissements du mois",
+    "quantity": "1",
+    "unit_price_ht": "56267.25",
+    "vat_rate": "20",
+    "amount_ht": "56267.25",
+}
 
 
 def documented_invoices(today: date) -> list[dict]:
@@ -30,6 +38,7 @@ def documented_invoices(today: date) -> list[dict]:
             "client_code": "00002501",
             "subscriber": "CLIENT 1",
             "recipient": RECIPIENT,
+            "lines": [MONTH_OF_MAIL],
         },
         {
             "number": "62274457",
@@ -41,6 +50,7 @@ def documented_invoices(today: date) -> list[dict]:
             "client_code": "00002501",
             "subscriber": "CLIENT 1",
             "recipient": RECIPIENT,
+            "lines": [{**MONTH_OF_MAIL, "amount_ht": "-56267.25"}],
         },
         {
             "number": "62268557",
@@ -67,14 +77,26 @@ def documented_invoices(today: date) -> list[dict]:
                     "total_ttc": "16.35",
                 },
             ],
+            # The specification's one line (40,722 at 0.105065 = 4,278.41 at 20 %)
+            # would make 855.68 of VAT; the invoice charges 852.41, which its ranges
+            # explain: 16.35 of it is not taxed. Its lines say so, so that its totals
+            # and its structured data (Factur-X, UBL) add up.
             "lines": [
                 {
                     "order_number": "39624522",
                     "label": "Affranchissement Lettre Verte",
                     "quantity": "40722",
-                    "unit_price_ht": "0.105065",
+                    "unit_price_ht": "0.104663",
                     "vat_rate": "20",
-                    "amount_ht": "4278.41",
+                    "amount_ht": "4262.06",
+                },
+                {
+                    "order_number": "39624523",
+                    "label": "Courrier - frais divers non capitalisés",
+                    "quantity": "1",
+                    "unit_price_ht": "16.35",
+                    "vat_rate": "0",
+                    "amount_ht": "16.35",
                 },
             ],
         },

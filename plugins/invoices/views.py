@@ -26,10 +26,13 @@ from sqlalchemy import func, select
 
 from core.plugin_api import (
     PAGE_SIZES,
+    FormatRefused,
     Listing,
     Selection,
+    app_usable,
     csv_response,
     db,
+    document_formats,
     error_response,
     get_scoped_or_404,
     page_rows,
@@ -148,6 +151,7 @@ def detail(invoice_id: int):
         rows=rows,
         references=[(label, getattr(invoice, n)) for n, label in REFERENCES if getattr(invoice, n)],
         related=_related(invoice),
+        formats=other_formats(invoice),
         today=date.today(),
     )
 
@@ -198,6 +202,33 @@ def pdf(invoice_id: int):
     document = documents.pdf_document(invoice)
     return send_file(
         document.path, mimetype=document.media_type, download_name=document.filename, max_age=0
+    )
+
+
+def other_formats(invoice: Invoice) -> list:
+    """What other apps give of the invoice beside its PDF (Factur-X, UBL), where the
+    member may use them."""
+    return [f for f in document_formats(invoice) if f.key != "pdf" and app_usable(f.app_key)]
+
+
+@bp.get("/<int:invoice_id>/<key>")
+def other_format(invoice_id: int, key: str):
+    """The invoice in a format another app gives (``facturx``, ``ubl``); a clear
+    message, not a file, when the invoice cannot be had in it."""
+    invoice = get_scoped_or_404(Invoice, invoice_id)
+    wanted = next((f for f in other_formats(invoice) if f.key == key), None)
+    if wanted is None:
+        abort(404)
+    try:
+        document = wanted.render(invoice)
+    except FormatRefused as refused:
+        return error_response(409, str(refused))
+    return send_file(
+        document.path,
+        mimetype=document.media_type,
+        download_name=document.filename,
+        as_attachment=True,
+        max_age=0,
     )
 
 

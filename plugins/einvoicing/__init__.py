@@ -1,0 +1,52 @@
+"""Built-in app "Factures électroniques": every invoice and credit note also as
+Factur-X (profile EN 16931: the PDF with its structured data inside) and as UBL 2.1,
+offered on the invoice's page beside the PDF and on this app's page for the latest
+ones. Each document is checked against its XML schema and the EN 16931 business
+rules before it is served; an invoice that cannot make a valid one says what it
+lacks."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from core.plugin_api import App, DocumentFormat, MenuItem, hookimpl
+from plugins.invoices.public import Invoice
+
+from .documents import facturx_document, ubl_document
+from .views import bp
+
+GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+
+APP_KEY = "einvoicing"
+APP = App(
+    key=APP_KEY,
+    name=_l("Electronic invoices"),
+    endpoint="einvoicing.index",
+    description=_l("Your invoices as Factur-X and UBL, the formats of electronic invoicing."),
+    icon="invoice",
+    section=_l("Contracts and invoices"),
+    requires=("invoices",),
+    blueprint=bp,
+    url_prefix="/factures-electroniques",
+    menu=(MenuItem(order=25),),
+    defaults={
+        # the reason written for lines at 0 % VAT (EN 16931 asks for one), e.g. the
+        # universal postal service: "Exonération de TVA, article 261-4-9° du CGI"
+        "EINVOICING_EXEMPTION_REASON": "Exonération de TVA",
+    },
+)
+
+
+@hookimpl
+def guichet_apps():
+    return [APP]
+
+
+@hookimpl
+def guichet_document_formats():
+    return [
+        DocumentFormat(
+            "facturx", APP_KEY, Invoice, "Factur-X", "application/pdf", facturx_document
+        ),
+        DocumentFormat("ubl", APP_KEY, Invoice, "UBL", "application/xml", ubl_document),
+    ]

@@ -1,0 +1,186 @@
+"""Factur-X and UBL of invoices and credit notes (plugins.einvoicing): every file
+served passes the XML schema and the EN 16931 rules, read back from what the portal
+answers; an invoice that cannot make a valid one answers a message naming what it
+lacks, never a file."""
+
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from facturx import get_facturx_xml_from_pdf, xml_check_xsd
+from lxml import etree
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from core.activation import set_app_enabled
+from core.extensions import db
+from plugins.einvoicing.validation import InvalidDocument, check, failed_rules
+from plugins.invoices.demo import documented_invoices
+from plugins.invoices.importing import import_invoices
+from plugins.invoices.models import Invoice
+from tests.conftest import invoice_item
+
+CII = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+}
+UBL = {
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+}
+
+
+@pytest.fixture
+def seeded(org):
+    """The specification's documented invoices, as the demo imports them."""
+    import_invoices(documented_invoices(date.today()))
+    db.session.commit()
+    return {i.number: i.id for i in db.session.scalars(select(Invoice))}
+
+
+def facturx_xml(response) -> bytes:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    name, xml = get_facturx_xml_from_pdf(response.data, check_xsd=False)
+    assert name == "factur-x.xml"
+    return xml
+
+
+def test_the_factur_x_of_invoice_62268557_passes_the_schema_and_the_en16931_rules(
+    logged_in, seeded
+):
+    response = logged_in.get(f"/factures/{seeded['62268557']}/facturx")
+    xml = facturx_xml(response)
+    assert xml_check_xsd(xml, flavor="factur-x", level="en16931")  # the library's checker
+    assert failed_rules(xml, "factur-x") == []
+    tree = etree.fromstring(xml)
+    totals = tree.xpath("//ram:SpecifiedTradeSettlementHeaderMonetarySummation", namespaces=CII)[0]
+    assert totals.findtext("ram:GrandTotalAmount", namespaces=CII) == "5130.82"
+    taxes = {
+        t.findtext("ram:CategoryCode", namespaces=CII): t.findtext(
+            "ram:CalculatedAmount", namespaces=CII
+        )
+        for t in tree.xpath(
+            "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax", namespaces=CII
+        )
+    }
+    assert taxes == {"S": "852.41", "E": "0.00"}  # 20 % of 4 262,06; 16,35 exempt
+    assert "912345678" in xml.decode() and "356000000" in xml.decode()  # both SIRENs
+    # still the invoice's PDF, which a person reads
+    assert "62268557" in PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+
+
+def test_the_credit_note_is_a_valid_credit_note_in_both_formats(logged_in, seeded):
+    credit = seeded["62274457"]
+    xml = facturx_xml(logged_in.get(f"/factures/{credit}/facturx"))
+    assert failed_rules(xml, "factur-x") == []
+    tree = etree.fromstring(xml)
+    assert tree.xpath("string(//rsm:ExchangedDocument/ram:TypeCode)", namespaces=CII) == "381"
+    assert tree.xpath("string(//ram:GrandTotalAmount)", namespaces=CII) == "67520.70"
+
+    ubl = logged_in.get(f"/factures/{credit}/ubl")
+    assert ubl.status_code == 200 and ubl.mimetype == "application/xml"
+    assert etree.fromstring(ubl.data).tag.endswith("}CreditNote")
+    assert xml_check_xsd(ubl.data, flavor="ubl-2.1-creditnote")
+    assert failed_rules(ubl.data, "ubl-2.1") == []
+
+
+def test_the_ubl_of_an_invoice_passes_the_schema_and_the_rules(logged_in, seeded):
+    response = logged_in.get(f"/factures/{seeded['62268557']}/ubl")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith(
+        "attachment; filename=facture-62268557.xml"
+    )
+    assert xml_check_xsd(response.data, flavor="ubl-2.1-invoice")
+    assert failed_rules(response.data, "ubl-2.1") == []
+    tree = etree.fromstring(response.data)
+    assert tree.xpath("string(//cac:LegalMonetaryTotal/cbc:PayableAmount)", namespaces=UBL) == (
+        "5130.82"
+    )
+
+
+def test_a_made_document_is_served_again_from_its_file(logged_in, seeded, app):
+    url = f"/factures/{seeded['62268557']}/facturx"
+    first = logged_in.get(url)
+    folder = Path(app.config["DOCUMENTS_PATH"]) / "einvoicing"
+    made = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+    second = logged_in.get(url)
+    assert second.data == first.data
+    assert {p: p.stat().st_mtime_ns for p in folder.iterdir()} == made
+
+
+def test_an_invoice_without_the_customers_siren_says_so_and_gives_no_file(logged_in, org, app):
+    lines = [
+        {
+            "label": "Lettre",
+            "quantity": "1",
+            "unit_price_ht": "100",
+            "vat_rate": "20",
+            "amount_ht": "100",
+        },
+    ]
+    import_invoices([invoice_item("70000001", total_ht="100", total_ttc="120", lines=lines)])
+    db.session.commit()
+    invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.number == "70000001"))
+    for key in ("facturx", "ubl"):
+        response = logged_in.get(f"/factures/{invoice_id}/{key}")
+        assert response.status_code == 409
+        page = response.get_data(as_text=True)
+        assert "il y manque le SIREN du client." in page.replace("&#39;", "'"), page
+        assert response.mimetype == "text/html"
+
+
+def test_a_vat_that_the_lines_do_not_make_is_named(logged_in, org):
+    lines = [
+        {
+            "label": "Lettre",
+            "quantity": "1",
+            "unit_price_ht": "90",
+            "vat_rate": "20",
+            "amount_ht": "90",
+        },
+    ]
+    recipient = {"name": "CLIENT 1", "siret": "35600000000048", "address": "75015 PARIS"}
+    # 20 % of the lines' 90,00 is 18,00; the invoice charges 21,00 of VAT
+    item = invoice_item(
+        "70000002", total_ht="90", total_ttc="111", lines=lines, recipient=recipient
+    )
+    import_invoices([item])
+    db.session.commit()
+    invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.number == "70000002"))
+    response = logged_in.get(f"/factures/{invoice_id}/ubl")
+    assert response.status_code == 409
+    page = response.get_data(as_text=True).replace("\u202f", " ").replace("\xa0", " ")
+    assert "ses lignes (90,00 € HT, 18,00 € de TVA)" in page
+    assert "ses totaux (90,00 € HT, 21,00 € de TVA)" in page
+
+
+def test_tampered_xml_is_refused_with_the_rule_it_breaks(logged_in, seeded):
+    xml = facturx_xml(logged_in.get(f"/factures/{seeded['62268557']}/facturx"))
+    check(xml, "factur-x")  # as served: valid
+    with pytest.raises(InvalidDocument, match="BR-CO-15"):
+        check(xml.replace(b">5130.82<", b">5130.83<"), "factur-x")
+    with pytest.raises(InvalidDocument, match="Schema Definition"):
+        check(
+            xml.replace(b"<rsm:ExchangedDocument>", b"<rsm:ExchangedDocument><ram:Odd/>"),
+            "factur-x",
+        )
+    with pytest.raises(InvalidDocument, match="not a valid XML"):
+        check(xml[:-20], "factur-x")
+
+
+def test_formats_are_offered_where_the_app_is_on_and_404_where_it_is_off(logged_in, seeded, org):
+    invoice_id = seeded["62268557"]
+    page = logged_in.get(f"/factures/{invoice_id}").get_data(as_text=True)
+    assert f'/factures/{invoice_id}/facturx"' in page and f'/factures/{invoice_id}/ubl"' in page
+    listing = logged_in.get("/factures-electroniques/").get_data(as_text=True)
+    assert f'/factures/{invoice_id}/ubl"' in listing
+
+    set_app_enabled(org, "einvoicing", False)
+    db.session.commit()
+    page = logged_in.get(f"/factures/{invoice_id}").get_data(as_text=True)
+    assert "/facturx" not in page
+    assert logged_in.get(f"/factures/{invoice_id}/facturx").status_code == 404
+    assert logged_in.get("/factures-electroniques/").status_code == 404
