@@ -66,9 +66,9 @@ def switch(client, url, enabled):
 def test_a_new_member_starts_with_a_sensible_default_dashboard(dash_app, org):
     assert org.dashboard_defaults is None
     newcomer = member_of(dash_app, org, "new@client1.example.com")
-    # by name: Courrier postal, Factures électroniques, Many, Mon compte, Notes (then
-    # Paiements en ligne ...); the first widget of each app that has one
-    assert favourite_keys(newcomer) == ["postal", "einvoicing", "many", "account", "notes"]
+    # by name: Courrier postal, Many, Mon compte, Notes, Paiements en ligne (then Vos
+    # consommations ...); the first widget of each app that has one
+    assert favourite_keys(newcomer) == ["postal", "many", "account", "notes", "payments"]
     assert pins(newcomer) == [
         "postal.progress",
         "many.w00",

@@ -1,4 +1,4 @@
-"""Built-in app "Factures électroniques": every invoice and credit note also as
+"""Built-in app "Vos factures électroniques": every invoice and credit note also as
 Factur-X (profile EN 16931: the PDF with its structured data inside) and as UBL 2.1,
 offered on the invoice's page beside the PDF and on this app's page for the latest
 ones. Each document is checked against its XML schema and the EN 16931 business
@@ -20,7 +20,7 @@ GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
 APP_KEY = "einvoicing"
 APP = App(
     key=APP_KEY,
-    name=_l("Electronic invoices"),
+    name=_l("Your electronic invoices"),
     endpoint="einvoicing.index",
     description=_l("Your invoices as Factur-X and UBL, the formats of electronic invoicing."),
     icon="invoice",

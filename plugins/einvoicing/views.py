@@ -1,4 +1,4 @@
-"""The page of "Factures électroniques": what the formats are, and the latest
+"""The page of "Vos factures électroniques": what the formats are, and the latest
 invoices with their Factur-X and UBL."""
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ import zipfile
 from datetime import date, timedelta
 from io import BytesIO
 
+from facturx import get_facturx_xml_from_pdf, xml_check_xsd
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from tests.e2e.conftest import import_file, is_phone, log_in
+from plugins.einvoicing.validation import failed_rules
+from tests.e2e.conftest import import_file, is_phone, log_in, look
 
 TODAY = date.today()
 
@@ -129,3 +131,31 @@ def test_search_open_pdf_csv_and_zip(page, portal, customer):
     expect(page.locator(".download-status")).to_be_visible()
     assert download.value.suggested_filename == f"factures-{TODAY.isoformat()}.zip"
     expect(page.locator(".download-status")).to_have_text("Le téléchargement du ZIP a commencé.")
+
+
+def test_an_invoice_as_factur_x_and_ubl(page, customer):
+    """The demo's invoice 62268557, from the search box to its Factur-X and UBL, each
+    read back and checked against the schema and the EN 16931 rules."""
+    log_in(page, customer)
+    page.goto("/factures/?q=62268557")
+    page.get_by_role("link", name="62268557", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("62268557")
+    look(page, "invoice-formats")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Factur-X").click()
+    assert download.value.suggested_filename == "facture-62268557-facturx.pdf"
+    with open(download.value.path(), "rb") as handle:
+        pdf = handle.read()
+    assert "62268557" in PdfReader(BytesIO(pdf)).pages[0].extract_text()
+    _name, xml = get_facturx_xml_from_pdf(pdf, check_xsd=False)
+    assert xml_check_xsd(xml, flavor="factur-x", level="en16931")
+    assert failed_rules(xml, "factur-x") == []
+    with page.expect_download() as download:
+        page.get_by_role("button", name="UBL").click()
+    with open(download.value.path(), "rb") as handle:
+        ubl = handle.read()
+    assert xml_check_xsd(ubl, flavor="ubl-2.1-invoice") and failed_rules(ubl, "ubl-2.1") == []
+
+    page.goto("/factures-electroniques/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Vos factures électroniques")
+    look(page, "einvoicing")

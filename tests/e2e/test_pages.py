@@ -19,6 +19,7 @@ CUSTOMER_PAGES = [
     "/scope",
     "/contrats/",
     "/factures/",
+    "/factures-electroniques/",
     "/factures/notifications/",
     "/factures/notifications/journal",
     "/consommations/",
