@@ -55,6 +55,12 @@ def _text(failed) -> str:
     return " ".join(failed.xpath("string(svrl:text)", namespaces=SVRL).split())
 
 
+def prepare() -> None:
+    """Compile the schematrons of this thread now rather than at its first document."""
+    for flavor in SCHEMATRONS:
+        _compiled(flavor)
+
+
 def _compiled(flavor: str):
     """The processor and the compiled schematron of ``flavor`` for this thread:
     compiling takes a second or two, so each thread does it once."""

@@ -126,7 +126,7 @@ def generated_invoices(today: date, count: int, seed: int = 2501) -> list[dict]:
                     "amount_ht": f"{amount / 100:.2f}",
                 }
             )
-        total_ttc = total_ht * 6 // 5
+        total_ttc = total_ht + (total_ht + 2) // 5  # 20 % of VAT, rounded half up
         invoices.append(
             {
                 "number": f"7{n:07d}",
