@@ -13,10 +13,11 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple, TypeVar
 
 import reportlab
 from flask import current_app
@@ -28,6 +29,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus.tables import CellStyle
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
+
+T = TypeVar("T")
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 2000
@@ -126,16 +129,28 @@ def stored_path(sha256: str) -> Path:
     return Path(current_app.config["DOCUMENTS_PATH"]) / "stored" / sha256[:2] / f"{sha256}.pdf"
 
 
+def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
+    """Write the file ``path`` with ``write(handle)`` (its result is returned) into a
+    temporary file beside it, then put it in place at once: a reader (a concurrent
+    download, a print shop) sees the whole file or none; a failure leaves nothing."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            result = write(handle)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return result
+
+
 def store(data: bytes) -> str:
     """Keep ``data`` (written atomically, once per content); returns its digest."""
     sha256 = digest(data)
     path = stored_path(sha256)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
+        write_atomically(path, lambda handle: handle.write(data))
     return sha256
 
 

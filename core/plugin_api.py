@@ -45,7 +45,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
 - documents: ``store_document``, ``stored_path``, ``check_pdf``, ``decode_pdf``,
   ``encode_pdf``, ``document_digest``, ``pdf_limits``, ``declared_pages``,
   ``inflate_pages``, ``render_pdf``, ``embed_fonts``, ``FONTS_FOLDER``,
-  ``PDF_RENDERER``, ``issuer_missing``;
+  ``PDF_RENDERER``, ``issuer_missing``, ``write_atomically`` (a file seen whole or not
+  at all);
 - imports (``guichet_api_imports``): ``ImportResult``, ``ImportRejected``, ``Fault``;
   an item declared as an ``ImportItem`` model with ``text_field``, ``parsed_field``,
   ``choice_field``, ``client_code_field``, ``currency_field``, ``list_field`` and
@@ -107,6 +108,7 @@ from core.documents import (
     pdf_limits,
     render_pdf,
     stored_path,
+    write_atomically,
 )
 from core.documents import RENDERER as PDF_RENDERER
 from core.documents import digest as document_digest
@@ -350,4 +352,5 @@ __all__ = [
     "update_app_settings",
     "utcnow",
     "when_context_ends",
+    "write_atomically",
 ]

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from core.activation import set_app_enabled
 from core.extensions import db
-from plugins.einvoicing.validation import InvalidDocument, check, failed_rules
 from plugins.einvoicing.data import en16931
+from plugins.einvoicing.validation import InvalidDocument, check, failed_rules
 from plugins.invoices.demo import documented_invoices, generated_invoices
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice

@@ -258,3 +258,22 @@ def test_an_apps_settings_page_is_the_cores_for_the_organisations_admins(
     assert logged_in.get("/applications/invoices/reglages").status_code == 404  # no form
     enable_app("tickets", False)
     assert logged_in.get("/applications/tickets/reglages").status_code == 404
+
+
+def test_write_atomically_puts_the_whole_file_in_place_or_nothing(tmp_path):
+    from core.plugin_api import write_atomically
+
+    path = tmp_path / "letter.pdf"
+    assert write_atomically(path, lambda handle: handle.write(b"%PDF-1.4 whole")) == 14
+    assert path.read_bytes() == b"%PDF-1.4 whole"
+
+    def broken(handle):
+        handle.write(b"%PDF-1.4 half")
+        raise RuntimeError("the renderer failed")
+
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        write_atomically(tmp_path / "other.pdf", broken)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.pdf"]  # no part left
+    with pytest.raises(RuntimeError):
+        write_atomically(path, broken)
+    assert path.read_bytes() == b"%PDF-1.4 whole"  # the old file stays whole

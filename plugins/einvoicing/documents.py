@@ -8,15 +8,20 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from facturx import generate_from_binary, generate_xml
 from flask import current_app
 from flask_babel import gettext as _
 
-from core.plugin_api import DocumentFile, FormatRefused, Organisation, db, document_file
+from core.plugin_api import (
+    DocumentFile,
+    FormatRefused,
+    Organisation,
+    db,
+    document_file,
+    write_atomically,
+)
 
 from .data import en16931
 from .validation import InvalidDocument, check
@@ -66,19 +71,11 @@ def checked_xml(invoice, flavor: str) -> bytes:
 
 
 def write_once(path: Path, make) -> Path:
-    """``path``, written with ``make()`` unless it exists: atomically, so concurrent
-    downloads never see half a file."""
-    if path.exists():
-        return path
-    data = make()
-    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    """``path``, written with the bytes ``make()`` gives unless it exists; atomically,
+    so concurrent downloads never see half a file."""
+    if not path.exists():
+        data = make()
+        write_atomically(path, lambda handle: handle.write(data))
     return path
 
 

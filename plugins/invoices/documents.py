@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -34,6 +33,7 @@ from core.plugin_api import (
     render_pdf,
     stored_path,
     task,
+    write_atomically,
 )
 
 from .models import Invoice
@@ -146,16 +146,13 @@ def invoice_pdf(invoice: Invoice) -> Path:
         fonts=FONTS_FOLDER,  # Vera, embedded: the invoice can be posted
     )
     html = html.replace("\u202f", "\xa0")  # French thousands: the font has no narrow space
-    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            errors = render_pdf(html, handle)
-        if errors:
+
+    def render(handle) -> None:
+        errors = render_pdf(html, handle)
+        if errors:  # nothing is kept: the next download tries again
             raise RenderError(f"xhtml2pdf reported {errors} error(s) for {invoice.number}")
-        os.replace(temporary, path)  # atomic: concurrent downloads never see half a file
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+
+    write_atomically(path, render)  # concurrent downloads never see half a file
     return path
 
 

@@ -6,8 +6,6 @@ inbox. Both folders are under ``instance/postal`` unless configured."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from core.plugin_api import (
@@ -18,6 +16,7 @@ from core.plugin_api import (
     PostalError,
     PostalProvider,
     utcnow,
+    write_atomically,
 )
 
 # A base price plus a price per page, by option (cents): 1,45 € for one page in black
@@ -33,10 +32,7 @@ DEFAULT_PRICES = {
 
 
 def _write(path: Path, data: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)  # the print shop never sees half a file
+    write_atomically(path, lambda handle: handle.write(data))  # never half a file
 
 
 class PrintShop(PostalProvider):
