@@ -9,12 +9,15 @@ from datetime import timedelta
 from io import BytesIO
 
 import pytest
+from facturx import get_facturx_xml_from_pdf
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from core import jobs
+from core.activation import set_app_enabled
 from core.extensions import db
 from core.models import utcnow
+from plugins.einvoicing.validation import failed_rules
 from plugins.notifications import sending
 from plugins.notifications.models import Delivery, Subscription
 from tests.conftest import invoice_item as invoice
@@ -454,3 +457,67 @@ def test_sending_to_typed_addresses_is_rate_limited(app, logged_in, org, tmp_pat
     ]
     assert answers == [302] * 30 + [429]
     assert len(deliveries()) == 30
+
+
+E_INVOICE = {  # what a Factur-X needs beyond the defaults: lines and the buyer's SIREN
+    "lines": [
+        {
+            "label": "Affranchissements du mois",
+            "quantity": "1",
+            "unit_price_ht": "56267.25",
+            "vat_rate": "20",
+            "amount_ht": "56267.25",
+        },
+    ],
+    "recipient": {"name": "CLIENT 1", "siret": "35600000000048", "address": "75015 PARIS"},
+}
+
+
+def attached(smtp_server) -> dict[str, bytes]:
+    (message,) = smtp_server.messages
+    return {a.get_filename(): a.get_content() for a in message.iter_attachments()}
+
+
+@pytest.mark.parametrize(
+    ("choice", "names"),
+    [
+        ("facturx", ["facture-62274737-facturx.pdf"]),
+        ("both", ["facture-62274737.pdf", "facture-62274737-facturx.pdf"]),
+    ],
+)
+def test_an_address_receives_the_factur_x_it_chose(
+    app, logged_in, smtp_server, tmp_path, choice, names
+):
+    assert subscribe(logged_in, attachment_format=choice).status_code == 302
+    import_file(app, tmp_path, invoice(**E_INVOICE))
+    jobs.drain(app)
+    files = attached(smtp_server)
+    assert list(files) == names
+    name, xml = get_facturx_xml_from_pdf(files["facture-62274737-facturx.pdf"], check_xsd=False)
+    assert name == "factur-x.xml" and b"<ram:GrandTotalAmount>67520.70<" in xml
+    assert failed_rules(xml, "factur-x") == []
+
+
+def test_an_invoice_that_cannot_be_a_factur_x_is_sent_as_its_pdf(
+    app, logged_in, smtp_server, tmp_path
+):
+    assert subscribe(logged_in, attachment_format="facturx").status_code == 302
+    import_file(app, tmp_path, invoice())  # no lines, no SIREN for the customer
+    jobs.drain(app)
+    assert list(attached(smtp_server)) == ["facture-62274737.pdf"]
+    assert [d.status for d in deliveries()] == ["sent"]
+
+
+def test_without_the_e_invoices_app_only_the_pdf_is_offered_and_sent(
+    app, logged_in, org, smtp_server, tmp_path
+):
+    assert subscribe(logged_in, attachment_format="facturx").status_code == 302
+    set_app_enabled(org, "einvoicing", False)
+    db.session.commit()
+    page = logged_in.get("/factures/notifications/").get_data(as_text=True)
+    assert 'value="facturx"' not in page and 'value="both"' not in page
+    refused = subscribe(logged_in, "other@client1.example.com", attachment_format="facturx")
+    assert refused.status_code == 422  # not a choice any more
+    import_file(app, tmp_path, invoice(**E_INVOICE))
+    jobs.drain(app)
+    assert list(attached(smtp_server)) == ["facture-62274737.pdf"]

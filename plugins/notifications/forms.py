@@ -19,6 +19,15 @@ ADDRESS_RULES = [
 class SubscriptionForm(FlaskForm):
     email = EmailField(_l("E-mail address"), validators=ADDRESS_RULES)
     attachments = BooleanField(_l("Attachments (the PDF)"), default=True)
+    attachment_format = SelectField(
+        _l("Attached as"),
+        default="pdf",
+        choices=[
+            SelectChoice("pdf", _l("PDF")),
+            SelectChoice("facturx", _l("Factur-X (the PDF with the invoice's data)")),
+            SelectChoice("both", _l("PDF and Factur-X")),
+        ],
+    )
     kinds = SelectField(
         _l("Documents"),
         choices=[

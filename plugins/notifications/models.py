@@ -46,6 +46,9 @@ class Subscription(TenantMixin, db.Model):
     )
     email: Mapped[str] = mapped_column(String(254))
     attachments: Mapped[bool] = mapped_column(Boolean, default=True)
+    # what is attached: "pdf", "facturx" (the PDF with its data, where the e-invoices
+    # app is on) or "both"
+    attachment_format: Mapped[str] = mapped_column(String(16), default="pdf", server_default="pdf")
     kinds: Mapped[str] = mapped_column(String(16), default="all")
     frequency: Mapped[str] = mapped_column(String(8), default="each")
     # ids of the accounts whose invoices it receives; empty: every account
@@ -101,6 +104,7 @@ class Delivery(TenantMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(10), default="fr")
     attachments: Mapped[bool] = mapped_column(Boolean, default=True)
+    attachment_format: Mapped[str] = mapped_column(String(16), default="pdf", server_default="pdf")
     # "invoice" (one invoice), "digest" (the day's), "manual" (sent from the list)
     reason: Mapped[str] = mapped_column(String(16), default="invoice")
     invoice_ids: Mapped[list[int]] = mapped_column(JSON, default=list)

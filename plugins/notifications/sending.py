@@ -25,12 +25,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from core.plugin_api import (
+    DocumentFile,
+    FormatRefused,
     Membership,
+    NoSuchFormat,
     Organisation,
     User,
     backoff,
     db,
     document_file,
+    enabled_app_keys,
     external_url,
     mail_configured,
     permitted_account_ids,
@@ -100,6 +104,7 @@ def _delivery(
         "email": subscription.email,
         "locale": _locale(subscription, organisation),
         "attachments": subscription.attachments,
+        "attachment_format": subscription.attachment_format,
         "reason": reason,
         "invoice_ids": [i.id for i in invoices],
         "summary": ", ".join(i.number for i in invoices)[:200],
@@ -318,17 +323,49 @@ def message_for(delivery: Delivery, invoices: list[Invoice]) -> EmailMessage:
         )
         message = EmailMessage(subject, body, to=[delivery.email])
         if delivery.attachments:
+            keys = attached_formats(delivery)
             for invoice in invoices:
                 kind = _("credit-note") if invoice.kind == "credit_note" else _("invoice")
-                pdf = document_file(invoice, "pdf")
-                message.attach(
-                    f"{kind}-{invoice.number}.pdf", pdf.path.read_bytes(), pdf.media_type
-                )
+                for key, document in attachments_of(invoice, keys):
+                    suffix = "-facturx.pdf" if key == FACTURX else ".pdf"
+                    message.attach(
+                        f"{kind}-{invoice.number}{suffix}",
+                        document.path.read_bytes(),
+                        document.media_type,
+                    )
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2].rstrip(">") or "guichet"
     # RFC 5322's msg-id: the key (with its ':' and '@') as a digest, unique across resets
     tag = hashlib.sha256(delivery.key.encode()).hexdigest()[:16]
     message.extra_headers["Message-ID"] = f"<delivery-{delivery.id}.{tag}@{domain}>"
     return message
+
+
+# The e-invoices app and its format, named as the document formats name them: this
+# app never imports it, and attaches the plain PDF where it is off or refuses.
+EINVOICES_APP, FACTURX = "einvoicing", "facturx"
+FORMAT_KEYS = {"pdf": ("pdf",), "facturx": (FACTURX,), "both": ("pdf", FACTURX)}
+
+
+def attached_formats(delivery: Delivery) -> tuple[str, ...]:
+    """The formats a delivery attaches: its address's choice, the PDF alone where the
+    organisation no longer has the e-invoices app."""
+    keys = FORMAT_KEYS.get(delivery.attachment_format, ("pdf",))
+    if EINVOICES_APP not in enabled_app_keys(delivery.organisation_id):
+        return ("pdf",)
+    return keys
+
+
+def attachments_of(invoice: Invoice, keys: tuple[str, ...]) -> list[tuple[str, DocumentFile]]:
+    """``invoice`` in each of ``keys``; a Factur-X the invoice cannot make gives way to
+    its PDF (the customer gets the invoice, the log says why)."""
+    found: dict[str, DocumentFile] = {}
+    for key in keys:
+        try:
+            found[key] = document_file(invoice, key)
+        except (FormatRefused, NoSuchFormat) as refused:
+            log.warning("invoice %s attached as PDF, not %s: %s", invoice.number, key, refused)
+            found.setdefault("pdf", document_file(invoice, "pdf"))
+    return list(found.items())
 
 
 def _temporary(error: Exception) -> bool:

@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from core.plugin_api import (
     Account,
     StatusListing,
+    app_usable,
     current_membership,
     current_scope,
     db,
@@ -77,6 +78,7 @@ def _account_choices() -> list[tuple[int, str]]:
 def _fill(subscription: Subscription, form: SubscriptionForm) -> None:
     subscription.email = form.email.data.strip().lower()
     subscription.attachments = form.attachments.data
+    subscription.attachment_format = form.attachment_format.data
     subscription.kinds = form.kinds.data
     subscription.frequency = form.frequency.data
     subscription.account_ids = sorted(form.accounts.data or [])
@@ -103,6 +105,8 @@ def _subscription_form(
         form.for_organisation.data = subscription.user_id is None
     choices = _account_choices() if accounts is None else accounts
     form.accounts.choices = [SelectChoice(i, label) for i, label in choices]
+    if not app_usable(sending.EINVOICES_APP):  # no Factur-X where its app is off
+        form.attachment_format.choices = form.attachment_format.choices[:1]
     return form
 
 

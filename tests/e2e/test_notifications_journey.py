@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import import_file, log_in, settled
+from tests.e2e.conftest import import_file, log_in, look, settled
 
 
 def test_register_an_address_and_receive_the_next_invoices(page, portal, customer, smtp_sink):
@@ -25,7 +25,9 @@ def test_register_an_address_and_receive_the_next_invoices(page, portal, custome
     expect(page.get_by_text("Ce n’est pas une adresse e-mail valide.")).to_be_visible()
     form.get_by_label("Adresse e-mail").fill(address)
     expect(form.get_by_label("Pièces jointes (le PDF)")).to_be_checked()
+    form.get_by_label("Joindre").select_option(label="le PDF et la Factur-X")
     form.get_by_label("Fréquence").select_option(label="Un e-mail par facture")
+    look(page, "notifications")
     form.get_by_role("button", name="Ajouter").click()
     expect(page.get_by_text(f"{address} recevra vos factures.")).to_be_visible()
 
@@ -36,14 +38,36 @@ def test_register_an_address_and_receive_the_next_invoices(page, portal, custome
         "invoices",
         [
             {
-                "number": n,
+                "number": numbers[0],  # without lines: it cannot be a Factur-X
                 "date": "2026-11-25",
                 "total_ht": "10.00",
                 "total_ttc": "12.00",
                 "client_code": "00002501",
                 "subscriber": "CLIENT 1",
-            }
-            for n in numbers
+            },
+            {
+                "number": numbers[1],
+                "date": "2026-11-25",
+                "due_date": "2026-12-25",
+                "total_ht": "10.00",
+                "total_ttc": "12.00",
+                "client_code": "00002501",
+                "subscriber": "CLIENT 1",
+                "recipient": {
+                    "name": "CLIENT 1",
+                    "siret": "35600000000048",
+                    "address": "75015 PARIS",
+                },
+                "lines": [
+                    {
+                        "label": "Lettre",
+                        "quantity": "1",
+                        "unit_price_ht": "10",
+                        "vat_rate": "20",
+                        "amount_ht": "10",
+                    },
+                ],
+            },
         ],
     )
     portal.wait_for(
@@ -54,7 +78,8 @@ def test_register_an_address_and_receive_the_next_invoices(page, portal, custome
     )
     assert [m["Subject"].split()[1] for m in mails] == numbers
     assert [[a.get_filename() for a in m.iter_attachments()] for m in mails] == [
-        [f"facture-{n}.pdf"] for n in numbers
+        [f"facture-{numbers[0]}.pdf"],  # the PDF in its place
+        [f"facture-{numbers[1]}.pdf", f"facture-{numbers[1]}-facturx.pdf"],
     ]
     page.get_by_role("link", name="Voir le journal des envois").click()
     page.wait_for_url("**/journal")
