@@ -3,7 +3,7 @@
 # extracts the strings of the core and of each built-in plugin, and updates the .po files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keywords=(-k _l -k lazy_gettext --no-location --sort-output)
+keywords=(-k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output)
 .venv/bin/pybabel extract -F babel.cfg "${keywords[@]}" -o core/translations/messages.pot .
 .venv/bin/pybabel update -i core/translations/messages.pot -d core/translations --no-fuzzy-matching
 for plugin in plugins/*/; do

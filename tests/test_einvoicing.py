@@ -13,13 +13,16 @@ from lxml import etree
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from core import api
 from core.activation import set_app_enabled
 from core.extensions import db
 from plugins.einvoicing.data import en16931
+from plugins.einvoicing.models import LifecycleStatus
 from plugins.einvoicing.validation import InvalidDocument, check, failed_rules
 from plugins.invoices.demo import documented_invoices, generated_invoices
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice
+from plugins.payments.models import Payment
 from tests.conftest import invoice_item
 
 CII = {
@@ -197,3 +200,111 @@ def test_every_demo_invoice_has_what_an_e_invoice_needs(org):
     for invoice in invoices:
         data = en16931(invoice)  # FormatRefused would name what is missing
         assert data["BT-112"] == f"{invoice.total_ttc / 100:.2f}"
+
+
+# -- the lifecycle ("cycle de vie") ------------------------------------------------------
+
+
+def statuses_of(invoice_id: int) -> list[tuple[str, str]]:
+    db.session.expire_all()
+    rows = db.session.scalars(
+        select(LifecycleStatus)
+        .where(LifecycleStatus.invoice_id == invoice_id)
+        .order_by(LifecycleStatus.id)
+    )
+    return [(s.code, s.source) for s in rows]
+
+
+def send(client, token, *statuses):
+    headers = {"Authorization": f"Bearer {token}"}
+    return client.post("/api/v1/invoice_statuses", json=list(statuses), headers=headers)
+
+
+@pytest.fixture
+def token():
+    _token, clear = api.issue_token("billing system")
+    db.session.commit()
+    return clear
+
+
+def test_statuses_come_from_the_api_and_show_on_the_invoice(logged_in, seeded, token, client):
+    invoice_id = seeded["62268557"]
+    sent = [
+        {"number": "62268557", "code": "200", "date": "2026-09-01"},
+        {"number": "62268557", "code": "203", "date": "02/09/2026"},
+    ]
+    answer = send(client, token, *sent)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["created"] == ["62268557 200", "62268557 203"]
+    again = send(client, token, *sent)  # the same sent twice: nothing new
+    assert again.get_json()["unchanged"] == ["62268557 200", "62268557 203"]
+    assert statuses_of(invoice_id) == [("200", "provider"), ("203", "provider")]
+
+    detail = logged_in.get(f"/factures/{invoice_id}").get_data(as_text=True)
+    assert f'/factures-electroniques/{invoice_id}"' in detail  # the "Cycle de vie" action
+    page = logged_in.get(f"/factures-electroniques/{invoice_id}").get_data(as_text=True)
+    assert "Déposée" in page and "Mise à disposition" in page and "02/09/2026" in page
+
+
+def test_a_status_that_moves_back_or_names_no_invoice_is_refused_whole(seeded, token, client):
+    invoice_id = seeded["62268557"]
+    cashed = {"number": "62268557", "code": "212", "date": "2026-09-05"}
+    assert send(client, token, cashed).status_code == 200
+    unknown = send(client, token, {"number": "62274737", "code": "999", "date": "2026-09-06"})
+    assert unknown.status_code == 422
+    assert "must be one of 200, 201" in unknown.get_json()["faults"][0]["message"]
+    answer = send(
+        client,
+        token,
+        {"number": "62268557", "code": "200", "date": "2026-09-06"},  # back after Encaissée
+        {"number": "99999999", "code": "200", "date": "2026-09-06"},
+        {"number": "62274737", "code": "200", "date": "2026-09-06"},  # valid, yet not kept
+    )
+    assert answer.status_code == 422
+    faults = {(f["row"], f["field"]): f["message"] for f in answer.get_json()["faults"]}
+    assert faults[(1, "code")] == "200 Submitted cannot follow 212 Cashed."
+    assert faults[(2, "number")] == "no such invoice"
+    assert len(faults) == 2
+    assert statuses_of(invoice_id) == [("212", "provider")]
+    assert statuses_of(seeded["62274737"]) == []
+
+
+def test_an_admin_disputes_an_invoice_with_a_reason(logged_in, seeded):
+    invoice_id = seeded["62274737"]
+    url = f"/factures-electroniques/{invoice_id}"
+    empty = logged_in.post(url, data={"code": "207", "reason": ""})
+    assert empty.status_code == 422 and "Dites pourquoi." in empty.get_data(as_text=True)
+    assert statuses_of(invoice_id) == []
+    reason = "Le mois de juin est compté deux fois"
+    answer = logged_in.post(url, data={"code": "207", "reason": reason})
+    assert answer.status_code == 302
+    assert statuses_of(invoice_id) == [("207", "customer")]
+    page = logged_in.get(url).get_data(as_text=True)
+    assert "En litige" in page and reason in page
+    refused = logged_in.post(url, data={"code": "210", "reason": "Facture en double"})
+    assert refused.status_code == 302
+    assert statuses_of(invoice_id) == [("207", "customer"), ("210", "customer")]
+    closed = logged_in.get(url).get_data(as_text=True)
+    assert "Refusée" in closed and "Refuser ou contester" not in closed  # final: no answer
+
+
+def test_a_member_sees_the_lifecycle_but_cannot_answer(app, seeded, member):
+    client = app.test_client()
+    assert client.login(member.email).status_code == 302
+    invoice_id = seeded["62274737"]
+    page = client.get(f"/factures-electroniques/{invoice_id}").get_data(as_text=True)
+    assert "Refuser ou contester" not in page
+    client.post(f"/factures-electroniques/{invoice_id}", data={"code": "210", "reason": "Non"})
+    assert statuses_of(invoice_id) == []
+
+
+def test_an_invoice_paid_through_the_portal_is_cashed(logged_in, mollie, org):
+    import_invoices([invoice_item("B-1", total_ht="100.00", total_ttc="120.00")])
+    db.session.commit()
+    invoice_id = db.session.scalar(select(Invoice.id))
+    assert logged_in.post("/paiements/factures", data={"id": [invoice_id]}).status_code == 303
+    payment = db.session.scalar(select(Payment))
+    mollie.end(payment.provider_id, "paid")
+    webhook = logged_in.post("/paiements/webhook", data={"id": payment.provider_id}, csrf=False)
+    assert webhook.status_code == 200
+    assert statuses_of(invoice_id) == [("212", "payment")]

@@ -7,11 +7,13 @@ lacks."""
 
 from __future__ import annotations
 
+from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from core.plugin_api import App, DocumentFormat, MenuItem, hookimpl
+from core.plugin_api import Action, ApiImport, App, DocumentFormat, MenuItem, hookimpl
 from plugins.invoices.public import Invoice
 
+from . import lifecycle
 from .documents import facturx_document, ubl_document
 from .views import bp
 
@@ -49,4 +51,33 @@ def guichet_document_formats():
             "facturx", APP_KEY, Invoice, "Factur-X", "application/pdf", facturx_document
         ),
         DocumentFormat("ubl", APP_KEY, Invoice, "UBL", "application/xml", ubl_document),
+    ]
+
+
+@hookimpl
+def guichet_actions(target):
+    """On an invoice's page: its lifecycle."""
+    if isinstance(target, Invoice):
+        url = url_for("einvoicing.statuses", invoice_id=target.id)
+        return [Action(APP_KEY, _l("Lifecycle"), url, order=30)]
+    return []
+
+
+@hookimpl
+def guichet_event(name, payload):
+    """An invoice paid through the portal is "Encaissée"."""
+    if name == "invoice.paid":
+        lifecycle.cashed(payload["invoice_id"])
+
+
+@hookimpl
+def guichet_api_imports():
+    return [
+        ApiImport(
+            "invoice_statuses",
+            lifecycle.import_statuses,
+            "Record lifecycle statuses of invoices (cycle de vie), from the billing system "
+            "or an approved platform",
+            lifecycle.StatusItem,
+        )
     ]

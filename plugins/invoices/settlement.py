@@ -23,8 +23,8 @@ def _updated(organisation_id: int, ids) -> list[tuple[str, dict]]:
 
 
 def paid(change: PaymentChange) -> PurposeOutcome:
-    """Mark the payment's invoices paid; one paid meanwhile (another way) is named in
-    the payment's problem for the operators."""
+    """Mark the payment's invoices paid (``invoice.paid`` for each); one paid meanwhile
+    (another way) is named in the payment's problem for the operators."""
     payment = change.payment
     ids = [invoice_id for invoice_id, _amount in payment.targets]
     before = totals.snapshot(ids)
@@ -36,7 +36,12 @@ def paid(change: PaymentChange) -> PurposeOutcome:
             select(Invoice.number).where(Invoice.id.in_(set(ids) - set(done)))
         ).all()
         problem = f"already paid before this payment: {', '.join(sorted(numbers))}"
-    return PurposeOutcome(events=_updated(payment.organisation_id, done), problem=problem)
+    paid_events = [
+        ("invoice.paid", {"organisation_id": payment.organisation_id, "invoice_id": i})
+        for i in done
+    ]
+    events = _updated(payment.organisation_id, done) + paid_events
+    return PurposeOutcome(events=events, problem=problem)
 
 
 def charged_back(change: PaymentChange) -> PurposeOutcome:
