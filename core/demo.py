@@ -37,6 +37,7 @@ DEMO_ISSUER = {
     "address": "12 rue des Postes\n69002 Lyon",
     "siret": "91234567800011",
     "vat_number": "FR74912345678",
+    "iban": "FR76 3000 6000 0112 3456 7890 189",
 }
 DEMO_USERS = [
     ("demo@example.com", "Camille Martin", False),

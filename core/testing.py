@@ -113,6 +113,7 @@ def make_app(instance_path, **config) -> Flask:
             "address": "1 rue du Test\n75001 Paris",
             "siret": "91234567800011",
             "vat_number": "FR74912345678",
+            "iban": "FR7630006000011234567890189",
         },
         **config,
     }

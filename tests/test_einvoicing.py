@@ -72,8 +72,17 @@ def test_the_factur_x_of_invoice_62268557_passes_the_schema_and_the_en16931_rule
     }
     assert taxes == {"S": "852.41", "E": "0.00"}  # 20 % of 4 262,06; 16,35 exempt
     assert "912345678" in xml.decode() and "356000000" in xml.decode()  # both SIRENs
+    # how to pay: a SEPA transfer to the provider's IBAN, the invoice's number as reference
+    assert (
+        tree.xpath(
+            "string(//ram:SpecifiedTradeSettlementPaymentMeans/ram:TypeCode)", namespaces=CII
+        )
+        == "58"
+    )
+    assert b"<ram:IBANID>FR7630006000011234567890189</ram:IBANID>" in xml
     # still the invoice's PDF, which a person reads
-    assert "62268557" in PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    assert "62268557" in text and "IBAN FR7630006000011234567890189" in text
 
 
 def test_the_credit_note_is_a_valid_credit_note_in_both_formats(logged_in, seeded):
@@ -136,6 +145,14 @@ def test_an_invoice_without_the_customers_siren_says_so_and_gives_no_file(logged
         assert response.mimetype == "text/html"
 
 
+def test_a_provider_iban_that_fails_its_checksum_is_named(logged_in, seeded, app, monkeypatch):
+    issuer = {**app.config["ISSUER"], "iban": "FR7630006000011234567890188"}
+    monkeypatch.setitem(app.config, "ISSUER", issuer)
+    response = logged_in.get(f"/factures/{seeded['62268557']}/ubl")
+    assert response.status_code == 409
+    assert "un IBAN valide pour le fournisseur" in response.get_data(as_text=True)
+
+
 def test_a_vat_that_the_lines_do_not_make_is_named(logged_in, org):
     lines = [
         {
@@ -166,7 +183,7 @@ def test_tampered_xml_is_refused_with_the_rule_it_breaks(logged_in, seeded):
     check(xml, "factur-x")  # as served: valid
     with pytest.raises(InvalidDocument, match="BR-CO-15"):
         check(xml.replace(b">5130.82<", b">5130.83<"), "factur-x")
-    with pytest.raises(InvalidDocument, match="Schema Definition"):
+    with pytest.raises(InvalidDocument, match="XML Schema Definition"):
         check(
             xml.replace(b"<rsm:ExchangedDocument>", b"<rsm:ExchangedDocument><ram:Odd/>"),
             "factur-x",

@@ -11,12 +11,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
 from flask_babel import gettext as _
+from stdnum.iban import is_valid as iban_is_valid
 
 from core.plugin_api import FormatRefused, Organisation, db, money
 
 INVOICE, CREDIT_NOTE = "380", "381"  # UNTDID 1001 document type codes
 SIREN_SCHEME = "0002"  # ISO 6523: SIRENE, the French register of companies
 UNIT = "C62"  # UN/ECE rec. 20: "one", a unit with no dimension (a letter, a parcel)
+SEPA_CREDIT_TRANSFER = "58"  # UNTDID 4461
 ADDRESS_CITY = re.compile(r"^(?P<postcode>\d{5})\s+(?P<city>.+)$")
 
 
@@ -78,6 +80,9 @@ def en16931(invoice) -> dict:
         missing.append(_("the provider's SIREN"))
     if not issuer.get("vat_number"):
         missing.append(_("the provider's VAT number"))
+    iban = (issuer.get("iban") or "").replace(" ", "").upper()
+    if iban and not iban_is_valid(iban):
+        missing.append(_("a valid IBAN for the provider"))
     buyer_siren = siren(invoice.recipient_siret) or siren(organisation.siret)
     if not buyer_siren:
         missing.append(_("the customer's SIREN"))
@@ -153,6 +158,10 @@ def en16931(invoice) -> dict:
         "BT-112": decimal_text(sign * invoice.total_ttc),
         "BT-115": decimal_text(sign * invoice.total_ttc),
     }
+    if iban and not credit_note:  # how to pay: a SEPA credit transfer, the number as reference
+        data.update({"BT-81": SEPA_CREDIT_TRANSFER, "BT-83": invoice.number, "BT-84": iban})
+        if issuer.get("bic"):
+            data["BT-86"] = issuer["bic"]
     if invoice.due_on is not None:
         data["BT-9"] = invoice.due_on
     if invoice.purchase_order:
