@@ -11,7 +11,8 @@ import hashlib
 import secrets
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, request, send_file
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from core import audit
@@ -19,6 +20,7 @@ from core.appinfo import ApiImport
 from core.appsystem import Registry
 from core.directory_import import AccountItem, import_accounts
 from core.extensions import csrf, db, limiter
+from core.formats import FormatRefused, NoSuchFormat, document_file
 from core.import_items import json_schema
 from core.importing import ImportRejected
 from core.models import ApiToken, utcnow
@@ -134,6 +136,33 @@ def _run_import(spec: ApiImport):
     return jsonify(result.as_dict())
 
 
+def _document_view(spec: ApiImport):
+    def view(key: str, format_key: str):
+        token = _authenticate()
+        target = spec.find(key)
+        if target is None:
+            abort(404, f"no such {spec.name} item: {key}")
+        try:
+            with force_locale("en"):  # machines are answered in English
+                document = document_file(target, format_key)
+        except NoSuchFormat:
+            abort(404, f"no {format_key!r} format for {spec.name}")
+        except FormatRefused as refused:
+            abort(409, str(refused))
+        token.last_used_at = utcnow()
+        db.session.commit()
+        return send_file(
+            document.path,
+            mimetype=document.media_type,
+            download_name=document.filename,
+            as_attachment=True,
+            max_age=0,
+        )
+
+    view.__name__ = f"document_{spec.name}"
+    return view
+
+
 def init_app(app: Flask, registry: Registry) -> None:
     """Register the API blueprint with the core's imports and the plugins'."""
     app.config.setdefault("API_MAX_CONTENT_LENGTH", 64 * 1024 * 1024)
@@ -164,6 +193,10 @@ def init_app(app: Flask, registry: Registry) -> None:
     for name, spec in imports.items():
         view = throttled(_import_view(spec))
         bp.add_url_rule(f"/{name}", f"import_{name}", view, methods=["POST"])
+        if spec.find is not None:
+            bp.add_url_rule(
+                f"/{name}/<key>/<format_key>", f"document_{name}", throttled(_document_view(spec))
+            )
     csrf.exempt(bp)
     app.register_blueprint(bp)
 
@@ -212,6 +245,8 @@ def openapi(imports: dict[str, ApiImport]) -> dict[str, Any]:
                 },
             }
         }
+        if spec.find is not None:
+            paths[f"/{name}/{{key}}/{{format}}"] = _document_path(name)
     keys = {"type": "array", "items": {"type": "string"}}
     return {
         "openapi": "3.1.0",
@@ -252,6 +287,28 @@ def openapi(imports: dict[str, ApiImport]) -> dict[str, Any]:
                 },
             },
         },
+    }
+
+
+def _document_path(name: str) -> dict[str, Any]:
+    """The OpenAPI operation of ``GET /<name>/{key}/{format}``."""
+    text = {"in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "get": {
+            "operationId": f"document_{name}",
+            "summary": f"One of the {name}' documents: pdf, facturx (Factur-X), ubl...",
+            "parameters": [{"name": "key", **text}, {"name": "format", **text}],
+            "responses": {
+                "200": {
+                    "description": "The file",
+                    "content": {"application/pdf": {}, "application/xml": {}},
+                },
+                "401": _json("No valid bearer token", "Error"),
+                "404": _json("No such item, or no such format for it", "Error"),
+                "409": _json("This item cannot be had in this format: the error says why", "Error"),
+                "429": _json("Too many requests with this token: wait, then retry", "Error"),
+            },
+        }
     }
 
 

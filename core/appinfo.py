@@ -141,12 +141,16 @@ class ApiImport:
     :class:`~core.importing.ImportResult`, or 422 with the faults of
     :class:`~core.importing.ImportRejected`. ``item_model`` is the item's model (an
     :class:`~core.import_items.ImportItem`), whose schema the OpenAPI document
-    publishes, and with which the importer reads the batch (``read_batch``)."""
+    publishes, and with which the importer reads the batch (``read_batch``).
+    ``find(key)``, when given, returns the object of a key (an invoice's number) or
+    ``None``: ``GET /api/v1/<name>/<key>/<format>`` then answers its documents, in
+    every format the apps give (``pdf``, ``facturx``, ``ubl``)."""
 
     name: str
     importer: Callable[[list[Any]], Any]
     summary: str
     item_model: type
+    find: Callable[[str], Any] | None = None
 
 
 @dataclass(frozen=True)

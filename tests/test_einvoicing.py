@@ -325,3 +325,38 @@ def test_an_invoice_paid_through_the_portal_is_cashed(logged_in, mollie, org):
     webhook = logged_in.post("/paiements/webhook", data={"id": payment.provider_id}, csrf=False)
     assert webhook.status_code == 200
     assert statuses_of(invoice_id) == [("212", "payment")]
+
+
+def test_the_billing_system_fetches_an_invoices_documents_by_number(
+    client, logged_in, seeded, token
+):
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = client.get("/api/v1/invoices/62268557/facturx", headers=headers)
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    _name, xml = get_facturx_xml_from_pdf(answer.data, check_xsd=False)
+    assert failed_rules(xml, "factur-x") == []
+    ubl = client.get("/api/v1/invoices/62268557/ubl", headers=headers)
+    assert ubl.status_code == 200 and xml_check_xsd(ubl.data, flavor="ubl-2.1-invoice")
+    assert client.get("/api/v1/invoices/62268557/pdf", headers=headers).mimetype == (
+        "application/pdf"
+    )
+    missing = client.get("/api/v1/invoices/99999999/facturx", headers=headers)
+    assert missing.status_code == 404 and "no such invoices item" in missing.get_json()["error"]
+    odd = client.get("/api/v1/invoices/62268557/odt", headers=headers)
+    assert odd.status_code == 404 and "no 'odt' format" in odd.get_json()["error"]
+    assert client.get("/api/v1/invoices/62268557/facturx").status_code == 401
+    customer = logged_in.get("/api/v1/invoices/62268557/facturx")  # a session is no token
+    assert customer.status_code == 401
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert "/invoices/{key}/{format}" in paths
+
+
+def test_the_api_says_in_english_why_an_invoice_has_no_factur_x(client, org, token):
+    import_invoices([invoice_item("70000003")])  # no lines, no SIREN
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = client.get("/api/v1/invoices/70000003/facturx", headers=headers)
+    assert answer.status_code == 409
+    assert answer.get_json()["error"] == (
+        "This document cannot be made: it lacks the customer's SIREN, the invoice lines."
+    )

@@ -10,6 +10,7 @@ from datetime import date
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from core.plugin_api import (
     Account,
@@ -127,6 +128,11 @@ def guichet_actions(target):
     return []
 
 
+def by_number(number: str) -> Invoice | None:
+    """The invoice of a number (``GET /api/v1/invoices/<number>/<format>``)."""
+    return db.session.scalar(select(Invoice).where(Invoice.number == number))
+
+
 @hookimpl
 def guichet_document_formats():
     return [
@@ -163,6 +169,7 @@ def guichet_api_imports():
             import_invoices,
             "Create or update invoices and credit notes, with lines, ranges and PDF",
             InvoiceItem,
+            find=by_number,
         )
     ]
 
