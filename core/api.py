@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request, send_file
+from flask import Blueprint, Flask, abort, current_app, jsonify, request
 from flask_babel import force_locale
 from sqlalchemy import select
 
@@ -20,7 +20,7 @@ from core.appinfo import ApiImport
 from core.appsystem import Registry
 from core.directory_import import AccountItem, import_accounts
 from core.extensions import csrf, db, limiter
-from core.formats import FormatRefused, NoSuchFormat, document_file
+from core.formats import FormatRefused, NoSuchFormat, document_file, send_document
 from core.import_items import json_schema
 from core.importing import ImportRejected
 from core.models import ApiToken, utcnow
@@ -151,13 +151,7 @@ def _document_view(spec: ApiImport):
             abort(409, str(refused))
         token.last_used_at = utcnow()
         db.session.commit()
-        return send_file(
-            document.path,
-            mimetype=document.media_type,
-            download_name=document.filename,
-            as_attachment=True,
-            max_age=0,
-        )
+        return send_document(document, attachment=True)
 
     view.__name__ = f"document_{spec.name}"
     return view

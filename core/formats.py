@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, send_file
 
 from core.appinfo import DocumentFile, DocumentFormat
 from core.appsystem import registry
@@ -45,3 +45,16 @@ def document_file(target: Any, key: str = "pdf") -> DocumentFile:
         if found.key == key:
             return found.render(target)
     raise NoSuchFormat(f"no {key!r} format for {type(target).__name__}")
+
+
+def send_document(document: DocumentFile, attachment: bool = False) -> Response:
+    """The answer that serves ``document`` under its file name (to save, with
+    ``attachment``), revalidated on each use (ETag): its content may change with its
+    object."""
+    return send_file(
+        document.path,
+        mimetype=document.media_type,
+        download_name=document.filename,
+        as_attachment=attachment,
+        max_age=0,
+    )

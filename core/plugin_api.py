@@ -41,7 +41,7 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
 - documents of other apps' objects: ``document_file`` and ``document_formats``
   (``guichet_document_formats`` gives ``DocumentFormat`` values rendering a
   ``DocumentFile``), ``NoSuchFormat``, ``FormatRefused`` (this object cannot be had
-  in this format, and why);
+  in this format, and why), ``send_document`` (the answer that serves one);
 - documents: ``store_document``, ``stored_path``, ``check_pdf``, ``decode_pdf``,
   ``encode_pdf``, ``document_digest``, ``pdf_limits``, ``declared_pages``,
   ``inflate_pages``, ``render_pdf``, ``embed_fonts``, ``FONTS_FOLDER``,
@@ -117,7 +117,13 @@ from core.errors import error_response
 from core.events import emit
 from core.extensions import csrf, db, limiter
 from core.favourites import app_usable
-from core.formats import FormatRefused, NoSuchFormat, document_file, document_formats
+from core.formats import (
+    FormatRefused,
+    NoSuchFormat,
+    document_file,
+    document_formats,
+    send_document,
+)
 from core.forms import LinesField
 from core.hookspecs import hookimpl
 from core.i18n import language_choices, money, short_date
@@ -326,6 +332,7 @@ __all__ = [
     "payment_provider",
     "payment_providers",
     "payment_purposes",
+    "send_document",
     "serve_purpose",
     "pdf_limits",
     "permitted_account_ids",

@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     stream_with_context,
     url_for,
 )
@@ -41,6 +40,7 @@ from core.plugin_api import (
     requested_dialect,
     scoped,
     selected_ids,
+    send_document,
     when_context_ends,
 )
 
@@ -199,10 +199,7 @@ def issuer_incomplete(error: documents.IssuerIncomplete):
 def pdf(invoice_id: int):
     """The invoice as PDF (rendered once per content, then served from the cache)."""
     invoice = get_scoped_or_404(Invoice, invoice_id)
-    document = documents.pdf_document(invoice)
-    return send_file(
-        document.path, mimetype=document.media_type, download_name=document.filename, max_age=0
-    )
+    return send_document(documents.pdf_document(invoice))
 
 
 def other_formats(invoice: Invoice) -> list:
@@ -223,13 +220,7 @@ def other_format(invoice_id: int, key: str):
         document = wanted.render(invoice)
     except FormatRefused as refused:
         return error_response(409, str(refused))
-    return send_file(
-        document.path,
-        mimetype=document.media_type,
-        download_name=document.filename,
-        as_attachment=True,
-        max_age=0,
-    )
+    return send_document(document, attachment=True)
 
 
 @bp.get("/widget")
