@@ -92,6 +92,9 @@ def test_the_credit_note_is_a_valid_credit_note_in_both_formats(logged_in, seede
     tree = etree.fromstring(xml)
     assert tree.xpath("string(//rsm:ExchangedDocument/ram:TypeCode)", namespaces=CII) == "381"
     assert tree.xpath("string(//ram:GrandTotalAmount)", namespaces=CII) == "67520.70"
+    line = tree.xpath("//ram:IncludedSupplyChainTradeLineItem", namespaces=CII)[0]
+    assert line.xpath("string(.//ram:BilledQuantity)", namespaces=CII) == "1.000"
+    assert line.xpath("string(.//ram:LineTotalAmount)", namespaces=CII) == "56267.25"
 
     ubl = logged_in.get(f"/factures/{credit}/ubl")
     assert ubl.status_code == 200 and ubl.mimetype == "application/xml"

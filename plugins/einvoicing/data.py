@@ -142,7 +142,8 @@ def en16931(invoice) -> dict:
         "BG-25": [
             {
                 "BT-126": str(line.position),
-                "BT-129": f"{sign * Decimal(line.quantity):f}",
+                # a credit note writes what it credits: positive quantities and amounts
+                "BT-129": f"{abs(Decimal(line.quantity)) if credit_note else line.quantity:f}",
                 "BT-130": UNIT,
                 "BT-131": decimal_text(sign * line.amount_ht),
                 "BT-146": f"{Decimal(line.unit_price_ht).quantize(Decimal('0.0001')):f}",
