@@ -34,7 +34,7 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``error_response``, ``allow_form_action``, ``csrf``, ``limiter``,
   ``language_choices``, and lists with ``Listing``, ``StatusListing``,
   ``read_listing``, ``read_page``, ``page_rows``, ``PAGE_SIZES``, ``COUNT_LIMIT``,
-  ``selected_ids``;
+  ``selected_ids``, ``starts_with`` (a prefix search an index answers);
 - CSV exports: ``Dialect``, ``requested_dialect``, ``stream_rows``, ``csv_text``,
   ``csv_response``;
 - money and locale: ``money``, ``short_date``;
@@ -163,6 +163,7 @@ from core.listing import (
     read_listing,
     read_page,
     selected_ids,
+    starts_with,
 )
 from core.mailing import mail_configured, send_email
 from core.models import (
@@ -351,6 +352,7 @@ __all__ = [
     "send_email",
     "set_password",
     "short_date",
+    "starts_with",
     "store_document",
     "stored_path",
     "stream_rows",

@@ -185,6 +185,9 @@ FILTERS_AND_SORTS = [
     ("ttc_min=100&ttc_max=250", ["100", "101"]),
     ("ttc_min=67 520,70", ["102"]),
     ("number=10&sort=number&dir=asc", ["100", "101", "102", "103"]),
+    ("number=103", ["103"]),
+    ("number=1_", []),  # a prefix, taken as typed: "_" and "%" are no wildcards
+    ("number=%25", []),
     ("sub_account=04008041", ["102"]),
     ("q=102", ["102"]),
     ("sort=ttc&dir=asc", ["103", "100", "101", "102"]),

@@ -22,6 +22,7 @@ from core.plugin_api import (
     parse_date,
     read_listing,
     scoped,
+    starts_with,
 )
 
 from .models import Invoice
@@ -119,7 +120,7 @@ def filtered(f: Filters, today: date, scope: Scope | None = None) -> Select:
             or_(Invoice.number.startswith(f.q), Invoice.subscriber.ilike(f"%{f.q}%"))
         )
     if f.number:
-        query = query.where(Invoice.number.startswith(f.number))
+        query = query.where(starts_with(Invoice.number, f.number))
     if f.date_from:
         query = query.where(Invoice.issued_on >= f.date_from)
     if f.date_to:
