@@ -27,12 +27,14 @@ class FormatRefused(ValueError):
 
 
 def document_formats(target: Any) -> list[DocumentFormat]:
-    """The formats ``target`` can be had in, in the order the plugins give them (the
-    formats are collected once per app)."""
+    """The formats ``target`` (an object, or a class: those of any of its objects) can
+    be had in, in the order the plugins give them (collected once per app)."""
     formats = current_app.extensions.get("guichet_formats")
     if formats is None:
         formats = registry(current_app).call("guichet_document_formats")
         current_app.extensions["guichet_formats"] = formats
+    if isinstance(target, type):
+        return [f for f in formats if issubclass(target, f.model)]
     return [f for f in formats if isinstance(target, f.model)]
 
 

@@ -4,6 +4,7 @@ answers; an invoice that cannot make a valid one answers a message naming what i
 lacks, never a file."""
 
 import io
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -208,6 +209,52 @@ def test_formats_are_offered_where_the_app_is_on_and_404_where_it_is_off(logged_
     assert "/facturx" not in page
     assert logged_in.get(f"/factures/{invoice_id}/facturx").status_code == 404
     assert logged_in.get("/factures-electroniques/").status_code == 404
+
+
+def zip_files(response) -> dict[str, bytes]:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        assert archive.testzip() is None
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_a_zip_of_the_selection_in_factur_x_holds_valid_factur_x(logged_in, seeded):
+    ids = "&".join(f"id={seeded[n]}" for n in ("62268557", "62274457"))
+    files = zip_files(logged_in.get(f"/factures/archive.zip?{ids}&format=facturx"))
+    assert sorted(files) == ["avoir-62274457-facturx.pdf", "facture-62268557-facturx.pdf"]
+    for data in files.values():
+        name, xml = get_facturx_xml_from_pdf(data, check_xsd=False)
+        assert name == "factur-x.xml" and failed_rules(xml, "factur-x") == []
+    page = logged_in.get("/factures/").get_data(as_text=True)
+    assert '<option value="facturx">Factur-X</option>' in page  # the selection's choice
+    assert "/factures/archive.zip?all=1&amp;format=ubl" in page  # and the whole list's
+
+
+def test_a_zip_in_ubl_names_the_invoices_it_could_not_hold(logged_in, seeded):
+    """The list's invoice without its customer's SIREN is not in the ZIP of UBL files:
+    a last file says which and why, and the others are all there."""
+    line = {"label": "Lettre", "quantity": "1", "unit_price_ht": "100", "vat_rate": "20"}
+    lines = [{**line, "amount_ht": "100"}]
+    import_invoices([invoice_item("70000003", total_ht="100", total_ttc="120", lines=lines)])
+    db.session.commit()
+    files = zip_files(logged_in.get("/factures/archive.zip?all=1&format=ubl"))
+    assert "facture-70000003.xml" not in files
+    assert {"facture-62268557.xml", "avoir-62274457.xml"} <= set(files)
+    for name, data in files.items():
+        if name.endswith(".xml"):
+            assert failed_rules(data, "ubl-2.1") == [], name
+    reasons = files["non-inclus.txt"].decode().replace("\xa0", " ")
+    assert reasons.startswith("Factures absentes de cette archive, et pourquoi :")
+    assert "70000003 : " in reasons and "le SIREN du client" in reasons
+
+
+@pytest.mark.parametrize("query", ["all=1&format=tiff", "all=1&format=facturx&off=1"])
+def test_a_zip_in_a_format_nobody_gives_here_is_404(logged_in, seeded, org, query):
+    if "off=1" in query:
+        set_app_enabled(org, "einvoicing", False)
+        db.session.commit()
+    assert logged_in.get(f"/factures/archive.zip?{query}").status_code == 404
 
 
 def test_every_demo_invoice_has_what_an_e_invoice_needs(org):

@@ -72,6 +72,7 @@ def index():
         today=today,
         page_sizes=PAGE_SIZES,
         selection=Selection(APP_KEY),
+        zip_formats=other_formats(Invoice),
     )
 
 
@@ -94,9 +95,14 @@ def export_csv():
 @bp.get("/archive.zip")
 def archive_zip():
     """The selected invoices (``id`` repeated), or with ``all=1`` the whole filtered list,
-    as a streamed ZIP of PDFs; at most ``INVOICES_ZIP_CAP`` invoices."""
+    as a streamed ZIP of PDFs, or of the ``format`` another app gives (``facturx``,
+    ``ubl``); at most ``INVOICES_ZIP_CAP`` invoices."""
     today = date.today()
     cap = current_app.config["INVOICES_ZIP_CAP"]
+    key = request.args.get("format", "pdf")
+    wanted = next((f for f in other_formats(Invoice) if f.key == key), None)
+    if key != "pdf" and wanted is None:
+        abort(404)
     if request.args.get("all") == "1":
         selection = queries.filtered(queries.read_filters(request.args), today)
     else:
@@ -118,14 +124,18 @@ def archive_zip():
             ),
         )
     ordered = selection.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
-    stream = archive.zip_of_pdfs(ordered)
-    name = f"factures-{today.isoformat()}.zip"
+    if wanted is None:
+        stream = archive.zip_of_pdfs(ordered)
+        name = f"factures-{today.isoformat()}.zip"
+    else:
+        stream = archive.zip_of_documents(ordered, wanted)
+        name = f"factures-{key}-{today.isoformat()}.zip"
     response = Response(
         stream_with_context(stream),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-    if stream.sized:  # every PDF is ready: the browser can show the progress
+    if getattr(stream, "sized", False):  # every PDF is ready: the browser shows progress
         response.content_length = len(stream)
     token = request.args.get("download_token", "")
     if token.isalnum() and len(token) <= 32:  # the page's "being prepared" ends with it
@@ -202,9 +212,9 @@ def pdf(invoice_id: int):
     return send_document(documents.pdf_document(invoice))
 
 
-def other_formats(invoice: Invoice) -> list:
-    """What other apps give of the invoice beside its PDF (Factur-X, UBL), where the
-    member may use them."""
+def other_formats(invoice: Invoice | type[Invoice]) -> list:
+    """What other apps give of the invoice (or of any invoice) beside its PDF
+    (Factur-X, UBL), where the member may use them."""
     return [f for f in document_formats(invoice) if f.key != "pdf" and app_usable(f.app_key)]
 
 
