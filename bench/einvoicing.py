@@ -80,10 +80,6 @@ def main() -> None:
         zip_rates(client, len(ids))
 
 
-if __name__ == "__main__":
-    main()
-
-
 def zip_rates(client, count: int) -> None:
     """Files per second of the whole list's ZIP of Factur-X, made then kept."""
     for title in ("made", "again, from the kept files"):
@@ -100,3 +96,7 @@ def zip_rates(client, count: int) -> None:
             f"{f'ZIP of {files} Factur-X, {title}':<42} {files / seconds:7.0f} files/s"
             f"  ({seconds:.1f} s, {mb:.0f} MB)  (kept: ≥ 200 files/s)"
         )
+
+
+if __name__ == "__main__":
+    main()

@@ -197,3 +197,18 @@ class DocumentFormat:
     label: Any
     media_type: str
     render: Callable[[Any], DocumentFile]
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A filter an app adds to another app's list (``guichet_list_filters``): a choice
+    named ``key`` in the list's URL and advanced search, among ``choices()`` (pairs of
+    value and label), applied by ``apply(query, value)`` to the list's select of rows,
+    so that its pages, count, CSV and ZIPs agree. The e-invoicing app filters the
+    invoice list by lifecycle status."""
+
+    key: str
+    app_key: str
+    label: Any
+    choices: Callable[[], list[tuple[str, Any]]]
+    apply: Callable[[Any, str], Any]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ApiImport,
         App,
         DocumentFormat,
+        ListFilter,
         MenuItem,
         MigrationLocation,
         OperatorPage,
@@ -180,6 +181,23 @@ def guichet_document_formats() -> list[DocumentFormat]:
             return DocumentFile(invoice_pdf(invoice), "application/pdf", f"{invoice.number}.pdf")
 
         return [DocumentFormat("pdf", "invoices", Invoice, "PDF", "application/pdf", pdf)]
+    """
+
+
+@hookspec
+def guichet_list_filters(list_key: str) -> list[ListFilter]:
+    """Add filters to another app's list: :class:`core.appinfo.ListFilter` values for
+    the list named ``list_key`` (``"invoices"``: the invoice list, whose select is of
+    ``Invoice``). The list shows each in its advanced search and applies it to its
+    pages, CSV and ZIPs, where the member may use the filter's app. *Not per
+    organisation*: collected once per list. Example::
+
+        if list_key == "invoices":
+            def overdue_since(query, days):
+                return query.where(Invoice.due_on < date.today() - timedelta(int(days)))
+            choices = lambda: [("30", "30 days"), ("90", "90 days")]
+            return [ListFilter("late", "reminders", "Overdue for", choices, overdue_since)]
+        return []
     """
 
 

@@ -8,11 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from flask import abort, request, url_for
+from flask import abort, current_app, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, func, inspect, literal_column, select
 
+from core.appinfo import ListFilter
+from core.appsystem import registry
 from core.extensions import db
+from core.favourites import app_usable
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFERRED_OFFSET = 1000  # rows skipped from which a page is found by its keys first
@@ -37,6 +40,9 @@ class Listing:
     exact: bool = False
     #: the rows :func:`page_rows` returned for this page
     rows_on_page: int = 0
+    #: the filters other apps add to this list, and their values (:func:`read_added`)
+    added_filters: list[ListFilter] = field(default_factory=list, repr=False)
+    added: dict[str, str] = field(default_factory=dict)
     #: a list that may hold millions of rows counts this far (``COUNT_LIMIT``), then
     #: shows "more than …" with a link to the exact count: a count of a broad filter
     #: grows with the rows it counts. None: always the exact count.
@@ -51,6 +57,7 @@ class Listing:
         values = {
             "q": self.q,
             **self.own_args(),
+            **self.added,
             "sort": self.sort,
             "dir": "desc" if self.descending else "asc",
             "size": str(self.size),
@@ -118,6 +125,36 @@ def read_listing(listing: Listing, args, sorts, default_sort: str, descending: b
     listing.size = int(size) if size.isdigit() and int(size) in PAGE_SIZES else 25
     listing.page = read_page(args)
     listing.exact = args.get("count") == "exact"
+
+
+def read_added(listing: Listing, args, list_key: str) -> None:
+    """Read into ``listing`` the filters other apps add to the list ``list_key``
+    (``guichet_list_filters``) where the member may use their app, and their values
+    in ``args``; a value that is none of a filter's choices is set aside with a
+    message."""
+    known = current_app.extensions.setdefault("guichet_list_filters", {})
+    if list_key not in known:
+        known[list_key] = registry(current_app).call("guichet_list_filters", list_key=list_key)
+    listing.added_filters = [f for f in known[list_key] if app_usable(f.app_key)]
+    for added in listing.added_filters:
+        value = args.get(added.key, "")
+        if value in {choice for choice, _label in added.choices()}:
+            listing.added[added.key] = value
+        elif value:
+            message = _(
+                "%(what)s: unknown value “%(value)s”; it was ignored.",
+                what=added.label,
+                value=value,
+            )
+            listing.messages.append(message)
+
+
+def apply_added(listing: Listing, query: Select) -> Select:
+    """``query`` narrowed by the values of the added filters (:func:`read_added`)."""
+    for added in listing.added_filters:
+        if added.key in listing.added:
+            query = added.apply(query, listing.added[added.key])
+    return query
 
 
 def starts_with(column, prefix: str) -> ColumnElement[bool]:

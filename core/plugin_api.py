@@ -34,7 +34,9 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``error_response``, ``allow_form_action``, ``csrf``, ``limiter``,
   ``language_choices``, and lists with ``Listing``, ``StatusListing``,
   ``read_listing``, ``read_page``, ``page_rows``, ``PAGE_SIZES``, ``COUNT_LIMIT``,
-  ``selected_ids``, ``starts_with`` (a prefix search an index answers);
+  ``selected_ids``, ``starts_with`` (a prefix search an index answers); another app's
+  filters on a list (``guichet_list_filters`` gives ``ListFilter`` values), read with
+  ``read_added`` and applied with ``apply_added``;
 - CSV exports: ``Dialect``, ``requested_dialect``, ``stream_rows``, ``csv_text``,
   ``csv_response``;
 - money and locale: ``money``, ``short_date``;
@@ -82,6 +84,7 @@ from core.appinfo import (
     App,
     DocumentFile,
     DocumentFormat,
+    ListFilter,
     MenuItem,
     MigrationLocation,
     OperatorPage,
@@ -159,7 +162,9 @@ from core.listing import (
     PAGE_SIZES,
     Listing,
     StatusListing,
+    apply_added,
     page_rows,
+    read_added,
     read_listing,
     read_page,
     selected_ids,
@@ -243,6 +248,7 @@ __all__ = [
     "LetterOptions",
     "LetterState",
     "LinesField",
+    "ListFilter",
     "Listing",
     "MIN_PASSWORD_LENGTH",
     "Membership",
@@ -283,6 +289,7 @@ __all__ = [
     "allow_form_action",
     "app_settings",
     "app_usable",
+    "apply_added",
     "audit_record",
     "backoff",
     "browser_url",
@@ -340,6 +347,7 @@ __all__ = [
     "postal_provider",
     "postal_providers",
     "read_batch",
+    "read_added",
     "read_listing",
     "read_page",
     "refuse_moves",

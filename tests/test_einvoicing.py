@@ -25,6 +25,7 @@ from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice
 from plugins.payments.models import Payment
 from tests.conftest import invoice_item
+from tests.test_invoices import numbers
 
 CII = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -311,6 +312,26 @@ def test_statuses_come_from_the_api_and_show_on_the_invoice(logged_in, seeded, t
     assert f'/factures-electroniques/{invoice_id}"' in detail  # the "Cycle de vie" action
     page = logged_in.get(f"/factures-electroniques/{invoice_id}").get_data(as_text=True)
     assert "Déposée" in page and "Mise à disposition" in page and "02/09/2026" in page
+
+
+def test_the_invoice_list_filters_by_the_latest_status(logged_in, seeded, token, client):
+    """62268557 was disputed after it was submitted: it is "Litige" now, not "Déposée";
+    the list, its CSV and its ZIPs agree; the others have no status yet."""
+    sent = [
+        {"number": "62268557", "code": "200", "date": "2026-09-01"},
+        {"number": "62274737", "code": "200", "date": "2026-09-01"},
+        {"number": "62268557", "code": "207", "date": "2026-09-03", "reason": "Quantités"},
+    ]
+    assert send(client, token, *sent).status_code == 200
+    assert numbers(logged_in.get("/factures/?lifecycle=200")) == ["62274737"]
+    assert numbers(logged_in.get("/factures/?lifecycle=207")) == ["62268557"]
+    assert numbers(logged_in.get("/factures/?lifecycle=none")) == ["62274457"]
+    assert numbers(logged_in.get("/factures/?lifecycle=212")) == []
+    csv = logged_in.get("/factures/export.csv?lifecycle=207").get_data(as_text=True)
+    assert "62268557" in csv and "62274737" not in csv
+    page = logged_in.get("/factures/?lifecycle=207").get_data(as_text=True)
+    assert "Cycle de vie" in page and '<option value="207" selected>207 En litige</option>' in page
+    assert "<details open>" in page  # the advanced search shows the filter in use
 
 
 def test_a_status_that_moves_back_or_names_no_invoice_is_refused_whole(seeded, token, client):

@@ -1,5 +1,7 @@
 """Each hook of core.hookspecs, exercised through a sample plugin."""
 
+import io
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from core.plugin_api import (
     App,
     DocumentFile,
     DocumentFormat,
+    ListFilter,
     NoSuchFormat,
     document_file,
     document_formats,
@@ -268,3 +271,54 @@ def test_hook_guichet_document_formats_give_another_apps_documents_by_format(tmp
         assert sheet.path.read_text() == f"{account.client_code} {account.name}\n"
         # formats follow classes
         assert [f.key for f in document_formats(invoice)] == ["pdf", "facturx", "ubl"]
+
+
+class LargeOnes:
+    """Adds a filter to the invoice list: the invoices of 1,000 € or more."""
+
+    __name__ = "large"
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="large", name="Grosses factures", endpoint="portal.home")]
+
+    @hookimpl
+    def guichet_list_filters(self, list_key):
+        if list_key != "invoices":
+            return []
+
+        def at_least(query, euros):
+            return query.where(Invoice.total_ttc >= int(euros) * 100)
+
+        choices = lambda: [("1000", "1 000 € ou plus"), ("5000", "5 000 € ou plus")]  # noqa: E731
+        return [ListFilter("large", "large", "Montant", choices, at_least)]
+
+
+def test_hook_guichet_list_filters_narrow_another_apps_list_its_csv_and_zip(tmp_path, org, user):
+    import_invoices(
+        [
+            invoice_item("71000001", total_ht="100", total_ttc="120"),
+            invoice_item("71000002", total_ht="2000", total_ttc="2400"),
+        ]
+    )
+    db.session.commit()
+    portal = make_app(tmp_path, EXTRA_PLUGINS=[LargeOnes()])
+    client = portal.test_client()
+    client.login(user.email)
+    page = client.get("/factures/?large=1000").get_data(as_text=True)
+    assert "/factures/" in page and "71000002" in page and "71000001" not in page
+    assert '<option value="1000" selected>1 000 € ou plus</option>' in page
+    csv = client.get("/factures/export.csv?large=1000").get_data(as_text=True)
+    assert "71000002" in csv and "71000001" not in csv
+    zipped = client.get("/factures/archive.zip?all=1&large=1000")
+    with zipfile.ZipFile(io.BytesIO(zipped.data)) as archive:
+        assert archive.namelist() == ["facture-71000002.pdf"]
+    odd = client.get("/factures/?large=12").get_data(as_text=True)
+    assert "71000001" in odd and "71000002" in odd  # set aside, with a message
+    assert "Montant : valeur « 12 » inconnue ; elle a été ignorée." in odd.replace("\xa0", " ")
+
+    with portal.app_context():
+        set_app_enabled(org, "large", False)
+        db.session.commit()
+    page = client.get("/factures/?large=1000").get_data(as_text=True)
+    assert 'name="large"' not in page and "71000001" in page  # no app, no filter

@@ -10,7 +10,15 @@ from __future__ import annotations
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from core.plugin_api import Action, ApiImport, App, DocumentFormat, MenuItem, hookimpl
+from core.plugin_api import (
+    Action,
+    ApiImport,
+    App,
+    DocumentFormat,
+    ListFilter,
+    MenuItem,
+    hookimpl,
+)
 from plugins.invoices.public import Invoice
 
 from . import lifecycle
@@ -51,6 +59,22 @@ def guichet_document_formats():
             "facturx", APP_KEY, Invoice, "Factur-X", "application/pdf", facturx_document
         ),
         DocumentFormat("ubl", APP_KEY, Invoice, "UBL", "application/xml", ubl_document),
+    ]
+
+
+@hookimpl
+def guichet_list_filters(list_key):
+    """The invoice list filtered by lifecycle status (the latest one)."""
+    if list_key != "invoices":
+        return []
+    return [
+        ListFilter(
+            "lifecycle",
+            APP_KEY,
+            _l("Lifecycle"),
+            lifecycle.filter_choices,
+            lifecycle.with_current_status,
+        )
     ]
 
 

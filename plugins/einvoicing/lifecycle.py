@@ -10,9 +10,10 @@ import logging
 from datetime import date
 from typing import Any
 
-from flask_babel import force_locale
+from flask_babel import force_locale, pgettext
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import aliased
 
 from core.plugin_api import (
     Fault,
@@ -25,6 +26,7 @@ from core.plugin_api import (
     parse_date,
     parsed_field,
     read_batch,
+    scoped,
     text_field,
 )
 from plugins.invoices.public import Invoice
@@ -52,6 +54,32 @@ def history(invoice_id: int) -> list[LifecycleStatus]:
     """The statuses of an invoice, oldest first."""
     query = select(LifecycleStatus).where(LifecycleStatus.invoice_id == invoice_id)
     return db.session.scalars(query.order_by(LifecycleStatus.id)).all()
+
+
+NO_STATUS = "none"  # the list's filter for invoices with no status yet
+
+
+def filter_choices() -> list[tuple[str, Any]]:
+    """The invoice list's lifecycle filter: no status yet, then each status by step."""
+    statuses = [(code, f"{code} {label}") for code, (_step, label) in STATUSES.items()]
+    return [(NO_STATUS, pgettext("e-invoice", "No status yet")), *statuses]
+
+
+def with_current_status(query: Select, code: str) -> Select:
+    """``query`` (of invoices) narrowed to those whose latest status is ``code``, or
+    that have none yet (:data:`NO_STATUS`)."""
+    if code == NO_STATUS:
+        return query.where(~exists().where(LifecycleStatus.invoice_id == Invoice.id))
+    newer = aliased(LifecycleStatus)
+    latest = ~exists().where(
+        newer.invoice_id == LifecycleStatus.invoice_id, newer.id > LifecycleStatus.id
+    )
+    current = (
+        scoped(LifecycleStatus)
+        .with_only_columns(LifecycleStatus.invoice_id)
+        .where(LifecycleStatus.code == code, latest)
+    )
+    return query.where(Invoice.id.in_(current))
 
 
 def refusal(codes: list[str], code: str) -> str | None:

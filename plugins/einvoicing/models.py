@@ -48,6 +48,8 @@ class LifecycleStatus(TenantMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("invoice_id", "code", "on_date"),  # the same status sent again
         Index("ix_einvoice_statuses_invoice", "invoice_id", "id"),
+        # the invoice list's filter: an organisation's invoices with a given status
+        Index("ix_einvoice_statuses_org_code", "organisation_id", "code", "invoice_id", "id"),
         {"info": PLUGIN},
     )
 

@@ -16,10 +16,12 @@ from core.plugin_api import (
     Account,
     Listing,
     Scope,
+    apply_added,
     db,
     page_rows,
     parse_amount,
     parse_date,
+    read_added,
     read_listing,
     scoped,
     starts_with,
@@ -38,6 +40,8 @@ SORTS = {
     "status": Invoice.status,
 }
 STATUS_FILTERS = ("to_pay", "paid", "overdue", "cancelled")
+#: The name other apps add filters to this list under (``guichet_list_filters``).
+LIST_KEY = "invoices"
 
 
 @dataclass
@@ -75,6 +79,7 @@ def read_filters(args) -> Filters:
         contract=args.get("contract", "").strip()[:100],
     )
     read_listing(f, args, SORTS, "date", descending=True)
+    read_added(f, args, LIST_KEY)
     for name, parser, label in (
         ("date_from", parse_date, _("start date")),
         ("date_to", parse_date, _("end date")),
@@ -150,7 +155,7 @@ def filtered(f: Filters, today: date, scope: Scope | None = None) -> Select:
         query = query.where(Invoice.status == "to_pay", Invoice.kind == "invoice", ~due)
     elif f.status:
         query = query.where(Invoice.status == f.status)
-    return query
+    return apply_added(f, query)
 
 
 def page_of(f: Filters, today: date) -> list[Invoice]:
