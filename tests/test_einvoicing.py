@@ -21,10 +21,10 @@ from plugins.einvoicing.data import en16931
 from plugins.einvoicing.models import LifecycleStatus
 from plugins.einvoicing.validation import InvalidDocument, check, failed_rules
 from plugins.invoices.demo import documented_invoices, generated_invoices
-from plugins.invoices.importing import import_invoices
+from plugins.invoices.importing import ImportRejected, import_invoices
 from plugins.invoices.models import Invoice
 from plugins.payments.models import Payment
-from tests.conftest import invoice_item
+from tests.conftest import invoice_item, run_cli
 from tests.test_invoices import numbers
 
 CII = {
@@ -256,6 +256,176 @@ def test_a_zip_in_a_format_nobody_gives_here_is_404(logged_in, seeded, org, quer
         set_app_enabled(org, "einvoicing", False)
         db.session.commit()
     assert logged_in.get(f"/factures/archive.zip?{query}").status_code == 404
+
+
+AE_LINES = [
+    {
+        "label": "Hébergement",
+        "quantity": "1",
+        "unit_price_ht": "100",
+        "vat_rate": "20",
+        "amount_ht": "100",
+    },
+    {
+        "label": "Service en Belgique",
+        "quantity": "1",
+        "unit_price_ht": "50",
+        "vat_rate": "0",
+        "amount_ht": "50",
+        "vat_category": "AE",
+    },
+]
+ROUTED = {
+    "name": "CLIENT 1",
+    "siret": "35600000000048",
+    "address": "75015 PARIS",
+    "vat_number": "FR32356000000",
+    "routing_id": "356000000_FACTURES",
+}
+
+
+def test_what_en16931_needs_comes_with_the_import_and_reaches_both_formats(logged_in, org):
+    """The buyer's reference, VAT number and routing address, payment terms and means,
+    a reverse-charged line: imported, then written in the Factur-X and the UBL."""
+    item = invoice_item(
+        "70000010",
+        total_ht="150",
+        total_ttc="170",
+        lines=AE_LINES,
+        recipient=ROUTED,
+        buyer_reference="SERVICE-COURRIER",
+        payment_terms="30 jours fin de mois",
+        payment_means="49",
+    )
+    import_invoices([item])
+    db.session.commit()
+    invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.number == "70000010"))
+    response = logged_in.get(f"/factures/{invoice_id}/facturx")
+    xml = facturx_xml(response)
+    assert failed_rules(xml, "factur-x") == []
+    # the person reading the PDF sees the same
+    text = " ".join(PdfReader(io.BytesIO(response.data)).pages[0].extract_text().split())
+    assert "Votre référence SERVICE-COURRIER" in text and "FR32356000000" in text
+    assert "Conditions de paiement : 30 jours fin de mois" in text
+    assert "IBAN" not in text  # a direct debit: no transfer to make
+    tree = etree.fromstring(xml)
+    buyer = tree.xpath("//ram:BuyerTradeParty", namespaces=CII)[0]
+    assert buyer.xpath("string(ram:URIUniversalCommunication/ram:URIID)", namespaces=CII) == (
+        "356000000_FACTURES"
+    )
+    assert (
+        buyer.xpath("string(ram:URIUniversalCommunication/ram:URIID/@schemeID)", namespaces=CII)
+        == "0225"
+    )
+    assert buyer.xpath("string(ram:SpecifiedTaxRegistration/ram:ID)", namespaces=CII) == (
+        "FR32356000000"
+    )
+    assert tree.xpath("string(//ram:BuyerReference)", namespaces=CII) == "SERVICE-COURRIER"
+    assert (
+        tree.xpath("string(//ram:SpecifiedTradePaymentTerms/ram:Description)", namespaces=CII)
+        == "30 jours fin de mois"
+    )
+    assert (
+        tree.xpath(
+            "string(//ram:SpecifiedTradeSettlementPaymentMeans/ram:TypeCode)", namespaces=CII
+        )
+        == "49"
+    )
+    taxes = tree.xpath(
+        "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax", namespaces=CII
+    )
+    reverse = [t for t in taxes if t.findtext("ram:CategoryCode", namespaces=CII) == "AE"][0]
+    assert reverse.findtext("ram:ExemptionReasonCode", namespaces=CII) == "VATEX-EU-AE"
+
+    ubl = logged_in.get(f"/factures/{invoice_id}/ubl")
+    assert ubl.status_code == 200 and failed_rules(ubl.data, "ubl-2.1") == []
+    tree = etree.fromstring(ubl.data)
+    assert (
+        tree.xpath("string(//cac:AccountingCustomerParty//cbc:EndpointID)", namespaces=UBL)
+        == "356000000_FACTURES"
+    )
+    assert tree.xpath("string(//cbc:BuyerReference)", namespaces=UBL) == "SERVICE-COURRIER"
+
+
+def test_a_reverse_charge_without_the_buyers_vat_number_is_named(logged_in, org):
+    recipient = {k: v for k, v in ROUTED.items() if k != "vat_number"}
+    item = invoice_item(
+        "70000011", total_ht="150", total_ttc="170", lines=AE_LINES, recipient=recipient
+    )
+    import_invoices([item])
+    db.session.commit()
+    invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.number == "70000011"))
+    response = logged_in.get(f"/factures/{invoice_id}/ubl")
+    assert response.status_code == 409
+    assert "le numéro de TVA du client" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "fault"),
+    [
+        (
+            {
+                "lines": [{**AE_LINES[0], "vat_rate": "0", "vat_category": "S"}],
+                "total_ttc": "100",
+                "total_ht": "100",
+            },
+            "lines[1].vat_category: S is for a rate above 0",
+        ),
+        (
+            {
+                "lines": [{**AE_LINES[0], "vat_category": "E"}],
+                "total_ht": "100",
+                "total_ttc": "120",
+            },
+            "lines[1].vat_category: E is at 0 %",
+        ),
+        ({"recipient": {**ROUTED, "vat_number": "32356000000"}}, "recipient.vat_number"),
+        ({"recipient": {"routing_scheme": "0225"}}, "recipient.routing_id: is required"),
+        ({"recipient": {**ROUTED, "routing_scheme": "FR"}}, "recipient.routing_scheme"),
+        ({"payment_means": "99"}, "payment_means: must be one of"),
+    ],
+)
+def test_malformed_e_invoicing_data_is_refused_by_field_and_nothing_written(org, change, fault):
+    with pytest.raises(ImportRejected) as refused:
+        import_invoices([invoice_item("70000012", **change)])
+    assert fault in str(refused.value)
+    assert db.session.scalar(select(Invoice).where(Invoice.number == "70000012")) is None
+
+
+def test_the_csv_import_takes_the_e_invoicing_columns(app, org, tmp_path):
+    header = (
+        "number;date;due_date;total_ht;total_ttc;client_code;recipient_siret;"
+        "recipient_vat_number;recipient_routing_id;buyer_reference;payment_terms;"
+        "line_label;line_quantity;line_unit_price_ht;line_vat_rate;line_amount_ht;"
+        "line_vat_category;line_vat_exemption_reason\n"
+    )
+    row = "70000013;01/09/2026;01/10/2026;150;170;00002501;35600000000048;FR32356000000;R-1;BU7;"
+    path = tmp_path / "factures.csv"
+    path.write_text(
+        header
+        + row
+        + "30 jours;Hébergement;1;100;20;100;;\n"
+        + row
+        + "30 jours;Export;1;50;0;50;G;Export hors UE, art. 262 I CGI\n",
+        encoding="utf-8",
+    )
+    result = run_cli(app, "invoices", "import", str(path))
+    assert result.exit_code == 0, result.output
+    stored = db.session.scalar(select(Invoice).where(Invoice.number == "70000013"))
+    assert (stored.recipient_vat_number, stored.recipient_routing_id, stored.buyer_reference) == (
+        "FR32356000000",
+        "R-1",
+        "BU7",
+    )
+    assert [(line.vat_category, line.vat_exemption_reason) for line in stored.lines] == [
+        ("", ""),
+        ("G", "Export hors UE, art. 262 I CGI"),
+    ]
+    groups = en16931(stored)["BG-23"]
+    assert [(g["BT-118"], g.get("BT-120")) for g in groups] == [
+        ("G", "Export hors UE, art. 262 I CGI"),
+        ("S", None),
+    ]
 
 
 def test_every_demo_invoice_has_what_an_e_invoice_needs(org):

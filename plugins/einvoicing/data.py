@@ -19,6 +19,8 @@ INVOICE, CREDIT_NOTE = "380", "381"  # UNTDID 1001 document type codes
 SIREN_SCHEME = "0002"  # ISO 6523: SIRENE, the French register of companies
 UNIT = "C62"  # UN/ECE rec. 20: "one", a unit with no dimension (a letter, a parcel)
 SEPA_CREDIT_TRANSFER = "58"  # UNTDID 4461
+TRANSFERS = ("30", "58")  # the means that need the payee's account (BR-61)
+ROUTING_SCHEME = "0225"  # ISO 6523: an address of the French e-invoicing directory
 ADDRESS_CITY = re.compile(r"^(?P<postcode>\d{5})\s+(?P<city>.+)$")
 
 
@@ -47,23 +49,44 @@ def siren(siret: str | None) -> str:
     return digits[:9] if digits.isdigit() and len(digits) in (9, 14) else ""
 
 
+#: Where no reason is given for a line without VAT, the VATEX code of its category
+#: (BT-121); exempt lines (E) take the installation's reason instead.
+VATEX = {"AE": "VATEX-EU-AE", "K": "VATEX-EU-IC", "G": "VATEX-EU-G", "O": "VATEX-EU-O"}
+#: The categories whose lines must name the buyer's VAT number (BR-AE-02, BR-IC-02).
+BUYER_VAT_NEEDED = ("AE", "K")
+
+
+def category(line) -> str:
+    """The line's VAT category: as imported, else S above 0 %, E at 0 %."""
+    return line.vat_category or ("S" if line.vat_rate else "E")
+
+
 def vat_groups(invoice, sign: int) -> list[dict]:
-    """The VAT breakdown (``BG-23``) of the invoice's lines, per rate: standard rated
-    (``S``) above 0 %, exempt (``E``, with the installation's reason) at 0 %."""
-    bases: dict[Decimal, int] = defaultdict(int)
+    """The VAT breakdown (``BG-23``) of the invoice's lines, per category and rate,
+    each without VAT with its reason: the lines' own, else the installation's (E) or
+    the category's VATEX code."""
+    bases: dict[tuple[str, Decimal], int] = defaultdict(int)
+    reasons: dict[tuple[str, Decimal], str] = {}
     for line in invoice.lines:
-        bases[Decimal(line.vat_rate)] += sign * line.amount_ht
+        key = (category(line), Decimal(line.vat_rate))
+        bases[key] += sign * line.amount_ht
+        if line.vat_exemption_reason:
+            reasons.setdefault(key, line.vat_exemption_reason)
     groups = []
-    for rate, base in sorted(bases.items()):
+    for (code, rate), base in sorted(bases.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         vat = int((Decimal(base) * rate / 100).quantize(Decimal(1), ROUND_HALF_UP))
         group = {
             "BT-116": decimal_text(base),
             "BT-117": decimal_text(vat),
-            "BT-118": "S" if rate else "E",
+            "BT-118": code,
             "BT-119": f"{rate:.2f}",
         }
-        if not rate:
-            group["BT-120"] = current_app.config["EINVOICING_EXEMPTION_REASON"]
+        reason = reasons.get((code, rate))
+        if code not in ("S", "Z"):
+            if reason or code == "E":
+                group["BT-120"] = reason or current_app.config["EINVOICING_EXEMPTION_REASON"]
+            else:
+                group["BT-121"] = VATEX[code]
         groups.append(group)
     return groups
 
@@ -83,6 +106,12 @@ def en16931(invoice) -> dict:
     iban = (issuer.get("iban") or "").replace(" ", "").upper()
     if iban and not iban_is_valid(iban):
         missing.append(_("a valid IBAN for the provider"))
+    means = invoice.payment_means or (SEPA_CREDIT_TRANSFER if iban else "")
+    if means in TRANSFERS and not iban and not credit_note:
+        missing.append(_("the provider's IBAN, for a payment by transfer"))
+    buyer_vat = invoice.recipient_vat_number or organisation.vat_number
+    if not buyer_vat and any(category(line) in BUYER_VAT_NEEDED for line in invoice.lines):
+        missing.append(_("the customer's VAT number (reverse charge or intra-EU supply)"))
     buyer_siren = siren(invoice.recipient_siret) or siren(organisation.siret)
     if not buyer_siren:
         missing.append(_("the customer's SIREN"))
@@ -119,8 +148,21 @@ def en16931(invoice) -> dict:
         "legal_identifier_schemeid": SIREN_SCHEME,
         **address(invoice.recipient_address or organisation.address),
     }
-    if organisation.vat_number:
-        buyer["vat_identifier"] = organisation.vat_number
+    if buyer_vat:
+        buyer["vat_identifier"] = buyer_vat
+    if invoice.recipient_routing_id:  # where the buyer's platform receives it (BT-49)
+        buyer["einvoicing_addr"] = invoice.recipient_routing_id
+        buyer["einvoicing_addr_schemeid"] = invoice.recipient_routing_scheme or ROUTING_SCHEME
+    seller = {
+        "name": issuer["name"],
+        "legal_identifier": siren(issuer["siret"]),
+        "legal_identifier_schemeid": SIREN_SCHEME,
+        "vat_identifier": issuer["vat_number"],
+        **address(issuer.get("address", "")),
+    }
+    if issuer.get("routing_id"):  # BT-34
+        seller["einvoicing_addr"] = issuer["routing_id"]
+        seller["einvoicing_addr_schemeid"] = issuer.get("routing_scheme") or ROUTING_SCHEME
     data = {
         "BT-1": invoice.number,
         "BT-2": invoice.issued_on,
@@ -130,13 +172,7 @@ def en16931(invoice) -> dict:
         # the day of supply: the invoice's own, as no other is known (CII writes the
         # delivery block only with something in it)
         "BT-72": invoice.issued_on,
-        "BG-4": {
-            "name": issuer["name"],
-            "legal_identifier": siren(issuer["siret"]),
-            "legal_identifier_schemeid": SIREN_SCHEME,
-            "vat_identifier": issuer["vat_number"],
-            **address(issuer.get("address", "")),
-        },
+        "BG-4": seller,
         "BG-7": buyer,
         "BG-23": groups,
         "BG-25": [
@@ -147,7 +183,7 @@ def en16931(invoice) -> dict:
                 "BT-130": UNIT,
                 "BT-131": decimal_text(sign * line.amount_ht),
                 "BT-146": f"{Decimal(line.unit_price_ht).quantize(Decimal('0.0001')):f}",
-                "BT-151": "S" if line.vat_rate else "E",
+                "BT-151": category(line),
                 "BT-152": f"{Decimal(line.vat_rate):.2f}",
                 "BT-153": line.label,
             }
@@ -159,10 +195,16 @@ def en16931(invoice) -> dict:
         "BT-112": decimal_text(sign * invoice.total_ttc),
         "BT-115": decimal_text(sign * invoice.total_ttc),
     }
-    if iban and not credit_note:  # how to pay: a SEPA credit transfer, the number as reference
-        data.update({"BT-81": SEPA_CREDIT_TRANSFER, "BT-83": invoice.number, "BT-84": iban})
-        if issuer.get("bic"):
-            data["BT-86"] = issuer["bic"]
+    if means and not credit_note:  # how to pay; a transfer names the number as reference
+        data["BT-81"] = means
+        if means in TRANSFERS:
+            data.update({"BT-83": invoice.number, "BT-84": iban})
+            if issuer.get("bic"):
+                data["BT-86"] = issuer["bic"]
+    if invoice.payment_terms:
+        data["BT-20"] = invoice.payment_terms
+    if invoice.buyer_reference:
+        data["BT-10"] = invoice.buyer_reference
     if invoice.due_on is not None:
         data["BT-9"] = invoice.due_on
     if invoice.purchase_order:

@@ -68,6 +68,12 @@ def _read(item: InvoiceItem, accounts: dict[str, Account]) -> dict[str, Any]:
         "recipient_name": item.recipient.name,
         "recipient_siret": item.recipient.siret,
         "recipient_address": item.recipient.address,
+        "recipient_vat_number": item.recipient.vat_number,
+        "recipient_routing_id": item.recipient.routing_id,
+        "recipient_routing_scheme": item.recipient.routing_scheme,
+        "buyer_reference": item.buyer_reference,
+        "payment_terms": item.payment_terms,
+        "payment_means": item.payment_means,
         "pdf_sha256": document_digest(item.pdf.data) if item.pdf else "",
         "organisation_id": account.organisation_id,
         "account_id": account.id,
@@ -81,6 +87,8 @@ def _read(item: InvoiceItem, accounts: dict[str, Account]) -> dict[str, Any]:
                 "unit_price_ht": line.unit_price_ht,
                 "vat_rate": line.vat_rate,
                 "amount_ht": line.amount_ht,
+                "vat_category": line.vat_category,
+                "vat_exemption_reason": line.vat_exemption_reason,
             }
             for n, line in enumerate(item.lines, start=1)
         ],
@@ -254,11 +262,17 @@ INVOICE_COLUMNS = (
     "sub_account",
     "edi",
     "notes",
+    "buyer_reference",
+    "payment_terms",
+    "payment_means",
 )
 RECIPIENT_COLUMNS = {
     "recipient_name": "name",
     "recipient_siret": "siret",
     "recipient_address": "address",
+    "recipient_vat_number": "vat_number",
+    "recipient_routing_id": "routing_id",
+    "recipient_routing_scheme": "routing_scheme",
 }
 
 

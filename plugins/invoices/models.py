@@ -97,6 +97,17 @@ class Invoice(AccountScopedMixin, db.Model):
     recipient_name: Mapped[str] = mapped_column(String(200), default="")
     recipient_siret: Mapped[str] = mapped_column(String(14), default="")
     recipient_address: Mapped[str] = mapped_column(Text, default="")
+    recipient_vat_number: Mapped[str] = mapped_column(String(20), default="")
+    # where e-invoices reach the buyer: an address of the French directory (scheme 0225)
+    # or of Peppol, and the ISO 6523 scheme it is in
+    recipient_routing_id: Mapped[str] = mapped_column(String(100), default="")
+    recipient_routing_scheme: Mapped[str] = mapped_column(String(4), default="")
+    # what the buyer asks its invoices to carry (a service, a cost centre): BT-10
+    buyer_reference: Mapped[str] = mapped_column(String(100), default="")
+    # payment terms as written ("30 jours fin de mois") and means (UNTDID 4461: 30
+    # transfer, 58 SEPA transfer, 49 direct debit...); "" leaves the choice to the issuer
+    payment_terms: Mapped[str] = mapped_column(Text, default="")
+    payment_means: Mapped[str] = mapped_column(String(3), default="")
     # Mentions printed on the document (a VAT exemption, a note to the customer)
     notes: Mapped[str] = mapped_column(Text, default="")
     # The provider's own PDF, kept by core.documents ("" when we render it ourselves)
@@ -154,6 +165,10 @@ class InvoiceLine(db.Model):
     unit_price_ht: Mapped[Decimal] = mapped_column(Numeric(18, 6))  # exact, sub-cent prices
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))  # percent, e.g. 20.00
     amount_ht: Mapped[int] = mapped_column(BigInteger)
+    # EN 16931's VAT category (S standard, E exempt, AE reverse charge, K intra-EU, G
+    # export, O outside scope, Z zero rated); "" is S above 0 %, E at 0 %
+    vat_category: Mapped[str] = mapped_column(String(2), default="")
+    vat_exemption_reason: Mapped[str] = mapped_column(String(300), default="")
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 

@@ -1,6 +1,7 @@
 """One invoice or credit note as the import API and the CSV import take it: the model
 gives the OpenAPI schema and every fault of a batch, by row and field."""
 
+import re
 from typing import Annotated
 
 from pydantic import BeforeValidator, ValidationInfo, model_validator
@@ -27,6 +28,13 @@ AMOUNT = {
 }
 NUMBER = {"type": ["string", "number"], "description": "in digits: 1250 or 0,25"}
 DATE = {"type": "string", "description": "2022-05-27 or 27/05/2022"}
+#: EN 16931's VAT categories (UNTDID 5305): standard, zero rated, exempt, reverse
+#: charge, intra-community supply, export, outside the scope of VAT.
+VAT_CATEGORIES = ("S", "Z", "E", "AE", "K", "G", "O")
+#: The means of payment EN 16931 names (UNTDID 4461): transfer, SEPA transfer, direct
+#: debit, SEPA direct debit, card, cheque, cash...
+PAYMENT_MEANS = ("10", "20", "30", "31", "42", "48", "49", "57", "58", "59", "97")
+VAT_NUMBER = re.compile(r"^[A-Z]{2}[0-9A-Z+*.]{2,13}$")
 SECTION = BeforeValidator(lambda value: {} if value is None else value)  # null: none given
 
 
@@ -37,6 +45,10 @@ class InvoiceLineItem(ImportItem):
     unit_price_ht: parsed_field(decimal_parser(18, 6), NUMBER)
     vat_rate: parsed_field(decimal_parser(5, 2), NUMBER | {"description": "percent: 20"})
     amount_ht: parsed_field(parse_amount, AMOUNT)
+    vat_category: choice_field("", *VAT_CATEGORIES, default="") = ""
+    vat_exemption_reason: text_field(
+        300, description="why a line bears no VAT (E, AE, K, G, O): 'Exonération, art. 261 CGI'"
+    ) = ""
 
 
 class InvoiceRangeItem(ImportItem):
@@ -60,11 +72,31 @@ class InvoiceRecipient(ImportItem):
     name: text_field() = ""
     siret: text_field(14) = ""
     address: text_field(500) = ""
+    vat_number: text_field(20, description="intra-community VAT number: FR40303265045") = ""
+    routing_id: text_field(
+        100, description="where e-invoices reach the buyer: its address in the directory"
+    ) = ""
+    routing_scheme: text_field(
+        4,
+        description="the ISO 6523 scheme of routing_id: 0225 (French directory, the "
+        "default), 0009 (SIRET), 0088 (GLN)...",
+    ) = ""
 
     @model_validator(mode="after")
-    def siret_has_14_digits(self):
+    def identifiers_are_well_formed(self):
+        faults = []
         if self.siret and not (self.siret.isdigit() and len(self.siret) == 14):
-            raise FieldErrors([("recipient.siret", "a SIRET has 14 digits")])
+            faults.append(("recipient.siret", "a SIRET has 14 digits"))
+        if self.vat_number and not VAT_NUMBER.match(self.vat_number):
+            faults.append(("recipient.vat_number", "a VAT number: 2 letters, then 2-13 more"))
+        if self.routing_scheme and not (
+            self.routing_scheme.isdigit() and len(self.routing_scheme) == 4
+        ):
+            faults.append(("recipient.routing_scheme", "an ISO 6523 scheme has 4 digits"))
+        if self.routing_scheme and not self.routing_id:
+            faults.append(("recipient.routing_id", "is required with routing_scheme"))
+        if faults:
+            raise FieldErrors(faults)
         return self
 
 
@@ -89,6 +121,13 @@ class InvoiceItem(ImportItem):
     client_code: client_code_field()
     sub_account: text_field(32, description="a client code of the same organisation") = ""
     edi: parsed_field(parse_bool, {"type": "boolean"}, required=False) = None
+    buyer_reference: text_field(
+        100, description="what the buyer asks its invoices to carry (a service code)"
+    ) = ""
+    payment_terms: text_field(1000, description="as written: '30 jours fin de mois'") = ""
+    payment_means: choice_field("", *PAYMENT_MEANS, default="") = (
+        ""  # "": a SEPA transfer where the issuer gives an IBAN
+    )
     references: Annotated[InvoiceReferences, SECTION] = InvoiceReferences()
     recipient: Annotated[InvoiceRecipient, SECTION] = InvoiceRecipient()
     lines: list_field(InvoiceLineItem) = []
@@ -123,6 +162,11 @@ class InvoiceItem(ImportItem):
             faults.append(
                 ("total_ht", "a credit note has negative amounts, an invoice positive ones")
             )
+        for n, line in enumerate(self.lines, start=1):
+            if line.vat_category == "S" and not line.vat_rate:
+                faults.append((f"lines[{n}].vat_category", "S is for a rate above 0"))
+            elif line.vat_category not in ("", "S") and line.vat_rate:
+                faults.append((f"lines[{n}].vat_category", f"{line.vat_category} is at 0 %"))
         if self.lines and sum(line.amount_ht for line in self.lines) != self.total_ht:
             faults.append(("lines", "the lines' amounts do not add up to total_ht"))
         if self.ranges and sum(item.total_ht for item in self.ranges) != self.total_ht:

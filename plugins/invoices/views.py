@@ -187,6 +187,7 @@ REFERENCES = (
     ("purchase_order", _l("Purchase order")),
     ("framework_contract", _l("Framework contract")),
     ("local_contract", _l("Local contract")),
+    ("buyer_reference", _l("Your reference")),
 )
 
 
