@@ -428,6 +428,60 @@ def test_the_csv_import_takes_the_e_invoicing_columns(app, org, tmp_path):
     ]
 
 
+def test_operators_see_the_invoices_that_cannot_be_e_invoices_until_an_import_completes_them(
+    app, client, org, operator, run_jobs, token
+):
+    """The import succeeds; the worker's check keeps 70000020 (no customer SIREN) for
+    the operators' page, with what it lacks; the same invoice sent again with the
+    SIRET is cleared. Customers never reach that page."""
+    lines = [
+        {
+            "label": "Lettre",
+            "quantity": "1",
+            "unit_price_ht": "100",
+            "vat_rate": "20",
+            "amount_ht": "100",
+        }
+    ]
+    item = invoice_item("70000020", total_ht="100", total_ttc="120", lines=lines)
+    headers = {"Authorization": f"Bearer {token}"}
+    imported = client.post("/api/v1/invoices", json=[item], headers=headers)
+    assert imported.status_code == 200 and imported.json["created"] == ["70000020"]
+    run_jobs()
+    assert client.login(operator.email).status_code == 302
+    page = client.get("/operator/e-factures/").get_data(as_text=True).replace("&#39;", "'")
+    assert "70000020" in page and "il y manque le SIREN du client" in page
+    assert "Client 1" in page
+
+    complete = {**item, "recipient": {"siret": "35600000000048"}}
+    imported = client.post("/api/v1/invoices", json=[complete], headers=headers)
+    assert imported.json["updated"] == ["70000020"]
+    run_jobs()
+    page = client.get("/operator/e-factures/").get_data(as_text=True)
+    assert "70000020" not in page
+
+
+def test_the_not_e_invoiceable_page_is_the_operators_only(logged_in):
+    assert logged_in.get("/operator/e-factures/").status_code in (403, 404)
+    assert logged_in.post("/operator/e-factures/check").status_code in (400, 403, 404)
+
+
+def test_operators_check_every_invoice_again(app, client, seeded, operator, run_jobs):
+    """After the issuer's details changed (here: its SIRET removed), a new check names
+    every invoice."""
+    app.config["ISSUER"] = {**app.config["ISSUER"], "siret": ""}
+    try:
+        client.login(operator.email)
+        token = client.csrf_token()
+        response = client.post("/operator/e-factures/check", data={"csrf_token": token})
+        assert response.status_code == 303
+        run_jobs()
+        page = client.get("/operator/e-factures/").get_data(as_text=True).replace("&#39;", "'")
+        assert page.count("il y manque le SIREN du fournisseur") == 3
+    finally:
+        app.config["ISSUER"] = {**app.config["ISSUER"], "siret": "91234567800011"}
+
+
 def test_every_demo_invoice_has_what_an_e_invoice_needs(org):
     """The demo's generated invoices charge 20 % of VAT rounded as the lines make it
     (a rounding down once refused 2 in 5 of them)."""

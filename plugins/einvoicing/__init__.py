@@ -17,11 +17,14 @@ from core.plugin_api import (
     DocumentFormat,
     ListFilter,
     MenuItem,
+    OperatorPage,
+    PluginBlueprint,
     hookimpl,
 )
 from plugins.invoices.public import Invoice
 
-from . import lifecycle
+from . import checks, lifecycle
+from .desk import desk
 from .documents import facturx_document, ubl_document
 from .views import bp
 
@@ -50,6 +53,16 @@ APP = App(
 @hookimpl
 def guichet_apps():
     return [APP]
+
+
+@hookimpl
+def guichet_blueprints():
+    return [PluginBlueprint(desk, app_key=None, url_prefix="/operator/e-factures", operators=True)]
+
+
+@hookimpl
+def guichet_operator_pages():
+    return [OperatorPage(_l("Not e-invoiceable"), "einvoicing_desk.index", order=60)]
 
 
 @hookimpl
@@ -89,9 +102,12 @@ def guichet_actions(target):
 
 @hookimpl
 def guichet_event(name, payload):
-    """An invoice paid through the portal is "Encaissée"."""
+    """An invoice paid through the portal is "Encaissée"; an imported one is checked
+    for what an e-invoice needs, by the worker."""
     if name == "invoice.paid":
         lifecycle.cashed(payload["invoice_id"])
+    elif name in ("invoice.created", "invoice.updated"):
+        checks.note(payload["invoice_id"])
 
 
 @hookimpl

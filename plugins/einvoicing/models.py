@@ -73,3 +73,19 @@ def may_follow(history: list[str], code: str) -> bool:
         return True
     last = history[-1]
     return last not in FINAL and STATUSES[code][0] >= STATUSES[last][0]
+
+
+class Refusal(TenantMixin, db.Model):
+    """An invoice that cannot be had as an e-invoice, and why ("non e-facturable"), as
+    the last check of its data found it; gone once an import completes it."""
+
+    __tablename__ = "einvoice_refusals"
+    __table_args__ = (
+        Index("ix_einvoice_refusals_checked", "checked_at"),
+        {"info": PLUGIN},
+    )
+
+    invoice_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    number: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -9,15 +9,25 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from core.plugin_api import current_membership, db, emit, form_status, get_scoped_or_404, scoped
+from core.plugin_api import (
+    current_membership,
+    db,
+    emit,
+    form_status,
+    get_scoped_or_404,
+    scoped,
+    when_context_ends,
+)
 from plugins.invoices.public import Invoice
 
-from . import lifecycle
+from . import checks, lifecycle
 from .forms import BuyerStatusForm
 from .models import FINAL
 
 bp = Blueprint("einvoicing", __name__, template_folder="templates")
 LATEST = 10
+# the invoices an import created or changed are checked by the worker, once it is done
+when_context_ends(bp, checks.flush)
 
 
 @bp.get("/")
