@@ -60,9 +60,10 @@ def expected_item(hook: str) -> tuple[type, bool] | None:
     ``list[type[PaymentProvider]]``; ``None`` when the hook returns nothing."""
     import click
 
-    from core import appinfo, models, payments, postal, tenancy
+    from core import appinfo, models, payments, platforms, postal, tenancy
 
-    names = {**vars(appinfo), **vars(models), **vars(payments), **vars(postal), **vars(tenancy)}
+    modules = (appinfo, models, payments, platforms, postal, tenancy)
+    names = {k: v for module in modules for k, v in vars(module).items()}
     names["click"] = click
     declared = typing.get_type_hints(getattr(hookspecs, hook), localns=names).get("return")
     while True:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     )
     from core.models import Organisation, User
     from core.payments import PaymentProvider, PaymentPurpose
+    from core.platforms import EinvoicingPlatform
     from core.postal import PostalProvider
     from core.tenancy import Scope
 
@@ -231,6 +232,22 @@ def guichet_payment_purposes() -> list[PaymentPurpose]:
             ledger.post(change.payment.organisation_id, "topup", change.amount, change.key)
 
         return [PaymentPurpose("topup", app_key="wallet", on_paid=credit)]
+    """
+
+
+@hookspec
+def guichet_einvoicing_platforms() -> list[type[EinvoicingPlatform]]:
+    """Offer approved e-invoicing platforms: subclasses of
+    :class:`core.platforms.EinvoicingPlatform` (transmit an e-invoice, report the
+    statuses of those it carried). *Not per organisation*; the core makes one instance
+    per app and the e-invoicing app uses ``EINVOICING_PLATFORM``. Example::
+
+        class Chorus(EinvoicingPlatform):
+            key, name = "chorus", "Chorus Pro"
+            def transmit(self, deposit): ...
+            def statuses(self, cursor): ...
+
+        return [Chorus]
     """
 
 

@@ -66,7 +66,9 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``payment_providers``, ``payment_may_move``, ``PAYMENT_FINAL``) and
   ``PostalProvider`` (with ``LetterOptions``, ``OutgoingLetter``, ``LetterState``,
   ``PostalError``, ``postal_provider``, ``postal_providers``, ``letter_may_move``,
-  ``LETTER_STATUSES``, ``LETTER_FINAL``, ``LETTER_REFUNDED``);
+  ``LETTER_STATUSES``, ``LETTER_FINAL``, ``LETTER_REFUNDED``) and
+  ``EinvoicingPlatform`` (with ``Deposit``, ``PlatformStatus``, ``PlatformError``,
+  ``einvoicing_platform``, ``einvoicing_platforms``);
 - accounts: ``check_password``, ``set_password``, ``MIN_PASSWORD_LENGTH``,
   ``NewPasswordForm``;
   ``LOCK_TIMEOUT``.
@@ -200,6 +202,14 @@ from core.payments import (
     serve_purpose,
 )
 from core.payments import may_move as payment_may_move
+from core.platforms import (
+    Deposit,
+    EinvoicingPlatform,
+    PlatformError,
+    PlatformStatus,
+    einvoicing_platform,
+    einvoicing_platforms,
+)
 from core.postal import FINAL as LETTER_FINAL
 from core.postal import REFUNDED as LETTER_REFUNDED
 from core.postal import STATUSES as LETTER_STATUSES
@@ -233,7 +243,9 @@ __all__ = [
     "App",
     "Dialect",
     "DocumentFile",
+    "Deposit",
     "DocumentFormat",
+    "EinvoicingPlatform",
     "FONTS_FOLDER",
     "Fault",
     "FieldErrors",
@@ -272,6 +284,8 @@ __all__ = [
     "PaymentRequest",
     "PurposeOutcome",
     "PeriodicTask",
+    "PlatformError",
+    "PlatformStatus",
     "PluginBlueprint",
     "PostalError",
     "PostalProvider",
@@ -310,6 +324,8 @@ __all__ = [
     "document_digest",
     "document_file",
     "document_formats",
+    "einvoicing_platform",
+    "einvoicing_platforms",
     "embed_fonts",
     "emit",
     "enabled_app_keys",

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Starts the portal once it is set up (scripts/setup.sh), as `make run` does: the
 # migrations, the demo data and its logins, the local Mollie server when no Mollie key
-# is configured, the background worker and the web server. The browser journeys start
+# is configured, the local e-invoicing platform when none is, the background worker and
+# the web server. The browser journeys start
 # the portal with this script too (tests/e2e/conftest.py), so they test what runs.
-# PORT (5000) chooses the web server's port, MOLLIE_PORT (PORT + 1) the Mollie server's.
+# PORT (5000) chooses the web server's port, MOLLIE_PORT (PORT + 1) the Mollie server's,
+# PLATFORM_PORT (PORT + 2) the e-invoicing platform's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -23,10 +25,20 @@ if [[ -z "${GUICHET_MOLLIE_API_KEY:-}" ]]; then
   export GUICHET_MOLLIE_API_KEY=test_localdemo00000000000000
   export GUICHET_MOLLIE_API_ENDPOINT="http://127.0.0.1:${mollie_port}"
 fi
+# Without an approved platform, new e-invoices go to a local stand-in (test tokens).
+if [[ -z "${GUICHET_EINVOICING_PLATFORM:-}" ]]; then
+  platform_port="${PLATFORM_PORT:-$((port + 2))}"
+  guichet einvoicing platform --port "$platform_port" &
+  pids+=($!)
+  export GUICHET_EINVOICING_PLATFORM=http
+  export GUICHET_EINVOICING_PLATFORM_URL="http://127.0.0.1:${platform_port}"
+  export GUICHET_EINVOICING_PLATFORM_KEY=test_localdemo
+fi
 guichet worker &
 pids+=($!)
 echo
 echo "Guichet is starting on http://localhost:${port}/ (or http://127.0.0.1:${port}/; Ctrl-C to stop)"
 echo "Background jobs (e-mails, letters, payment checks) run in the worker beside it."
 [[ -n "${mollie_port:-}" ]] && echo "Payments: test mode, through the local Mollie server on port ${mollie_port}."
+[[ -n "${platform_port:-}" ]] && echo "E-invoices: sent to the local stand-in platform on port ${platform_port}."
 guichet run --host 127.0.0.1 --port "$port"

@@ -64,7 +64,8 @@ def test_new_invoice_is_emailed_in_each_recipients_language_with_its_pdf(
     assert subscribe(client, english.email, attachments="").status_code == 302
 
     import_file(app, tmp_path, invoice())
-    assert jobs.drain(app) == 3  # the fan-out, the PDF made ahead, one batch of deliveries
+    # the fan-out, the PDF made ahead, the e-invoice check, one batch of deliveries
+    assert jobs.drain(app) == 4
 
     by_address = {m["To"]: m for m in smtp_server.messages}
     assert sorted(by_address) == ["compta@client1.example.com", "sam@client1.example.com"]
@@ -352,8 +353,8 @@ def test_the_queue_works_on_each_storage(tmp_path, org, smtp_server, storage):
         db.session.add(Subscription(organisation_id=org.id, email="q@client1.example.com"))
         db.session.commit()
     import_file(other, tmp_path, invoice())
-    assert jobs.pending(other) == 2  # the fan-out, the PDF made ahead
-    assert jobs.drain(other) == 3
+    assert jobs.pending(other) == 3  # the fan-out, the PDF made ahead, the e-invoice check
+    assert jobs.drain(other) == 4
     assert [m["To"] for m in smtp_server.messages] == ["q@client1.example.com"]
     huey.flush()
     if storage == "redis":
@@ -406,7 +407,7 @@ def test_the_worker_command_drains_the_queue(app, logged_in, org, smtp_server, t
     subscribe(logged_in)
     import_file(app, tmp_path, invoice())
     result = run_cli(app, "worker", "--drain")
-    assert result.exit_code == 0 and result.output == "3 task(s) run\n"
+    assert result.exit_code == 0 and result.output == "4 task(s) run\n"  # with the e-invoice check
     assert len(smtp_server.messages) == 1
 
 

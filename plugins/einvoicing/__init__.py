@@ -7,8 +7,10 @@ lacks."""
 
 from __future__ import annotations
 
+import click
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from huey import crontab
 
 from core.plugin_api import (
     Action,
@@ -18,14 +20,16 @@ from core.plugin_api import (
     ListFilter,
     MenuItem,
     OperatorPage,
+    PeriodicTask,
     PluginBlueprint,
     hookimpl,
 )
 from plugins.invoices.public import Invoice
 
-from . import checks, lifecycle
+from . import checks, lifecycle, transmission
 from .desk import desk
 from .documents import facturx_document, ubl_document
+from .platform import HttpPlatform
 from .views import bp
 
 GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
@@ -46,6 +50,13 @@ APP = App(
         # the reason written for lines at 0 % VAT (EN 16931 asks for one), e.g. the
         # universal postal service: "Exonération de TVA, article 261-4-9° du CGI"
         "EINVOICING_EXEMPTION_REASON": "Exonération de TVA",
+        # an approved platform the portal transmits new invoices through ("http": the
+        # protocol of .local_platform; "" transmits nothing, the billing system does)
+        "EINVOICING_PLATFORM": "",
+        "EINVOICING_PLATFORM_URL": "",
+        "EINVOICING_PLATFORM_KEY": "",
+        "EINVOICING_PLATFORM_FORMAT": "facturx",  # or "ubl"
+        "EINVOICING_SINCE": "2026-09-01",  # invoices issued before are not transmitted
     },
 )
 
@@ -63,6 +74,34 @@ def guichet_blueprints():
 @hookimpl
 def guichet_operator_pages():
     return [OperatorPage(_l("Not e-invoiceable"), "einvoicing_desk.index", order=60)]
+
+
+@hookimpl
+def guichet_einvoicing_platforms():
+    return [HttpPlatform]
+
+
+@hookimpl
+def guichet_periodic_tasks():
+    """The platform's new statuses, every five minutes."""
+    return [PeriodicTask("einvoicing.statuses", crontab(minute="*/5"), transmission.poll_statuses)]
+
+
+@hookimpl
+def guichet_cli(group):
+    @group.group("einvoicing")
+    def einvoicing_cli():
+        """E-invoices."""
+
+    @einvoicing_cli.command("platform")
+    @click.option("--host", default="127.0.0.1")
+    @click.option("--port", default=5002, type=int)
+    def platform(host, port):
+        """Run a local stand-in for an approved platform (for the demo)."""
+        from .local_platform import LocalPlatform
+
+        click.echo(f"Local e-invoicing platform on http://{host}:{port} (any test_… token)")
+        LocalPlatform().serve(host, port)
 
 
 @hookimpl
@@ -108,6 +147,8 @@ def guichet_event(name, payload):
         lifecycle.cashed(payload["invoice_id"])
     elif name in ("invoice.created", "invoice.updated"):
         checks.note(payload["invoice_id"])
+        if name == "invoice.created":
+            transmission.note(payload["invoice_id"])
 
 
 @hookimpl

@@ -38,7 +38,7 @@ STATUSES = {
 FINAL = frozenset({"210", "212", "213"})
 #: What a buyer may say of an invoice from the portal.
 BUYER_STATUSES = ("207", "210")
-SOURCES = ("provider", "customer", "payment")
+SOURCES = ("provider", "customer", "payment", "platform")
 
 
 class LifecycleStatus(TenantMixin, db.Model):
@@ -89,3 +89,36 @@ class Refusal(TenantMixin, db.Model):
     number: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Transmission(TenantMixin, db.Model):
+    """An invoice sent (or to send) through the approved platform: ``queued`` until it
+    is, ``sent`` with the platform's id, ``failed`` with why once it will not be."""
+
+    __tablename__ = "einvoice_transmissions"
+    __table_args__ = (
+        Index("ix_einvoice_transmissions_state", "state", "updated_at"),
+        {"info": PLUGIN},
+    )
+
+    invoice_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    number: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    remote_id: Mapped[str] = mapped_column(String(100), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class PlatformCursor(db.Model):
+    """How far the statuses of a platform were read (its own cursor)."""
+
+    __tablename__ = "einvoice_platform_cursors"
+    __table_args__ = ({"info": PLUGIN},)
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(100), default="")

@@ -20,7 +20,7 @@ from core.plugin_api import (
 )
 from plugins.invoices.public import Invoice
 
-from . import checks, lifecycle
+from . import checks, lifecycle, transmission
 from .forms import BuyerStatusForm
 from .models import FINAL
 
@@ -28,6 +28,7 @@ bp = Blueprint("einvoicing", __name__, template_folder="templates")
 LATEST = 10
 # the invoices an import created or changed are checked by the worker, once it is done
 when_context_ends(bp, checks.flush)
+when_context_ends(bp, transmission.flush)
 
 
 @bp.get("/")

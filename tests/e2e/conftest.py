@@ -114,12 +114,13 @@ class Portal:
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory, smtp_sink):
     folder = tmp_path_factory.mktemp("portal")
-    port, mollie_port = free_port(), free_port()
+    port, mollie_port, platform_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
     env.pop("DATABASE_URL", None)
     env.update(
         PORT=str(port),
         MOLLIE_PORT=str(mollie_port),
+        PLATFORM_PORT=str(platform_port),
         PYTHONUNBUFFERED="1",
         GUICHET_INSTANCE_PATH=str(folder / "instance"),
         GUICHET_MAIL_SERVER="127.0.0.1",
@@ -142,6 +143,8 @@ def portal(tmp_path_factory, smtp_sink):
     try:
         running.wait_for(lambda: _answers(f"http://127.0.0.1:{port}/login"), "the portal", 90)
         running.wait_for(lambda: _answers(f"http://127.0.0.1:{mollie_port}/v2/methods"), "Mollie")
+        platform = f"http://127.0.0.1:{platform_port}/v1/statuses"
+        running.wait_for(lambda: _answers(platform), "the e-invoicing platform")
         running.wait_for(lambda: "Huey consumer started" in running.log(), "the worker")
         for who, email, password in LOGIN_LINE.findall(running.log()):
             running.logins[who] = (email, password)

@@ -1,0 +1,176 @@
+"""E-invoices sent through the approved platform the installation chose
+(``EINVOICING_PLATFORM``), and their statuses read back.
+
+Each invoice an import creates, issued since ``EINVOICING_SINCE`` (the reform's first
+day), is transmitted once by the worker in ``EINVOICING_PLATFORM_FORMAT`` (the file
+the customer downloads), with a key made of its number and content so that a retry
+deposits nothing twice; a platform that cannot be reached is tried again with a
+growing delay, a refusal is kept with its reason for the operators. Every few minutes
+the worker reads the statuses the platform has for them, and records each against
+the invoice's history (never backwards), as the API's imports are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date
+
+from flask import current_app, g
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from core.plugin_api import (
+    Deposit,
+    FormatRefused,
+    PlatformError,
+    db,
+    document_file,
+    einvoicing_platform,
+    emit,
+    task,
+    utcnow,
+)
+from plugins.invoices.public import Invoice
+
+from . import lifecycle
+from .data import siren
+from .models import STATUSES, PlatformCursor, Transmission
+
+log = logging.getLogger(__name__)
+FLAVORS = {"facturx": "factur-x", "ubl": "ubl"}  # our format key -> the protocol's
+
+
+def note(invoice_id: int) -> None:
+    """Remember a new invoice until :func:`flush` (the end of the request), where a
+    platform is configured."""
+    if einvoicing_platform() is not None:
+        g.setdefault("einvoicing_to_send", []).append(invoice_id)
+
+
+def flush() -> None:
+    """Queue one transmission per noted invoice; a queue that cannot be reached is
+    logged (the import is committed; the operators may send them again)."""
+    noted = g.pop("einvoicing_to_send", None) or []
+    try:
+        for invoice_id in noted:
+            transmit(invoice_id)
+    except Exception:  # noqa: BLE001 - the import is committed; say what was not queued
+        log.exception("new invoices could not be queued for their platform")
+
+
+def _failed(invoice_id: int, error: Exception | None = None) -> None:
+    """The last try failed: the transmission is ``failed``, with why."""
+    db.session.rollback()
+    sent = db.session.get(Transmission, invoice_id)
+    if sent is not None and sent.state != "sent":
+        sent.state, sent.error = "failed", str(getattr(error, "message", error))
+        db.session.commit()
+
+
+@task(retries=6, retry_delay=60, on_failure=_failed)
+def transmit(invoice_id: int) -> str:
+    """Send one invoice to the platform, once; returns what became of it."""
+    platform = einvoicing_platform()
+    invoice = db.session.get(Invoice, invoice_id)
+    if platform is None or invoice is None:
+        return "no platform" if platform is None else "no invoice"
+    since = date.fromisoformat(current_app.config["EINVOICING_SINCE"])
+    if invoice.issued_on < since:
+        return "issued before e-invoicing"
+    sent = db.session.get(Transmission, invoice.id)
+    if sent is None:
+        sent = Transmission(
+            invoice_id=invoice.id,
+            organisation_id=invoice.organisation_id,
+            number=invoice.number,
+            platform=platform.key,
+            state="queued",
+            remote_id="",
+            error="",
+            attempts=0,
+        )
+        db.session.add(sent)
+    elif sent.state == "sent":  # an e-invoice once sent is corrected by a credit note
+        return "sent already"
+    key = current_app.config["EINVOICING_PLATFORM_FORMAT"]
+    try:
+        document = document_file(invoice, key)
+    except FormatRefused as refused:
+        sent.state, sent.error = "failed", str(refused)
+        db.session.commit()
+        return "refused"
+    content = document.path.read_bytes()
+    deposit = Deposit(
+        number=invoice.number,
+        kind=invoice.kind,
+        flavor=FLAVORS[key],
+        filename=document.filename,
+        media_type=document.media_type,
+        content=content,
+        buyer_siren=siren(invoice.recipient_siret) or "",
+        buyer_routing_id=invoice.recipient_routing_id,
+        idempotency_key=f"{invoice.number}-{hashlib.sha256(content).hexdigest()[:32]}",
+    )
+    sent.attempts += 1
+    try:
+        sent.remote_id = platform.transmit(deposit)
+    except PlatformError as error:
+        sent.error = error.message
+        if error.retry:
+            db.session.commit()
+            log.warning("invoice %s: platform unavailable, tried again later", invoice.number)
+            raise
+        sent.state = "failed"
+        db.session.commit()
+        return "refused by the platform"
+    sent.state, sent.error, sent.sent_at = "sent", "", utcnow()
+    db.session.commit()
+    return "sent"
+
+
+def poll_statuses() -> int:
+    """Read the platform's new statuses and record them; returns how many were new. A
+    platform that cannot be reached is tried at the next period."""
+    platform = einvoicing_platform()
+    if platform is None:
+        return 0
+    position = db.session.get(PlatformCursor, platform.key) or PlatformCursor(
+        platform=platform.key, cursor=""
+    )
+    recorded = 0
+    while True:
+        try:
+            found, cursor = platform.statuses(position.cursor)
+        except PlatformError as error:
+            log.warning("the platform's statuses could not be read: %s", error.message)
+            break
+        with force_locale("en"):  # what is logged is read by the operators' tools
+            events = [e for e in (_record(status) for status in found) if e is not None]
+        position.cursor = cursor
+        db.session.add(position)
+        db.session.commit()
+        for payload in events:
+            emit("einvoice.status", payload)
+        recorded += len(events)
+        if not found:
+            break
+    return recorded
+
+
+def _record(status) -> dict | None:
+    """One status from the platform, recorded unless it is known, unknown or may not
+    follow (each logged); the event to emit once committed."""
+    invoice = db.session.scalar(select(Invoice).where(Invoice.number == status.number))
+    if invoice is None or status.code not in STATUSES:
+        log.warning("platform status %s of %s ignored: unknown", status.code, status.number)
+        return None
+    try:
+        added = lifecycle.record(invoice, status.code, status.on_date, status.reason, "platform")
+    except lifecycle.StatusRefused as refused:
+        log.warning("platform status of %s ignored: %s", status.number, refused)
+        return None
+    if added is None:
+        return None
+    db.session.flush()
+    return lifecycle.event(added, invoice)

@@ -1,0 +1,186 @@
+"""E-invoices sent through an approved platform and their statuses read back
+(plugins.einvoicing.transmission), against the local stand-in platform over HTTP: each
+new invoice deposited once, a platform down tried again, a refusal kept with why,
+statuses recorded along the lifecycle and never backwards."""
+
+import logging
+
+import pytest
+from facturx import get_facturx_xml_from_pdf
+from sqlalchemy import select
+
+from core import api
+from core.extensions import db
+from core.plugin_api import einvoicing_platform
+from plugins.einvoicing.local_platform import LocalPlatform
+from plugins.einvoicing.models import LifecycleStatus, Transmission
+from plugins.einvoicing.transmission import poll_statuses
+from plugins.einvoicing.validation import failed_rules
+from plugins.invoices.models import Invoice
+from tests.conftest import invoice_item
+
+LINES = [
+    {
+        "label": "Lettre",
+        "quantity": "1",
+        "unit_price_ht": "100",
+        "vat_rate": "20",
+        "amount_ht": "100",
+    }
+]
+
+
+def new_invoice(number: str, **values) -> dict:
+    return invoice_item(
+        number,
+        total_ht="100",
+        total_ttc="120",
+        lines=LINES,
+        recipient={"siret": "35600000000048", "routing_id": "356000000"},
+        **values,
+    )
+
+
+@pytest.fixture
+def platform(app, monkeypatch):
+    """The stand-in platform, and the portal configured to transmit through it."""
+    server = LocalPlatform().start()
+    monkeypatch.setitem(app.config, "EINVOICING_PLATFORM", "http")
+    monkeypatch.setitem(app.config, "EINVOICING_PLATFORM_URL", server.url)
+    monkeypatch.setitem(app.config, "EINVOICING_PLATFORM_KEY", "test_guichet")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def imports(client, org):
+    """``imports(*items)``: the invoices imported through the API, as the billing
+    system sends them; returns the answer."""
+    _token, clear = api.issue_token("billing system")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {clear}"}
+    return lambda *items: client.post("/api/v1/invoices", json=list(items), headers=headers)
+
+
+def transmission(number: str) -> Transmission | None:
+    db.session.expire_all()
+    return db.session.scalar(select(Transmission).where(Transmission.number == number))
+
+
+def test_hook_guichet_einvoicing_platforms_carry_each_new_invoice_once(platform, imports, run_jobs):
+    assert imports(new_invoice("72000001")).json["created"] == ["72000001"]
+    run_jobs()
+    sent = transmission("72000001")
+    assert (sent.state, sent.remote_id, sent.attempts, sent.error) == ("sent", "PA-000001", 1, "")
+    deposit = platform.deposits["PA-000001"]
+    assert deposit["flavor"] == "factur-x" and deposit["buyer"]["routing_id"] == "356000000"
+    name, xml = get_facturx_xml_from_pdf(deposit["content"], check_xsd=False)
+    assert name == "factur-x.xml" and failed_rules(xml, "factur-x") == []
+    assert b"<ram:ID>72000001</ram:ID>" in xml
+
+    # sent again, changed, or its task run again: still one deposit
+    assert imports(new_invoice("72000001", subscriber="AUTRE")).json["updated"] == ["72000001"]
+    run_jobs()
+    from plugins.einvoicing.transmission import transmit
+
+    transmit(sent.invoice_id)
+    run_jobs()
+    assert list(platform.deposits) == ["PA-000001"]
+
+
+def test_invoices_issued_before_e_invoicing_or_without_a_platform_are_not_sent(
+    app, platform, imports, run_jobs, monkeypatch
+):
+    imports(new_invoice("72000002", date="2026-08-31"))
+    run_jobs()
+    assert transmission("72000002") is None
+    monkeypatch.setitem(app.config, "EINVOICING_PLATFORM", "")
+    assert einvoicing_platform() is None
+    imports(new_invoice("72000003"))
+    run_jobs()
+    assert transmission("72000003") is None and platform.deposits == {}
+
+
+def test_a_platform_down_is_tried_again_and_then_receives_the_invoice_once(
+    platform, imports, run_jobs
+):
+    platform.unavailable = 2  # two answers 503, then it is back
+    imports(new_invoice("72000004"))
+    run_jobs()  # the retries are scheduled; draining runs them whatever their time
+    sent = transmission("72000004")
+    assert (sent.state, sent.attempts) == ("sent", 3)
+    assert len(platform.deposits) == 1
+
+
+def test_a_platform_never_reached_ends_failed_with_why(
+    app, client, operator, platform, imports, run_jobs, monkeypatch
+):
+    monkeypatch.setitem(app.config, "EINVOICING_PLATFORM_URL", "http://127.0.0.1:9")
+    imports(new_invoice("72000005"))
+    run_jobs()
+    sent = transmission("72000005")
+    assert sent.state == "failed" and sent.attempts == 7  # the first try and six more
+    assert "cannot be reached" in sent.error
+
+    # the operators see it, and send it again once the platform is back
+    client.login(operator.email)
+    page = client.get("/operator/e-factures/").get_data(as_text=True)
+    assert "72000005" in page and "the platform cannot be reached (ConnectionError)" in page
+    monkeypatch.setitem(app.config, "EINVOICING_PLATFORM_URL", platform.url)
+    url = f"/operator/e-factures/send/{sent.invoice_id}"
+    assert client.post(url, data={"csrf_token": client.csrf_token()}).status_code == 303
+    run_jobs()
+    assert transmission("72000005").state == "sent" and len(platform.deposits) == 1
+
+
+def test_a_document_the_platform_refuses_is_not_tried_again(
+    app, platform, imports, run_jobs, monkeypatch
+):
+    """The platform rejects the file (here: a wrong token): failed at once, with why."""
+    monkeypatch.setitem(app.config, "EINVOICING_PLATFORM_KEY", "live_wrong")
+    imports(new_invoice("72000006"))
+    run_jobs()
+    sent = transmission("72000006")
+    assert (sent.state, sent.attempts) == ("failed", 1)
+    assert "refused it: a bearer token starting with test_ is required" in sent.error
+
+
+def test_statuses_come_back_from_the_platform_in_order_and_never_backwards(
+    platform, imports, run_jobs, caplog
+):
+    imports(new_invoice("72000007"), new_invoice("72000008"))
+    run_jobs()
+    first, second = transmission("72000007"), transmission("72000008")
+    platform.add_status(first.remote_id, "207", "Quantités contestées", "2026-12-01")
+    platform.add_status(second.remote_id, "212", "", "2026-12-02")
+    platform.add_status(second.remote_id, "200", "", "2026-12-03")  # backwards: ignored
+    assert poll_statuses() == 4  # 200 for each, 207, 212
+    rows = db.session.scalars(
+        select(LifecycleStatus).order_by(LifecycleStatus.invoice_id, LifecycleStatus.id)
+    ).all()
+    assert [(r.invoice_id, r.code, r.source) for r in rows] == [
+        (first.invoice_id, "200", "platform"),
+        (first.invoice_id, "207", "platform"),
+        (second.invoice_id, "200", "platform"),
+        (second.invoice_id, "212", "platform"),
+    ]
+    assert "cannot follow" in caplog.text
+    assert poll_statuses() == 0  # read already: the cursor is kept
+
+
+def test_statuses_of_unknown_invoices_or_codes_are_ignored_with_a_log(
+    platform, imports, run_jobs, caplog
+):
+    imports(new_invoice("72000009"))
+    run_jobs()
+    sent = transmission("72000009")
+    platform.deposits[sent.remote_id]["number"] = "99999999"  # not one of ours
+    platform.add_status(sent.remote_id, "999")
+    with caplog.at_level(logging.WARNING):
+        assert poll_statuses() == 1  # only the 200 of the deposit, under the right number
+    assert "platform status 999 of 99999999 ignored: unknown" in caplog.text
+    invoice = db.session.scalar(select(Invoice).where(Invoice.number == "72000009"))
+    codes = db.session.scalars(
+        select(LifecycleStatus.code).where(LifecycleStatus.invoice_id == invoice.id)
+    ).all()
+    assert codes == ["200"]
