@@ -233,9 +233,12 @@ def page_rows(
 
 def _count(query: Select, limit: int | None) -> int:
     """The rows of ``query``; with ``limit``, at most ``limit + 1`` of them are counted."""
+    # the query's own FROM is kept: a select with no condition has nothing else to name it
     if limit is None:
-        return db.session.scalar(query.with_only_columns(func.count()).order_by(None))
-    first = query.with_only_columns(literal_column("1")).order_by(None).limit(limit + 1)
+        counted = query.with_only_columns(func.count(), maintain_column_froms=True)
+        return db.session.scalar(counted.order_by(None))
+    first = query.with_only_columns(literal_column("1"), maintain_column_froms=True)
+    first = first.order_by(None).limit(limit + 1)
     return db.session.scalar(select(func.count()).select_from(first.subquery()))
 
 

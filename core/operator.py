@@ -54,9 +54,13 @@ def readable_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-@bp.context_processor
+@bp.app_context_processor
 def back_office_menu():
-    """The back-office menu: the core's pages, then those plugins add."""
+    """The back-office menu, on the back-office's pages (the core's and those plugins
+    add with operators' blueprints): the core's pages, then the plugins'."""
+    blueprint = request.blueprint if request else None
+    if blueprint != bp.name and blueprint not in registry(current_app).operator_blueprints:
+        return {}
     pages = [
         p
         for p in registry(current_app).call("guichet_operator_pages")

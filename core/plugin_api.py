@@ -68,7 +68,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``PostalError``, ``postal_provider``, ``postal_providers``, ``letter_may_move``,
   ``LETTER_STATUSES``, ``LETTER_FINAL``, ``LETTER_REFUNDED``) and
   ``EinvoicingPlatform`` (with ``Deposit``, ``PlatformStatus``, ``PlatformError``,
-  ``einvoicing_platform``, ``einvoicing_platforms``);
+  ``einvoicing_platform``, ``einvoicing_platforms``), and ``StandIn``, the local
+  server that stands in for such a service in the tests and the demo;
 - accounts: ``check_password``, ``set_password``, ``MIN_PASSWORD_LENGTH``,
   ``NewPasswordForm``;
   ``LOCK_TIMEOUT``.
@@ -225,6 +226,7 @@ from core.postal import (
 from core.postal import may_move as letter_may_move
 from core.rendering import browser_url, external_url, form_status, render
 from core.security import allow_form_action
+from core.standin import StandIn
 from core.tenancy import (
     Scope,
     current_membership,
@@ -295,6 +297,7 @@ __all__ = [
     "Selection",
     "Setting",
     "SettingError",
+    "StandIn",
     "StatusListing",
     "TenantMixin",
     "User",

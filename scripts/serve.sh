@@ -10,22 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 guichet db upgrade
-guichet demo
 port="${PORT:-5000}"
 # Without an SMTP server configured, e-mails are printed here by the worker.
 [[ -z "${GUICHET_MAIL_SERVER:-}" ]] && export GUICHET_MAIL_BACKEND="${GUICHET_MAIL_BACKEND:-console}"
 export GUICHET_PUBLIC_URL="${GUICHET_PUBLIC_URL:-http://localhost:${port}}"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-# Without a Mollie key, payments go to a local server speaking Mollie's API (test mode).
-if [[ -z "${GUICHET_MOLLIE_API_KEY:-}" ]]; then
-  mollie_port="${MOLLIE_PORT:-$((port + 1))}"
-  guichet mollie serve --port "$mollie_port" &
-  pids+=($!)
-  export GUICHET_MOLLIE_API_KEY=test_localdemo00000000000000
-  export GUICHET_MOLLIE_API_ENDPOINT="http://127.0.0.1:${mollie_port}"
-fi
-# Without an approved platform, new e-invoices go to a local stand-in (test tokens).
+# Without an approved platform, new e-invoices (the demo's too) go to a local stand-in.
 if [[ -z "${GUICHET_EINVOICING_PLATFORM:-}" ]]; then
   platform_port="${PLATFORM_PORT:-$((port + 2))}"
   guichet einvoicing platform --port "$platform_port" &
@@ -33,6 +24,15 @@ if [[ -z "${GUICHET_EINVOICING_PLATFORM:-}" ]]; then
   export GUICHET_EINVOICING_PLATFORM=http
   export GUICHET_EINVOICING_PLATFORM_URL="http://127.0.0.1:${platform_port}"
   export GUICHET_EINVOICING_PLATFORM_KEY=test_localdemo
+fi
+guichet demo
+# Without a Mollie key, payments go to a local server speaking Mollie's API (test mode).
+if [[ -z "${GUICHET_MOLLIE_API_KEY:-}" ]]; then
+  mollie_port="${MOLLIE_PORT:-$((port + 1))}"
+  guichet mollie serve --port "$mollie_port" &
+  pids+=($!)
+  export GUICHET_MOLLIE_API_KEY=test_localdemo00000000000000
+  export GUICHET_MOLLIE_API_ENDPOINT="http://127.0.0.1:${mollie_port}"
 fi
 guichet worker &
 pids+=($!)

@@ -451,14 +451,16 @@ def test_operators_see_the_invoices_that_cannot_be_e_invoices_until_an_import_co
     assert client.login(operator.email).status_code == 302
     page = client.get("/operator/e-factures/").get_data(as_text=True).replace("&#39;", "'")
     assert "70000020" in page and "il y manque le SIREN du client" in page
-    assert "Client 1" in page
+    assert "Client 1" in page and "1 résultat" in page
+    # the back-office menu, with the pages plugins add, is on a plugin's page too
+    assert 'href="/operator/courriers/"' in page and 'href="/operator/e-factures/"' in page
 
     complete = {**item, "recipient": {"siret": "35600000000048"}}
     imported = client.post("/api/v1/invoices", json=[complete], headers=headers)
     assert imported.json["updated"] == ["70000020"]
     run_jobs()
     page = client.get("/operator/e-factures/").get_data(as_text=True)
-    assert "70000020" not in page
+    assert "70000020" not in page and "Aucun résultat" in page
 
 
 def test_the_not_e_invoiceable_page_is_the_operators_only(logged_in):

@@ -61,3 +61,26 @@ def test_query_count_does_not_grow_with_data(busy_app, count_queries):
     assert len(counter) <= DASHBOARD_QUERY_BUDGET, "\n".join(counter.statements)
     counter = queries_for(client, count_queries, "/notes/")
     assert len(counter) <= SHELL_QUERY_BUDGET + 1, "\n".join(counter.statements)
+
+
+@pytest.mark.parametrize("count_limit", [None, 10_000])
+def test_a_list_of_a_whole_table_counts_its_rows(app, count_limit):
+    """A select with no condition (an operator's list of every letter) counts its own
+    table's rows: its count once lost its FROM and said 1 of an empty table."""
+    from sqlalchemy import select
+
+    from core.listing import Listing, page_rows
+    from core.models import Organisation
+
+    class Whole(Listing):
+        pass
+
+    Whole.count_limit = count_limit
+    empty = Whole()
+    assert page_rows(empty, select(Organisation), (Organisation.id,)) == []
+    assert (empty.total, empty.pages) == (0, 1)
+    for n in range(3):
+        make_org(f"Org {n}", codes=[f"9000000{n}"])
+    three = Whole(size=2)
+    assert len(page_rows(three, select(Organisation), (Organisation.id,))) == 2
+    assert (three.total, three.pages) == (3, 2)

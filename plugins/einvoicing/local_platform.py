@@ -40,7 +40,8 @@ from typing import Any
 from facturx import get_facturx_xml_from_pdf
 from flask import Flask, jsonify, request
 from lxml import etree
-from werkzeug.serving import make_server
+
+from core.plugin_api import StandIn
 
 FLAVORS = ("factur-x", "ubl")
 PAGE = 100
@@ -58,7 +59,7 @@ class Refused(Exception):
         self.status, self.detail = status, detail
 
 
-class LocalPlatform:
+class LocalPlatform(StandIn):
     """The server; :meth:`start` runs it in a thread. ``unavailable`` deposits in a row
     answer 503 first (a platform down for a while)."""
 
@@ -68,24 +69,7 @@ class LocalPlatform:
         self.replies: dict[str, dict[str, Any]] = {}  # idempotency key -> the answer
         self.unavailable = unavailable
         self.lock = threading.Lock()
-        self.url = ""
-        self._server = None
         self.app = self._make_app()
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> LocalPlatform:
-        self._server = make_server(host, port, self.app, threaded=True)
-        self.url = f"http://{host}:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def serve(self, host: str = "127.0.0.1", port: int = 5002) -> None:
-        """Serve in this process until stopped."""
-        self._server = make_server(host, port, self.app, threaded=True)
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
 
     # --- what the platform (or the buyer through it) does -------------------------
 

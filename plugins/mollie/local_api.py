@@ -26,7 +26,8 @@ from typing import Any
 
 import requests
 from flask import Flask, Response, abort, redirect, render_template, request
-from werkzeug.serving import make_server
+
+from core.plugin_api import StandIn
 
 LOCALES = {
     "en_US",
@@ -96,7 +97,7 @@ def _value(amount: Any, field: str) -> tuple[Decimal, str]:
     return number, currency
 
 
-class LocalMollie:
+class LocalMollie(StandIn):
     """The server; :meth:`start` runs it in a thread. ``webhooks`` false keeps it from
     calling the portal (a test then posts the webhook itself)."""
 
@@ -110,47 +111,6 @@ class LocalMollie:
         self.webhooks = webhooks
         self.lock = threading.RLock()
         self.app = self._make_app()
-        self.url = ""
-        self._server = None
-
-    # --- running ------------------------------------------------------------------
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> LocalMollie:
-        self._server = make_server(host, port, self.app, threaded=True)
-        self.url = f"http://{host}:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def serve(self, host: str = "127.0.0.1", port: int = 5001, threads: int = 8) -> None:
-        """Serve in this process until stopped, under gunicorn: one worker (the state is
-        in its memory) with ``threads`` threads, keeping connections open between calls
-        as Mollie's API does (the thread of :meth:`start` closes each one)."""
-        from gunicorn.app.base import BaseApplication
-
-        mollie = self
-
-        class Server(BaseApplication):
-            def load_config(self):
-                options = {
-                    "bind": f"{host}:{port}",
-                    "workers": 1,
-                    "worker_class": "gthread",
-                    "threads": threads,
-                    "keepalive": 75,
-                    "loglevel": "warning",
-                }
-                for key, value in options.items():
-                    self.cfg.set(key, value)
-
-            def load(self):
-                mollie.url = f"http://{host}:{port}"
-                return mollie.app
-
-        Server().run()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
 
     # --- what a test or the checkout page does ------------------------------------
 
