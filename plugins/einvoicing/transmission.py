@@ -70,7 +70,9 @@ def _failed(invoice_id: int, error: Exception | None = None) -> None:
 
 @task(retries=6, retry_delay=60, on_failure=_failed)
 def transmit(invoice_id: int) -> str:
-    """Send one invoice to the platform, once; returns what became of it."""
+    """Send one invoice to the platform, once; returns what became of it. The document
+    is made, and the platform called, outside any write transaction: each step's
+    record is committed at once, so other jobs never wait on this one."""
     platform = einvoicing_platform()
     invoice = db.session.get(Invoice, invoice_id)
     if platform is None or invoice is None:
@@ -78,27 +80,14 @@ def transmit(invoice_id: int) -> str:
     since = date.fromisoformat(current_app.config["EINVOICING_SINCE"])
     if invoice.issued_on < since:
         return "issued before e-invoicing"
-    sent = db.session.get(Transmission, invoice.id)
-    if sent is None:
-        sent = Transmission(
-            invoice_id=invoice.id,
-            organisation_id=invoice.organisation_id,
-            number=invoice.number,
-            platform=platform.key,
-            state="queued",
-            remote_id="",
-            error="",
-            attempts=0,
-        )
-        db.session.add(sent)
-    elif sent.state == "sent":  # an e-invoice once sent is corrected by a credit note
+    known = db.session.get(Transmission, invoice.id)
+    if known is not None and known.state == "sent":  # once sent, a credit note corrects it
         return "sent already"
     key = current_app.config["EINVOICING_PLATFORM_FORMAT"]
     try:
         document = document_file(invoice, key)
     except FormatRefused as refused:
-        sent.state, sent.error = "failed", str(refused)
-        db.session.commit()
+        _note(invoice, platform.key, state="failed", error=str(refused))
         return "refused"
     content = document.path.read_bytes()
     deposit = Deposit(
@@ -112,21 +101,37 @@ def transmit(invoice_id: int) -> str:
         buyer_routing_id=invoice.recipient_routing_id,
         idempotency_key=f"{invoice.number}-{hashlib.sha256(content).hexdigest()[:32]}",
     )
-    sent.attempts += 1
+    _note(invoice, platform.key, attempt=True)
     try:
-        sent.remote_id = platform.transmit(deposit)
+        remote_id = platform.transmit(deposit)
     except PlatformError as error:
-        sent.error = error.message
         if error.retry:
-            db.session.commit()
+            _note(invoice, platform.key, error=error.message)
             log.warning("invoice %s: platform unavailable, tried again later", invoice.number)
             raise
-        sent.state = "failed"
-        db.session.commit()
+        _note(invoice, platform.key, state="failed", error=error.message)
         return "refused by the platform"
-    sent.state, sent.error, sent.sent_at = "sent", "", utcnow()
-    db.session.commit()
+    _note(invoice, platform.key, state="sent", error="", remote_id=remote_id, sent_at=utcnow())
     return "sent"
+
+
+def _note(invoice, platform: str, attempt: bool = False, **changes) -> None:
+    """Record (and commit) what became of the invoice's transmission."""
+    sent = db.session.get(Transmission, invoice.id) or Transmission(
+        invoice_id=invoice.id,
+        organisation_id=invoice.organisation_id,
+        number=invoice.number,
+        platform=platform,
+        state="queued",
+        remote_id="",
+        error="",
+        attempts=0,
+    )
+    sent.attempts += 1 if attempt else 0
+    for name, value in changes.items():
+        setattr(sent, name, value)
+    db.session.add(sent)
+    db.session.commit()
 
 
 def poll_statuses() -> int:
