@@ -146,7 +146,7 @@ def test_a_document_the_platform_refuses_is_not_tried_again(
 
 
 def test_statuses_come_back_from_the_platform_in_order_and_never_backwards(
-    platform, imports, run_jobs, caplog
+    platform, imports, run_jobs, caplog, client, user
 ):
     imports(new_invoice("72000007"), new_invoice("72000008"))
     run_jobs()
@@ -166,6 +166,9 @@ def test_statuses_come_back_from_the_platform_in_order_and_never_backwards(
     ]
     assert "cannot follow" in caplog.text
     assert poll_statuses() == 0  # read already: the cursor is kept
+    client.login(user.email)
+    page = client.get(f"/factures-electroniques/{first.invoice_id}").get_data(as_text=True)
+    assert "Quantités contestées" in page and "la plateforme agréée" in page
 
 
 def test_statuses_of_unknown_invoices_or_codes_are_ignored_with_a_log(
