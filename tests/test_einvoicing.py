@@ -87,6 +87,33 @@ def test_the_factur_x_of_invoice_62268557_passes_the_schema_and_the_en16931_rule
     assert "62268557" in text and "IBAN FR7630006000011234567890189" in text
 
 
+def test_the_factur_x_carries_what_pdf_a_3_asks(logged_in, seeded):
+    """Its XMP names it PDF/A-3 and Factur-X EN 16931, its pages' colours are sRGB (an
+    output intent with its ICC profile), every font is embedded, and the XML is an
+    associated file of the document."""
+    response = logged_in.get(f"/factures/{seeded['62268557']}/facturx")
+    reader = PdfReader(io.BytesIO(response.data))
+    catalog = reader.trailer["/Root"]
+    [intent] = [i.get_object() for i in catalog["/OutputIntents"]]
+    assert (
+        intent["/S"] == "/GTS_PDFA1" and intent["/OutputConditionIdentifier"] == "sRGB IEC61966-2.1"
+    )
+    profile = intent["/DestOutputProfile"].get_object()
+    assert profile["/N"] == 3 and profile.get_data()[36:40] == b"acsp"  # an ICC profile
+    xmp = catalog["/Metadata"].get_object().get_data().decode()
+    assert "<pdfaid:part>3</pdfaid:part>" in xmp and "<pdfaid:conformance>B" in xmp
+    assert "<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>" in xmp
+    fonts = [
+        font.get_object() for page in reader.pages for font in page["/Resources"]["/Font"].values()
+    ]
+    assert fonts
+    for font in fonts:
+        descriptor = font.get("/FontDescriptor") or font["/DescendantFonts"][0]["/FontDescriptor"]
+        assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor.get_object()), font
+    [associated] = [f.get_object() for f in catalog["/AF"]]
+    assert associated["/F"] == "factur-x.xml" and associated["/AFRelationship"] == "/Data"
+
+
 def test_the_credit_note_is_a_valid_credit_note_in_both_formats(logged_in, seeded):
     credit = seeded["62274457"]
     xml = facturx_xml(logged_in.get(f"/factures/{credit}/facturx"))

@@ -24,12 +24,13 @@ from core.plugin_api import (
 )
 
 from .data import en16931
+from .pdfa import with_output_intent
 from .validation import InvalidDocument, check
 
 log = logging.getLogger(__name__)
 
 # What a made file depends on beside the invoice: a new version of either changes it.
-FORMAT_VERSION = f"1/factur-x {importlib.metadata.version('factur-x')}"
+FORMAT_VERSION = f"2/factur-x {importlib.metadata.version('factur-x')}"
 
 
 def cache_path(invoice, kind: str, extension: str, *extra: str) -> Path:
@@ -86,14 +87,16 @@ def file_name(invoice, suffix: str) -> str:
 
 def facturx_document(invoice) -> DocumentFile:
     """The ``facturx`` format: the invoice's PDF with its CII XML attached
-    (``factur-x.xml``, profile EN 16931) and the Factur-X XMP metadata."""
+    (``factur-x.xml``, profile EN 16931), the Factur-X XMP metadata and the PDF/A
+    output intent."""
     pdf = document_file(invoice, "pdf")
 
     def make() -> bytes:
         xml = checked_xml(invoice, "factur-x")
-        return generate_from_binary(
+        made = generate_from_binary(
             pdf.path.read_bytes(), xml, flavor="factur-x", level="en16931", check_xsd=False
         )
+        return with_output_intent(made)
 
     path = write_once(cache_path(invoice, "facturx", "pdf", pdf.path.name), make)
     return DocumentFile(path, "application/pdf", file_name(invoice, "-facturx.pdf"))
