@@ -105,7 +105,25 @@ class Setting:
     required: bool = True
 
 
-class PaymentProvider:
+class Provider:
+    """What every provider class shares (payment services, postal providers, e-invoicing
+    platforms): its ``key`` and ``name``, the ``settings`` it reads, and one instance
+    per Flask app made with the app's configuration."""
+
+    key: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    settings: ClassVar[tuple[Setting, ...]] = ()
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+
+    @property
+    def configured(self) -> bool:
+        """Whether every required setting is present."""
+        return all(self.config.get(s.key) for s in self.settings if s.required)
+
+
+class PaymentProvider(Provider):
     """The base class of payment providers. Subclass it, set ``key`` and ``name``,
     implement the four methods, and return the class from
     ``guichet_payment_providers``. An instance is made per Flask app with the app's
@@ -121,18 +139,6 @@ class PaymentProvider:
       applies, once, along the allowed transitions;
     - put a secret in a :class:`PaymentError` message: customers see it.
     """
-
-    key: ClassVar[str] = ""
-    name: ClassVar[str] = ""
-    settings: ClassVar[tuple[Setting, ...]] = ()
-
-    def __init__(self, config: dict[str, Any]):
-        self.config = config
-
-    @property
-    def configured(self) -> bool:
-        """Whether every required setting is present."""
-        return all(self.config.get(s.key) for s in self.settings if s.required)
 
     @property
     def test_mode(self) -> bool:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar
 
 from flask import Flask, current_app
 
-from core.payments import Setting
+from core.payments import Provider
 
 
 class PlatformError(Exception):
@@ -65,7 +64,7 @@ class PlatformStatus:
     reason: str = ""
 
 
-class EinvoicingPlatform:
+class EinvoicingPlatform(Provider):
     """The base class of e-invoicing platforms. Subclass it, set ``key`` and ``name``,
     implement :meth:`transmit` and :meth:`statuses`, return the class from
     ``guichet_einvoicing_platforms``. One instance is made per Flask app with the
@@ -81,18 +80,6 @@ class EinvoicingPlatform:
       e-invoicing app records them, once, along the lifecycle's allowed steps;
     - put a secret in a :class:`PlatformError` message: operators see it.
     """
-
-    key: ClassVar[str] = ""
-    name: ClassVar[str] = ""
-    settings: ClassVar[tuple[Setting, ...]] = ()
-
-    def __init__(self, config: dict[str, Any]):
-        self.config = config
-
-    @property
-    def configured(self) -> bool:
-        """Whether every required setting is present."""
-        return all(self.config.get(s.key) for s in self.settings if s.required)
 
     def transmit(self, deposit: Deposit) -> str:
         """Deposit an e-invoice; returns the platform's id of it. Raises

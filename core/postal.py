@@ -18,9 +18,11 @@ allowed. A letter that fails or is cancelled before it is printed is refunded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from flask import Flask, current_app
+
+from core.payments import Provider
 
 STATUSES = (
     "submitted",
@@ -85,18 +87,13 @@ class LetterState:
     detail: str = ""
 
 
-class PostalProvider:
+class PostalProvider(Provider):
     """The base class of postal providers. Subclass it, set ``key`` and ``name``,
     implement the methods, return the class from ``guichet_postal_providers``. An
     instance is made per Flask app with the app's configuration."""
 
-    key: ClassVar[str] = ""
-    name: ClassVar[str] = ""
     #: the options this provider offers (a letter asking for another is refused)
     offers: ClassVar[frozenset[str]] = frozenset({"colour", "duplex", "registered", "priority"})
-
-    def __init__(self, config: dict[str, Any]):
-        self.config = config
 
     def price(self, pages: int, options: LetterOptions) -> int:
         """The price in cents of a letter of ``pages`` pages."""

@@ -45,6 +45,13 @@ def seeded(org):
     return {i.number: i.id for i in db.session.scalars(select(Invoice))}
 
 
+def imported(item: dict) -> int:
+    """The id of ``item``, imported and committed."""
+    import_invoices([item])
+    db.session.commit()
+    return db.session.scalar(select(Invoice.id).where(Invoice.number == item["number"]))
+
+
 def facturx_xml(response) -> bytes:
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert response.mimetype == "application/pdf"
@@ -166,9 +173,7 @@ def test_an_invoice_without_the_customers_siren_says_so_and_gives_no_file(logged
             "amount_ht": "100",
         },
     ]
-    import_invoices([invoice_item("70000001", total_ht="100", total_ttc="120", lines=lines)])
-    db.session.commit()
-    invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.number == "70000001"))
+    invoice_id = imported(invoice_item("70000001", total_ht="100", total_ttc="120", lines=lines))
     for key in ("facturx", "ubl"):
         response = logged_in.get(f"/factures/{invoice_id}/{key}")
         assert response.status_code == 409
@@ -200,9 +205,7 @@ def test_a_vat_that_the_lines_do_not_make_is_named(logged_in, org):
     item = invoice_item(
         "70000002", total_ht="90", total_ttc="111", lines=lines, recipient=recipient
     )
-    import_invoices([item])
-    db.session.commit()
-    invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.number == "70000002"))
+    invoice_id = imported(item)
     response = logged_in.get(f"/factures/{invoice_id}/ubl")
     assert response.status_code == 409
     page = response.get_data(as_text=True).replace("\u202f", " ").replace("\xa0", " ")
@@ -324,9 +327,7 @@ def test_what_en16931_needs_comes_with_the_import_and_reaches_both_formats(logge
         payment_terms="30 jours fin de mois",
         payment_means="49",
     )
-    import_invoices([item])
-    db.session.commit()
-    invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.number == "70000010"))
+    invoice_id = imported(item)
     response = logged_in.get(f"/factures/{invoice_id}/facturx")
     xml = facturx_xml(response)
     assert failed_rules(xml, "factur-x") == []
@@ -379,9 +380,7 @@ def test_a_reverse_charge_without_the_buyers_vat_number_is_named(logged_in, org)
     item = invoice_item(
         "70000011", total_ht="150", total_ttc="170", lines=AE_LINES, recipient=recipient
     )
-    import_invoices([item])
-    db.session.commit()
-    invoice_id = db.session.scalar(select(Invoice.id).where(Invoice.number == "70000011"))
+    invoice_id = imported(item)
     response = logged_in.get(f"/factures/{invoice_id}/ubl")
     assert response.status_code == 409
     assert "le numéro de TVA du client" in response.get_data(as_text=True)
