@@ -683,3 +683,71 @@ def test_the_api_says_in_english_why_an_invoice_has_no_factur_x(client, org, tok
     assert answer.get_json()["error"] == (
         "This document cannot be made: it lacks the customer's SIREN, the invoice lines."
     )
+
+
+# -- e-invoices the provider made itself --------------------------------------------
+
+
+def give(client, token, *items):
+    headers = {"Authorization": f"Bearer {token}"}
+    return client.post("/api/v1/einvoices", json=list(items), headers=headers)
+
+
+def encoded(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def test_the_providers_own_e_invoices_are_checked_then_served(logged_in, seeded, token, client):
+    invoice_id = seeded["62268557"]
+    ours = logged_in.get(f"/factures/{invoice_id}/ubl").data
+    theirs = ours.replace(b"?>\n", b"?>\n<!-- made by the provider's billing system -->\n", 1)
+    assert theirs != ours and failed_rules(theirs, "ubl-2.1") == []
+    facturx = logged_in.get(f"/factures/{invoice_id}/facturx").data
+    items = [
+        {"number": "62268557", "flavor": "ubl", "content": encoded(theirs)},
+        {"number": "62268557", "flavor": "factur-x", "content": encoded(facturx)},
+    ]
+    answer = give(client, token, *items)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["created"] == ["62268557 ubl", "62268557 factur-x"]
+    assert logged_in.get(f"/factures/{invoice_id}/ubl").data == theirs  # theirs, not ours
+    assert logged_in.get(f"/factures/{invoice_id}/facturx").data == facturx
+    assert give(client, token, *items).get_json()["unchanged"] == [
+        "62268557 ubl",
+        "62268557 factur-x",
+    ]
+
+
+def test_tampered_or_foreign_e_invoices_are_refused_at_import_and_nothing_kept(
+    logged_in, seeded, token, client
+):
+    from plugins.einvoicing.models import ProvidedFile
+
+    ubl = logged_in.get(f"/factures/{seeded['62268557']}/ubl").data
+    tampered = ubl.replace(b">5130.82<", b">5130.83<")
+    other = logged_in.get(f"/factures/{seeded['62274737']}/ubl").data
+    plain_pdf = logged_in.get(f"/factures/{seeded['62274737']}/pdf").data
+    malformed = give(client, token, {"number": "62274737", "flavor": "ubl", "content": "no!"})
+    assert malformed.status_code == 422
+    assert "is not valid base64" in malformed.get_json()["faults"][0]["message"]
+    answer = give(
+        client,
+        token,
+        {"number": "62268557", "flavor": "ubl", "content": encoded(tampered)},
+        {"number": "62268557", "flavor": "factur-x", "content": encoded(other)},  # not a PDF
+        {"number": "62274457", "flavor": "ubl", "content": encoded(other)},
+        {"number": "99999999", "flavor": "ubl", "content": encoded(ubl)},
+        {"number": "62274737", "flavor": "factur-x", "content": encoded(plain_pdf)},
+        {"number": "62274737", "flavor": "ubl", "content": encoded(other)},  # valid, not kept
+    )
+    assert answer.status_code == 422
+    faults = {(f["row"], f["field"]): f["message"] for f in answer.get_json()["faults"]}
+    assert "BR-CO-15" in faults[(1, "content")]  # the total no longer adds up
+    assert "is not a PDF" in faults[(2, "content")]
+    assert faults[(3, "content")] == "is the e-invoice of 62274737, not of 62274457"
+    assert faults[(4, "number")] == "no such invoice"
+    assert faults[(5, "content")] == "is a PDF without the factur-x.xml of a Factur-X"
+    assert len(faults) == 5
+    assert db.session.scalars(select(ProvidedFile)).all() == []

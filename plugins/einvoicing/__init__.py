@@ -26,7 +26,7 @@ from core.plugin_api import (
 )
 from plugins.invoices.public import Invoice
 
-from . import checks, lifecycle, transmission
+from . import checks, lifecycle, provided, transmission
 from .desk import desk
 from .documents import facturx_document, ubl_document
 from .platform import HttpPlatform
@@ -160,5 +160,13 @@ def guichet_api_imports():
             "Record lifecycle statuses of invoices (cycle de vie), from the billing system "
             "or an approved platform",
             lifecycle.StatusItem,
-        )
+        ),
+        ApiImport(
+            "einvoices",
+            provided.import_einvoices,
+            "Give the e-invoices the billing system made itself (Factur-X or UBL): each "
+            "checked against the schema, the EN 16931 rules and its invoice, then served "
+            "instead of the portal's",
+            provided.EinvoiceItem,
+        ),
     ]

@@ -25,6 +25,7 @@ from core.plugin_api import (
 
 from .data import en16931
 from .pdfa import with_output_intent
+from .provided import provided_file
 from .validation import InvalidDocument, check
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,10 @@ def file_name(invoice, suffix: str) -> str:
 def facturx_document(invoice) -> DocumentFile:
     """The ``facturx`` format: the invoice's PDF with its CII XML attached
     (``factur-x.xml``, profile EN 16931), the Factur-X XMP metadata and the PDF/A
-    output intent."""
+    output intent; or the one the provider made (:mod:`.provided`)."""
+    provided = provided_file(invoice, "factur-x")
+    if provided is not None:
+        return DocumentFile(provided, "application/pdf", file_name(invoice, "-facturx.pdf"))
     pdf = document_file(invoice, "pdf")
 
     def make() -> bytes:
@@ -104,5 +108,8 @@ def facturx_document(invoice) -> DocumentFile:
 
 def ubl_document(invoice) -> DocumentFile:
     """The ``ubl`` format: UBL 2.1 (an Invoice or a CreditNote), EN 16931."""
+    provided = provided_file(invoice, "ubl")
+    if provided is not None:
+        return DocumentFile(provided, "application/xml", file_name(invoice, ".xml"))
     path = write_once(cache_path(invoice, "ubl", "xml"), lambda: checked_xml(invoice, "ubl-2.1"))
     return DocumentFile(path, "application/xml", file_name(invoice, ".xml"))

@@ -43,14 +43,10 @@ from lxml import etree
 
 from core.plugin_api import StandIn
 
+from .validation import NUMBER
+
 FLAVORS = ("factur-x", "ubl")
 PAGE = 100
-#: Where the number of an invoice is, in each syntax.
-NUMBER_PATHS = {
-    "factur-x": "string(/*[local-name()='CrossIndustryInvoice']"
-    "/*[local-name()='ExchangedDocument']/*[local-name()='ID'])",
-    "ubl": "string(/*/*[local-name()='ID'])",
-}
 
 
 class Refused(Exception):
@@ -106,7 +102,7 @@ class LocalPlatform(StandIn):
                 if flavor == "factur-x"
                 else content
             )
-            found = etree.fromstring(xml).xpath(NUMBER_PATHS[flavor])
+            found = etree.fromstring(xml).xpath(NUMBER["ubl-2.1" if flavor == "ubl" else flavor])
         except Exception:  # noqa: BLE001 - whatever the file is, it is no e-invoice
             raise Refused(422, f"the file is not a {flavor} e-invoice") from None
         if found != number:

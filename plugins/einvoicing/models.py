@@ -122,3 +122,17 @@ class PlatformCursor(db.Model):
 
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     cursor: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ProvidedFile(TenantMixin, db.Model):
+    """An e-invoice the provider made itself for an invoice (``POST /api/v1/einvoices``),
+    checked, kept in the documents folder under its SHA-256, and served instead of the
+    one the portal would make."""
+
+    __tablename__ = "einvoice_provided"
+    __table_args__ = ({"info": PLUGIN},)
+
+    invoice_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    flavor: Mapped[str] = mapped_column(String(16), primary_key=True)  # factur-x, ubl
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

