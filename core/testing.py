@@ -147,7 +147,21 @@ def empty_database() -> None:
 
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        # TRUNCATE costs about 5 ms a table, rows or not: only the tables a test wrote
+        # in are emptied (found in one query), and every sequence starts again at 1
+        found = " UNION ALL ".join(
+            f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables
+        )
+        used = db.session.scalars(text(found)).all()
+        if used:
+            db.session.execute(text(f"TRUNCATE {', '.join(used)} CASCADE"))
+        db.session.execute(
+            text(
+                "SELECT setval(c.oid, 1, false) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+            )
+        )
     else:
         for name in tables:
             db.session.execute(text(f"DELETE FROM {name}"))
