@@ -187,3 +187,27 @@ def test_statuses_of_unknown_invoices_or_codes_are_ignored_with_a_log(
         select(LifecycleStatus.code).where(LifecycleStatus.invoice_id == invoice.id)
     ).all()
     assert codes == ["200"]
+
+
+def test_the_stand_in_takes_concurrent_deposits_once_each(platform, app, imports, run_jobs):
+    """Worker threads deposit at once: each key is one deposit, each deposit its own id."""
+    import base64
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    imports(new_invoice("72000010"))
+    run_jobs()
+    [first] = platform.deposits.values()
+    body = {"number": "72000010", "flavor": "factur-x", "filename": "f.pdf"}
+    body["content"] = base64.b64encode(first["content"]).decode()
+
+    def deposit(key: str) -> str:
+        headers = {"Authorization": "Bearer test_x", "Idempotency-Key": key}
+        return requests.post(platform.url + "/v1/invoices", json=body, headers=headers).json()["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        same = set(pool.map(deposit, ["same"] * 8))
+        distinct = list(pool.map(deposit, [f"key-{n}" for n in range(8)]))
+    assert len(same) == 1 and len(set(distinct)) == 8
+    assert len(platform.deposits) == 1 + 1 + 8

@@ -64,7 +64,7 @@ class LocalPlatform(StandIn):
         self.statuses: list[dict[str, Any]] = []
         self.replies: dict[str, dict[str, Any]] = {}  # idempotency key -> the answer
         self.unavailable = unavailable
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.app = self._make_app()
 
     # --- what the platform (or the buyer through it) does -------------------------
@@ -107,16 +107,17 @@ class LocalPlatform(StandIn):
             raise Refused(422, f"the file is not a {flavor} e-invoice") from None
         if found != number:
             raise Refused(422, f"the file is invoice {found or '(none)'}, not {number}")
-        deposit_id = f"PA-{len(self.deposits) + 1:06d}"
-        self.deposits[deposit_id] = {
-            "id": deposit_id,
-            "number": number,
-            "flavor": flavor,
-            "filename": body.get("filename", ""),
-            "buyer": body.get("buyer") or {},
-            "content": content,
-            "statuses": [],
-        }
+        with self.lock:
+            deposit_id = f"PA-{len(self.deposits) + 1:06d}"
+            self.deposits[deposit_id] = {
+                "id": deposit_id,
+                "number": number,
+                "flavor": flavor,
+                "filename": body.get("filename", ""),
+                "buyer": body.get("buyer") or {},
+                "content": content,
+                "statuses": [],
+            }
         self.add_status(deposit_id, "200")
         return {"id": deposit_id, "status": "200"}
 
@@ -139,14 +140,13 @@ class LocalPlatform(StandIn):
             key = request.headers.get("Idempotency-Key", "")
             if not key:
                 raise Refused(400, "the Idempotency-Key header is required")
-            with platform.lock:
+            with platform.lock:  # one deposit at a time: a key sent twice at once is one
                 if key in platform.replies:
                     return jsonify(platform.replies[key]), 200
                 if platform.unavailable > 0:
                     platform.unavailable -= 1
                     return jsonify(detail="unavailable, try again later"), 503
-            answer = platform._deposit(request.get_json(silent=True))
-            with platform.lock:
+                answer = platform._deposit(request.get_json(silent=True))
                 platform.replies[key] = answer
             return jsonify(answer), 201
 
