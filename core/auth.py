@@ -19,8 +19,6 @@ from flask import (
     url_for,
 )
 from flask_babel import force_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -33,6 +31,8 @@ from core import jobs
 from core.directory import normalise_email
 from core.errors import error_response
 from core.extensions import db, limiter
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from core.mailing import mail_configured, send_email
 from core.models import Membership, User, UserSession, new_session_token, utcnow
 from core.passwords import MIN_LENGTH, check_password, set_password

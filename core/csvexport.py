@@ -18,10 +18,10 @@ from itertools import islice
 from typing import Any
 
 from flask import Response, abort, request, stream_with_context
-from flask_babel import gettext as _
 from sqlalchemy import Select
 
 from core.extensions import db
+from core.i18n import gettext as _
 
 BATCH = 1000  # rows fetched from the database at a time
 CHUNK = 1000  # rows sent to the client at a time

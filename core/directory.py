@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import email_validator
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from core import audit
 from core.activation import materialise_defaults
 from core.extensions import db
 from core.favourites import seed_dashboard
+from core.i18n import gettext as _
 from core.models import Account, Membership, Organisation, User
 from core.passwords import MIN_LENGTH, set_password
 

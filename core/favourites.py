@@ -5,7 +5,6 @@ a disabled app's favourites and pins vanish, and come back when it is enabled ag
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from core import audit, stamps
@@ -13,6 +12,7 @@ from core.activation import usable_app_keys
 from core.appinfo import App, Widget
 from core.appsystem import registry
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import Favourite, Membership, Pin
 from core.tenancy import current_membership
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from flask import abort, current_app, request, url_for
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, func, inspect, literal_column, select
 
 from core.appinfo import ListFilter
 from core.appsystem import registry
 from core.extensions import db
 from core.favourites import app_usable
+from core.i18n import gettext as _
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFERRED_OFFSET = 1000  # rows skipped from which a page is found by its keys first

@@ -15,8 +15,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
@@ -28,7 +26,9 @@ from core.appinfo import OperatorPage
 from core.appsystem import API_VERSION, registry
 from core.auth import require_operator
 from core.extensions import db
+from core.i18n import gettext as _
 from core.i18n import language_choices
+from core.i18n import lazy_gettext as _l
 from core.listing import Listing, page_rows, read_page
 from core.models import (
     Account,

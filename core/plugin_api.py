@@ -39,7 +39,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``read_added`` and applied with ``apply_added``;
 - CSV exports: ``Dialect``, ``requested_dialect``, ``stream_rows``, ``csv_text``,
   ``csv_response``;
-- money and locale: ``money``, ``short_date``;
+- money and locale: ``money``, ``short_date``; translation: ``gettext``, ``pgettext``,
+  ``ngettext``, ``lazy_gettext``, ``lazy_pgettext``;
 - documents of other apps' objects: ``document_file`` and ``document_formats``
   (``guichet_document_formats`` gives ``DocumentFormat`` values rendering a
   ``DocumentFile``), ``NoSuchFormat``, ``FormatRefused`` (this object cannot be had
@@ -132,7 +133,16 @@ from core.formats import (
 )
 from core.forms import LinesField
 from core.hookspecs import hookimpl
-from core.i18n import language_choices, money, short_date
+from core.i18n import (
+    gettext,
+    language_choices,
+    lazy_gettext,
+    lazy_pgettext,
+    money,
+    ngettext,
+    pgettext,
+    short_date,
+)
 from core.import_items import (
     FieldErrors,
     ImportItem,
@@ -344,6 +354,11 @@ __all__ = [
     "insert_rows",
     "issuer_missing",
     "language_choices",
+    "gettext",
+    "pgettext",
+    "ngettext",
+    "lazy_gettext",
+    "lazy_pgettext",
     "ledger",
     "letter_may_move",
     "limiter",

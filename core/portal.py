@@ -22,7 +22,6 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -34,8 +33,9 @@ from core.appsystem import registry
 from core.auth import require_operator
 from core.extensions import db
 from core.favourites import DashboardError
+from core.i18n import gettext as _
 from core.models import Account, Membership, Organisation
-from core.rendering import local_path, plugin_url, render, switch_value
+from core.rendering import local_path, plugin_url, render, row_url, switch_value
 from core.tenancy import (
     ScopeError,
     choose_organisation,
@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 def init_app(app: Flask) -> None:
     app.before_request(gate_plugin_blueprints)
     app.context_processor(shell_context)
+    app.jinja_env.globals["row_url"] = row_url
 
 
 def shell_context() -> dict:

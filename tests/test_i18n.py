@@ -156,3 +156,22 @@ def test_no_sentence_is_written_twice():
                 if isinstance(message.id, str) and len(message.id.split()) >= 4:
                     where.setdefault(message.id, []).append(folder.parent.name)
     assert {m: apps for m, apps in where.items() if len(apps) > 1} == {}
+
+
+def test_translation_functions_read_the_catalog_of_the_moment(app):
+    """The plugin API's gettext family: the request's language, a lazy label in the
+    language of the moment it is written, variables replaced."""
+    from core.plugin_api import gettext, lazy_gettext, lazy_pgettext, ngettext, pgettext
+
+    label, paid = lazy_gettext("To pay"), lazy_pgettext("invoice", "Paid")
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert gettext("To pay") == "À payer"
+        assert pgettext("invoice", "Paid") == "Payée"
+        assert (str(label), str(paid)) == ("À payer", "Payée")
+        with force_locale("en"):
+            assert (str(label), str(paid)) == ("To pay", "Paid")
+        assert str(label) == "À payer"
+        assert gettext("%(count)s left", count=3) == "3 left"
+        assert ngettext("%(num)d file", "%(num)d files", 1) == "1 file"
+        assert ngettext("%(num)d file", "%(num)d files", 2) == "2 files"
+    assert gettext("To pay") == "À payer"  # no request: the default language

@@ -139,3 +139,21 @@ def test_configuration_from_environment_and_instance_file(tmp_path, monkeypatch)
     configured = make_app(tmp_path)
     assert configured.config["PAGE_SIZE"] == 50
     assert configured.config["MAIL_PORT"] == 2626  # the environment wins over the file
+
+
+def test_row_url_writes_what_url_for_writes_and_only_an_id(app):
+    import pytest
+    from flask import url_for
+
+    from core.rendering import row_url
+
+    with app.test_request_context():
+        detail, pdf = (
+            row_url("invoices.detail", "invoice_id"),
+            row_url("invoices.pdf", "invoice_id"),
+        )
+        for row_id in (1, 42, 918273645, "7"):
+            assert detail(row_id) == url_for("invoices.detail", invoice_id=int(row_id))
+            assert pdf(row_id) == url_for("invoices.pdf", invoice_id=int(row_id))
+        with pytest.raises(ValueError):
+            detail('7"><script>')

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from core.plugin_api import App, MenuItem, Widget, hookimpl
+from core.plugin_api import lazy_gettext as _l
 
 from .views import bp
 

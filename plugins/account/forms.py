@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from core.plugin_api import NewPasswordForm, language_choices
+from core.plugin_api import lazy_gettext as _l
 
 
 class ProfileForm(FlaskForm):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.plugin_api import check_password, current_membership, db, form_status, set_password
+from core.plugin_api import gettext as _
 
 from .forms import PasswordForm, ProfileForm
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 
 from core.plugin_api import (
     Action,
@@ -28,6 +27,7 @@ from core.plugin_api import (
     hookimpl,
     scoped,
 )
+from core.plugin_api import lazy_gettext as _l
 from plugins.contracts.public import Contract
 
 from . import cli

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
+
+from core.plugin_api import lazy_gettext as _l
 
 MAIN = {"key": "consumption", "name": _l("Your consumption"), "families": []}
 

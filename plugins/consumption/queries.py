@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
 from core.plugin_api import (
@@ -17,6 +15,8 @@ from core.plugin_api import (
     db,
     scoped,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 
 from .models import MonthlyTotal
 from .schema import parse_period

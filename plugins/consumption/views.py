@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import Blueprint, render_template, request
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core.plugin_api import (
@@ -24,6 +23,7 @@ from core.plugin_api import (
     requested_dialect,
     scoped,
 )
+from core.plugin_api import lazy_gettext as _l
 
 from . import queries
 from .apps import MAIN

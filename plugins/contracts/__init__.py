@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from core.plugin_api import (
@@ -22,6 +21,7 @@ from core.plugin_api import (
     hookimpl,
     scoped,
 )
+from core.plugin_api import lazy_gettext as _l
 
 from . import cli
 from .importing import import_contracts

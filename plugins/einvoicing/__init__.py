@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import click
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 from huey import crontab
 
 from core.plugin_api import (
@@ -24,6 +23,7 @@ from core.plugin_api import (
     PluginBlueprint,
     hookimpl,
 )
+from core.plugin_api import lazy_gettext as _l
 from plugins.invoices.public import Invoice
 
 from . import checks, lifecycle, provided, transmission

@@ -10,10 +10,10 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
-from flask_babel import gettext as _
 from stdnum.iban import is_valid as iban_is_valid
 
 from core.plugin_api import FormatRefused, Organisation, db, money
+from core.plugin_api import gettext as _
 
 INVOICE, CREDIT_NOTE = "380", "381"  # UNTDID 1001 document type codes
 SIREN_SCHEME = "0002"  # ISO 6523: SIRENE, the French register of companies

@@ -8,10 +8,10 @@ Its blueprint is given with ``operators=True``, so the core keeps it for operato
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.plugin_api import Listing, Organisation, db, page_rows, read_page, render
+from core.plugin_api import gettext as _
 
 from . import checks, transmission
 from .models import Refusal, Transmission

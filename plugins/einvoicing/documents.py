@@ -12,7 +12,6 @@ from pathlib import Path
 
 from facturx import generate_from_binary, generate_xml
 from flask import current_app
-from flask_babel import gettext as _
 
 from core.plugin_api import (
     DocumentFile,
@@ -22,6 +21,7 @@ from core.plugin_api import (
     document_file,
     write_atomically,
 )
+from core.plugin_api import gettext as _
 
 from .data import en16931
 from .pdfa import with_output_intent

@@ -10,8 +10,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from flask_babel import force_locale, pgettext
-from flask_babel import gettext as _
+from flask_babel import force_locale
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import aliased
 
@@ -25,10 +24,12 @@ from core.plugin_api import (
     emit,
     parse_date,
     parsed_field,
+    pgettext,
     read_batch,
     scoped,
     text_field,
 )
+from core.plugin_api import gettext as _
 from plugins.invoices.public import Invoice
 
 from .models import STATUSES, LifecycleStatus, may_follow

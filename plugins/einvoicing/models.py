@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask_babel import lazy_pgettext
 from sqlalchemy import Date, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.plugin_api import TenantMixin, db, utcnow
+from core.plugin_api import TenantMixin, db, lazy_pgettext, utcnow
 
 PLUGIN = {"guichet_plugin": "einvoicing"}
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
 
 from core.plugin_api import (
     current_membership,
@@ -18,6 +17,7 @@ from core.plugin_api import (
     scoped,
     when_context_ends,
 )
+from core.plugin_api import gettext as _
 from plugins.invoices.public import Invoice
 
 from . import checks, lifecycle, transmission

@@ -8,8 +8,6 @@ from __future__ import annotations
 from datetime import date
 
 from flask import url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.plugin_api import (
@@ -29,6 +27,8 @@ from core.plugin_api import (
     scoped,
     short_date,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 from plugins.contracts.public import Contract
 
 from . import cli, documents, queries, receipts, settlement

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from flask_babel import gettext as _
 from sqlalchemy import Select, select
 from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream
 
 from core.plugin_api import DocumentFormat, FormatRefused, db
+from core.plugin_api import gettext as _
 
 from .documents import (
     KEY_COLUMNS,

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import date
 from functools import lru_cache
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select
 
 from core.plugin_api import (
@@ -16,6 +15,7 @@ from core.plugin_api import (
     csv_text,
     stream_rows,
 )
+from core.plugin_api import lazy_gettext as _l
 
 from .labels import KIND_LABELS, STATUS_LABELS
 from .models import Invoice, InvoiceLine

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import g
-from flask_babel import get_locale, lazy_pgettext
-from flask_babel import lazy_gettext as _l
+from flask_babel import get_locale
+
+from core.plugin_api import lazy_gettext as _l
+from core.plugin_api import lazy_pgettext
 
 KIND_LABELS = {"invoice": _l("Invoice"), "credit_note": _l("Credit note")}
 STATUS_LABELS = {

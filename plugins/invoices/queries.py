@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import contains_eager
 
@@ -26,6 +25,7 @@ from core.plugin_api import (
     scoped,
     starts_with,
 )
+from core.plugin_api import gettext as _
 
 from .models import Invoice
 

@@ -19,8 +19,6 @@ from flask import (
     url_for,
 )
 from flask_babel import format_decimal
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core.plugin_api import (
@@ -43,6 +41,8 @@ from core.plugin_api import (
     send_document,
     when_context_ends,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 
 from . import archive, documents, export, labels, queries, totals
 from .models import Invoice, InvoiceLine, InvoiceTotal

@@ -7,10 +7,10 @@ invoices app, whose public module it reads."""
 from __future__ import annotations
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 from huey import crontab
 
 from core.plugin_api import Action, App, MenuItem, PeriodicTask, Selection, hookimpl
+from core.plugin_api import lazy_gettext as _l
 from plugins.invoices import public as invoices
 
 from . import sending

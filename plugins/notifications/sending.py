@@ -19,7 +19,6 @@ from datetime import timedelta
 
 from flask import current_app, g, render_template
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from flask_mailman import EmailMessage
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
@@ -42,6 +41,7 @@ from core.plugin_api import (
     task,
     utcnow,
 )
+from core.plugin_api import gettext as _
 from plugins.invoices.public import Invoice
 
 from .models import FLAG_AFTER_FAILURES, Delivery, Subscription

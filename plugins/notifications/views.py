@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -29,6 +27,8 @@ from core.plugin_api import (
     selected_ids,
     when_context_ends,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 from plugins.invoices.public import Invoice
 
 from . import sending

@@ -8,7 +8,6 @@ other app's table. Mollie is the built-in provider."""
 from __future__ import annotations
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 from huey import crontab
 from sqlalchemy import select
 
@@ -23,6 +22,7 @@ from core.plugin_api import (
     hookimpl,
     money,
 )
+from core.plugin_api import lazy_gettext as _l
 from plugins.invoices import public as invoices
 
 from . import cli, flow

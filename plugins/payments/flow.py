@@ -21,8 +21,6 @@ from datetime import timedelta
 
 from flask import current_app, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
 
@@ -48,6 +46,8 @@ from core.plugin_api import (
 from core.plugin_api import (
     PAYMENT_FINAL as FINAL,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 from core.plugin_api import (
     payment_may_move as may_move,
 )

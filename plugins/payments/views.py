@@ -4,8 +4,6 @@ live state (where the provider sends the customer back), and paying invoices."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.plugin_api import (
@@ -24,6 +22,8 @@ from core.plugin_api import (
     scoped,
     selected_ids,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 from plugins.invoices import public as invoices
 
 from . import flow

@@ -7,7 +7,6 @@ document formats (``document_file(invoice, "pdf")``)."""
 from __future__ import annotations
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 from huey import crontab
 from sqlalchemy import Text, cast
 
@@ -25,6 +24,7 @@ from core.plugin_api import (
     scoped,
     short_date,
 )
+from core.plugin_api import lazy_gettext as _l
 from plugins.invoices.public import Invoice
 
 from . import cli, sending

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 from babel import Locale
-from flask_babel import gettext as _
+
+from core.plugin_api import gettext as _
 
 MAX_LINES = 6
 MAX_CHARS = 38

@@ -7,8 +7,6 @@ from __future__ import annotations
 import io
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import LimitReachedError
 from reportlab.lib.pagesizes import A4
@@ -21,6 +19,8 @@ from core.plugin_api import (
     inflate_pages,
     pdf_limits,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 
 # The window of a French DL envelope ("fenêtre à droite"), from the page's top left.
 WINDOW = (110 * mm, 45 * mm, 200 * mm, 90 * mm)  # left, top, right, bottom

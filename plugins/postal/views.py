@@ -24,8 +24,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -53,6 +51,8 @@ from core.plugin_api import (
     stored_path,
     stream_rows,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 from plugins.invoices.public import Invoice
 from plugins.wallet import public as wallet
 

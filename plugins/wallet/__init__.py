@@ -5,9 +5,8 @@ top-up credits it through this app's ``topup`` payment purpose."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from core.plugin_api import App, MenuItem, PaymentPurpose, Widget, hookimpl
+from core.plugin_api import lazy_gettext as _l
 
 from . import cli, topups
 from .public import APP_KEY

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 from core.plugin_api import money, parse_amount
 
 

@@ -5,9 +5,9 @@ The balance itself is the core's ledger (``ledger`` in the plugin API)."""
 from __future__ import annotations
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 
 from core.plugin_api import Action, app_usable, current_scope
+from core.plugin_api import lazy_gettext as _l
 
 APP_KEY = "wallet"
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.plugin_api import (
@@ -30,6 +28,8 @@ from core.plugin_api import (
     scoped,
     stream_rows,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 from plugins.payments import public as payments
 
 from .forms import TopUpForm

@@ -8,9 +8,8 @@ so it is off wherever the invoices app is off. Its whole declaration is its mani
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from core.plugin_api import App, MenuItem, Widget, hookimpl
+from core.plugin_api import lazy_gettext as _l
 from plugins.invoices import public as invoices
 
 from .forms import SettingsForm

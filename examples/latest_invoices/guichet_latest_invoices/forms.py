@@ -3,10 +3,11 @@ shows this form to the organisation's admins and saves what they choose)."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField
 from wtforms.validators import InputRequired, NumberRange
+
+from core.plugin_api import lazy_gettext as _l
 
 MAX_COUNT = 20
 

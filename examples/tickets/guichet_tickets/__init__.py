@@ -10,7 +10,6 @@ tutorial walks through them.
 from __future__ import annotations
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_
 
 from core.plugin_api import (
@@ -25,6 +24,7 @@ from core.plugin_api import (
     hookimpl,
     scoped,
 )
+from core.plugin_api import lazy_gettext as _l
 
 from .desk import desk
 from .forms import SettingsForm

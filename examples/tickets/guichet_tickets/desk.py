@@ -5,7 +5,6 @@ operators (everyone else gets 404) and links it through ``guichet_operator_pages
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -20,6 +19,7 @@ from core.plugin_api import (
     render,
     utcnow,
 )
+from core.plugin_api import gettext as _
 
 from .forms import ReplyForm
 from .mail import notify_reply

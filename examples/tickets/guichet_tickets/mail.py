@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from flask import render_template
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import update
 
 from core.plugin_api import Organisation, db, external_url, send_email, task, utcnow
+from core.plugin_api import gettext as _
 
 from .models import Ticket, TicketMessage
 

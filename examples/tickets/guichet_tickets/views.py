@@ -9,8 +9,6 @@ and sends anonymous visitors to the login page: these views only deal with reque
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, func
 from sqlalchemy.orm import selectinload
@@ -28,6 +26,8 @@ from core.plugin_api import (
     scoped,
     utcnow,
 )
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
 
 from .forms import ReplyForm, TicketForm
 from .models import Ticket, TicketMessage
