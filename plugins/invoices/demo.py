@@ -127,15 +127,16 @@ def generated_invoices(today: date, count: int, seed: int = 2501) -> list[dict]:
                 }
             )
         total_ttc = total_ht + (total_ht + 2) // 5  # 20 % of VAT, rounded half up
+        paid = issued < today - timedelta(days=60) or rng.random() < 0.5
+        paid_on = min(today, issued + timedelta(days=rng.randint(3, 45)))  # before or after due
         invoices.append(
             {
                 "number": f"7{n:07d}",
                 "type": "invoice",
                 "date": issued.isoformat(),
                 "due_date": (issued + timedelta(days=30)).isoformat(),
-                "status": "paid"
-                if issued < today - timedelta(days=60) or rng.random() < 0.5
-                else "to_pay",
+                "status": "paid" if paid else "to_pay",
+                **({"paid_on": paid_on.isoformat()} if paid else {}),
                 "total_ht": f"{total_ht / 100:.2f}",
                 "total_ttc": f"{total_ttc / 100:.2f}",
                 "client_code": rng.choice(["00002501", "04008041"]),

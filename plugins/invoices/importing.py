@@ -7,6 +7,7 @@ invoice number: the same data sent twice changes nothing and emits no event.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
@@ -97,6 +98,8 @@ def _read(item: InvoiceItem, accounts: dict[str, Account]) -> dict[str, Any]:
             for n, r in enumerate(item.ranges, start=1)
         ],
     }
+    if item.paid_on:  # absent, not None: a payload without it keeps its fingerprint
+        values["paid_on"] = item.paid_on
     values["source_hash"] = fingerprint(values)
     values["pdf"] = item.pdf.data if item.pdf else None
     return values
@@ -108,7 +111,8 @@ def _write(new: list[dict], changed: list[dict], existing: dict[str, Stored]) ->
     ids: dict[str, int] = {}
     if new:
         # no ORM bookkeeping for bulk rows
-        ids.update(insert_rows(Invoice.__table__, [_invoice_columns(v) for v in new], "number"))
+        rows = [{"paid_on": None, **_invoice_columns(v)} for v in new]  # one shape for all
+        ids.update(insert_rows(Invoice.__table__, rows, "number"))
     if changed:
         now = utcnow()
         ids.update({v["number"]: existing[v["number"]].id for v in changed})
@@ -120,11 +124,31 @@ def _write(new: list[dict], changed: list[dict], existing: dict[str, Stored]) ->
         for model in (InvoiceLine, InvoiceRange):
             db.session.execute(delete(model).where(model.invoice_id.in_(replaced)))
     written = new + changed
+    _date_payments([ids[v["number"]] for v in written])
     for model, key in ((InvoiceLine, "lines"), (InvoiceRange, "ranges")):
         children = [{"invoice_id": ids[v["number"]], **child} for v in written for child in v[key]]
         if children:
             insert_rows(model.__table__, children)
     return ids
+
+
+def _date_payments(ids: list[int]) -> None:
+    """Keep ``paid_on`` true to ``status`` on the invoices written: a paid invoice whose
+    data gave no day keeps the one it had, or takes today's (the day the import first
+    said it was paid); an invoice to pay has none."""
+    if not ids:
+        return
+    written = Invoice.id.in_(ids)
+    db.session.execute(
+        update(Invoice)
+        .where(written, Invoice.status == "paid", Invoice.paid_on.is_(None))
+        .values(paid_on=date.today())
+    )
+    db.session.execute(
+        update(Invoice)
+        .where(written, Invoice.status != "paid", Invoice.paid_on.is_not(None))
+        .values(paid_on=None)
+    )
 
 
 def _credit_targets(written: list[dict], existing: dict[str, Stored]) -> set[str]:
@@ -254,6 +278,7 @@ INVOICE_COLUMNS = (
     "date",
     "due_date",
     "status",
+    "paid_on",
     "currency",
     "total_ht",
     "total_ttc",

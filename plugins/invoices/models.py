@@ -54,6 +54,13 @@ class Invoice(AccountScopedMixin, db.Model):
             *("organisation_id", "status", "due_on", "issued_on", "total_ttc", "credited"),
         ),
         Index("ix_invoices_org_status_ttc", "organisation_id", "status", "total_ttc"),
+        # the payments of a statement of account, read from the index alone
+        Index(
+            "ix_invoices_org_paid",
+            *("organisation_id", "paid_on", "currency", "total_ttc", "credited", "account_id"),
+            sqlite_where=text("paid_on IS NOT NULL"),
+            postgresql_where=text("paid_on IS NOT NULL"),
+        ),
         # the credit notes that name an invoice (most rows name none)
         Index(
             "ix_invoices_cancels",
@@ -78,6 +85,9 @@ class Invoice(AccountScopedMixin, db.Model):
     issued_on: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="to_pay")
+    # The day a paid invoice was paid (by the import's ``paid_on``, the day the import
+    # first said "paid", or the day of the portal's payment); none while to pay.
+    paid_on: Mapped[date | None] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     total_ht: Mapped[int] = mapped_column(BigInteger)
     total_ttc: Mapped[int] = mapped_column(BigInteger)

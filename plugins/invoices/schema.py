@@ -111,6 +111,11 @@ class InvoiceItem(ImportItem):
     date: parsed_field(parse_date, DATE)
     due_date: parsed_field(parse_date, DATE, required=False) = None
     status: choice_field("to_pay", "paid", default="to_pay") = "to_pay"
+    paid_on: parsed_field(
+        parse_date,
+        {**DATE, "description": "on a paid invoice: the day it was paid (else the import's)"},
+        required=False,
+    ) = None
     currency: currency_field() = "EUR"
     total_ht: parsed_field(parse_amount, AMOUNT)
     total_ttc: parsed_field(parse_amount, AMOUNT)
@@ -151,6 +156,10 @@ class InvoiceItem(ImportItem):
             faults.append(("cancels", "only a credit note cancels an invoice"))
         elif self.cancels and self.cancels == self.number:
             faults.append(("cancels", "a credit note cannot cancel itself"))
+        if self.paid_on and (self.status != "paid" or self.type != "invoice"):
+            faults.append(("paid_on", "only a paid invoice has a day it was paid"))
+        elif self.paid_on and self.paid_on < self.date:
+            faults.append(("paid_on", "an invoice is paid on or after its date"))
         accounts = (info.context or {}).get("accounts", {})
         sub, account = accounts.get(self.sub_account), accounts.get(self.client_code)
         if self.sub_account and (sub is None or sub.organisation_id != account.organisation_id):

@@ -3,6 +3,8 @@ paid, the invoices still to pay become paid; charged back, they are to pay again
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import bindparam, select, update
 
 from core.plugin_api import PaymentChange, PurposeOutcome, db, utcnow
@@ -13,7 +15,7 @@ from .models import Invoice
 _PAY = (
     update(Invoice)
     .where(Invoice.id.in_(bindparam("ids", expanding=True)), Invoice.status == "to_pay")
-    .values(status="paid", updated_at=bindparam("now"))
+    .values(status="paid", paid_on=bindparam("today"), updated_at=bindparam("now"))
     .returning(Invoice.id)
 )
 
@@ -28,7 +30,8 @@ def paid(change: PaymentChange) -> PurposeOutcome:
     payment = change.payment
     ids = [invoice_id for invoice_id, _amount in payment.targets]
     before = totals.snapshot(ids)
-    done = db.session.scalars(_PAY, {"ids": ids, "now": utcnow()}).all()
+    now = utcnow()
+    done = db.session.scalars(_PAY, {"ids": ids, "now": now, "today": date.today()}).all()
     totals.apply(before, totals.snapshot(ids))
     problem = ""
     if len(done) != len(ids):
@@ -50,7 +53,9 @@ def charged_back(change: PaymentChange) -> PurposeOutcome:
     ids = [invoice_id for invoice_id, _amount in payment.targets]
     before = totals.snapshot(ids)
     db.session.execute(
-        update(Invoice).where(Invoice.id.in_(ids)).values(status="to_pay", updated_at=utcnow())
+        update(Invoice)
+        .where(Invoice.id.in_(ids))
+        .values(status="to_pay", paid_on=None, updated_at=utcnow())
     )
     totals.apply(before, totals.snapshot(ids))
     return PurposeOutcome(events=_updated(payment.organisation_id, ids))

@@ -1,0 +1,222 @@
+"""The statement of account: on screen (the period's movements a page at a time, with
+the running balance), as CSV and as PDF, and the dashboard widget "À payer"."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import Blueprint, abort, current_app, render_template, request, send_file
+
+from core.plugin_api import (
+    FONTS_FOLDER,
+    csv_response,
+    csv_text,
+    current_scope,
+    db,
+    render,
+    render_pdf,
+    requested_dialect,
+    stream_rows,
+)
+from core.plugin_api import gettext as _
+from core.plugin_api import lazy_gettext as _l
+
+from . import reckoning
+from .reckoning import Statement
+
+bp = Blueprint("statement", __name__, template_folder="templates")
+PAGE_SIZE = 50
+KIND_LABELS = {"invoice": _l("Invoice"), "credit_note": _l("Credit note"), "payment": _l("Payment")}
+BUCKET_LABELS = {
+    "not_due": _l("Not due yet"),
+    "1_30": _l("1 to 30 days late"),
+    "31_60": _l("31 to 60 days late"),
+    "61_90": _l("61 to 90 days late"),
+    "over_90": _l("More than 90 days late"),
+}
+CSV_COLUMNS = (
+    ("date", _l("Date")),
+    ("kind", _l("Kind")),
+    ("number", _l("Number")),
+    ("due_date", _l("Due date")),
+    ("debit", _l("Debit")),
+    ("credit", _l("Credit")),
+    ("balance", _l("Balance")),
+)
+
+
+@dataclass
+class Period:
+    """The statement's period and currency as the request asks them, with what was
+    wrong in it (the default stands in for a value that is)."""
+
+    start: date
+    end: date
+    currency: str
+    currencies: list[str]
+    messages: list[str] = field(default_factory=list)
+
+    def args(self, **changes) -> dict[str, str]:
+        args = {"from": self.start.isoformat(), "to": self.end.isoformat()}
+        if len(self.currencies) > 1:
+            args["currency"] = self.currency
+        return {**args, **{k: str(v) for k, v in changes.items()}}
+
+
+def default_start(today: date) -> date:
+    """The first day of the month two months back: a quarter, this month included."""
+    month = today.month - 2
+    return date(today.year - (month < 1), (month - 1) % 12 + 1, 1)
+
+
+def read_period(args) -> Period:
+    scope = current_scope()
+    today = date.today()
+    found = reckoning.currencies(scope)
+    period = Period(default_start(today), today, found[0], found)
+    for name, attribute in (("from", "start"), ("to", "end")):
+        text = args.get(name, "")
+        if text:
+            try:
+                setattr(period, attribute, date.fromisoformat(text))
+            except ValueError:
+                period.messages.append(
+                    _("%(value)s is not a date (YYYY-MM-DD); it was ignored.", value=text)
+                )
+    if period.start > period.end:
+        period.messages.append(_("The period ended before it started; the dates were swapped."))
+        period.start, period.end = period.end, period.start
+    currency = args.get("currency", "")
+    if currency in found:
+        period.currency = currency
+    elif currency:
+        period.messages.append(_("No invoice is in %(currency)s.", currency=currency[:3]))
+    return period
+
+
+def _statement(period: Period) -> Statement:
+    return reckoning.statement(current_scope(), period.currency, period.start, period.end)
+
+
+def _page() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+@bp.get("/")
+def index():
+    """The statement of the period: balances, totals, ageing, and a page of movements
+    with the balance after each."""
+    period = read_period(request.args)
+    result = _statement(period)
+    pages = max(1, -(-result.count // PAGE_SIZE))
+    page = min(_page(), pages)
+    moves = reckoning.movements(current_scope(), period.currency, period.start, period.end)
+    offset = (page - 1) * PAGE_SIZE
+    rows = db.session.execute(reckoning.in_order(moves).limit(PAGE_SIZE).offset(offset)).all()
+    balance = result.opening + reckoning.running_before(moves, offset)
+    lines = []
+    for row in rows:
+        balance += row.amount
+        lines.append((row, balance))
+    return render(
+        "statement/index.html",
+        "results",
+        period=period,
+        statement=result,
+        lines=lines,
+        page=page,
+        pages=pages,
+        kinds=KIND_LABELS,
+        buckets=BUCKET_LABELS,
+        pdf_cap=current_app.config["STATEMENT_PDF_LINES"],
+    )
+
+
+def _each_line(period: Period, result: Statement):
+    """(day, kind, number, due date, amount, balance after) of every movement, in order."""
+    moves = reckoning.movements(current_scope(), period.currency, period.start, period.end)
+    balance = result.opening
+    for row in stream_rows(reckoning.in_order(moves)):
+        balance += row.amount
+        yield row, balance
+
+
+@bp.get("/export.csv")
+def export_csv():
+    """The statement as CSV: the opening balance, every movement, the closing balance."""
+    dialect = requested_dialect()
+    period = read_period(request.args)
+    result = _statement(period)
+    kinds = {kind: dialect.label(kind, KIND_LABELS) for kind in KIND_LABELS}
+
+    def amounts(amount: int) -> list[str]:
+        debit, credit = (amount, 0) if amount >= 0 else (0, -amount)
+        return [dialect.amount(debit) if debit else "", dialect.amount(credit) if credit else ""]
+
+    def rows():
+        opening = _("Opening balance") if dialect.for_people else "opening"
+        yield [dialect.day(period.start), opening, "", "", "", "", dialect.amount(result.opening)]
+        for row, balance in _each_line(period, result):
+            yield [
+                dialect.day(row.day),
+                kinds[row.kind],
+                row.number,
+                dialect.day(row.due_on),
+                *amounts(row.amount),
+                dialect.amount(balance),
+            ]
+        closing = _("Closing balance") if dialect.for_people else "closing"
+        yield [dialect.day(period.end), closing, "", "", "", "", dialect.amount(result.closing)]
+
+    body = csv_text(dialect.header(CSV_COLUMNS), rows(), dialect, text_columns=(2,))
+    return csv_response(body, f"releve-{period.start.isoformat()}-{period.end.isoformat()}")
+
+
+@bp.get("/releve.pdf")
+def pdf():
+    """The statement as PDF, up to ``STATEMENT_PDF_LINES`` movements (a longer one is
+    refused with the number: narrow the period or take the CSV)."""
+    period = read_period(request.args)
+    result = _statement(period)
+    cap = current_app.config["STATEMENT_PDF_LINES"]
+    if result.count > cap:
+        abort(
+            422,
+            _(
+                "This period has %(count)s movements; a PDF holds %(cap)s at most. Choose a"
+                " shorter period, or download the CSV.",
+                count=result.count,
+                cap=cap,
+            ),
+        )
+    html = render_template(
+        "statement/pdf.html",
+        period=period,
+        statement=result,
+        lines=list(_each_line(period, result)),
+        kinds=KIND_LABELS,
+        buckets=BUCKET_LABELS,
+        issuer=current_app.config["ISSUER"],
+        fonts=FONTS_FOLDER,
+        today=date.today(),
+    ).replace("\u202f", "\xa0")  # French thousands: the font has no narrow space
+    buffer = io.BytesIO()
+    errors = render_pdf(html, buffer)
+    if errors:
+        raise RuntimeError(f"xhtml2pdf reported {errors} error(s) for a statement")
+    buffer.seek(0)
+    name = f"releve-{period.start.isoformat()}-{period.end.isoformat()}.pdf"
+    return send_file(buffer, mimetype="application/pdf", as_attachment=True, download_name=name)
+
+
+@bp.get("/widget")
+def widget():
+    """Dashboard widget "À payer": what is due, and of it what is overdue, per currency."""
+    return render_template(
+        "statement/widget.html", to_pay=reckoning.to_pay(current_scope(), date.today())
+    )

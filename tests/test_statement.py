@@ -1,0 +1,212 @@
+"""The statement of account app: balances, ageing, movements with their running
+balance on screen, in CSV and in PDF; the "À payer" widget; the day an invoice was paid
+kept by the import and by payments; bad periods named."""
+
+import io
+import re
+from datetime import date, timedelta
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from core.extensions import db
+from plugins.invoices.importing import ImportRejected, import_invoices
+from plugins.invoices.models import Invoice
+from tests.conftest import invoice_item as invoice
+from tests.conftest import make_org, make_user
+
+TODAY = date.today()
+
+
+def day(days_ago: int) -> str:
+    return (TODAY - timedelta(days=days_ago)).isoformat()
+
+
+def normalise(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+@pytest.fixture
+def history(org):
+    """Before the period: A (1,200.00, paid) and E (500.00, over 90 days late); in it:
+    B (600.00, 20 days late), the credit note C (-100.00) against B, D (300.00, not due)."""
+    import_invoices(
+        [
+            invoice(
+                "A1",
+                date=day(100),
+                due_date=day(70),
+                total_ht="1000.00",
+                total_ttc="1200.00",
+                status="paid",
+                paid_on=day(80),
+            ),
+            invoice("E5", date=day(200), due_date=day(170), total_ht="500.00", total_ttc="500.00"),
+            invoice("B2", date=day(50), due_date=day(20), total_ht="500.00", total_ttc="600.00"),
+            invoice(
+                "C3",
+                type="credit_note",
+                cancels="B2",
+                date=day(40),
+                due_date=None,
+                total_ht="-100.00",
+                total_ttc="-100.00",
+            ),
+            invoice("D4", date=day(10), due_date=day(-20), total_ht="250.00", total_ttc="300.00"),
+        ]
+    )
+
+
+def period(start: int = 60, end: int = 0) -> str:
+    return f"from={day(start)}&to={day(end)}"
+
+
+def test_the_statement_adds_up_and_ages_what_is_open(logged_in, history):
+    page = normalise(logged_in.get(f"/releve/?{period()}").get_data(as_text=True))
+    balances = page.split("Solde d’ouverture", 1)[1]
+    for amount in ("500,00 €", "900,00 €", "-100,00 €", "0,00 €", "1 300,00 €"):
+        assert amount in balances
+    assert "3 mouvements" in page
+    # B2 owes 500.00 (600 less its credit note), 20 days late; D4 is not due; E5 is
+    # over 90 days late: the open total is the closing balance
+    ageing = page.split("Ouvert au", 1)[1].split("</article>", 1)[0]
+    assert re.findall(r"-?\d[\d ]*,\d\d €", ageing) == [
+        "300,00 €",
+        "500,00 €",
+        "0,00 €",
+        "0,00 €",
+        "500,00 €",
+        "1 300,00 €",
+    ]
+    assert ageing.count("overdue") == 2
+    rows = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr")[1:]
+    assert [r.count("B2") + r.count("C3") * 10 + r.count("D4") * 100 for r in rows] == [
+        0,
+        1,
+        10,
+        100,
+        0,
+    ]
+    assert [r.rsplit('class="num">', 1)[1].split("<")[0] for r in rows] == [
+        "500,00 €",
+        "1 100,00 €",
+        "1 000,00 €",
+        "1 300,00 €",
+        "1 300,00 €",
+    ]
+
+
+def test_a_payment_is_a_movement_of_the_day_it_was_paid(logged_in, history):
+    page = normalise(logged_in.get(f"/releve/?{period(120, 61)}").get_data(as_text=True))
+    rows = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr")[1:]
+    # opening: E5 (500); A1 issued (1,200) then paid (1,200 in the credit column)
+    assert "Paiement" in rows[2] and "A1" in rows[2]
+    assert [r.rsplit('class="num">', 1)[1].split("<")[0] for r in rows] == [
+        "500,00 €",
+        "1 700,00 €",
+        "500,00 €",
+        "500,00 €",
+    ]
+
+
+def test_csv_and_pdf_say_what_the_screen_says(logged_in, history):
+    csv = logged_in.get(f"/releve/export.csv?{period()}").get_data(as_text=True)
+    lines = csv.lstrip("\ufeff").splitlines()
+    assert lines[0] == "Date;Type;Numéro;Date d’échéance;Débit;Crédit;Solde"
+    assert lines[1].startswith(f"{date.fromisoformat(day(60)):%d/%m/%Y};Solde d’ouverture")
+    assert lines[1].endswith(";500,00")
+    assert lines[3].split(";")[1:] == ["Avoir", "C3", "", "", "100,00", "1000,00"]
+    assert lines[-1].endswith("Solde de clôture;;;;;1300,00")
+    standard = logged_in.get(f"/releve/export.csv?dialect=std&{period()}").get_data(as_text=True)
+    assert standard.splitlines()[2].split(",")[1:] == [
+        "invoice",
+        "B2",
+        day(20),
+        "600.00",
+        "",
+        "1100.00",
+    ]
+    answer = logged_in.get(f"/releve/releve.pdf?{period()}")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    text = normalise("".join(p.extract_text() for p in PdfReader(io.BytesIO(answer.data)).pages))
+    for word in ("Relevé de compte", "B2", "C3", "D4", "1 300,00 €", "Plus de 90 jours"):
+        assert word in text
+
+
+def test_a_pdf_too_long_is_refused_by_name(app, logged_in, history):
+    app.config["STATEMENT_PDF_LINES"] = 2
+    try:
+        answer = logged_in.get(f"/releve/releve.pdf?{period()}")
+        page = logged_in.get(f"/releve/?{period()}").get_data(as_text=True)
+    finally:
+        app.config["STATEMENT_PDF_LINES"] = 2000
+    assert answer.status_code == 422
+    assert "3 mouvements" in answer.get_data(as_text=True)
+    assert "releve.pdf" not in page and "choisissez une période plus courte" in page
+
+
+def test_bad_periods_are_named_and_the_defaults_stand_in(logged_in, history):
+    page = logged_in.get("/releve/?from=2026-13-01&currency=XYZ").get_data(as_text=True)
+    assert "2026-13-01 n’est pas une date" in page
+    assert "Aucune facture n’est en XYZ" in page
+    swapped = logged_in.get(f"/releve/?from={day(0)}&to={day(60)}")
+    assert swapped.status_code == 200
+    text = swapped.get_data(as_text=True)
+    assert "les dates ont été inversées" in text and "3 mouvements" in text
+    assert logged_in.get("/releve/export.csv?dialect=xx").status_code == 400
+
+
+def test_the_statement_holds_only_the_scope(client, history):
+    other = make_org("Client 2", codes=("09000001",))
+    import_invoices([invoice("Z9", client_code="09000001", date=day(5))])
+    stranger = make_user("eve@client2.example.com", other, role="admin")
+    assert client.login(stranger.email).status_code == 302
+    page = client.get(f"/releve/?{period()}").get_data(as_text=True)
+    assert "Z9" in page and "B2" not in page and "D4" not in page
+    assert "B2" not in client.get(f"/releve/export.csv?{period()}").get_data(as_text=True)
+
+
+def test_a_page_of_the_statement_costs_the_same_queries_however_long(logged_in, org, count_queries):
+    import_invoices([invoice(f"N{n}", date=day(n % 50)) for n in range(120)])
+    logged_in.get("/releve/")  # warm the per-process caches
+    with count_queries() as few:
+        assert logged_in.get(f"/releve/?{period()}&page=2").status_code == 200
+    import_invoices([invoice(f"M{n}", date=day(n % 50)) for n in range(300)])
+    with count_queries() as many:
+        assert logged_in.get(f"/releve/?{period()}&page=5").status_code == 200
+    assert len(many) == len(few) <= 20
+
+
+def test_the_widget_says_what_is_due_and_overdue(logged_in, history):
+    widget = normalise(
+        logged_in.get("/releve/widget", headers={"HX-Request": "true"}).get_data(as_text=True)
+    )
+    # due: B2 500 + D4 300 + E5 500; overdue: B2 and E5
+    assert "1 300,00 €" in widget and "1 000,00 €" in widget
+
+
+def test_the_app_follows_the_invoices_app(logged_in, history, enable_app):
+    enable_app("invoices", False)
+    assert logged_in.get("/releve/").status_code == 404
+
+
+def test_the_import_keeps_the_day_an_invoice_was_paid(org):
+    import_invoices([invoice("P1", status="paid")])
+    assert db.session.scalar(select(Invoice.paid_on)) == TODAY  # the day it said so
+    import_invoices([invoice("P1", status="paid", paid_on=day(3))])
+    assert db.session.scalar(select(Invoice.paid_on)) == TODAY - timedelta(days=3)
+    import_invoices([invoice("P1", status="paid", subscriber="CLIENT 1 bis")])
+    db.session.expire_all()
+    assert db.session.scalar(select(Invoice.paid_on)) == TODAY - timedelta(days=3)  # kept
+    import_invoices([invoice("P1", status="to_pay")])
+    db.session.expire_all()
+    assert db.session.scalar(select(Invoice.paid_on)) is None
+    for bad, reason in (
+        ({"paid_on": day(1)}, "only a paid invoice"),
+        ({"status": "paid", "paid_on": day(30)}, "on or after its date"),
+        ({"status": "paid", "paid_on": "yesterday"}, "paid_on"),
+    ):
+        with pytest.raises(ImportRejected, match=reason):
+            import_invoices([invoice("P2", **bad)])
+    assert db.session.scalar(select(Invoice.id).where(Invoice.number == "P2")) is None
