@@ -92,13 +92,15 @@ def test_invoices_issued_before_e_invoicing_or_without_a_platform_are_not_sent(
     app, platform, imports, run_jobs, monkeypatch
 ):
     imports(new_invoice("72000002", date="2026-08-31"))
-    run_jobs()
-    assert transmission("72000002") is None
+    before = run_jobs()  # the PDF made ahead, the e-invoice check: no transmission queued
+    imports(new_invoice("72000004", date="2026-09-01"))
+    assert run_jobs() == before + 1  # the same, and its transmission
+    assert transmission("72000002") is None and transmission("72000004").state == "sent"
     monkeypatch.setitem(app.config, "EINVOICING_PLATFORM", "")
     assert einvoicing_platform() is None
     imports(new_invoice("72000003"))
     run_jobs()
-    assert transmission("72000003") is None and platform.deposits == {}
+    assert transmission("72000003") is None and list(platform.deposits) == ["PA-000001"]
 
 
 def test_a_platform_down_is_tried_again_and_then_receives_the_invoice_once(
