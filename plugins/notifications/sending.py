@@ -43,6 +43,7 @@ from core.plugin_api import (
 )
 from core.plugin_api import gettext as _
 from plugins.invoices.public import Invoice
+from plugins.payments import public as payments
 
 from .models import FLAG_AFTER_FAILURES, Delivery, Subscription
 
@@ -320,6 +321,7 @@ def message_for(delivery: Delivery, invoices: list[Invoice]) -> EmailMessage:
             "notifications/email.txt",
             invoices=invoices,
             links={i.id: external_url("invoices.detail", invoice_id=i.id) for i in invoices},
+            pay_links={i.id: payments.payment_link(i) for i in invoices},
         )
         message = EmailMessage(subject, body, to=[delivery.email])
         if delivery.attachments:

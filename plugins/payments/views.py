@@ -26,7 +26,7 @@ from core.plugin_api import gettext as _
 from core.plugin_api import lazy_gettext as _l
 from plugins.invoices import public as invoices
 
-from . import flow
+from . import flow, links
 from .models import Payment
 
 bp = Blueprint("payments", __name__, template_folder="templates")
@@ -120,6 +120,20 @@ def _invoices_of(payment: Payment) -> list[invoices.Invoice]:
         .where(invoices.Invoice.id.in_(ids))
         .order_by(invoices.Invoice.number)
     ).all()
+
+
+@bp.get("/lien/<token>")
+def link(token: str):
+    """Where an invoice's payment link leads (after login): the payment of that
+    invoice, or, once it is paid, the invoice itself with a word that it is."""
+    invoice_id = links.read_link(token)
+    if invoice_id is None or not app_usable(invoices.APP_KEY):
+        abort(404)
+    invoice = get_scoped_or_404(invoices.Invoice, invoice_id)
+    if not payable(invoice):
+        flash(_("Invoice %(number)s has nothing left to pay.", number=invoice.number), "info")
+        return redirect(url_for("invoices.detail", invoice_id=invoice.id))
+    return redirect(url_for("payments.pay", id=invoice.id))
 
 
 @bp.route("/factures", methods=["GET", "POST"])
