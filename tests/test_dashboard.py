@@ -66,14 +66,14 @@ def switch(client, url, enabled):
 def test_a_new_member_starts_with_a_sensible_default_dashboard(dash_app, org):
     assert org.dashboard_defaults is None
     newcomer = member_of(dash_app, org, "new@client1.example.com")
-    # by name: Courrier postal, Many, Mon compte, Notes, Paiements en ligne (then Relevé
-    # de compte, Vos consommations ...); the first widget of each app that has one
+    # by name: Courrier postal, Many, Mon compte, Notes, Paiements en ligne (then Vos
+    # consommations ...); the first widget of each app that has one
     assert favourite_keys(newcomer) == ["postal", "many", "account", "notes", "payments"]
     assert pins(newcomer) == [
         "postal.progress",
         "many.w00",
         "account.summary",
-        "statement.to_pay",
+        "consumption.glance",
     ]
 
 

@@ -17,6 +17,7 @@ from tests.conftest import invoice_item as invoice
 from tests.conftest import make_org, make_user
 
 TODAY = date.today()
+AMOUNT = r"-?\d[\d ]*,\d\d €"
 
 
 def day(days_ago: int) -> str:
@@ -67,11 +68,11 @@ def test_the_statement_adds_up_and_ages_what_is_open(logged_in, history):
     balances = page.split("Solde d’ouverture", 1)[1]
     for amount in ("500,00 €", "900,00 €", "-100,00 €", "0,00 €", "1 300,00 €"):
         assert amount in balances
-    assert "3 mouvements" in page
+    assert "3 résultats" in page
     # B2 owes 500.00 (600 less its credit note), 20 days late; D4 is not due; E5 is
     # over 90 days late: the open total is the closing balance
     ageing = page.split("Ouvert au", 1)[1].split("</article>", 1)[0]
-    assert re.findall(r"-?\d[\d ]*,\d\d €", ageing) == [
+    assert re.findall(AMOUNT, ageing) == [
         "300,00 €",
         "500,00 €",
         "0,00 €",
@@ -88,7 +89,7 @@ def test_the_statement_adds_up_and_ages_what_is_open(logged_in, history):
         100,
         0,
     ]
-    assert [r.rsplit('class="num">', 1)[1].split("<")[0] for r in rows] == [
+    assert [re.findall(AMOUNT, r)[-1] for r in rows] == [
         "500,00 €",
         "1 100,00 €",
         "1 000,00 €",
@@ -100,9 +101,13 @@ def test_the_statement_adds_up_and_ages_what_is_open(logged_in, history):
 def test_a_payment_is_a_movement_of_the_day_it_was_paid(logged_in, history):
     page = normalise(logged_in.get(f"/releve/?{period(120, 61)}").get_data(as_text=True))
     rows = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr")[1:]
-    # opening: E5 (500); A1 issued (1,200) then paid (1,200 in the credit column)
+    # opening: E5 (500); A1 issued (1,200) then paid (1,200 in the credit column);
+    # open on the last day: E5 alone (B2, D4 came later, A1 was paid)
+    ageing = page.split("Ouvert au", 1)[1].split("</article>", 1)[0]
+    assert re.findall(AMOUNT, ageing)[-2:] == ["500,00 €", "500,00 €"]
+    assert ageing.count("overdue") == 1
     assert "Paiement" in rows[2] and "A1" in rows[2]
-    assert [r.rsplit('class="num">', 1)[1].split("<")[0] for r in rows] == [
+    assert [re.findall(AMOUNT, r)[-1] for r in rows] == [
         "500,00 €",
         "1 700,00 €",
         "500,00 €",
@@ -153,7 +158,7 @@ def test_bad_periods_are_named_and_the_defaults_stand_in(logged_in, history):
     swapped = logged_in.get(f"/releve/?from={day(0)}&to={day(60)}")
     assert swapped.status_code == 200
     text = swapped.get_data(as_text=True)
-    assert "les dates ont été inversées" in text and "3 mouvements" in text
+    assert "les dates ont été inversées" in text and "3 résultats" in text
     assert logged_in.get("/releve/export.csv?dialect=xx").status_code == 400
 
 
@@ -167,15 +172,53 @@ def test_the_statement_holds_only_the_scope(client, history):
     assert "B2" not in client.get(f"/releve/export.csv?{period()}").get_data(as_text=True)
 
 
-def test_a_page_of_the_statement_costs_the_same_queries_however_long(logged_in, org, count_queries):
+def links(page: str) -> dict[str, str]:
+    """The statement's page links by rel (first, prev, next, last)."""
+    found = re.findall(r'<a href="(/releve/\?[^"]+)" rel="(\w+)"', page)
+    return {rel: href.replace("&amp;", "&") for href, rel in found}
+
+
+def balances(page: str) -> list[str]:
+    rows = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr")[1:]
+    return [re.findall(AMOUNT, normalise(r))[-1] for r in rows]
+
+
+def test_pages_go_on_from_where_the_last_one_stopped(logged_in, org):
+    """50 movements a page, each page after the key of the last one shown: the balance
+    runs on across pages, the end shows the closing balance, and back is back."""
+    import_invoices(
+        [
+            invoice(f"N{n:03d}", date=day(n % 40), total_ht="10.00", total_ttc="12.00")
+            for n in range(120)
+        ]
+    )
+    first = logged_in.get(f"/releve/?{period()}").get_data(as_text=True)
+    assert "Affichage de 1 à 50 sur 120 résultats" in first
+    assert set(links(first)) == {"next", "last"}
+    assert balances(first)[0] == "0,00 €" and balances(first)[-1] == "600,00 €"  # 50 × 12
+    second = logged_in.get(links(first)["next"]).get_data(as_text=True)
+    assert "Affichage de 51 à 100 sur 120 résultats" in second
+    assert balances(second)[0] == "612,00 €" and balances(second)[-1] == "1 200,00 €"
+    assert set(links(second)) == {"first", "prev", "next", "last"}
+    back = logged_in.get(links(second)["prev"]).get_data(as_text=True)
+    assert balances(back)[1:] == balances(first)[1:]  # without the opening balance's row
+    end = logged_in.get(links(second)["last"]).get_data(as_text=True)
+    assert "Affichage de 71 à 120 sur 120 résultats" in end
+    assert balances(end)[-2:] == ["1 440,00 €", "1 440,00 €"]  # the last line, the closing
+    assert set(links(end)) == {"first", "prev"}
+    lost = logged_in.get(f"/releve/?{period()}&after=2026-99-01.0.1").get_data(as_text=True)
+    assert "Cette page du relevé n’existe pas" in lost and "Affichage de 1 à 50" in lost
+
+
+def test_a_page_of_the_statement_costs_the_same_queries_however_deep(logged_in, org, count_queries):
     import_invoices([invoice(f"N{n}", date=day(n % 50)) for n in range(120)])
-    logged_in.get("/releve/")  # warm the per-process caches
+    second = links(logged_in.get(f"/releve/?{period()}").get_data(as_text=True))["next"]
     with count_queries() as few:
-        assert logged_in.get(f"/releve/?{period()}&page=2").status_code == 200
+        assert logged_in.get(second).status_code == 200
     import_invoices([invoice(f"M{n}", date=day(n % 50)) for n in range(300)])
     with count_queries() as many:
-        assert logged_in.get(f"/releve/?{period()}&page=5").status_code == 200
-    assert len(many) == len(few) <= 20
+        assert logged_in.get(f"/releve/?{period()}&last=1").status_code == 200
+    assert len(many) == len(few) <= 16
 
 
 def test_the_widget_says_what_is_due_and_overdue(logged_in, history):
@@ -210,3 +253,26 @@ def test_the_import_keeps_the_day_an_invoice_was_paid(org):
         with pytest.raises(ImportRejected, match=reason):
             import_invoices([invoice("P2", **bad)])
     assert db.session.scalar(select(Invoice.id).where(Invoice.number == "P2")) is None
+
+
+def test_credits_set_against_no_invoice_reconcile_the_balance(logged_in, history):
+    """The closing balance is what is open, less the credits that wait for an invoice."""
+    page = normalise(logged_in.get(f"/releve/?{period()}").get_data(as_text=True))
+    assert "Crédits non imputés" not in page  # every credit note of the history cancels one
+    import_invoices(
+        [
+            invoice(
+                "C9",
+                type="credit_note",
+                date=day(5),
+                due_date=None,
+                total_ht="-50.00",
+                total_ttc="-50.00",
+            )
+        ]
+    )
+    page = normalise(logged_in.get(f"/releve/?{period()}").get_data(as_text=True))
+    ageing = page.split("Ouvert au", 1)[1].split("</article>", 1)[0]
+    assert re.findall(AMOUNT, ageing)[-2:] == ["1 300,00 €", "-50,00 €"]
+    assert "Crédits non imputés à une facture" in ageing
+    assert "1 250,00 €" in page.split("Solde de clôture", 1)[1]

@@ -135,19 +135,16 @@ def _write(new: list[dict], changed: list[dict], existing: dict[str, Stored]) ->
 def _date_payments(ids: list[int]) -> None:
     """Keep ``paid_on`` true to ``status`` on the invoices written: a paid invoice whose
     data gave no day keeps the one it had, or takes today's (the day the import first
-    said it was paid); an invoice to pay has none."""
+    said it was paid); an invoice to pay, or a credit note, has none."""
     if not ids:
         return
     written = Invoice.id.in_(ids)
+    paid = (Invoice.status == "paid") & (Invoice.kind == "invoice")  # a credit note is not
     db.session.execute(
-        update(Invoice)
-        .where(written, Invoice.status == "paid", Invoice.paid_on.is_(None))
-        .values(paid_on=date.today())
+        update(Invoice).where(written, paid, Invoice.paid_on.is_(None)).values(paid_on=date.today())
     )
     db.session.execute(
-        update(Invoice)
-        .where(written, Invoice.status != "paid", Invoice.paid_on.is_not(None))
-        .values(paid_on=None)
+        update(Invoice).where(written, ~paid, Invoice.paid_on.is_not(None)).values(paid_on=None)
     )
 
 

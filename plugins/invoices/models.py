@@ -54,10 +54,12 @@ class Invoice(AccountScopedMixin, db.Model):
             *("organisation_id", "status", "due_on", "issued_on", "total_ttc", "credited"),
         ),
         Index("ix_invoices_org_status_ttc", "organisation_id", "status", "total_ttc"),
-        # the payments of a statement of account, read from the index alone
+        # the payments of a statement of account in order, and their sums, from the
+        # index alone
         Index(
             "ix_invoices_org_paid",
-            *("organisation_id", "paid_on", "currency", "total_ttc", "credited", "account_id"),
+            *("organisation_id", "paid_on", "id", "currency", "total_ttc", "credited"),
+            "account_id",
             sqlite_where=text("paid_on IS NOT NULL"),
             postgresql_where=text("paid_on IS NOT NULL"),
         ),

@@ -16,7 +16,7 @@ APP_KEY = "statement"
 
 APP = App(
     key=APP_KEY,
-    name=_l("Statement of account"),
+    name=_l("Your statement of account"),
     endpoint="statement.index",
     description=_l("What you owe, what you paid, and what is late, for any period."),
     icon="invoice",

@@ -14,11 +14,9 @@ from core.plugin_api import (
     csv_response,
     csv_text,
     current_scope,
-    db,
     render,
     render_pdf,
     requested_dialect,
-    stream_rows,
 )
 from core.plugin_api import gettext as _
 from core.plugin_api import lazy_gettext as _l
@@ -96,15 +94,59 @@ def read_period(args) -> Period:
     return period
 
 
-def _statement(period: Period) -> Statement:
-    return reckoning.statement(current_scope(), period.currency, period.start, period.end)
+def _streams(period: Period) -> reckoning.Streams:
+    return reckoning.Streams(current_scope(), period.currency, period.start, period.end)
 
 
-def _page() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
+def _statement(period: Period, streams: reckoning.Streams) -> Statement:
+    alone = period.currencies == [period.currency]
+    return reckoning.statement(streams, current_scope(), period.currency, alone)
+
+
+@dataclass
+class Page:
+    """The movements shown, where they stand in the statement, and the balance after
+    each: the page after ``after`` or before ``before`` (keys in the URL), the last
+    with ``last=1``, else the first."""
+
+    lines: list[tuple[reckoning.Movement, int]]
+    first: int  # the position of the first line, from 1
+    total: int
+    more: bool = False  # the count is exact (for the list_head macro)
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.lines) - 1
+
+    @property
+    def has_previous(self) -> bool:
+        return self.first > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.last < self.total
+
+
+def read_page(args, streams: reckoning.Streams, result: Statement, period: Period) -> Page:
+    after = reckoning.Key.parse(args.get("after", ""))
+    before = reckoning.Key.parse(args.get("before", ""))
+    if args.get("last"):
+        moves = streams.page(None, PAGE_SIZE, forward=False)
+    elif before is not None:
+        moves = streams.page(before, PAGE_SIZE, forward=False)
+    else:
+        if args.get("after") and after is None:
+            period.messages.append(
+                _("This page of the statement does not exist; here is its start.")
+            )
+        moves = streams.page(after, PAGE_SIZE)
+    count, balance = streams.before(moves[0].key) if moves else (0, 0)
+    balance += result.opening
+    lines = []
+    for move in moves:
+        balance += move.amount
+        lines.append((move, balance))
+    return Page(lines, count + 1, result.count)
 
 
 @bp.get("/")
@@ -112,38 +154,27 @@ def index():
     """The statement of the period: balances, totals, ageing, and a page of movements
     with the balance after each."""
     period = read_period(request.args)
-    result = _statement(period)
-    pages = max(1, -(-result.count // PAGE_SIZE))
-    page = min(_page(), pages)
-    moves = reckoning.movements(current_scope(), period.currency, period.start, period.end)
-    offset = (page - 1) * PAGE_SIZE
-    rows = db.session.execute(reckoning.in_order(moves).limit(PAGE_SIZE).offset(offset)).all()
-    balance = result.opening + reckoning.running_before(moves, offset)
-    lines = []
-    for row in rows:
-        balance += row.amount
-        lines.append((row, balance))
+    streams = _streams(period)
+    result = _statement(period, streams)
+    page = read_page(request.args, streams, result, period)
     return render(
         "statement/index.html",
         "results",
         period=period,
         statement=result,
-        lines=lines,
         page=page,
-        pages=pages,
         kinds=KIND_LABELS,
         buckets=BUCKET_LABELS,
         pdf_cap=current_app.config["STATEMENT_PDF_LINES"],
     )
 
 
-def _each_line(period: Period, result: Statement):
-    """(day, kind, number, due date, amount, balance after) of every movement, in order."""
-    moves = reckoning.movements(current_scope(), period.currency, period.start, period.end)
+def _each_line(result: Statement, streams: reckoning.Streams):
+    """Every movement in order, with the balance after it."""
     balance = result.opening
-    for row in stream_rows(reckoning.in_order(moves)):
-        balance += row.amount
-        yield row, balance
+    for move in streams.every():
+        balance += move.amount
+        yield move, balance
 
 
 @bp.get("/export.csv")
@@ -151,7 +182,8 @@ def export_csv():
     """The statement as CSV: the opening balance, every movement, the closing balance."""
     dialect = requested_dialect()
     period = read_period(request.args)
-    result = _statement(period)
+    streams = _streams(period)
+    result = _statement(period, streams)
     kinds = {kind: dialect.label(kind, KIND_LABELS) for kind in KIND_LABELS}
 
     def amounts(amount: int) -> list[str]:
@@ -161,7 +193,7 @@ def export_csv():
     def rows():
         opening = _("Opening balance") if dialect.for_people else "opening"
         yield [dialect.day(period.start), opening, "", "", "", "", dialect.amount(result.opening)]
-        for row, balance in _each_line(period, result):
+        for row, balance in _each_line(result, streams):
             yield [
                 dialect.day(row.day),
                 kinds[row.kind],
@@ -182,7 +214,8 @@ def pdf():
     """The statement as PDF, up to ``STATEMENT_PDF_LINES`` movements (a longer one is
     refused with the number: narrow the period or take the CSV)."""
     period = read_period(request.args)
-    result = _statement(period)
+    streams = _streams(period)
+    result = _statement(period, streams)
     cap = current_app.config["STATEMENT_PDF_LINES"]
     if result.count > cap:
         abort(
@@ -198,7 +231,7 @@ def pdf():
         "statement/pdf.html",
         period=period,
         statement=result,
-        lines=list(_each_line(period, result)),
+        lines=_each_line(result, streams),
         kinds=KIND_LABELS,
         buckets=BUCKET_LABELS,
         issuer=current_app.config["ISSUER"],

@@ -22,6 +22,7 @@ CUSTOMER_PAGES = [
     "/factures-electroniques/",
     "/factures/notifications/",
     "/factures/notifications/journal",
+    "/releve/",
     "/consommations/",
     "/porte-monnaie/",
     "/porte-monnaie/recharger",

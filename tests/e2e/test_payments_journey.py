@@ -6,6 +6,7 @@ invoice it cancels."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from playwright.sync_api import expect
 
@@ -86,3 +87,10 @@ def test_pay_invoices_with_a_credit_note_set_against_its_invoice(page, portal, c
     page.get_by_role("link", name=f"{prefix}1").click()
     expect(page.locator("dl.facts").first).to_contain_text("Payée")
     expect(page.get_by_role("link", name=f"{prefix}2")).to_be_visible()  # its credit note
+    # the statement of today ends with the two payments, after the demo's of the day
+    today = date.today().isoformat()
+    page.goto(f"/releve/?from={today}&to={today}&last=1")
+    for n in (1, 3):
+        row = page.locator("tbody tr", has=page.get_by_role("link", name=f"{prefix}{n}"))
+        expect(row.filter(has_text="Paiement")).to_have_count(1)
+    expect(page.locator("tbody tr").last).to_contain_text("Solde de clôture")

@@ -15,14 +15,14 @@ down_revision = "0011_invoices"
 branch_labels = None
 depends_on = None
 
-INDEXED = ("organisation_id", "paid_on", "currency", "total_ttc", "credited", "account_id")
+INDEXED = ("organisation_id", "paid_on", "id", "currency", "total_ttc", "credited", "account_id")
 
 
 def upgrade():
     with op.batch_alter_table("invoices") as batch_op:
         batch_op.add_column(sa.Column("paid_on", sa.Date(), nullable=True))
     day = "date(updated_at)" if op.get_bind().dialect.name == "sqlite" else "updated_at::date"
-    op.execute(f"UPDATE invoices SET paid_on = {day} WHERE status = 'paid'")
+    op.execute(f"UPDATE invoices SET paid_on = {day} WHERE status = 'paid' AND kind = 'invoice'")
     op.create_index(
         "ix_invoices_org_paid",
         "invoices",
