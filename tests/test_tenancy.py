@@ -181,6 +181,13 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
         set_app_enabled(other, "tickets", True)
         set_app_enabled(org, "tickets", True)
         db.session.commit()
+        # a payment link the portal signed, for the other organisation's invoice
+        from itsdangerous import URLSafeSerializer
+
+        from plugins.payments.links import SALT
+
+        signer = URLSafeSerializer(walk_app.config["SECRET_KEY"], salt=SALT)
+        foreign["token"] = signer.dumps(foreign["invoice_id"])
     client = walk_app.test_client()
     assert client.login(user.email).status_code == 302
     checked = routes_answer_404(
