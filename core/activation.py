@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
 
 from core import audit, stamps
 from core.appsystem import registry
@@ -65,6 +65,29 @@ def _read_enabled(organisation_id: int) -> frozenset[str]:
         for key, entry in registry(current_app).apps.items()
         if state.get(key, (0, entry.app.default_enabled))[1]
     )
+
+
+def organisations_using(key: str) -> list[int]:
+    """The organisations an app is enabled for, with every app it requires, in one
+    query: what a periodic task of the app goes through (10,000 organisations: one
+    statement, not one per organisation)."""
+    apps, defaults = registry(current_app).apps, app_defaults()
+    needed, todo = set(), [key]
+    while todo:
+        current = todo.pop()
+        require_app(current)
+        if current not in needed:
+            needed.add(current)
+            todo.extend(apps[current].app.requires)
+    query = select(Organisation.id).order_by(Organisation.id)
+    for each in sorted(needed):
+        chosen = (
+            select(AppActivation.enabled)
+            .where(AppActivation.organisation_id == Organisation.id, AppActivation.app_key == each)
+            .scalar_subquery()
+        )
+        query = query.where(func.coalesce(chosen, literal(defaults[each])))
+    return list(db.session.scalars(query))
 
 
 def usable_app_keys(organisation_id: int, admin: bool = True) -> frozenset[str]:

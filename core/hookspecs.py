@@ -236,6 +236,19 @@ def guichet_payment_purposes() -> list[PaymentPurpose]:
 
 
 @hookspec
+def guichet_collection_holds(invoice_ids: list[int]) -> dict[int, str]:
+    """Say which of these invoices (the invoices app's ids, of one organisation) must
+    not be chased for payment now, and why: a dispute open, a refusal. Returns
+    ``{invoice_id: reason}`` for those only; the reminders app skips them (and logs
+    the reason) and asks again on its next run, so a hold lifted lets the chase go on.
+    *Not per organisation*. Example (the e-invoicing app)::
+
+        disputed = latest_status_is(invoice_ids, ("207", "210"))
+        return {i: "disputed by the buyer" for i in disputed}
+    """
+
+
+@hookspec
 def guichet_einvoicing_platforms() -> list[type[EinvoicingPlatform]]:
     """Offer approved e-invoicing platforms: subclasses of
     :class:`core.platforms.EinvoicingPlatform` (transmit an e-invoice, report the

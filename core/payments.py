@@ -306,3 +306,17 @@ def serve_purpose(handler: str, change: PaymentChange) -> PurposeOutcome:
             merged.problem = "; ".join(p for p in (merged.problem, outcome.problem) if p)
             merged.receipt_id = outcome.receipt_id or merged.receipt_id
     return merged
+
+
+def collection_holds(invoice_ids: list[int]) -> dict[int, str]:
+    """The invoices among ``invoice_ids`` that an app says must not be chased for
+    payment now (``guichet_collection_holds``: a dispute open), each with why."""
+    from core.appsystem import registry
+
+    merged: dict[int, str] = {}
+    if invoice_ids:
+        for answer in registry(current_app).call(
+            "guichet_collection_holds", invoice_ids=invoice_ids
+        ):
+            merged.update(answer)
+    return merged

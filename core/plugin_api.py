@@ -25,7 +25,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``Account``, ``User``, ``Membership``, ``utcnow``, ``scoped``, ``get_scoped_or_404``,
   ``current_scope``, ``current_membership``, ``permitted_account_ids``, ``Scope``;
   ``app_usable`` and ``enabled_app_keys`` (another app's data is shown only where that
-  app may be used); ``audit_record``;
+  app may be used), ``organisations_using`` (where a periodic task has work);
+  ``audit_record``;
 - per-organisation settings: ``app_settings``, ``update_app_settings``,
   ``SettingError``, ``LinesField`` (a setting that is a list, in ``App.settings_form``);
   the installation's are declared by ``App.defaults``;
@@ -61,7 +62,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
 - money: ``ledger``, the organisations' prepaid wallets (``ledger.post``,
   ``ledger.balance``, ``ledger.InsufficientFunds``, ``ledger.WalletEntry``);
 - payments: what a payment is for, ``PaymentPurpose`` (with ``PaymentChange``,
-  ``PaymentFacts``, ``PurposeOutcome``, ``payment_purposes``, ``serve_purpose``);
+  ``PaymentFacts``, ``PurposeOutcome``, ``payment_purposes``, ``serve_purpose``), and
+  ``collection_holds`` (the invoices another app says not to chase now);
 - providers: ``PaymentProvider`` (with ``PaymentRequest``, ``RemotePayment``,
   ``Method``, ``Setting``, ``PaymentError``, ``payment_provider``,
   ``payment_providers``, ``payment_may_move``, ``PAYMENT_FINAL``) and
@@ -81,7 +83,13 @@ import the shared macros of ``macros.html`` (``field``, ``pager``, ``listing_sho
 """
 
 from core import ledger
-from core.activation import SettingError, app_settings, enabled_app_keys, update_app_settings
+from core.activation import (
+    SettingError,
+    app_settings,
+    enabled_app_keys,
+    organisations_using,
+    update_app_settings,
+)
 from core.appinfo import (
     Action,
     ApiImport,
@@ -207,6 +215,7 @@ from core.payments import (
     PurposeOutcome,
     RemotePayment,
     Setting,
+    collection_holds,
     payment_provider,
     payment_providers,
     payment_purposes,
@@ -342,6 +351,8 @@ __all__ = [
     "embed_fonts",
     "emit",
     "enabled_app_keys",
+    "organisations_using",
+    "collection_holds",
     "encode_pdf",
     "error_response",
     "external_url",

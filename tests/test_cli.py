@@ -100,6 +100,7 @@ def test_unknown_app_key_names_the_installed_ones(run):
             "notifications",
             "payments",
             "postal",
+            "reminders",
             "statement",
             "tickets",
             "wallet",

@@ -140,6 +140,12 @@ def guichet_actions(target):
 
 
 @hookimpl
+def guichet_collection_holds(invoice_ids):
+    """An invoice the buyer disputes or refused is not chased for payment."""
+    return lifecycle.holds(invoice_ids)
+
+
+@hookimpl
 def guichet_event(name, payload):
     """An invoice paid through the portal is "Encaissée"; an imported one is checked
     for what an e-invoice needs, by the worker."""

@@ -26,6 +26,7 @@ from core.plugin_api import (
     parsed_field,
     pgettext,
     read_batch,
+    rows_matching,
     scoped,
     text_field,
 )
@@ -81,6 +82,25 @@ def with_current_status(query: Select, code: str) -> Select:
         .where(LifecycleStatus.code == code, latest)
     )
     return query.where(Invoice.id.in_(current))
+
+
+HOLDING = {"207": "disputed by the buyer", "210": "refused by the buyer"}
+
+
+def holds(invoice_ids: list[int]) -> dict[int, str]:
+    """The invoices among these whose latest status is a dispute or a refusal, with
+    why (in English: it goes to the reminders' log), for ``guichet_collection_holds``."""
+    if not invoice_ids:
+        return {}
+    newer = aliased(LifecycleStatus)
+    latest = ~exists().where(
+        newer.invoice_id == LifecycleStatus.invoice_id, newer.id > LifecycleStatus.id
+    )
+    query = select(LifecycleStatus.invoice_id, LifecycleStatus.code).where(
+        LifecycleStatus.code.in_(HOLDING), latest
+    )
+    rows = rows_matching(query, LifecycleStatus.invoice_id, invoice_ids)
+    return {row.invoice_id: HOLDING[row.code] for row in rows}
 
 
 def refusal(codes: list[str], code: str) -> str | None:

@@ -39,6 +39,7 @@ OPERATOR_PAGES = [
     "/operator/plugins",
     "/operator/audit",
     "/operator/courriers/",
+    "/operator/relances/",
 ]
 
 
