@@ -125,6 +125,7 @@ def money(minor_units: int | None, currency: str = "EUR") -> str:
     """Format an amount held in minor units: ``money(5626725)`` → ``56 267,25 €`` in French."""
     if minor_units is None:
         return ""
+    minor_units = int(minor_units)  # a sum on PostgreSQL is a Decimal
     locale = locale_name()
     fast = _money_format(locale, currency)
     if fast is not None:

@@ -28,6 +28,13 @@ def test_quantities_and_unit_prices_keep_their_decimals(app):
         assert number(Decimal("20.00")) == "20"
 
 
+def test_an_amount_summed_by_postgresql_is_written_like_any(app):
+    from decimal import Decimal
+
+    with app.test_request_context(), force_locale("fr"):
+        assert normalise(money(Decimal(5626725))) == "56 267,25 €"
+
+
 def test_amounts_and_dates_in_english(app):
     with app.test_request_context(), force_locale("en"):
         assert money(5626725) == "€56,267.25"
