@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, make_transient_to_detached, mapped_column
 
+from core.events import emit
 from core.extensions import db
 from core.models import TenantMixin, utcnow
 
@@ -166,6 +167,17 @@ def post(
     entry = WalletEntry(id=entry_id, **values)  # as written, with no query to read it
     make_transient_to_detached(entry)
     db.session.add(entry)
+    # what apps watch (a balance falling below a threshold): they may note, not write,
+    # since the caller's transaction is still open
+    emit(
+        "wallet.posted",
+        {
+            "organisation_id": organisation_id,
+            "entry_id": entry_id,
+            "amount": amount,
+            "balance_after": after,
+        },
+    )
     return entry
 
 

@@ -133,3 +133,61 @@ def test_a_first_post_commits_nothing_of_the_callers_transaction(org):
     db.session.rollback()
     assert db.session.scalar(select(Account).where(Account.client_code == "PENDING1")) is None
     assert ledger.balance(org.id) == 0 and entries() == 0
+
+
+def post_in_its_own_context(app, organisation_id, kind, amount, key, fail=False):
+    """A posting as the postal app makes one: in its own request or task, whose end
+    queues what it noted; ``fail``: its transaction is rolled back."""
+    with app.app_context():
+        ledger.post(organisation_id, kind, amount, key)
+        if fail:
+            db.session.rollback()
+        else:
+            db.session.commit()
+
+
+def test_the_admins_are_told_once_each_time_the_balance_falls_below_their_threshold(
+    app, logged_in, org, run_jobs, smtp_server
+):
+    from tests.conftest import make_user
+
+    make_user("sam@client1.example.com", org)  # a member: not told
+    page = logged_in.get("/porte-monnaie/").get_data(as_text=True)
+    assert "/applications/wallet/reglages" in page  # the admin's way to the threshold
+    bad = logged_in.post("/applications/wallet/reglages", data={"low_balance": "-5"})
+    assert bad.status_code == 422
+    assert (
+        logged_in.post("/applications/wallet/reglages", data={"low_balance": "10"}).status_code
+        == 303
+    )
+    steps = [
+        ("topup", 5000),
+        ("postage", -3500),
+        ("postage", -1000),
+        ("postage", -100),
+        ("topup", 2000),
+        ("postage", -2000),
+    ]
+    for n, (kind, amount) in enumerate(steps):
+        post_in_its_own_context(app, org.id, kind, amount, f"low-{n}")
+    post_in_its_own_context(app, org.id, "postage", -300, "low-rolled-back", fail=True)
+    run_jobs()
+    # 50 → 15 → 5 (below 10: told) → 4 → 24 → 4 (below again: told); the rolled back one: not
+    assert [m["To"] for m in smtp_server.messages] == ["camille@client1.example.com"] * 2
+    body = smtp_server.messages[0].get_body(("plain",)).get_content().replace("\xa0", " ")
+    assert "5,00 €" in body and "10,00 €" in body and "/porte-monnaie/recharger" in body
+    assert (
+        smtp_server.messages[0]["Subject"]
+        .replace("\xa0", " ")
+        .startswith("Votre solde est passé sous")
+    )
+    from plugins.wallet.alerts import warn
+
+    entry = db.session.scalar(select(WalletEntry.id).where(WalletEntry.key == "low-2"))
+    assert warn.function(org.id, entry) == "sent before"  # run again: no second e-mail
+
+
+def test_no_alert_without_a_threshold(app, org, run_jobs, smtp_server):
+    post_in_its_own_context(app, org.id, "topup", 5000, "t-1")
+    post_in_its_own_context(app, org.id, "postage", -4990, "t-2")
+    assert run_jobs() == 0 and smtp_server.messages == []

@@ -8,7 +8,8 @@ from __future__ import annotations
 from core.plugin_api import App, MenuItem, PaymentPurpose, Widget, hookimpl
 from core.plugin_api import lazy_gettext as _l
 
-from . import cli, topups
+from . import alerts, cli, topups
+from .forms import WalletSettingsForm
 from .public import APP_KEY
 from .views import bp
 
@@ -25,6 +26,9 @@ APP = App(
     url_prefix="/porte-monnaie",
     widgets=(Widget("wallet.balance", title=_l("Your balance"), endpoint="wallet.widget"),),
     menu=(MenuItem(order=50),),
+    # the balance under which the admins are told by e-mail, in euros (0: never)
+    settings={"low_balance": 0},
+    settings_form=WalletSettingsForm,
     defaults={
         # a standard letter (one page, black and white): the balance shows green from there
         "WALLET_LETTER_PRICE": 145,
@@ -60,3 +64,10 @@ def guichet_payment_purposes():
 @hookimpl
 def guichet_cli(group):
     cli.add_commands(group)
+
+
+@hookimpl
+def guichet_event(name, payload):
+    """A debit that takes the balance below the organisation's threshold: an e-mail."""
+    if name == "wallet.posted":
+        alerts.note(payload)

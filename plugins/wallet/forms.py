@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField
+from wtforms import IntegerField, RadioField, StringField
+from wtforms.validators import InputRequired, NumberRange
 
 from core.plugin_api import gettext as _
 from core.plugin_api import lazy_gettext as _l
@@ -44,3 +45,13 @@ class TopUpForm(FlaskForm):
             )
             return None
         return cents
+
+
+class WalletSettingsForm(FlaskForm):
+    """The organisation's settings of the wallet, for its admins (``App.settings``)."""
+
+    low_balance = IntegerField(
+        _l("Tell the admins when the balance falls below (€)"),
+        validators=[InputRequired(), NumberRange(min=0, max=100_000)],
+        description=_l("One e-mail each time a payment takes it below; 0: never."),
+    )

@@ -14,6 +14,7 @@ from core.plugin_api import (
     PaymentError,
     csv_response,
     csv_text,
+    current_membership,
     current_scope,
     db,
     form_status,
@@ -27,11 +28,13 @@ from core.plugin_api import (
     requested_dialect,
     scoped,
     stream_rows,
+    when_context_ends,
 )
 from core.plugin_api import gettext as _
 from core.plugin_api import lazy_gettext as _l
 from plugins.payments import public as payments
 
+from . import alerts
 from .forms import TopUpForm
 
 WalletEntry, KINDS = ledger.WalletEntry, ledger.KINDS
@@ -50,6 +53,7 @@ CSV_COLUMNS = (
     ("reference", _l("Reference")),
 )
 bp = Blueprint("wallet", __name__, template_folder="templates")
+when_context_ends(bp, alerts.flush)
 
 
 @dataclass
@@ -148,6 +152,7 @@ def index():
         entries=entries,
         kinds=KINDS,
         kind_labels=KIND_LABELS,
+        is_admin=current_membership().is_admin,
         **_state(current_scope().organisation_id),
     )
 
