@@ -132,17 +132,15 @@ def test_a_worker_stopped_mid_run_loses_and_doubles_nothing(
     chase, run_jobs, smtp_server, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr(sending.send_reminder, "__call__", None, raising=False)
-    original = sending.send_reminder
+    original = sending.send_reminders
 
-    class Stopped:  # the run wrote its reminders, then its process died: no task queued
-        def __call__(self, reminder_id):
-            queued.append(reminder_id)
+    def stopped(reminder_ids):  # the run wrote its reminders, then its process died
+        queued.extend(reminder_ids)
 
-    monkeypatch.setattr(sending, "send_reminder", Stopped())
+    monkeypatch.setattr(sending, "send_reminders", stopped)
     sending.run(TODAY)
     assert len(queued) == 4 and run_jobs() == 0 and smtp_server.messages == []
-    monkeypatch.setattr(sending, "send_reminder", original)
+    monkeypatch.setattr(sending, "send_reminders", original)
     # one was being sent when the worker stopped: it may have gone, so it never goes again
     first = db.session.scalar(select(Reminder).where(Reminder.number == "A"))
     first.state = "sending"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -68,39 +69,56 @@ def steps_of(organisation_id: int) -> list[Step]:
         return []
 
 
+ORGANISATIONS_AT_ONCE = 500  # organisations of the same schedule read in one query
+
+
 def plan(today: date, organisation_ids: list[int] | None = None) -> list[Planned]:
     """What today's run reminds: per organisation and step, the invoices to pay whose
     due date is at least the step's days behind (or ahead) and not yet at the next
-    step's, with no reminder at this step, and not held by another app."""
-    found = []
+    step's, with no reminder at this step, and not held by another app. Organisations
+    that share a schedule (most keep the default) are read together, a few hundred a
+    query: 10,000 organisations, 3 steps, 60 queries rather than 30,000."""
+    by_schedule: dict[tuple[Step, ...], list[int]] = defaultdict(list)
     for organisation_id in organisation_ids or organisations_using(APP_KEY):
-        steps = steps_of(organisation_id)
-        for step, following in zip(steps, [*steps[1:], None], strict=True):
-            query = select(
-                Invoice.id, Invoice.number, Invoice.account_id, Invoice.due_on, DUE.label("due")
-            ).where(
-                Invoice.organisation_id == organisation_id,
-                Invoice.status == "to_pay",
-                Invoice.kind == "invoice",
-                DUE > 0,
-                Invoice.due_on <= today - timedelta(days=step.days),
-                ~exists().where(Reminder.invoice_id == Invoice.id, Reminder.days == step.days),
-            )
-            if following is not None:
-                query = query.where(Invoice.due_on > today - timedelta(days=following.days))
-            rows = db.session.execute(query.order_by(Invoice.id)).all()
-            if not rows:
-                continue
-            held = collection_holds([row.id for row in rows])
-            for row in rows:
-                if row.id in held:
-                    log.info(
-                        "reminder of %s at day %s skipped: %s", row.number, step.days, held[row.id]
-                    )
-            planned = [row for row in rows if row.id not in held]
-            if planned:
-                found.append(Planned(organisation_id, step, planned))
+        by_schedule[tuple(steps_of(organisation_id))].append(organisation_id)
+    found = []
+    for steps, organisations in by_schedule.items():
+        for first in range(0, len(organisations), ORGANISATIONS_AT_ONCE):
+            chunk = organisations[first : first + ORGANISATIONS_AT_ONCE]
+            for step, following in zip(steps, [*steps[1:], None], strict=True):
+                found += _at_step(today, chunk, step, following)
     return found
+
+
+def _at_step(today: date, organisations: list[int], step: Step, following: Step | None):
+    query = select(
+        Invoice.organisation_id,
+        Invoice.id,
+        Invoice.number,
+        Invoice.account_id,
+        Invoice.due_on,
+        DUE.label("due"),
+    ).where(
+        Invoice.organisation_id.in_(organisations),
+        Invoice.status == "to_pay",
+        Invoice.kind == "invoice",
+        DUE > 0,
+        Invoice.due_on <= today - timedelta(days=step.days),
+        ~exists().where(Reminder.invoice_id == Invoice.id, Reminder.days == step.days),
+    )
+    if following is not None:
+        query = query.where(Invoice.due_on > today - timedelta(days=following.days))
+    rows = db.session.execute(query.order_by(Invoice.organisation_id, Invoice.id)).all()
+    held = collection_holds([row.id for row in rows])
+    planned: dict[int, Planned] = {}
+    for row in rows:
+        if row.id in held:
+            log.info("reminder of %s at day %s skipped: %s", row.number, step.days, held[row.id])
+            continue
+        planned.setdefault(row.organisation_id, Planned(row.organisation_id, step)).invoices.append(
+            row
+        )
+    return list(planned.values())
 
 
 _CLAIM = {
@@ -142,8 +160,8 @@ def run(today: date | None = None, dry_run: bool = False) -> list[Planned]:
         # written again, nor returned
         ids = db.session.scalars(statement, rows).all()
         db.session.commit()  # written before any task may run
-        for reminder_id in ids:
-            send_reminder(reminder_id)
+        for first in range(0, len(ids), BATCH):
+            send_reminders(ids[first : first + BATCH])
     return found
 
 
@@ -181,8 +199,17 @@ _TAKE = (
 )
 
 
+BATCH = 50  # reminders per task: 245,000 reminders are 4,900 tasks to queue
+
+
 @task(retries=5)
-def send_reminder(reminder_id: int) -> str:
+def send_reminders(reminder_ids: list[int]) -> list[str]:
+    """Send these reminders, each once; a refused one stops the batch, and the retry
+    sends those still queued (the others were taken)."""
+    return [send_one(reminder_id) for reminder_id in reminder_ids]
+
+
+def send_one(reminder_id: int) -> str:
     """Send one reminder, once; returns what became of it."""
     if db.session.execute(_TAKE, {"ident": reminder_id, "now": utcnow()}).rowcount != 1:
         db.session.rollback()
@@ -251,6 +278,6 @@ def sweep() -> int:
         select(Reminder.id).where(Reminder.state == "queued", Reminder.updated_at < stale)
     ).all()
     db.session.commit()
-    for reminder_id in waiting:
-        send_reminder(reminder_id)
+    for first in range(0, len(waiting), BATCH):
+        send_reminders(waiting[first : first + BATCH])
     return len(waiting)
