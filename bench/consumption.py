@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import add_organisations, bench_app, measure, report
+from bench.common import add_organisations, analyze, bench_app, measure, report
 
 PRODUCTS = [(f"Famille {n % 4}", f"Produit {n:02d}", "plis") for n in range(30)]
 
@@ -90,9 +90,7 @@ def populate(orgs: int, total: int, big: int, big_accounts: int) -> None:
         {(org, add_months(this_month, -m)) for org in range(1, orgs + 1) for m in (0, 35)}
     )
     db.session.commit()
-    command = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(command))
+    analyze()
     totals = db.session.scalar(text("SELECT count(*) FROM consumption_monthly"))
     print(
         f"populated {total} records over {orgs} organisations ({big} in the largest, "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import add_organisations, bench_app, measure, ok, report
+from bench.common import add_organisations, analyze, bench_app, measure, ok, report
 
 
 def populate(orgs: int, total: int, big: int) -> None:
@@ -93,11 +93,7 @@ def populate(orgs: int, total: int, big: int) -> None:
         db.session.execute(insert(Invoice), batch)
     totals.rebuild()  # what is still to pay, as the imports keep it
     db.session.commit()
-    # VACUUM too on PostgreSQL: the visibility map lets count(*) use index-only scans,
-    # as it would on a database that has lived for a while (autovacuum)
-    command = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(command))
+    analyze()
     print(
         f"populated {total} invoices over {orgs} organisations ({big} in the largest) "
         f"in {time.perf_counter() - started:.0f} s"

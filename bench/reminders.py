@@ -14,9 +14,9 @@ import tempfile
 import time
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
-from bench.common import add_organisations, bench_app
+from bench.common import add_organisations, analyze, bench_app
 from core.extensions import db
 
 
@@ -61,9 +61,7 @@ def populate(orgs: int, count: int) -> None:
         db.session.execute(insert(Invoice), batch)
     totals.rebuild()
     db.session.commit()
-    command = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(command))
+    analyze()
     spent = time.perf_counter() - started
     print(f"populated {count:,} invoices over {orgs:,} organisations in {spent:.0f} s")
 

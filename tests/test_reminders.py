@@ -87,19 +87,24 @@ def test_each_step_reminds_each_invoice_once(chase, run_jobs, smtp_server):
     ]
 
 
-def test_nothing_for_an_invoice_paid_credited_or_disputed(chase, run_jobs, smtp_server):
-    b, c = (db.session.scalar(select(Invoice).where(Invoice.number == n)) for n in ("B", "C"))
+def buyer_says(bill: Invoice, code: str) -> None:
+    """A lifecycle status from the buyer: 207 disputed, 210 refused."""
     db.session.add(
         LifecycleStatus(
-            organisation_id=c.organisation_id,
-            invoice_id=c.id,
-            code="207",
+            organisation_id=bill.organisation_id,
+            invoice_id=bill.id,
+            code=code,
             on_date=TODAY,
             reason="quantités",
             source="customer",
         )
     )
     db.session.commit()
+
+
+def test_nothing_for_an_invoice_paid_credited_or_disputed(chase, run_jobs, smtp_server):
+    b, c = (db.session.scalar(select(Invoice).where(Invoice.number == n)) for n in ("B", "C"))
+    buyer_says(c, "207")
     assert collection_holds([b.id, c.id]) == {c.id: "disputed by the buyer"}
     sending.run(TODAY)
     assert "C" not in [r[0] for r in reminders()]
@@ -113,17 +118,7 @@ def test_nothing_for_an_invoice_paid_credited_or_disputed(chase, run_jobs, smtp_
 def test_hook_guichet_collection_holds_keep_a_disputed_invoice_unchased(chase):
     c = db.session.scalar(select(Invoice).where(Invoice.number == "C"))
     assert collection_holds([c.id]) == {}
-    db.session.add(
-        LifecycleStatus(
-            organisation_id=c.organisation_id,
-            invoice_id=c.id,
-            code="210",
-            on_date=TODAY,
-            reason="",
-            source="customer",
-        )
-    )
-    db.session.commit()
+    buyer_says(c, "210")
     assert collection_holds([c.id]) == {c.id: "refused by the buyer"}
     assert [p for p in sending.plan(TODAY) if any(r.number == "C" for r in p.invoices)] == []
 

@@ -217,7 +217,7 @@ def send_one(reminder_id: int) -> str:
     db.session.commit()
     reminder = db.session.get(Reminder, reminder_id)
     invoice = db.session.get(Invoice, reminder.invoice_id)
-    if invoice is None or invoice.amount_due <= 0 or invoice.status != "to_pay":
+    if invoice is None or invoice.amount_due <= 0:  # paid or credited meanwhile
         _set(reminder_id, "skipped", error="paid or credited before it was sent")
         return "skipped"
     held = collection_holds([invoice.id])
@@ -246,11 +246,12 @@ def send_one(reminder_id: int) -> str:
 
 def message(reminder: Reminder, invoice) -> tuple[str, str]:
     """The subject and body of a reminder, in the language in force."""
+    due = short_date(invoice.due_on)
     if reminder.days < 0:
-        subject = _("Invoice %(number)s is due on %(day)s", number=invoice.number, day="{day}")
+        subject = _("Invoice %(number)s is due on %(day)s", number=invoice.number, day=due)
     else:
         subject = _(
-            "Reminder: invoice %(number)s was due on %(day)s", number=invoice.number, day="{day}"
+            "Reminder: invoice %(number)s was due on %(day)s", number=invoice.number, day=due
         )
     body = render_template(
         "reminders/email.txt",
@@ -259,7 +260,7 @@ def message(reminder: Reminder, invoice) -> tuple[str, str]:
         link=external_url("invoices.detail", invoice_id=invoice.id),
         pay=payments.payment_link(invoice),
     )
-    return subject.replace("{day}", short_date(invoice.due_on)), body
+    return subject, body
 
 
 def sweep() -> int:
