@@ -4,6 +4,7 @@ invoice (after login, in the reader's scope), valid while there is something to 
 import re
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from core import jobs
@@ -78,3 +79,48 @@ def test_no_link_without_online_payments(org):
     set_app_enabled(org, "payments", False)
     db.session.commit()
     assert payment_link(bill) is None
+
+
+@pytest.fixture
+def guests(app, monkeypatch):
+    """The operators let payment links open without login."""
+    monkeypatch.setitem(app.config, "PAYMENT_LINKS_WITHOUT_LOGIN", True)
+
+
+def test_where_allowed_a_link_pays_its_invoice_without_login(client, org, mollie, guests):
+    from plugins.payments.models import Payment
+
+    import_invoices([invoice("L1")])
+    bill = db.session.get(Invoice, invoice_id("L1"))
+    path = urlsplit(payment_link(bill)).path
+    assert path.startswith("/paiements/payer/")
+    page = client.get(path)  # nobody logged in
+    text = plain(page.get_data(as_text=True))
+    assert page.status_code == 200 and "L1" in text and "67 520,70 €" in text
+    assert "00002501" not in text and "Client 1" not in text  # nothing else of theirs
+    answer = client.post(path)
+    payment = db.session.scalar(select(Payment).order_by(Payment.id.desc()))
+    assert answer.status_code == 303 and answer.location == payment.checkout_url
+    assert payment.user_id is None and payment.amount == 6752070
+    mollie.end(payment.provider_id, "paid", call_webhook=False)
+    state = client.get(f"{path}/{payment.id}")  # where the provider sends the payer back
+    assert state.status_code == 200 and "Payé" in state.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Invoice, bill.id).status == "paid"
+    assert "n’a plus rien à payer" in client.get(path).get_data(as_text=True)
+    assert client.post(path).status_code == 200  # nothing to pay: no second payment
+    assert db.session.scalar(select(Payment).order_by(Payment.id.desc())).id == payment.id
+    assert client.get(f"{path}/{payment.id + 1}").status_code == 404  # not this invoice's
+    assert client.get(path[:-3] + "abc").status_code == 404
+
+
+def test_a_guest_page_exists_only_where_the_operators_allow_it(client, org, logged_in, guests, app):
+    import_invoices([invoice("L1")])
+    token = urlsplit(payment_link(db.session.get(Invoice, invoice_id("L1")))).path.rsplit("/", 1)[1]
+    # someone logged in goes the logged-in way: their scope, their payments page
+    assert logged_in.get(f"/paiements/payer/{token}").location == f"/paiements/lien/{token}"
+    app.config["PAYMENT_LINKS_WITHOUT_LOGIN"] = False
+    assert urlsplit(payment_link(db.session.get(Invoice, invoice_id("L1")))).path == (
+        f"/paiements/lien/{token}"
+    )
+    assert app.test_client().get(f"/paiements/payer/{token}").status_code == 404

@@ -26,6 +26,7 @@ from core.plugin_api import lazy_gettext as _l
 from plugins.invoices import public as invoices
 
 from . import cli, flow
+from .guest import guest
 from .models import OPEN, Payment, PaymentInvoice
 from .views import STATUS_LABELS, bp, payable
 from .webhook import webhooks
@@ -49,6 +50,8 @@ APP = App(
         "PAYMENTS_LOCK_TIMEOUT": 5,
         "PAYMENTS_COUNTRY": "FR",
         "PAYMENTS_MAX_INVOICES": 50,
+        # an invoice's payment link opens without login, for that one invoice
+        "PAYMENT_LINKS_WITHOUT_LOGIN": False,
     },
 )
 
@@ -60,7 +63,10 @@ def guichet_apps():
 
 @hookimpl
 def guichet_blueprints():
-    return [PluginBlueprint(webhooks, app_key=None, url_prefix="/paiements")]
+    return [
+        PluginBlueprint(webhooks, app_key=None, url_prefix="/paiements"),
+        PluginBlueprint(guest, app_key=None, url_prefix="/paiements/payer"),
+    ]
 
 
 @hookimpl

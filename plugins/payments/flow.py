@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app, url_for
@@ -115,11 +116,13 @@ def start(
     user_id: int | None,
     invoices: list[tuple[int, int]] = (),
     method: str | None = None,
+    back: Callable[[int], str] | None = None,
 ) -> Payment:
     """Record a payment of ``amount`` cents, then create it at the provider; the caller
     redirects the customer to its ``checkout_url``. ``invoices`` are the (id, amount)
-    it pays. Raises :class:`PaymentError` when the provider refuses (the payment is
-    then recorded as failed, with the reason)."""
+    it pays; ``back(payment_id)`` the address the provider sends the payer back to
+    (the payment's page by default). Raises :class:`PaymentError` when the provider
+    refuses (the payment is then recorded as failed, with the reason)."""
     if purpose not in payment_purposes():
         raise ValueError(f"no installed app serves the payment purpose {purpose!r}")
     provider = payment_provider()
@@ -145,7 +148,9 @@ def start(
         currency=payment.currency,
         description=description,
         reference=str(payment.id),
-        return_url=browser_url("payments.show", payment_id=payment.id),
+        return_url=back(payment.id)
+        if back
+        else browser_url("payments.show", payment_id=payment.id),
         webhook_url=external_url("payments_webhook.receive"),
         idempotency_key=payment.key,
         locale=provider_locale(),

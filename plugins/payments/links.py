@@ -1,7 +1,9 @@
 """Payment links: the address in an invoice's e-mail (and its reminders) that opens the
 payment of that invoice. It names the invoice under the portal's signature, so nobody
-can make one for another invoice; it works until the invoice is paid, and opens after
-login, in the reader's own scope (someone who may not see the invoice gets 404)."""
+can make one for another invoice; it works until the invoice is paid. It opens after
+login, in the reader's own scope (someone who may not see the invoice gets 404), or,
+where the operators allow it (``PAYMENT_LINKS_WITHOUT_LOGIN``), without login for that
+one invoice (:mod:`.guest`)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,13 @@ def payment_link(invoice: invoices.Invoice) -> str | None:
         return None
     if not available(organisation):
         return None
-    return external_url("payments.link", token=_signer().dumps(invoice.id))
+    endpoint = "payments_guest.pay" if guests_allowed() else "payments.link"
+    return external_url(endpoint, token=_signer().dumps(invoice.id))
+
+
+def guests_allowed() -> bool:
+    """Whether a payment link opens without login (``PAYMENT_LINKS_WITHOUT_LOGIN``)."""
+    return bool(current_app.config["PAYMENT_LINKS_WITHOUT_LOGIN"])
 
 
 def read_link(token: str) -> int | None:
