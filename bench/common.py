@@ -141,3 +141,20 @@ def analyze() -> None:
     command = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text(command))
+
+
+def insert_batches(model, rows, size: int = 20_000) -> None:
+    """Insert ``rows`` (dicts, from any iterable) into ``model``'s table, ``size`` at a
+    time: what each bench's populate does, without holding millions in memory."""
+    from sqlalchemy import insert
+
+    from core.extensions import db
+
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            db.session.execute(insert(model), batch)
+            batch = []
+    if batch:
+        db.session.execute(insert(model), batch)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import add_organisations, analyze, bench_app, measure, report
+from bench.common import add_organisations, analyze, bench_app, insert_batches, measure, report
 
 PRODUCTS = [(f"Famille {n % 4}", f"Produit {n:02d}", "plis") for n in range(30)]
 
@@ -57,35 +57,33 @@ def populate(orgs: int, total: int, big: int, big_accounts: int) -> None:
     this_month = date.today().replace(day=1)
     big_account_ids = [1, *range(orgs + 1, orgs + big_accounts)]
     rest = total - big
-    batch = []
-    for n in range(total):
-        org = 1 if n < big else 2 + (n - big) * (orgs - 1) // max(rest, 1)
-        month = add_months(this_month, -rng.randrange(36))
-        family, product, unit = PRODUCTS[rng.randrange(len(PRODUCTS))]
-        quantity = rng.randint(1, 500)
-        batch.append(
-            {
-                "organisation_id": org,
-                "account_id": rng.choice(big_account_ids) if org == 1 else org,
-                "record_id": f"{n:010d}",
-                "contract": "",
-                "family": family,
-                "product": product,
-                "period_start": month.replace(day=rng.randint(1, 28)),
-                "period_kind": "day",
-                "month": month,
-                "quantity": quantity,
-                "unit": unit,
-                "amount_ht": quantity * 116,
-                "currency": "EUR",
-                "source_hash": "",
-            }
-        )
-        if len(batch) == 20_000:
-            db.session.execute(insert(ConsumptionRecord), batch)
-            batch = []
-    if batch:
-        db.session.execute(insert(ConsumptionRecord), batch)
+
+    def rows():
+        for n in range(total):
+            org = 1 if n < big else 2 + (n - big) * (orgs - 1) // max(rest, 1)
+            month = add_months(this_month, -rng.randrange(36))
+            family, product, unit = PRODUCTS[rng.randrange(len(PRODUCTS))]
+            quantity = rng.randint(1, 500)
+            yield (
+                {
+                    "organisation_id": org,
+                    "account_id": rng.choice(big_account_ids) if org == 1 else org,
+                    "record_id": f"{n:010d}",
+                    "contract": "",
+                    "family": family,
+                    "product": product,
+                    "period_start": month.replace(day=rng.randint(1, 28)),
+                    "period_kind": "day",
+                    "month": month,
+                    "quantity": quantity,
+                    "unit": unit,
+                    "amount_ht": quantity * 116,
+                    "currency": "EUR",
+                    "source_hash": "",
+                }
+            )
+
+    insert_batches(ConsumptionRecord, rows())
     refresh_totals(
         {(org, add_months(this_month, -m)) for org in range(1, orgs + 1) for m in (0, 35)}
     )

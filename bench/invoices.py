@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from bench.common import add_organisations, analyze, bench_app, measure, ok, report
+from bench.common import add_organisations, analyze, bench_app, insert_batches, measure, ok, report
 
 
 def populate(orgs: int, total: int, big: int) -> None:
@@ -55,42 +55,40 @@ def populate(orgs: int, total: int, big: int) -> None:
     rng = random.Random(1)
     today = date.today()
     rest = total - big
-    batch = []
-    for n in range(total):
-        org = 1 if n < big else 2 + (n - big) * (orgs - 1) // max(rest, 1)
-        ht = rng.randint(100, 10_000_000)
-        issued = today - timedelta(days=rng.randrange(0, 1000))
-        batch.append(
-            {
-                "organisation_id": org,
-                "account_id": org,
-                "number": f"{n:09d}",
-                "kind": "invoice",
-                "issued_on": issued,
-                "due_on": today - timedelta(days=rng.randrange(-30, 970)),
-                "status": "paid" if rng.random() < 0.7 else "to_pay",
-                "currency": "EUR",
-                "total_ht": ht,
-                "total_ttc": ht * 6 // 5,
-                "subscriber": f"Abonné {org}",
-                "edi": False,
-                "business_unit": "",
-                "site_1": "",
-                "site_2": "",
-                "purchase_order": "",
-                "framework_contract": "",
-                "local_contract": "",
-                "recipient_name": "",
-                "recipient_siret": "",
-                "recipient_address": "",
-                "source_hash": "",
-            }
-        )
-        if len(batch) == 20_000:
-            db.session.execute(insert(Invoice), batch)
-            batch = []
-    if batch:
-        db.session.execute(insert(Invoice), batch)
+
+    def rows():
+        for n in range(total):
+            org = 1 if n < big else 2 + (n - big) * (orgs - 1) // max(rest, 1)
+            ht = rng.randint(100, 10_000_000)
+            issued = today - timedelta(days=rng.randrange(0, 1000))
+            yield (
+                {
+                    "organisation_id": org,
+                    "account_id": org,
+                    "number": f"{n:09d}",
+                    "kind": "invoice",
+                    "issued_on": issued,
+                    "due_on": today - timedelta(days=rng.randrange(-30, 970)),
+                    "status": "paid" if rng.random() < 0.7 else "to_pay",
+                    "currency": "EUR",
+                    "total_ht": ht,
+                    "total_ttc": ht * 6 // 5,
+                    "subscriber": f"Abonné {org}",
+                    "edi": False,
+                    "business_unit": "",
+                    "site_1": "",
+                    "site_2": "",
+                    "purchase_order": "",
+                    "framework_contract": "",
+                    "local_contract": "",
+                    "recipient_name": "",
+                    "recipient_siret": "",
+                    "recipient_address": "",
+                    "source_hash": "",
+                }
+            )
+
+    insert_batches(Invoice, rows())
     totals.rebuild()  # what is still to pay, as the imports keep it
     db.session.commit()
     analyze()

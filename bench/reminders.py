@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, insert, select
 
-from bench.common import add_organisations, analyze, bench_app
+from bench.common import add_organisations, analyze, bench_app, insert_batches
 from core.extensions import db
 
 
@@ -34,31 +34,30 @@ def populate(orgs: int, count: int) -> None:
             for n in range(1, orgs + 1)
         ],
     )
-    rng, today, batch = random.Random(1), date.today(), []
-    for n in range(count):
-        org = 1 + n % orgs
-        due = today + timedelta(days=rng.randrange(-400, 60))
-        paid = due < today - timedelta(days=30) and rng.random() < 0.95
-        batch.append(
-            {
-                "organisation_id": org,
-                "account_id": org,
-                "number": f"R{n:09d}",
-                "kind": "invoice",
-                "issued_on": due - timedelta(days=30),
-                "due_on": due,
-                "status": "paid" if paid else "to_pay",
-                "paid_on": due if paid else None,
-                "currency": "EUR",
-                "total_ht": 1000,
-                "total_ttc": 1200,
-            }
-        )
-        if len(batch) == 50_000:
-            db.session.execute(insert(Invoice), batch)
-            batch = []
-    if batch:
-        db.session.execute(insert(Invoice), batch)
+    rng, today = random.Random(1), date.today()
+
+    def rows():
+        for n in range(count):
+            org = 1 + n % orgs
+            due = today + timedelta(days=rng.randrange(-400, 60))
+            paid = due < today - timedelta(days=30) and rng.random() < 0.95
+            yield (
+                {
+                    "organisation_id": org,
+                    "account_id": org,
+                    "number": f"R{n:09d}",
+                    "kind": "invoice",
+                    "issued_on": due - timedelta(days=30),
+                    "due_on": due,
+                    "status": "paid" if paid else "to_pay",
+                    "paid_on": due if paid else None,
+                    "currency": "EUR",
+                    "total_ht": 1000,
+                    "total_ttc": 1200,
+                }
+            )
+
+    insert_batches(Invoice, rows())
     totals.rebuild()
     db.session.commit()
     analyze()

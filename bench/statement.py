@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import insert
 
-from bench.common import add_organisations, analyze, bench_app, measure, ok, report
+from bench.common import add_organisations, analyze, bench_app, insert_batches, measure, ok, report
 from core.extensions import db
 
 LOGIN = {"email": "stmt@example.com", "password": "bench password 1"}
@@ -45,34 +45,33 @@ def populate(count: int) -> None:
         ],
     )
     db.session.execute(insert(Membership), [{"user_id": 1, "organisation_id": 1, "role": "admin"}])
-    rng, today, batch = random.Random(1), date.today(), []
-    for n in range(count):
-        issued = today - timedelta(days=rng.randrange(0, 730))
-        ttc = rng.randint(100, 1_000_000)
-        credit = rng.random() < 0.05
-        paid = not credit and (issued < today - timedelta(days=60) or rng.random() < 0.5)
-        batch.append(
-            {
-                "organisation_id": 1,
-                "account_id": 1,
-                "number": f"S{n:09d}",
-                "kind": "credit_note" if credit else "invoice",
-                "issued_on": issued,
-                "due_on": issued + timedelta(days=30),
-                "status": "paid" if paid else "to_pay",
-                "paid_on": min(today, issued + timedelta(days=rng.randrange(5, 60)))
-                if paid
-                else None,
-                "currency": "EUR",
-                "total_ht": -ttc * 5 // 6 if credit else ttc * 5 // 6,
-                "total_ttc": -ttc if credit else ttc,
-            }
-        )
-        if len(batch) == 20_000:
-            db.session.execute(insert(Invoice), batch)
-            batch = []
-    if batch:
-        db.session.execute(insert(Invoice), batch)
+    rng, today = random.Random(1), date.today()
+
+    def rows():
+        for n in range(count):
+            issued = today - timedelta(days=rng.randrange(0, 730))
+            ttc = rng.randint(100, 1_000_000)
+            credit = rng.random() < 0.05
+            paid = not credit and (issued < today - timedelta(days=60) or rng.random() < 0.5)
+            yield (
+                {
+                    "organisation_id": 1,
+                    "account_id": 1,
+                    "number": f"S{n:09d}",
+                    "kind": "credit_note" if credit else "invoice",
+                    "issued_on": issued,
+                    "due_on": issued + timedelta(days=30),
+                    "status": "paid" if paid else "to_pay",
+                    "paid_on": min(today, issued + timedelta(days=rng.randrange(5, 60)))
+                    if paid
+                    else None,
+                    "currency": "EUR",
+                    "total_ht": -ttc * 5 // 6 if credit else ttc * 5 // 6,
+                    "total_ttc": -ttc if credit else ttc,
+                }
+            )
+
+    insert_batches(Invoice, rows())
     totals.rebuild()
     db.session.commit()
     analyze()

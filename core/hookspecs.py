@@ -239,9 +239,9 @@ def guichet_payment_purposes() -> list[PaymentPurpose]:
 def guichet_collection_holds(invoice_ids: list[int]) -> dict[int, str]:
     """Say which of these invoices (the invoices app's ids, of a few hundred
     organisations at most) must not be chased for payment now, and why: a dispute
-    open, a refusal. Returns
-    ``{invoice_id: reason}`` for those only; the reminders app skips them (and logs
-    the reason) and asks again on its next run, so a hold lifted lets the chase go on.
+    open, a refusal. Returns ``{invoice_id: reason}`` for those only; the reminders
+    app skips them (and logs the reason) and asks again on its next run, so a hold
+    lifted lets the chase go on.
     *Not per organisation*. Example (the e-invoicing app)::
 
         disputed = latest_status_is(invoice_ids, ("207", "210"))
