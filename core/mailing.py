@@ -8,9 +8,11 @@ command uses it). Pages that promise an e-mail should say so when
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_mailman import EmailMessage
 
 LOCAL_BACKENDS = ("console", "file", "locmem")
@@ -41,3 +43,38 @@ def send_email(
         message.attach(name, content, mimetype)
     message.send()
     return True
+
+
+def admin_emails(organisation_id: int) -> list[str]:
+    """The e-mail addresses of the organisation's active admins, sorted: who hears of
+    what concerns the whole organisation (its wallet, its mandates)."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.models import Membership, User
+
+    return list(
+        db.session.scalars(
+            select(User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(
+                Membership.organisation_id == organisation_id,
+                Membership.role == "admin",
+                User.active.is_(True),
+            )
+            .order_by(User.email)
+        )
+    )
+
+
+@contextmanager
+def organisation_language(organisation_id: int) -> Iterator[None]:
+    """Write (an e-mail, a letter) in the organisation's language, or the portal's
+    default where it chose none: ``with organisation_language(org_id): ...``."""
+    from core.extensions import db
+    from core.models import Organisation
+
+    organisation = db.session.get(Organisation, organisation_id)
+    chosen = organisation.locale if organisation is not None else None
+    with force_locale(chosen or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        yield

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -68,6 +68,11 @@ class PaymentRequest:
     locale: str = "fr_FR"
     method: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: ``oneoff``; ``recurring`` charges ``mandate_id`` of ``customer_id`` without the
+    #: customer (no checkout: the payment is ``pending`` until the bank answers)
+    sequence: str = "oneoff"
+    customer_id: str | None = None
+    mandate_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,35 @@ class RemotePayment:
     charged_back: int = 0  # taken back by the customer's bank (a chargeback)
     method: str | None = None
     paid_at: datetime | None = None
+    failure: str = ""  # why the bank refused it (a direct debit's reason), when it says
+
+
+@dataclass(frozen=True)
+class MandateRequest:
+    """A SEPA Direct Debit mandate the customer signed: who signed it, the account it
+    may debit (an IBAN already checked, and its BIC where the bank needs one), the day
+    it was signed, and our reference for it (shown on the debtor's bank statement)."""
+
+    signatory: str
+    iban: str
+    bic: str
+    signed_on: date
+    reference: str
+
+
+@dataclass(frozen=True)
+class RemoteMandate:
+    """A mandate as the provider reports it: ``status`` is ``pending``, ``valid`` or
+    ``invalid`` (revoked by the customer or the bank); ``account`` says which account
+    without showing all of it (``FR76 •••• 0189``, a card's last digits)."""
+
+    id: str
+    status: str
+    method: str
+    account: str
+    signatory: str = ""
+    signed_on: date | None = None
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +204,35 @@ class PaymentProvider(Provider):
     ) -> str:
         """Refund ``amount`` cents of a paid payment; returns the refund's id.
         Raises :class:`PaymentError`."""
+        raise NotImplementedError
+
+    # --- charging without the customer (SEPA Direct Debit), where the provider can ---
+
+    @property
+    def recurring(self) -> bool:
+        """Whether the provider keeps customers' mandates and takes ``recurring``
+        payments on them (the methods below); ``False`` by default."""
+        return False
+
+    def create_customer(self, name: str, email: str, reference: str, idempotency_key: str) -> str:
+        """Create the customer mandates belong to; returns its id. Raises
+        :class:`PaymentError`."""
+        raise NotImplementedError
+
+    def create_mandate(
+        self, customer_id: str, request: MandateRequest, idempotency_key: str
+    ) -> RemoteMandate:
+        """Record a direct-debit mandate the customer signed. Raises
+        :class:`PaymentError` (an account the provider refuses: ``field`` says)."""
+        raise NotImplementedError
+
+    def fetch_mandate(self, customer_id: str, mandate_id: str) -> RemoteMandate:
+        """The mandate's current state. Raises :class:`PaymentError`."""
+        raise NotImplementedError
+
+    def revoke_mandate(self, customer_id: str, mandate_id: str) -> None:
+        """Revoke a mandate: no payment can be taken on it any more. Raises
+        :class:`PaymentError`."""
         raise NotImplementedError
 
 

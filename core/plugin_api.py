@@ -58,15 +58,15 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``parse_bool``, ``decimal_parser``), ``accounts_by_code``, ``rows_matching``,
   ``refuse_moves``, ``fingerprint``, ``insert_rows``, ``import_command``;
 - jobs, events and e-mail: ``task``, ``backoff``, ``when_context_ends``, ``emit``,
-  ``send_email``, ``mail_configured``;
+  ``send_email``, ``mail_configured``, ``admin_emails``, ``organisation_language``;
 - money: ``ledger``, the organisations' prepaid wallets (``ledger.post``,
   ``ledger.balance``, ``ledger.InsufficientFunds``, ``ledger.WalletEntry``);
 - payments: what a payment is for, ``PaymentPurpose`` (with ``PaymentChange``,
   ``PaymentFacts``, ``PurposeOutcome``, ``payment_purposes``, ``serve_purpose``), and
   ``collection_holds`` (the invoices another app says not to chase now);
 - providers: ``PaymentProvider`` (with ``PaymentRequest``, ``RemotePayment``,
-  ``Method``, ``Setting``, ``PaymentError``, ``payment_provider``,
-  ``payment_providers``, ``payment_may_move``, ``PAYMENT_FINAL``) and
+  ``MandateRequest``, ``RemoteMandate``, ``Method``, ``Setting``, ``PaymentError``,
+  ``payment_provider``, ``payment_providers``, ``payment_may_move``, ``PAYMENT_FINAL``) and
   ``PostalProvider`` (with ``LetterOptions``, ``OutgoingLetter``, ``LetterState``,
   ``PostalError``, ``postal_provider``, ``postal_providers``, ``letter_may_move``,
   ``LETTER_STATUSES``, ``LETTER_FINAL``, ``LETTER_REFUNDED``) and
@@ -191,7 +191,7 @@ from core.listing import (
     selected_ids,
     starts_with,
 )
-from core.mailing import mail_configured, send_email
+from core.mailing import admin_emails, mail_configured, organisation_language, send_email
 from core.models import (
     Account,
     AccountScopedMixin,
@@ -205,6 +205,7 @@ from core.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from core.passwords import check_password, set_password
 from core.payments import FINAL as PAYMENT_FINAL
 from core.payments import (
+    MandateRequest,
     Method,
     PaymentChange,
     PaymentError,
@@ -213,6 +214,7 @@ from core.payments import (
     PaymentPurpose,
     PaymentRequest,
     PurposeOutcome,
+    RemoteMandate,
     RemotePayment,
     Setting,
     collection_holds,
@@ -287,6 +289,7 @@ __all__ = [
     "Membership",
     "MenuItem",
     "NewPasswordForm",
+    "MandateRequest",
     "Method",
     "MigrationLocation",
     "NoSuchFormat",
@@ -310,6 +313,7 @@ __all__ = [
     "PluginBlueprint",
     "PostalError",
     "PostalProvider",
+    "RemoteMandate",
     "RemotePayment",
     "Scope",
     "SearchResult",
@@ -375,6 +379,8 @@ __all__ = [
     "limiter",
     "list_field",
     "mail_configured",
+    "admin_emails",
+    "organisation_language",
     "money",
     "page_rows",
     "parse_amount",

@@ -40,6 +40,8 @@ def mollie(mollie_server):
     """The local Mollie server, emptied for each test."""
     with mollie_server.lock:
         mollie_server.payments.clear()
+        mollie_server.customers.clear()
+        mollie_server.mandates.clear()
         mollie_server.refunds.clear()
         mollie_server.replies.clear()
         mollie_server.webhook_calls.clear()

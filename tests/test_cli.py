@@ -92,6 +92,7 @@ def test_unknown_app_key_names_the_installed_ones(run):
     installed = ", ".join(
         [
             "account",
+            "autopay",
             "consumption",
             "contracts",
             "einvoicing",

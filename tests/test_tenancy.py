@@ -90,6 +90,7 @@ def test_user_of_two_organisations_switches_between_them(walk_app, org, user):
 def _foreign_values(other, other_user):
     from guichet_tickets.models import Ticket  # the example third-party app
 
+    from plugins.autopay.models import Mandate
     from plugins.contracts.importing import import_contracts
     from plugins.contracts.models import Contract, ContractDocument
     from plugins.invoices.importing import import_invoices
@@ -144,13 +145,24 @@ def _foreign_values(other, other_user):
         price=145,
     )
     ticket = Ticket(organisation_id=other.id, author_id=other_user.id, subject="Secret")
-    db.session.add_all([subscription, payment, letter, ticket])
+    mandate = Mandate(
+        organisation_id=other.id,
+        provider="mollie",
+        customer_id="cst_other",
+        provider_id="mdt_other",
+        account="FR76 •••• 0189",
+        signatory="Client 2",
+        signed_on=date.today(),
+        reference="G2-OTHER",
+    )
+    db.session.add_all([subscription, payment, letter, ticket, mandate])
     db.session.commit()
     return {
         "ticket_id": ticket.id,
         "subscription_id": subscription.id,
         "payment_id": payment.id,
         "letter_id": letter.id,
+        "mandate_id": mandate.id,
         "contract_id": contract.id,
         "token_id": 1,  # operator routes: 404 for customers
         "document_id": db.session.scalar(

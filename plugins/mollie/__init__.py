@@ -33,8 +33,9 @@ def guichet_cli(group):
     @click.option("--host", default="127.0.0.1")
     @click.option("--port", default=5001, type=int)
     def serve(host, port):
-        """Run a local server speaking Mollie's API, with a checkout page (test mode)."""
+        """Run a local server speaking Mollie's API, with a checkout page (test mode);
+        its direct debits are paid three seconds after they are asked."""
         from .local_api import LocalMollie
 
         click.echo(f"Local Mollie API on http://{host}:{port} (test mode; use any test_… key)")
-        LocalMollie().serve(host, port)
+        LocalMollie(settle_after=3.0).serve(host, port)

@@ -1,6 +1,10 @@
 """A local server speaking the part of Mollie's v2 API that Guichet uses, for the
 tests and the demo: payments (create, get, list), refunds, methods, a checkout page
-where one chooses how the payment ends, and webhook calls back to the portal.
+where one chooses how the payment ends, and webhook calls back to the portal; and for
+automatic payment, customers, their SEPA Direct Debit mandates (the IBAN's checksum
+checked, as Mollie does) and ``recurring`` payments on them, which stay ``pending``
+until the "bank" answers (:meth:`LocalMollie.end`, with a reason when it refuses;
+``settle_after`` seconds makes them paid by themselves, for the demo).
 
 It answers in Mollie's shapes (``application/hal+json``, ``_links.checkout``,
 ``paidAt`` once paid, errors with ``status``, ``title``, ``detail`` and ``field``) and
@@ -26,6 +30,8 @@ from typing import Any
 
 import requests
 from flask import Flask, Response, abort, redirect, render_template, request
+from stdnum import iban as ibans
+from stdnum.exceptions import ValidationError
 
 from core.plugin_api import StandIn
 
@@ -101,8 +107,16 @@ class LocalMollie(StandIn):
     """The server; :meth:`start` runs it in a thread. ``webhooks`` false keeps it from
     calling the portal (a test then posts the webhook itself)."""
 
-    def __init__(self, api_key_prefix: str = "test_", webhooks: bool = True):
+    def __init__(
+        self,
+        api_key_prefix: str = "test_",
+        webhooks: bool = True,
+        settle_after: float | None = None,
+    ):
         self.payments: dict[str, dict[str, Any]] = {}
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.mandates: dict[str, dict[str, dict[str, Any]]] = {}  # by customer, by id
+        self.settle_after = settle_after
         self.refunds: dict[str, list[dict[str, Any]]] = {}
         self.replies: dict[str, str] = {}  # idempotency key -> the created object
         self.webhook_calls: list[tuple[str, int | str]] = []
@@ -114,14 +128,28 @@ class LocalMollie(StandIn):
 
     # --- what a test or the checkout page does ------------------------------------
 
-    def end(self, payment_id: str, status: str, call_webhook: bool | None = None) -> dict:
+    def end(
+        self,
+        payment_id: str,
+        status: str,
+        call_webhook: bool | None = None,
+        reason: tuple[str, str] | None = None,
+    ) -> dict:
         """Move an open payment to ``status`` (paid, failed, canceled, expired, or
-        pending) as the customer's choice would, and call its webhook."""
+        pending) as the customer's choice (or the bank's, for a direct debit) would,
+        and call its webhook. ``reason`` is the bank's (code, words) for a failed
+        direct debit: ``("AM04", "Insufficient funds")``."""
         with self.lock:
             payment = self.payments[payment_id]
             if payment["status"] not in ("open", "pending"):
                 raise ApiError(422, "Unprocessable Entity", "The payment is no longer open")
             payment["status"] = status
+            if reason:
+                payment["details"] = {
+                    **(payment.get("details") or {}),
+                    "bankReasonCode": reason[0],
+                    "bankReason": reason[1],
+                }
             if status in ENDINGS:
                 payment[f"{status}At"] = _now()
                 payment["isCancelable"] = False
@@ -142,6 +170,18 @@ class LocalMollie(StandIn):
         if self.webhooks if call_webhook is None else call_webhook:
             self.call_webhook(payment_id)
         return payment
+
+    def revoke(self, customer_id: str, mandate_id: str) -> dict:
+        """The customer's bank revokes a mandate: it becomes ``invalid``."""
+        with self.lock:
+            mandate = self.mandates[customer_id][mandate_id]
+            mandate["status"] = "invalid"
+        return mandate
+
+    def recurring(self) -> list[dict]:
+        """The recurring payments created, oldest first."""
+        with self.lock:
+            return [p for p in self.payments.values() if p["sequenceType"] == "recurring"]
 
     def call_webhook(self, payment_id: str) -> int | str:
         """Post ``id=tr_…`` to the payment's webhook URL, as Mollie does."""
@@ -243,6 +283,43 @@ class LocalMollie(StandIn):
                 }
             )
 
+        @app.post("/v2/customers")
+        def create_customer():
+            return self._once(lambda: self._new_customer(self._payload()))
+
+        @app.get("/v2/customers/<customer_id>")
+        def get_customer(customer_id):
+            with self.lock:
+                return self._json(self._customer(customer_id))
+
+        @app.post("/v2/customers/<customer_id>/mandates")
+        def create_mandate(customer_id):
+            self._customer(customer_id)
+            return self._once(lambda: self._new_mandate(customer_id, self._payload()))
+
+        @app.get("/v2/customers/<customer_id>/mandates/<mandate_id>")
+        def get_mandate(customer_id, mandate_id):
+            with self.lock:
+                return self._json(self._mandate(customer_id, mandate_id))
+
+        @app.get("/v2/customers/<customer_id>/mandates")
+        def list_mandates(customer_id):
+            self._customer(customer_id)
+            mandates = list(self.mandates.get(customer_id, {}).values())
+            return self._json(
+                {
+                    "count": len(mandates),
+                    "_embedded": {"mandates": mandates},
+                    "_links": {"self": {"href": request.url}},
+                }
+            )
+
+        @app.delete("/v2/customers/<customer_id>/mandates/<mandate_id>")
+        def revoke_mandate(customer_id, mandate_id):
+            with self.lock:
+                self._mandate(customer_id, mandate_id)["status"] = "invalid"
+            return Response(status=204)
+
         @app.get("/v2/methods")
         def list_methods():
             locale = request.args.get("locale", "en_US")
@@ -329,6 +406,94 @@ class LocalMollie(StandIn):
             raise ApiError(404, "Not Found", f"No payment exists with token {payment_id}.")
         return payment
 
+    def _customer(self, customer_id: str) -> dict:
+        customer = self.customers.get(customer_id)
+        if customer is None:
+            raise ApiError(404, "Not Found", f"No customer exists with token {customer_id}.")
+        return customer
+
+    def _mandate(self, customer_id: str, mandate_id: str) -> dict:
+        self._customer(customer_id)
+        mandate = self.mandates.get(customer_id, {}).get(mandate_id)
+        if mandate is None:
+            raise ApiError(404, "Not Found", f"No mandate exists with token {mandate_id}.")
+        return mandate
+
+    def _new_customer(self, data: dict) -> dict:
+        customer_id = _id("cst_")
+        customer = {
+            "resource": "customer",
+            "id": customer_id,
+            "mode": "test",
+            "name": data.get("name"),
+            "email": data.get("email"),
+            "locale": data.get("locale"),
+            "metadata": data.get("metadata"),
+            "createdAt": _now(),
+            "_links": {"self": {"href": f"{self.url}/v2/customers/{customer_id}"}},
+        }
+        self.customers[customer_id] = customer
+        return customer
+
+    def _new_mandate(self, customer_id: str, data: dict) -> dict:
+        if data.get("method") != "directdebit":
+            raise ApiError(422, "Unprocessable Entity", "The method is invalid", "method")
+        name = data.get("consumerName")
+        if not isinstance(name, str) or not name.strip():
+            raise ApiError(
+                422, "Unprocessable Entity", "The consumer name is required", "consumerName"
+            )
+        try:
+            account = ibans.validate(str(data.get("consumerAccount") or ""))
+        except ValidationError:
+            raise ApiError(
+                422, "Unprocessable Entity", "The consumer account is invalid", "consumerAccount"
+            ) from None
+        mandate_id = _id("mdt_")
+        mandate = {
+            "resource": "mandate",
+            "id": mandate_id,
+            "mode": "test",
+            "status": "valid",
+            "method": "directdebit",
+            "details": {
+                "consumerName": name,
+                "consumerAccount": account,
+                "consumerBic": data.get("consumerBic") or "TESTNL2A",
+            },
+            "mandateReference": data.get("mandateReference"),
+            "signatureDate": data.get("signatureDate"),
+            "createdAt": _now(),
+            "_links": {
+                "self": {"href": f"{self.url}/v2/customers/{customer_id}/mandates/{mandate_id}"},
+                "customer": {"href": f"{self.url}/v2/customers/{customer_id}"},
+            },
+        }
+        self.mandates.setdefault(customer_id, {})[mandate_id] = mandate
+        return mandate
+
+    def _recurring(self, data: dict) -> dict:
+        """What a ``recurring`` payment adds: the customer's valid mandate, charged
+        without the customer, ``pending`` until the bank answers."""
+        customer_id, mandate_id = data.get("customerId"), data.get("mandateId")
+        if not isinstance(customer_id, str) or customer_id not in self.customers:
+            raise ApiError(422, "Unprocessable Entity", "The customer is invalid", "customerId")
+        mandate = self.mandates.get(customer_id, {}).get(mandate_id)
+        if mandate is None or mandate["status"] != "valid":
+            raise ApiError(
+                422,
+                "Unprocessable Entity",
+                "The mandate is invalid or does not belong to this customer",
+                "mandateId",
+            )
+        return {
+            "customerId": customer_id,
+            "mandateId": mandate_id,
+            "method": mandate["method"],
+            "status": "pending",
+            "details": {"consumerName": mandate["details"]["consumerName"]},
+        }
+
     def _new_payment(self, data: dict) -> dict:
         _value(data.get("amount"), "amount")
         description = data.get("description")
@@ -348,6 +513,12 @@ class LocalMollie(StandIn):
             raise ApiError(
                 422, "Unprocessable Entity", f"The payment method is invalid: {method}", "method"
             )
+        sequence = data.get("sequenceType", "oneoff")
+        if sequence not in ("oneoff", "recurring"):
+            raise ApiError(
+                422, "Unprocessable Entity", "The sequence type is invalid", "sequenceType"
+            )
+        recurring = self._recurring(data) if sequence == "recurring" else {}
         payment_id = _id("tr_")
         created = datetime.now(UTC).replace(microsecond=0)
         payment = {
@@ -363,7 +534,7 @@ class LocalMollie(StandIn):
             "isCancelable": True,
             "expiresAt": (created + timedelta(minutes=15)).isoformat(),
             "profileId": "pfl_localGuichet",
-            "sequenceType": "oneoff",
+            "sequenceType": sequence,
             "redirectUrl": data["redirectUrl"],
             "webhookUrl": data.get("webhookUrl"),
             "locale": locale,
@@ -380,6 +551,13 @@ class LocalMollie(StandIn):
                 },
             },
         }
+        if recurring:  # charged without the customer: no checkout page
+            payment.update(recurring, isCancelable=False)
+            del payment["_links"]["checkout"]
+            if self.settle_after is not None:
+                timer = threading.Timer(self.settle_after, self.end, (payment_id, "paid"))
+                timer.daemon = True
+                timer.start()
         self.payments[payment_id] = payment
         return payment
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import requests
 from mollie.api.client import Client
 from mollie.api.error import Error, RequestError, ResponseError, ResponseHandlingError
+from mollie.api.objects.customer import Customer
+from mollie.api.resources.mandates import CustomerMandates
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
@@ -19,6 +21,7 @@ from core.plugin_api import (
     Method,
     PaymentError,
     PaymentProvider,
+    RemoteMandate,
     RemotePayment,
     Setting,
 )
@@ -136,6 +139,12 @@ class MollieProvider(PaymentProvider):
         }
         if request.method:
             data["method"] = request.method
+        if request.sequence != "oneoff":
+            data.update(
+                sequenceType=request.sequence,
+                customerId=request.customer_id,
+                mandateId=request.mandate_id,
+            )
         try:
             payment = self.client.payments.create(data, idempotency_key=request.idempotency_key)
         except Error as error:
@@ -159,6 +168,48 @@ class MollieProvider(PaymentProvider):
             raise _error(error) from error
         return refund.id
 
+    @property
+    def recurring(self) -> bool:
+        return True
+
+    def create_customer(self, name, email, reference, idempotency_key):
+        data = {"name": name, "email": email, "metadata": {"reference": reference}}
+        try:
+            return self.client.customers.create(data, idempotency_key=idempotency_key).id
+        except Error as error:
+            raise _error(error) from error
+
+    def _mandates(self, customer_id: str) -> CustomerMandates:
+        return CustomerMandates(self.client, Customer({"id": customer_id}, self.client))
+
+    def create_mandate(self, customer_id, request, idempotency_key):
+        data = {
+            "method": "directdebit",
+            "consumerName": request.signatory,
+            "consumerAccount": request.iban,
+            "signatureDate": request.signed_on.isoformat(),
+            "mandateReference": request.reference,
+        }
+        if request.bic:
+            data["consumerBic"] = request.bic
+        try:
+            mandate = self._mandates(customer_id).create(data, idempotency_key=idempotency_key)
+        except Error as error:
+            raise _error(error) from error
+        return _mandate(mandate)
+
+    def fetch_mandate(self, customer_id, mandate_id):
+        try:
+            return _mandate(self._mandates(customer_id).get(mandate_id))
+        except Error as error:
+            raise _error(error) from error
+
+    def revoke_mandate(self, customer_id, mandate_id):
+        try:
+            self._mandates(customer_id).delete(mandate_id)
+        except Error as error:
+            raise _error(error) from error
+
     @staticmethod
     def _remote(payment) -> RemotePayment:
         paid_at = payment.paid_at
@@ -173,4 +224,25 @@ class MollieProvider(PaymentProvider):
             charged_back=cents(payment.amount_chargedback),
             method=payment.method,
             paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
+            failure=(payment.details or {}).get("bankReason", "") if payment.is_failed() else "",
         )
+
+
+def _mandate(mandate) -> RemoteMandate:
+    """Our view of Mollie's mandate: the account shown by its first and last digits."""
+    details = mandate.details or {}
+    account = details.get("consumerAccount") or ""
+    if account:
+        account = f"{account[:4]} •••• {account[-4:]}"
+    elif details.get("cardNumber"):
+        account = f"•••• {details['cardNumber'][-4:]}"
+    signed = mandate.signature_date
+    return RemoteMandate(
+        id=mandate.id,
+        status=mandate.status,
+        method=mandate.method,
+        account=account,
+        signatory=details.get("consumerName") or details.get("cardHolder") or "",
+        signed_on=date.fromisoformat(signed) if signed else None,
+        reference=mandate.mandate_reference or "",
+    )

@@ -117,36 +117,54 @@ def start(
     invoices: list[tuple[int, int]] = (),
     method: str | None = None,
     back: Callable[[int], str] | None = None,
+    mandate: tuple[str, str] | None = None,
+    key: str | None = None,
 ) -> Payment:
     """Record a payment of ``amount`` cents, then create it at the provider; the caller
     redirects the customer to its ``checkout_url``. ``invoices`` are the (id, amount)
     it pays; ``back(payment_id)`` the address the provider sends the payer back to
     (the payment's page by default). Raises :class:`PaymentError` when the provider
-    refuses (the payment is then recorded as failed, with the reason)."""
+    refuses (the payment is then recorded as failed, with the reason).
+
+    ``mandate`` (customer id, mandate id at the provider) charges a saved mandate
+    without the customer: a ``recurring`` payment, with no checkout. ``key`` makes
+    the start idempotent: a start with a key already used returns that payment
+    (asking the provider again, under the same idempotency key, if it never heard
+    the answer), so a task run twice charges once."""
     if purpose not in payment_purposes():
         raise ValueError(f"no installed app serves the payment purpose {purpose!r}")
     provider = payment_provider()
     if provider is None:
         raise PaymentError("online payment is not configured")
-    payment = Payment(
-        organisation_id=organisation_id,
-        account_id=account_id,
-        user_id=user_id,
-        key=uuid.uuid4().hex,
-        provider=provider.key,
-        purpose=purpose,
-        amount=amount,
-        currency="EUR",
-        description=description,
-        status="open",
-        invoices=[PaymentInvoice(invoice_id=i, amount=a) for i, a in invoices],
-    )
-    db.session.add(payment)
-    db.session.commit()  # our record exists before the provider's
+    payment = db.session.scalar(select(Payment).where(Payment.key == key)) if key else None
+    if payment is not None and (payment.provider_id or payment.status != "open"):
+        return payment
+    if payment is None:
+        payment = Payment(
+            organisation_id=organisation_id,
+            account_id=account_id,
+            user_id=user_id,
+            key=key or uuid.uuid4().hex,
+            provider=provider.key,
+            purpose=purpose,
+            amount=amount,
+            currency="EUR",
+            description=description,
+            status="open",
+            invoices=[PaymentInvoice(invoice_id=i, amount=a) for i, a in invoices],
+        )
+        db.session.add(payment)
+        db.session.commit()  # our record exists before the provider's
+    return _create(provider, payment, method, back, mandate, keyed=key is not None)
+
+
+def _create(provider, payment: Payment, method, back, mandate, keyed: bool) -> Payment:
+    """Ask the provider for our recorded ``payment``. A refusal fails it; no answer
+    leaves a keyed payment open, to ask again under the same key."""
     request = PaymentRequest(
-        amount=amount,
+        amount=payment.amount,
         currency=payment.currency,
-        description=description,
+        description=payment.description,
         reference=str(payment.id),
         return_url=back(payment.id)
         if back
@@ -155,15 +173,24 @@ def start(
         idempotency_key=payment.key,
         locale=provider_locale(),
         method=method,
-        metadata={"payment_id": payment.id, "organisation_id": organisation_id},
+        metadata={"payment_id": payment.id, "organisation_id": payment.organisation_id},
+        **(
+            {"sequence": "recurring", "customer_id": mandate[0], "mandate_id": mandate[1]}
+            if mandate
+            else {}
+        ),
     )
     try:
         remote = provider.create(request)
     except PaymentError as error:
-        payment.status, payment.problem = "failed", error.message
+        if not (error.retry and keyed):
+            payment.status = "failed"
+        payment.problem = error.message
         db.session.commit()
         raise
     payment.provider_id, payment.checkout_url = remote.id, remote.checkout_url
+    if remote.status not in FINAL and may_move(payment.status, remote.status):
+        payment.status = remote.status  # a direct debit is pending from the start
     db.session.commit()
     return payment
 
@@ -264,7 +291,10 @@ def _apply(payment_id: int, remote: RemotePayment) -> Payment:
         payment.method = remote.method or payment.method
         if remote.status in FINAL:
             payment.checkout_url = None
-        events.append((f"payment.{remote.status}", _payload(payment)))
+        payload = _payload(payment)
+        if remote.status in FINAL and remote.status != "paid" and remote.failure:
+            payload["reason"] = remote.failure  # the bank's words, for the customer
+        events.append((f"payment.{remote.status}", payload))
     if payment.status == "paid" and remote.refunded > payment.refunded:
         payment.refunded = remote.refunded  # refunded at the provider's dashboard
     if payment.status == "paid" and remote.charged_back > payment.charged_back:

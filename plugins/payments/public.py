@@ -4,7 +4,15 @@ payment of an invoice (``payment_link``, in the invoice e-mails). An app imports
 and nothing else of the payments app (an import-linter contract holds it); what the
 payment does once paid is the purpose's (``guichet_payment_purposes``)."""
 
-from .flow import APP_KEY, available, checkout_target, method_choices, refusal, start
+from .flow import (
+    APP_KEY,
+    available,
+    checkout_target,
+    method_choices,
+    open_payments_for,
+    refusal,
+    start,
+)
 from .links import payment_link
 
 __all__ = [
@@ -12,6 +20,7 @@ __all__ = [
     "available",
     "checkout_target",
     "method_choices",
+    "open_payments_for",
     "payment_link",
     "refusal",
     "start",

@@ -18,19 +18,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from flask import current_app, render_template
-from flask_babel import force_locale
+from flask import render_template
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.plugin_api import (
     Membership,
-    Organisation,
     User,
     app_settings,
     collection_holds,
     db,
     external_url,
+    organisation_language,
     organisations_using,
     permitted_account_ids,
     send_email,
@@ -228,8 +227,7 @@ def send_one(reminder_id: int) -> str:
     if not people:
         _set(reminder_id, "failed", error="nobody may see this invoice's account")
         return "failed"
-    organisation = db.session.get(Organisation, reminder.organisation_id)
-    with force_locale(organisation.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with organisation_language(reminder.organisation_id):
         subject, body = message(reminder, invoice)
     try:
         sent = send_email([user.email for user in people], subject, body)

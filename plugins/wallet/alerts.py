@@ -8,22 +8,20 @@ from __future__ import annotations
 import smtplib
 from datetime import datetime
 
-from flask import current_app, g, render_template
-from flask_babel import force_locale
-from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, select, update
+from flask import g, render_template
+from sqlalchemy import DateTime, ForeignKey, Integer, String, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.plugin_api import (
-    Membership,
-    Organisation,
     TenantMixin,
-    User,
+    admin_emails,
     app_settings,
     db,
     external_url,
     ledger,
     money,
+    organisation_language,
     send_email,
     task,
     utcnow,
@@ -97,18 +95,8 @@ def warn(organisation_id: int, entry_id: int) -> str:
         db.session.rollback()
         return "sent before"
     db.session.commit()
-    admins = db.session.scalars(
-        select(User.email)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.organisation_id == organisation_id,
-            Membership.role == "admin",
-            User.active.is_(True),
-        )
-        .order_by(User.email)
-    ).all()
-    organisation = db.session.get(Organisation, organisation_id)
-    with force_locale(organisation.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    admins = admin_emails(organisation_id)
+    with organisation_language(organisation_id):
         limit, balance = threshold(organisation_id), entry.balance_after
         subject = _("Your balance is below %(limit)s", limit=money(limit))
         body = render_template(

@@ -1,0 +1,103 @@
+"""Built-in app "Prélèvement automatique": an organisation's admins sign a SEPA Direct
+Debit mandate and choose the accounts whose invoices are paid on their due date;
+the admins are told ahead of each debit, and when one fails or is taken back (the
+invoice is then to pay again, and the reminders resume). The payments go through the
+payments app (``plugins.payments.public.start`` with a mandate), so what a paid debit
+does to an invoice is the invoices app's purpose, as for any payment."""
+
+from __future__ import annotations
+
+from flask import url_for
+from huey import crontab
+from sqlalchemy import select
+
+from core.plugin_api import (
+    Action,
+    App,
+    PeriodicTask,
+    db,
+    hookimpl,
+    short_date,
+)
+from core.plugin_api import lazy_gettext as _l
+from plugins.invoices.public import Invoice
+
+from . import cli, collecting
+from .models import HOLDING, Charge
+from .views import STATE_LABELS, bp
+
+GUICHET_API = ">=2.0,<3"
+APP_KEY = collecting.APP_KEY
+
+APP = App(
+    key=APP_KEY,
+    name=_l("Automatic payment"),
+    endpoint="autopay.index",
+    description=_l(
+        "Sign a SEPA Direct Debit mandate and have your invoices paid on their due date."
+    ),
+    icon="card",
+    section=_l("Payments"),
+    requires=("invoices", "payments"),
+    blueprint=bp,
+    url_prefix="/prelevement",
+    defaults={
+        # days between the notice and the debit (SEPA's rule is 14 unless the mandate
+        # says otherwise; ours says this many)
+        "AUTOPAY_NOTICE_DAYS": 5,
+    },
+)
+
+
+@hookimpl
+def guichet_apps():
+    return [APP]
+
+
+@hookimpl
+def guichet_periodic_tasks():
+    """Every morning the day's debits; every ten minutes, the stuck ones."""
+    return [
+        PeriodicTask("autopay.daily", crontab(hour="6", minute="30"), collecting.run),
+        PeriodicTask("autopay.sweep", crontab(minute="*/10"), collecting.sweep),
+    ]
+
+
+@hookimpl
+def guichet_event(name, payload):
+    if name.startswith("payment."):
+        collecting.on_payment_event(name, payload)
+
+
+@hookimpl
+def guichet_collection_holds(invoice_ids):
+    """An invoice whose automatic payment is scheduled or under way is not reminded."""
+    rows = db.session.execute(
+        select(Charge.invoice_id, Charge.charge_on).where(
+            Charge.invoice_id.in_(invoice_ids), Charge.state.in_(HOLDING)
+        )
+    ).all()
+    return {row.invoice_id: f"automatic payment on {row.charge_on}" for row in rows}
+
+
+@hookimpl
+def guichet_actions(target):
+    """On an invoice's page, its automatic payment, where there is one."""
+    if not isinstance(target, Invoice):
+        return []
+    row = db.session.scalar(
+        select(Charge).where(Charge.invoice_id == target.id).order_by(Charge.attempt.desc())
+    )
+    if row is None:
+        return []
+    label = _l(
+        "Automatic payment on %(day)s: %(state)s",
+        day=short_date(row.charge_on),
+        state=STATE_LABELS[row.state],
+    )
+    return [Action(APP_KEY, label, url_for("autopay.index"), order=35)]
+
+
+@hookimpl
+def guichet_cli(group):
+    cli.add_commands(group)
