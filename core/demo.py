@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from core import directory, documents
+from core.activation import set_app_enabled
 from core.appsystem import registry
 from core.extensions import db
 from core.models import Account, Organisation, User
@@ -30,6 +31,8 @@ DEMO_DASHBOARD = {
         "account.summary",
     ],
 }
+# Apps off by default that the demo's organisation has on, to be seen (when installed).
+DEMO_APPS = ("autopay",)
 # The provider the demo's documents name, complete with the legal mentions an invoice
 # must carry (written into the instance's guichet.toml when it names none).
 DEMO_ISSUER = {
@@ -60,6 +63,9 @@ def load_demo() -> list[str]:
             "favourites": [k for k in DEMO_DASHBOARD["favourites"] if k in apps],
             "pins": [k for k in DEMO_DASHBOARD["pins"] if k in widgets],
         }
+        for key in DEMO_APPS:
+            if key in apps:
+                set_app_enabled(org, key, True)
     parent_id = None
     for code, name in DEMO_ACCOUNTS:
         account = db.session.scalar(select(Account).where(Account.client_code == code))

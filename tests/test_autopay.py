@@ -13,9 +13,15 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core.extensions import db
-from core.plugin_api import collection_holds, utcnow
-from plugins.autopay import collecting, mandates
-from plugins.autopay.models import AutopayAccount, Charge, Mandate
+from core.plugin_api import (
+    collection_holds,
+    enabled_app_keys,
+    ledger,
+    update_app_settings,
+    utcnow,
+)
+from plugins.autopay import collecting, mandates, topups
+from plugins.autopay.models import AutopayAccount, Charge, Mandate, Topup
 from plugins.einvoicing.models import LifecycleStatus
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice
@@ -23,6 +29,7 @@ from plugins.payments.models import Payment
 from plugins.payments.public import start
 from tests.conftest import invoice_item as invoice
 from tests.conftest import make_org, run_cli, run_together
+from tests.test_wallet import post_in_its_own_context
 
 TODAY = date.today()
 IBAN = "FR76 3000 6000 0112 3456 7890 189"
@@ -49,6 +56,13 @@ def webhook(client, provider_id: str):
 
 def body(message) -> str:
     return message.get_body(("plain",)).get_content().replace("\u202f", " ").replace("\xa0", " ")
+
+
+@pytest.fixture(autouse=True)
+def switched_on(app, org, enable_app):
+    """Off by default: the operators switch automatic payment on for "Client 1"."""
+    assert "autopay" not in enabled_app_keys(org.id)
+    enable_app("autopay")
 
 
 @pytest.fixture
@@ -365,6 +379,12 @@ def test_a_worker_stopped_after_the_provider_answered_charges_once(app, due, mol
     assert db.session.scalar(select(func.count()).select_from(Payment)) == 2
 
 
+def test_nothing_is_debited_where_the_app_is_switched_off(due, enable_app, logged_in):
+    enable_app("autopay", False)
+    assert collecting.run(TODAY) == {"scheduled": 0, "charged": 0}
+    assert logged_in.get("/prelevement/").status_code == 404
+
+
 def test_the_cli_says_what_it_would_do(due, app):
     result = run_cli(app, "autopay", "run", "--dry-run")
     assert result.exit_code == 0 and "would schedule 2: A C" in result.output
@@ -410,3 +430,68 @@ def test_a_notice_a_stopped_worker_left_is_sent_by_the_sweep(due, run_jobs, smtp
     run_jobs()
     assert {c.notice for c in db.session.scalars(select(Charge))} == {"sent"}
     assert len(smtp_server.messages) == 1
+
+
+# --- the wallet's automatic top-up -----------------------------------------------
+
+
+@pytest.fixture
+def runs_low(app, org, signed, logged_in):
+    """The wallet's admins are told below 10 €; the organisation tops up by 100 €
+    (set through the app's settings page, as an admin does)."""
+    update_app_settings(org, "wallet", {"low_balance": 10})
+    db.session.commit()
+    page = logged_in.get("/prelevement/").get_data(as_text=True)
+    assert "/applications/autopay/reglages" in page
+    assert logged_in.post("/applications/autopay/reglages", data={"topup": "-1"}).status_code == 422
+    assert (
+        logged_in.post("/applications/autopay/reglages", data={"topup": "100"}).status_code == 303
+    )
+
+
+def test_a_wallet_running_low_is_topped_up_from_the_mandate_once(
+    app, org, runs_low, client, mollie, run_jobs
+):
+    for n, amount in enumerate((5000, -4500, -100)):  # 50 → 5 (below 10) → 4
+        post_in_its_own_context(app, org.id, "topup" if amount > 0 else "postage", amount, f"w{n}")
+    run_jobs()
+    (debit,) = mollie.recurring()
+    assert debit["amount"] == {"currency": "EUR", "value": "100.00"}
+    assert debit["mandateId"] == due_mandate().provider_id
+    # above the threshold and below again while the top-up is at the bank: no second one
+    post_in_its_own_context(app, org.id, "topup", 2000, "w3")
+    post_in_its_own_context(app, org.id, "postage", -2000, "w4")
+    run_jobs()
+    assert len(mollie.recurring()) == 1
+    mollie.end(debit["id"], "paid")
+    assert webhook(client, debit["id"]).status_code == 200
+    db.session.expire_all()
+    assert ledger.balance(org.id) == 400 + 10000
+    assert db.session.scalar(select(Topup.state)) == "paid"
+    assert topups.charge.function(db.session.scalar(select(Topup.id))) == "paid"  # again: nothing
+
+
+def test_a_failed_top_up_tells_the_admins(
+    app, org, runs_low, client, mollie, run_jobs, smtp_server
+):
+    post_in_its_own_context(app, org.id, "topup", 5000, "w0")
+    post_in_its_own_context(app, org.id, "postage", -4500, "w1")
+    run_jobs()
+    (debit,) = mollie.recurring()
+    smtp_server.reset()
+    mollie.end(debit["id"], "failed", reason=("MS02", "Refused by the debtor"))
+    webhook(client, debit["id"])
+    run_jobs()
+    (told,) = smtp_server.messages
+    assert "Refused by the debtor" in body(told) and "/porte-monnaie/recharger" in body(told)
+    db.session.expire_all()
+    assert ledger.balance(org.id) == 500
+
+
+def test_no_top_up_unless_asked(app, org, signed, mollie, run_jobs):
+    update_app_settings(org, "wallet", {"low_balance": 10})
+    db.session.commit()
+    post_in_its_own_context(app, org.id, "topup", 5000, "w0")
+    post_in_its_own_context(app, org.id, "postage", -4500, "w1")
+    run_jobs()
+    assert mollie.recurring() == []

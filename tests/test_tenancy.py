@@ -192,6 +192,8 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
         set_app_enabled(other, "admintool", True)
         set_app_enabled(other, "tickets", True)
         set_app_enabled(org, "tickets", True)
+        for organisation in (org, other):  # off by default: on, so its routes are walked
+            set_app_enabled(organisation, "autopay", True)
         db.session.commit()
         # a payment link the portal signed, for the other organisation's invoice
         from itsdangerous import URLSafeSerializer
@@ -208,6 +210,7 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
     assert ("GET", "notes.note") in checked
     assert ("GET", "tickets.detail") in checked and ("POST", "tickets_desk.reply") in checked
     assert ("GET", "portal.account") in checked
+    assert ("POST", "autopay.revoke") in checked and ("POST", "autopay.choose") in checked
     assert ("POST", "portal.switch_organisation") in checked
     # nothing changed for the other organisation
     assert (

@@ -22,7 +22,8 @@ from core.plugin_api import (
 from core.plugin_api import lazy_gettext as _l
 from plugins.invoices.public import Invoice
 
-from . import cli, collecting
+from . import cli, collecting, topups
+from .forms import AutopaySettingsForm
 from .models import HOLDING, Charge
 from .views import STATE_LABELS, bp
 
@@ -39,8 +40,13 @@ APP = App(
     icon="card",
     section=_l("Payments"),
     requires=("invoices", "payments"),
+    # the provider must have direct debit on (Mollie activates it per account): an
+    # operator switches it on for an organisation
+    default_enabled=False,
     blueprint=bp,
     url_prefix="/prelevement",
+    settings={"topup": 0},  # euros the wallet is topped up by when it runs low; 0: never
+    settings_form=AutopaySettingsForm,
     defaults={
         # days between the notice and the debit (SEPA's rule is 14 unless the mandate
         # says otherwise; ours says this many)
@@ -65,8 +71,11 @@ def guichet_periodic_tasks():
 
 @hookimpl
 def guichet_event(name, payload):
+    """A payment of ours moved; the wallet ran low (a top-up, if asked for)."""
     if name.startswith("payment."):
         collecting.on_payment_event(name, payload)
+    elif name == "wallet.low":
+        topups.on_low(payload)
 
 
 @hookimpl

@@ -44,8 +44,9 @@ from core.plugin_api import gettext as _
 from plugins.invoices.public import Invoice
 from plugins.payments import public as payments
 
-from . import mandates
-from .models import AutopayAccount, Charge, Mandate
+from . import mandates, topups
+from .models import AutopayAccount, Charge, Mandate, Topup
+from .states import move_state
 
 log = logging.getLogger(__name__)
 APP_KEY = "autopay"
@@ -245,43 +246,26 @@ def charge(charge_id: int) -> str:
     return db.session.get(Charge, charge_id).state
 
 
-MOVES = {  # the payment's event -> (the charge's states it moves from, to)
-    "paid": (("charging", "pending"), "paid"),
-    "failed": (("charging", "pending"), "failed"),
-    "canceled": (("charging", "pending"), "failed"),
-    "expired": (("charging", "pending"), "failed"),
-    "charged_back": (("paid",), "charged_back"),
-}
-
-
 def follow(charge_id: int, status: str, reason: str = "") -> bool:
-    """Move the charge as its payment went (``paid``, ``failed``, ``charged_back``...);
-    once only (a conditional update); a failure or a chargeback tells the admins.
-    Returns whether it moved."""
-    move = MOVES.get(status)
-    if move is None:
-        return False
-    sources, target = move
-    moved = db.session.execute(
-        update(Charge)
-        .where(Charge.id == charge_id, Charge.state.in_(sources))
-        .values(state=target, reason=reason, updated_at=utcnow())
-    ).rowcount
-    db.session.commit()
-    if moved and target in ("failed", "charged_back"):
+    """Move the charge as its payment went; a failure or a chargeback tells the
+    admins. Returns whether it moved."""
+    target = move_state(Charge, charge_id, status, reason)
+    if target in ("failed", "charged_back"):
         tell(charge_id)
-    return bool(moved)
+    return target is not None
 
 
 def on_payment_event(name: str, payload: dict) -> None:
-    """``payment.<status>`` of a payment one of our charges started."""
-    if payload.get("purpose") != "invoices":
-        return
-    charge_id = db.session.scalar(
-        select(Charge.id).where(Charge.payment_id == payload["payment_id"])
-    )
-    if charge_id is not None:
-        follow(charge_id, name.removeprefix("payment."), payload.get("reason", ""))
+    """``payment.<status>`` of a payment one of our charges or top-ups started."""
+    status = name.removeprefix("payment.")
+    if payload.get("purpose") == "invoices":
+        charge_id = db.session.scalar(
+            select(Charge.id).where(Charge.payment_id == payload["payment_id"])
+        )
+        if charge_id is not None:
+            follow(charge_id, status, payload.get("reason", ""))
+    elif payload.get("purpose") == "topup":
+        topups.follow_payment(payload["payment_id"], status, payload.get("reason", ""))
 
 
 @task(retries=5)
@@ -378,8 +362,8 @@ def _notice(ids: list[int], state: str) -> None:
 
 
 def sweep() -> int:
-    """Ask again for the charges a worker stopped on (their key makes it safe) and
-    queue again the notices never sent; returns how many charges were asked again."""
+    """Ask again for the charges and top-ups a worker stopped on (their key makes it
+    safe) and queue again the notices never sent; returns how many were asked again."""
     stale = utcnow() - STALE
     db.session.execute(
         update(Charge)
@@ -398,4 +382,9 @@ def sweep() -> int:
     queue_notices(notices)
     for charge_id in stuck:
         charge(charge_id)
-    return len(stuck)
+    stuck_topups = db.session.scalars(
+        select(Topup.id).where(Topup.state == "charging", Topup.updated_at < stale)
+    ).all()
+    for topup_id in stuck_topups:
+        topups.charge(topup_id)
+    return len(stuck) + len(stuck_topups)

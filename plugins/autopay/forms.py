@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from core.plugin_api import lazy_gettext as _l
 
@@ -29,3 +29,16 @@ class AccountForm(FlaskForm):
     def __init__(self, mandates, **kwargs):
         super().__init__(**kwargs)
         self.mandate.choices = [("", _l("Off")), *((str(m.id), m.account) for m in mandates)]
+
+
+class AutopaySettingsForm(FlaskForm):
+    """The organisation's settings of automatic payment, for its admins."""
+
+    topup = IntegerField(
+        _l("Top the wallet up automatically by (€)"),
+        validators=[InputRequired(), NumberRange(min=0, max=10_000)],
+        description=_l(
+            "When a payment takes the wallet below its alert threshold, this amount is "
+            "debited from your latest valid mandate; 0: never."
+        ),
+    )

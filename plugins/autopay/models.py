@@ -132,3 +132,31 @@ class Charge(AccountScopedMixin, db.Model):
     @property
     def key(self) -> str:
         return f"autopay-{self.id}"
+
+
+class Topup(TenantMixin, db.Model):
+    """An automatic top-up of the wallet, asked when a debit took the balance below the
+    organisation's alert threshold: one per such debit (``entry_id``, unique), whose
+    key ``autopay-topup-<id>`` is the payment's idempotency key."""
+
+    __tablename__ = "autopay_topups"
+    __table_args__ = (
+        Index("ix_autopay_topups_org_id", "organisation_id", "id"),
+        {"info": PLUGIN},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(Integer, unique=True)  # the ledger's debit
+    mandate_id: Mapped[int] = mapped_column(ForeignKey("autopay_mandates.id", ondelete="CASCADE"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="charging")  # as a charge's
+    payment_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the payments app's
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    mandate: Mapped[Mandate] = relationship()
+
+    @property
+    def key(self) -> str:
+        return f"autopay-topup-{self.id}"

@@ -12,6 +12,7 @@ from core.plugin_api import (
     Account,
     PaymentError,
     StatusListing,
+    app_usable,
     current_membership,
     current_scope,
     db,
@@ -94,6 +95,7 @@ def index():
         chosen=chosen,
         is_admin=current_membership().is_admin,
         available=mandates.provider_ready() is not None,
+        wallet=app_usable("wallet"),
     )
 
 

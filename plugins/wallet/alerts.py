@@ -18,6 +18,7 @@ from core.plugin_api import (
     admin_emails,
     app_settings,
     db,
+    emit,
     external_url,
     ledger,
     money,
@@ -95,9 +96,19 @@ def warn(organisation_id: int, entry_id: int) -> str:
         db.session.rollback()
         return "sent before"
     db.session.commit()
+    limit, balance = threshold(organisation_id), entry.balance_after
+    # once per crossing (the claim above): another app may act on it (a top-up)
+    emit(
+        "wallet.low",
+        {
+            "organisation_id": organisation_id,
+            "entry_id": entry_id,
+            "balance": balance,
+            "threshold": limit,
+        },
+    )
     admins = admin_emails(organisation_id)
     with organisation_language(organisation_id):
-        limit, balance = threshold(organisation_id), entry.balance_after
         subject = _("Your balance is below %(limit)s", limit=money(limit))
         body = render_template(
             "wallet/low_balance.txt",

@@ -19,6 +19,7 @@ def test_sign_a_mandate_and_have_an_invoice_paid_on_its_day(page, portal, smtp_s
     org_id = portal.cli("org", "create", name).strip()
     code = f"{uuid.uuid4().int % 10**8:08d}"
     portal.cli("account", "create", org_id, code)
+    portal.cli("app", "enable", org_id, "autopay")  # the operator switches it on
     admin = new_customer(portal, org_id)
     log_in(page, admin)
     page.goto("/prelevement/")

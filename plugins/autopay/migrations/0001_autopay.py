@@ -1,5 +1,6 @@
 """autopay: the organisations' customers at the provider, their SEPA mandates, the
-accounts paid automatically, one charge per invoice and attempt
+accounts paid automatically, one charge per invoice and attempt, the wallet's
+automatic top-ups
 
 Revision ID: 0001_autopay
 Revises:
@@ -184,8 +185,50 @@ def upgrade():
             batch_op.f("ix_autopay_charges_payment_id"), ["payment_id"], unique=False
         )
         batch_op.create_index("ix_autopay_charges_state_day", ["state", "charge_on"], unique=False)
+    op.create_table(
+        "autopay_topups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("entry_id", sa.Integer(), nullable=False),
+        sa.Column("mandate_id", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("payment_id", sa.Integer(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mandate_id"],
+            ["autopay_mandates.id"],
+            name=op.f("fk_autopay_topups_mandate_id_autopay_mandates"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_autopay_topups_organisation_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_autopay_topups")),
+        sa.UniqueConstraint("entry_id", name=op.f("uq_autopay_topups_entry_id")),
+        info={"guichet_plugin": "autopay"},
+    )
+    with op.batch_alter_table("autopay_topups") as batch_op:
+        batch_op.create_index("ix_autopay_topups_org_id", ["organisation_id", "id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_autopay_topups_organisation_id"), ["organisation_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_autopay_topups_payment_id"), ["payment_id"], unique=False
+        )
 
 
 def downgrade():
-    for table in ("autopay_charges", "autopay_accounts", "autopay_mandates", "autopay_customers"):
+    for table in (
+        "autopay_topups",
+        "autopay_charges",
+        "autopay_accounts",
+        "autopay_mandates",
+        "autopay_customers",
+    ):
         op.drop_table(table)
