@@ -20,7 +20,9 @@ from bench.common import add_organisations, analyze, bench_app, insert_batches
 from core.extensions import db
 
 
-def populate(orgs: int, count: int) -> None:
+def populate(orgs: int, count: int, app_key: str = "reminders") -> None:
+    """Organisations 1..``orgs`` with ``app_key`` on and ``count`` invoices among
+    them, due from 400 days ago to 60 days ahead, nearly all those long due paid."""
     from core.models import AppActivation
     from plugins.invoices import totals
     from plugins.invoices.models import Invoice
@@ -30,7 +32,7 @@ def populate(orgs: int, count: int) -> None:
     db.session.execute(
         insert(AppActivation),
         [
-            {"organisation_id": n, "app_key": "reminders", "enabled": True, "settings": {}}
+            {"organisation_id": n, "app_key": app_key, "enabled": True, "settings": {}}
             for n in range(1, orgs + 1)
         ],
     )

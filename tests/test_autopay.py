@@ -70,8 +70,10 @@ def signed(org, user, mollie):
     """A valid mandate of "Client 1", its account 00002501 paid automatically on it."""
     mandate = mandates.sign(org.id, user.id, "Camille Martin", IBAN)
     account = next(a for a in org.accounts if a.client_code == "00002501")
-    db.session.add(
-        AutopayAccount(organisation_id=org.id, account_id=account.id, mandate_id=mandate.id)
+    db.session.add(  # a month ago
+        AutopayAccount(
+            organisation_id=org.id, account_id=account.id, mandate_id=mandate.id, since=day(-30)
+        )
     )
     db.session.commit()
     return mandate
@@ -383,6 +385,13 @@ def test_nothing_is_debited_where_the_app_is_switched_off(due, enable_app, logge
     enable_app("autopay", False)
     assert collecting.run(TODAY) == {"scheduled": 0, "charged": 0}
     assert logged_in.get("/prelevement/").status_code == 404
+
+
+def test_invoices_overdue_before_the_account_was_put_on_it_are_left_alone(due, signed):
+    db.session.execute(update(AutopayAccount).values(since=TODAY))
+    db.session.commit()
+    assert collecting.run(TODAY) == {"scheduled": 1, "charged": 0}
+    assert set(charges()) == {"A"}  # C was overdue since yesterday
 
 
 def test_the_cli_says_what_it_would_do(due, app):

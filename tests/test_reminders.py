@@ -2,17 +2,28 @@
 people with the payment link, nothing for what is paid or disputed, a worker stopped
 mid-run losing or doubling nothing, and what customers and operators see."""
 
+import io
 import re
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from pypdf import PdfReader
+from sqlalchemy import func, select
 
 from core.extensions import db
-from core.plugin_api import collection_holds, organisations_using
+from core.plugin_api import (
+    collection_holds,
+    ledger,
+    organisations_using,
+    stored_path,
+    update_app_settings,
+    utcnow,
+)
 from plugins.einvoicing.models import LifecycleStatus
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice
+from plugins.postal.models import Letter
+from plugins.postal.printing import printed_pages
 from plugins.reminders import sending
 from plugins.reminders.models import Reminder
 from plugins.reminders.schedule import BadSchedule, Step, parse
@@ -164,10 +175,15 @@ def test_the_dry_run_says_what_would_go_and_sends_nothing(app, chase):
 
 
 def test_a_schedule_is_read_and_a_bad_one_named():
-    assert parse(["15 admins", "-7", "", "1 members"]) == [Step(-7), Step(1), Step(15, "admins")]
+    assert parse(["15 admins", "-7", "", "1 members", "30 post"]) == [
+        Step(-7),
+        Step(1),
+        Step(15, "admins"),
+        Step(30, "post"),
+    ]
     for lines, reason in (
         (["soon"], "a number of days"),
-        (["7 everyone"], "'members' or 'admins'"),
+        (["7 everyone"], "'members', 'admins' or 'post'"),
         (["400"], "from -60 to 365"),
         (["1", "1 admins"], "two steps on day 1"),
     ):
@@ -235,3 +251,66 @@ def test_two_runs_at_once_write_each_reminder_once(app, chase, run_jobs, smtp_se
     assert [r[:2] for r in reminders()] == [("A", -7), ("B", 1), ("C", 15), ("G", 1)]
     run_jobs()
     assert len(smtp_server.messages) == 4  # whichever run wrote each, one e-mail each
+
+
+# --- reminder letters --------------------------------------------------------------
+
+
+@pytest.fixture
+def by_post(chase, org):
+    """Client 1's schedule: a letter 15 days after the due date (C is 20 days late)."""
+    org.address = "9 rue du Colonel Pierre Avia\n75015 PARIS"
+    update_app_settings(org, "reminders", {"steps": ["15 post"]})
+    db.session.commit()
+
+
+def test_a_post_step_sends_a_letter_the_provider_pays_for(
+    by_post, org, app, run_jobs, logged_in, smtp_server
+):
+    ledger.post(org.id, "topup", 5000, "before")
+    db.session.commit()
+    sending.run(TODAY)
+    run_jobs()
+    assert reminders() == [("C", 15, "sent")]
+    assert smtp_server.messages == []  # a letter, not an e-mail
+    letter = db.session.scalar(select(Letter))
+    assert (letter.payer, letter.address) == (
+        "provider",
+        ["Client 1", "9 rue du Colonel Pierre Avia", "75015 PARIS"],
+    )
+    assert letter.status == "submitted"  # handed to the print shop by the worker
+    assert ledger.balance(org.id) == 5000  # not paid from the customer's wallet
+    pdf = stored_path(letter.document_sha256).read_bytes()
+    assert printed_pages(pdf) == (1, False)  # one page, the window left for the address
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    text = plain(text)
+    assert "C" in text and "67 520,70 €" in text and "/paiements/lien/" in text
+    # the customer's letters are those it sent: this one is not among them
+    assert letter.title not in logged_in.get("/courrier/").get_data(as_text=True)
+    assert logged_in.get(f"/courrier/{letter.id}").status_code == 404
+    assert sending.run(TODAY) == []  # once
+
+
+def test_a_letter_a_stopped_worker_left_is_posted_once(by_post, run_jobs):
+    sending.run(TODAY)
+    (reminder,) = db.session.scalars(select(Reminder)).all()
+    # the worker took it, posted it, and stopped before it wrote that down
+    reminder.state, reminder.updated_at = "sending", utcnow() - timedelta(hours=1)
+    db.session.commit()
+    from plugins.reminders import letters
+
+    assert letters.post(reminder, db.session.get(Invoice, reminder.invoice_id)) == ""
+    sending.sweep()
+    run_jobs()
+    assert reminders() == [("C", 15, "sent")]
+    assert db.session.scalar(select(func.count()).select_from(Letter)) == 1
+
+
+def test_a_letter_with_no_address_to_go_to_fails_with_the_reason(chase, org, run_jobs):
+    update_app_settings(org, "reminders", {"steps": ["15 post"]})
+    db.session.commit()
+    sending.run(TODAY)
+    run_jobs()
+    reminder = db.session.scalar(select(Reminder))
+    assert reminder.state == "failed" and reminder.error.startswith("not posted:")
+    assert db.session.scalar(select(func.count()).select_from(Letter)) == 0

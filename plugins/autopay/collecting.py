@@ -62,9 +62,9 @@ def charge_day(due_on: date, today: date) -> date:
 
 def plan(today: date) -> list:
     """The invoices to schedule today: to pay, of an account paid automatically on a
-    valid mandate, due within the notice period, not charged yet, not held by another
-    app (a dispute); rows of (organisation_id, account_id, id, number, due_on, due,
-    currency, mandate_id)."""
+    valid mandate, due within the notice period (and not before the account was put
+    on it), not charged yet, not held by another app (a dispute); rows of
+    (organisation_id, account_id, id, number, due_on, due, currency, mandate_id)."""
     horizon = today + timedelta(days=current_app.config["AUTOPAY_NOTICE_DAYS"])
     rows = db.session.execute(
         select(
@@ -85,6 +85,7 @@ def plan(today: date) -> list:
             Invoice.kind == "invoice",
             DUE > 0,
             Invoice.due_on <= horizon,
+            Invoice.due_on >= AutopayAccount.since,
             ~exists().where(Charge.invoice_id == Invoice.id),
         )
         .order_by(Invoice.organisation_id, Invoice.id)

@@ -75,7 +75,8 @@ class Mandate(TenantMixin, db.Model):
 
 class AutopayAccount(AccountScopedMixin, db.Model):
     """An account whose invoices are paid automatically on their due date, and the
-    mandate they are charged on."""
+    mandate they are charged on; only invoices due ``since`` the day it was chosen
+    (those already overdue then are left to pay by hand, and to the reminders)."""
 
     __tablename__ = "autopay_accounts"
     __table_args__ = (UniqueConstraint("account_id"), {"info": PLUGIN})
@@ -85,6 +86,7 @@ class AutopayAccount(AccountScopedMixin, db.Model):
         ForeignKey("autopay_mandates.id", ondelete="CASCADE"), index=True
     )
     chosen_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    since: Mapped[date] = mapped_column(Date, default=date.today)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     mandate: Mapped[Mandate] = relationship()

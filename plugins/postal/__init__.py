@@ -21,7 +21,6 @@ from core.plugin_api import (
     Widget,
     db,
     hookimpl,
-    scoped,
     short_date,
 )
 from core.plugin_api import lazy_gettext as _l
@@ -29,7 +28,7 @@ from plugins.invoices.public import Invoice
 
 from . import cli, sending
 from .desk import desk
-from .models import Letter
+from .models import Letter, sent_by_customers
 from .printshop import PrintShop
 from .views import STATUS_LABELS, bp
 
@@ -85,7 +84,7 @@ def guichet_actions(target):
         Action(APP_KEY, _l("Send by post"), url_for("postal.new", invoice_id=target.id), order=40)
     ]
     sent = db.session.scalars(
-        scoped(Letter).where(Letter.invoice_id == target.id).order_by(Letter.id)
+        sent_by_customers().where(Letter.invoice_id == target.id).order_by(Letter.id)
     ).all()
     for letter in sent:
         when, status = short_date(letter.created_at), STATUS_LABELS[letter.status]
@@ -99,7 +98,7 @@ def guichet_search(query, scope):
     """Letters by recipient (any line of its address) and document."""
     pattern = f"%{query}%"
     rows = db.session.scalars(
-        scoped(Letter, scope)
+        sent_by_customers(scope)
         .where(cast(Letter.address, Text).ilike(pattern) | Letter.title.ilike(pattern))
         .order_by(Letter.id.desc())
         .limit(5)

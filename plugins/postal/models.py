@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.plugin_api import (
     AccountScopedMixin,
     db,
+    scoped,
     utcnow,
 )
 
@@ -43,6 +44,9 @@ class Letter(AccountScopedMixin, db.Model):
     registered: Mapped[bool] = mapped_column(Boolean, default=False)
     priority: Mapped[bool] = mapped_column(Boolean, default=False)
     price: Mapped[int] = mapped_column(BigInteger)
+    #: wallet: the organisation's, debited when it is sent; provider: a letter the
+    #: provider sends the organisation (a reminder), at its own cost
+    payer: Mapped[str] = mapped_column(String(16), default="wallet", server_default="wallet")
     refunded: Mapped[bool] = mapped_column(Boolean, default=False)
     invoice_id: Mapped[int | None] = mapped_column(
         ForeignKey("invoices.id", ondelete="SET NULL"), index=True
@@ -62,6 +66,12 @@ class Letter(AccountScopedMixin, db.Model):
             if event.status == self.status:
                 return event.detail
         return ""
+
+
+def sent_by_customers(scope=None):
+    """The scope's letters its people sent, paid from its wallet: what its pages
+    show (a letter the provider sends the organisation is not one of them)."""
+    return scoped(Letter, scope).where(Letter.payer == "wallet")
 
 
 class LetterEvent(db.Model):

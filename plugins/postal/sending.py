@@ -49,10 +49,10 @@ def options_of(letter: Letter) -> LetterOptions:
 
 
 def send(letter: Letter) -> Letter:
-    """Debit the wallet and record ``letter`` (status ``queued``) in one transaction,
-    then queue its submission. A second send with the same key returns the first
-    letter and debits nothing; :class:`ledger.InsufficientFunds` leaves nothing
-    written."""
+    """Debit the wallet (unless the provider pays) and record ``letter`` (status
+    ``queued``) in one transaction, then queue its submission. A second send with the
+    same key returns the first letter and debits nothing;
+    :class:`ledger.InsufficientFunds` leaves nothing written."""
     existing = db.session.scalar(select(Letter).where(Letter.key == letter.key))
     if existing is not None:
         return existing
@@ -60,15 +60,16 @@ def send(letter: Letter) -> Letter:
         db.session.add(letter)
         db.session.flush()
         letter.events.append(LetterEvent(status="queued"))
-        ledger.post(
-            letter.organisation_id,
-            "postage",
-            -letter.price,
-            f"letter:{letter.key}",
-            reason=f"Courrier : {letter.address[0]}",
-            reference=reference_of(letter),
-            user_id=letter.user_id,
-        )
+        if letter.payer == "wallet":
+            ledger.post(
+                letter.organisation_id,
+                "postage",
+                -letter.price,
+                f"letter:{letter.key}",
+                reason=f"Courrier : {letter.address[0]}",
+                reference=reference_of(letter),
+                user_id=letter.user_id,
+            )
         db.session.commit()
     except IntegrityError:  # the same letter confirmed twice at once: the other one won
         db.session.rollback()
@@ -137,7 +138,7 @@ def move(letter: Letter, status: str, detail: str = "") -> bool:
     printed = letter.status in ("printed", "posted")
     letter.status, letter.updated_at = status, utcnow()
     letter.events.append(LetterEvent(status=status, detail=detail))
-    if status in REFUNDED and not printed and not letter.refunded:
+    if status in REFUNDED and not printed and not letter.refunded and letter.payer == "wallet":
         ledger.post(
             letter.organisation_id,
             "refund",

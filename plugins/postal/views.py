@@ -58,7 +58,7 @@ from plugins.wallet import public as wallet
 
 from . import sending
 from .address import COUNTRIES, check_address, country_name
-from .models import Letter, PostalSettings
+from .models import Letter, PostalSettings, sent_by_customers
 from .printing import DocumentError, check_document, joined, print_ready, printed_pages
 
 bp = Blueprint("postal", __name__, template_folder="templates")
@@ -151,7 +151,7 @@ def index():
 def _letters(args) -> tuple[StatusListing, object]:
     listing = StatusListing()
     read_listing(listing, args, {"date": Letter.id}, "date", descending=True)
-    query = scoped(Letter)
+    query = sent_by_customers()
     if listing.read_status(args, STATUS_LABELS):
         query = query.where(Letter.status == listing.status)
     return listing, query
@@ -194,7 +194,7 @@ def export_csv():
 @bp.post("/<int:letter_id>/annuler")
 def cancel(letter_id: int):
     """Stop a letter the print shop has not taken yet; it is refunded."""
-    letter = get_scoped_or_404(Letter, letter_id)
+    letter = _letter_or_404(letter_id)
     if sending.cancel(letter):
         flash(_("The letter was cancelled and refunded to your wallet."), "success")
     else:
@@ -401,10 +401,17 @@ def send():
     return redirect(url_for("postal.letter", letter_id=letter.id), 303)
 
 
+def _letter_or_404(letter_id: int) -> Letter:
+    found = db.session.scalar(sent_by_customers().where(Letter.id == letter_id))
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.get("/<int:letter_id>")
 def letter(letter_id: int):
     """A letter, its price and options, and every state it went through."""
-    found = get_scoped_or_404(Letter, letter_id)
+    found = _letter_or_404(letter_id)
     return render(
         "postal/letter.html", letter=found, labels=STATUS_LABELS, option_labels=OPTION_LABELS
     )
@@ -414,7 +421,7 @@ def letter(letter_id: int):
 def widget():
     """Dashboard widget: the letters not yet delivered."""
     on_the_way = db.session.scalars(
-        scoped(Letter)
+        sent_by_customers()
         .where(Letter.status.in_(("queued", "submitted", "accepted", "printed", "posted")))
         .order_by(Letter.id.desc())
         .limit(5)

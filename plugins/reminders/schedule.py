@@ -1,13 +1,14 @@
 """An organisation's reminder schedule: steps in days from the due date (negative:
-before it), each to the members who may see the invoice's account or to the
-organisation's admins only. Written one step a line, as the operators' form takes it:
-``-7``, ``1``, ``15 admins``."""
+before it), each by e-mail to the members who may see the invoice's account or to
+the organisation's admins only, or by post (a letter the provider pays for). Written
+one step a line, as the operators' form takes it: ``-7``, ``1``, ``15 admins``,
+``30 post``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-AUDIENCES = ("members", "admins")
+AUDIENCES = ("members", "admins", "post")
 DEFAULT = ["-7", "1", "15 admins"]
 EARLIEST, LATEST = -60, 365
 
@@ -38,7 +39,7 @@ def parse(lines: list[str]) -> list[Step]:
             raise BadSchedule(f"{line!r}: a number of days first (-7, 1, 15)") from None
         audience = words[1] if len(words) > 1 else "members"
         if len(words) > 2 or audience not in AUDIENCES:
-            raise BadSchedule(f"{line!r}: after the days, 'members' or 'admins' only")
+            raise BadSchedule(f"{line!r}: after the days, 'members', 'admins' or 'post' only")
         if not EARLIEST <= days <= LATEST:
             raise BadSchedule(f"{line!r}: from {EARLIEST} to {LATEST} days")
         if days in steps:

@@ -41,6 +41,7 @@ from core.plugin_api import gettext as _
 from plugins.invoices.public import Invoice
 from plugins.payments import public as payments
 
+from . import letters
 from .models import Reminder
 from .schedule import BadSchedule, Step, parse
 
@@ -182,7 +183,8 @@ def recipients(reminder: Reminder) -> list[User]:
     return sorted(chosen, key=lambda user: user.email)
 
 
-def _set(reminder_id: int, state: str, **values) -> None:
+def set_state(reminder_id: int, state: str, **values) -> None:
+    """Record what became of a reminder, and commit."""
     db.session.execute(
         update(Reminder)
         .where(Reminder.id == reminder_id)
@@ -217,15 +219,22 @@ def send_one(reminder_id: int) -> str:
     reminder = db.session.get(Reminder, reminder_id)
     invoice = db.session.get(Invoice, reminder.invoice_id)
     if invoice is None or invoice.amount_due <= 0:  # paid or credited meanwhile
-        _set(reminder_id, "skipped", error="paid or credited before it was sent")
+        set_state(reminder_id, "skipped", error="paid or credited before it was sent")
         return "skipped"
     held = collection_holds([invoice.id])
     if held:
-        _set(reminder_id, "skipped", error=held[invoice.id])
+        set_state(reminder_id, "skipped", error=held[invoice.id])
         return "skipped"
+    if reminder.audience == "post":
+        problem = letters.post(reminder, invoice)
+        if problem:
+            set_state(reminder_id, "failed", error=problem)
+            return "failed"
+        set_state(reminder_id, "sent", recipients=1, error="")
+        return "sent"
     people = recipients(reminder)
     if not people:
-        _set(reminder_id, "failed", error="nobody may see this invoice's account")
+        set_state(reminder_id, "failed", error="nobody may see this invoice's account")
         return "failed"
     with organisation_language(reminder.organisation_id):
         subject, body = message(reminder, invoice)
@@ -233,12 +242,12 @@ def send_one(reminder_id: int) -> str:
         sent = send_email([user.email for user in people], subject, body)
     except (smtplib.SMTPException, OSError) as error:
         # refused before the server took it: queued again, and the task tried again
-        _set(reminder_id, "queued", error=str(error)[:500])
+        set_state(reminder_id, "queued", error=str(error)[:500])
         raise
     if not sent:
-        _set(reminder_id, "failed", error="e-mail is not configured on this portal")
+        set_state(reminder_id, "failed", error="e-mail is not configured on this portal")
         return "failed"
-    _set(reminder_id, "sent", recipients=len(people), error="")
+    set_state(reminder_id, "sent", recipients=len(people), error="")
     return "sent"
 
 
@@ -265,6 +274,15 @@ def sweep() -> int:
     """Queue again the reminders a worker never took, mark uncertain those it stopped
     while sending; returns how many were queued again."""
     stale = utcnow() - STALE
+    db.session.execute(  # a letter's key makes posting it again safe: queued again
+        update(Reminder)
+        .where(
+            Reminder.state == "sending",
+            Reminder.updated_at < stale,
+            Reminder.audience == "post",
+        )
+        .values(state="queued")
+    )
     db.session.execute(
         update(Reminder)
         .where(Reminder.state == "sending", Reminder.updated_at < stale)

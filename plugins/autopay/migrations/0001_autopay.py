@@ -89,6 +89,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("mandate_id", sa.Integer(), nullable=False),
         sa.Column("chosen_by", sa.Integer(), nullable=True),
+        sa.Column("since", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
