@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
         portal,
         schema,
         security,
+        twofactor,
     )
     from core.appsystem import Registry, build_plugin_manager
     from core.extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
@@ -68,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app, login_manager)
     security.init_app(app)
+    twofactor.init_app(app)
     errors.init_app(app)
 
     registry = Registry(pm)

@@ -4,6 +4,7 @@ answers with a redirect header to the login page)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -127,6 +128,22 @@ def start_session(user: User, remember: bool) -> None:
     login_user(user, remember=remember)
 
 
+PENDING = "pending_2fa"  # the session's key while the second factor is awaited
+PENDING_SECONDS = 300
+
+
+def await_second_factor(user: User, remember: bool, target: str | None) -> None:
+    """The password was right; the session waits five minutes for the second factor
+    (:mod:`core.twofactor`), and is not logged in until then."""
+    session.clear()
+    session[PENDING] = {
+        "user": user.id,
+        "remember": bool(remember),
+        "next": target or "",
+        "until": int(time.time()) + PENDING_SECONDS,
+    }
+
+
 def end_sessions(user: User, every: bool = False) -> None:
     """End this browser's session of ``user`` (or all of them, ``every``): their
     cookies, kept by anyone, no longer load."""
@@ -186,11 +203,21 @@ def login():
     if not check_password(user, form.password.data) or not user.active:
         form.form_errors.append(_("Wrong e-mail or password."))
         return render_template("auth/login.html", form=form), 401
-    session.clear()  # a fresh session: nothing of the anonymous one survives
-    start_session(user, remember=form.remember.data)
+    if user.two_factor:  # the password was right: the code of the second factor next
+        db.session.commit()  # a rehashed password
+        await_second_factor(user, form.remember.data, form.next.data)
+        return redirect(url_for("twofactor.code"))
+    return finish_login(user, form.remember.data, form.next.data)
+
+
+def finish_login(user: User, remember: bool, target: str | None):
+    """Log ``user`` in on a fresh session (nothing of the anonymous one survives) and
+    send them where they were going, or home."""
+    session.clear()
+    start_session(user, remember=remember)
     user.last_login_at = utcnow()
     db.session.commit()
-    target = local_path(form.next.data)
+    target = local_path(target)
     if target is None:
         target = url_for("operator.index") if user.is_operator else url_for("portal.home")
     return redirect(target)

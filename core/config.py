@@ -46,6 +46,8 @@ DEFAULTS: dict[str, object] = {
     "TRUSTED_PROXIES": 0,
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
     "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
+    # operators log in with a second factor (core.twofactor); make run's demo turns it off
+    "OPERATORS_REQUIRE_2FA": True,
     "PASSWORD_RESET_MAX_AGE": 3600,
     # Locale
     "BABEL_DEFAULT_LOCALE": "fr",

@@ -17,7 +17,7 @@ from core.i18n import gettext as _
 from core.models import Account, Membership, Organisation, User
 from core.passwords import MIN_LENGTH, set_password
 
-ORG_FIELDS = ("name", "siret", "vat_number", "address", "locale")
+ORG_FIELDS = ("name", "siret", "vat_number", "address", "locale", "require_2fa")
 ACCOUNT_FIELDS = ("client_code", "name", "parent_id")
 USER_FIELDS = ("email", "name", "locale", "is_operator", "active")
 

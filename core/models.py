@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -66,6 +67,8 @@ class Organisation(db.Model):
     vat_number: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(Text, default="")
     locale: Mapped[str] = mapped_column(String(10), default="fr")
+    #: every member must log in with a second factor (its admins or an operator say so)
+    require_2fa: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The dashboard a new member starts with: {"favourites": [app keys], "pins": [widget
     # keys]}; None gives the sensible default (see core.favourites.seed_dashboard).
     dashboard_defaults: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
@@ -122,6 +125,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: a second factor is confirmed (:class:`UserTotp`): kept here, so the pages that
+    #: require one ask no query of it
+    two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -140,6 +146,32 @@ class User(UserMixin, db.Model):
     @property
     def display_name(self) -> str:
         return self.name or self.email
+
+
+class UserTotp(db.Model):
+    """A user's authenticator app (TOTP, RFC 6238): its shared secret, and the last
+    time step a code was accepted for, so a code is never accepted twice."""
+
+    __tablename__ = "user_totp"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code, kept as its SHA-256 (80 random bits: not guessable
+    from the hash); ``used_at`` once spent."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UserSession(db.Model):

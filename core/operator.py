@@ -90,6 +90,7 @@ class OrganisationForm(FlaskForm):
     )
     address = TextAreaField(_l("Postal address"), validators=[Length(max=500)])
     locale = SelectField(_l("Language"), choices=language_choices())
+    require_2fa = BooleanField(_l("Every member logs in with a second factor"))
 
 
 class AccountForm(FlaskForm):

@@ -14,6 +14,8 @@ port="${PORT:-5000}"
 # Without an SMTP server configured, e-mails are printed here by the worker.
 [[ -z "${GUICHET_MAIL_SERVER:-}" ]] && export GUICHET_MAIL_BACKEND="${GUICHET_MAIL_BACKEND:-console}"
 export GUICHET_PUBLIC_URL="${GUICHET_PUBLIC_URL:-http://localhost:${port}}"
+# The demo's operator logs in with its password alone (elsewhere operators need a second factor).
+export GUICHET_OPERATORS_REQUIRE_2FA="${GUICHET_OPERATORS_REQUIRE_2FA:-false}"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 # Without an approved platform, new e-invoices (the demo's too) go to a local stand-in.
