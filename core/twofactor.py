@@ -40,7 +40,7 @@ from flask import (
 from flask_babel import force_locale
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -154,12 +154,11 @@ def use_recovery_code(user: User, code: str) -> bool:
 
 
 def remaining_codes(user: User) -> int:
-    return len(
-        db.session.scalars(
-            select(RecoveryCode.id).where(
-                RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
-            )
-        ).all()
+    """How many of the user's recovery codes are still unused."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     )
 
 
@@ -204,7 +203,10 @@ def require_second_factor():
         return None
     if request.htmx:
         return "", 204, {"HX-Redirect": url_for("twofactor.setup")}
-    flash(_("Your organisation requires a second factor: set one up to go on."), "warning")
+    flash(
+        _("A second factor is required to log in to your account: set one up to go on."),
+        "warning",
+    )
     return redirect(url_for("twofactor.setup"))
 
 
