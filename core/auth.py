@@ -5,6 +5,7 @@ answers with a redirect header to the login page)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -23,7 +24,7 @@ from flask_babel import force_locale
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -76,7 +77,7 @@ def init_app(app: Flask, login_manager: LoginManager) -> None:
 # accounts) in the same query: every logged-in page needs them. Built once.
 _memberships = joinedload(User.memberships)
 _USER_OF_SESSION = (
-    select(User)
+    select(User, UserSession.id, UserSession.created_at, UserSession.last_seen_at)
     .join(UserSession, UserSession.user_id == User.id)
     .options(
         _memberships.joinedload(Membership.organisation),
@@ -94,18 +95,36 @@ def load_user(user_id: str) -> User | None:
     ident, _, token = user_id.partition(":")
     if not ident.isdigit() or not token:
         return None
-    user = (
+    row = (
         db.session.execute(
             _USER_OF_SESSION,
             {"user_id": int(ident), "token": token, "cutoff": _session_cutoff()},
         )
         .unique()
-        .scalar_one_or_none()
+        .one_or_none()
     )
-    if user is None or not user.active:
+    if row is None or not row[0].active:
         return None
+    user, session_id, created, seen = row
+    now = utcnow()
+    if now - _aware(seen or created) > SEEN_EVERY:  # a write every few minutes, not each page
+        with db.engine.begin() as connection:
+            connection.execute(_SEEN, {"ident": session_id, "now": now})
     user.session_token = token
     return user
+
+
+SEEN_EVERY = timedelta(minutes=5)  # how precisely a session's last use is kept
+_SEEN = (
+    update(UserSession)
+    .where(UserSession.id == bindparam("ident"))
+    .values(last_seen_at=bindparam("now"))
+)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back the datetimes it keeps without their zone (UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _session_cutoff():
@@ -238,6 +257,36 @@ def logout_everywhere():
     end_sessions(current_user._get_current_object(), every=True)
     flash(_("You are logged out everywhere."), "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/sessions")
+@login_required
+def sessions():
+    """The browsers and devices where the user is logged in, most recently used first."""
+    rows = db.session.scalars(
+        select(UserSession)
+        .where(UserSession.user_id == current_user.id, UserSession.created_at > _session_cutoff())
+        .order_by(UserSession.id.desc())
+    ).all()
+    rows.sort(key=lambda row: _aware(row.last_seen_at or row.created_at), reverse=True)
+    return render_template("auth/sessions.html", sessions=rows, current=current_user.session_token)
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int):
+    """End one of the user's sessions: that browser is logged out at its next page."""
+    row = db.session.get(UserSession, session_id)
+    if row is None or row.user_id != current_user.id:
+        abort(404)
+    if row.token == current_user.session_token:
+        end_sessions(current_user._get_current_object())
+        flash(_("You are logged out."), "info")
+        return redirect(url_for("auth.login"))
+    db.session.delete(row)
+    db.session.commit()
+    flash(_("That session is ended."), "info")
+    return redirect(url_for("auth.sessions"), 303)
 
 
 def _serializer() -> URLSafeTimedSerializer:

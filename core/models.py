@@ -187,6 +187,8 @@ class UserSession(db.Model):
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: when the browser last used it, to within :data:`core.auth.SEEN_EVERY`
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Membership(TenantMixin, db.Model):

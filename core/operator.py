@@ -21,7 +21,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from core import activation, api, directory, documents, favourites
+from core import activation, api, directory, documents, favourites, twofactor
 from core.appinfo import OperatorPage
 from core.appsystem import API_VERSION, registry
 from core.auth import require_operator
@@ -350,6 +350,18 @@ def user(user_id: int):
             flash(_("User saved."), "info")
             return redirect(url_for("operator.user", user_id=target.id))
     return render("operator/user_form.html", form=form, user=target), _status(form)
+
+
+@bp.post("/users/<int:user_id>/2fa/reset")
+def user_2fa_reset(user_id: int):
+    """Forget a user's second factor (a lost phone and no recovery code left): they set
+    a new one up at their next login where one is required."""
+    target = db.get_or_404(User, user_id)
+    if target.two_factor:
+        twofactor.turn_off(target, "user.2fa_reset")
+        db.session.commit()
+        flash(_("The second factor of %(email)s is reset.", email=target.email), "info")
+    return redirect(url_for("operator.user", user_id=target.id), 303)
 
 
 # -- apps ----------------------------------------------------------------------------

@@ -325,6 +325,16 @@ def renew():
     return render_template("twofactor/codes.html", codes=codes)
 
 
+def turn_off(user: User, action: str) -> None:
+    """Forget the user's authenticator app and recovery codes (audited as ``action``);
+    the caller commits. Where one is required, the user sets a new one up at the next
+    page."""
+    db.session.execute(delete(UserTotp).where(UserTotp.user_id == user.id))
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    user.two_factor = False
+    audit.record(action, f"user:{user.id}")
+
+
 @bp.post("/securite/double-authentification/desactiver")
 @login_required
 @limiter.limit("10 per hour")
@@ -341,10 +351,7 @@ def disable():
     ):
         flash(_("The password or the code is wrong."), "error")
         return redirect(url_for("twofactor.setup"), 303)
-    db.session.execute(delete(UserTotp).where(UserTotp.user_id == user.id))
-    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    user.two_factor = False
-    audit.record("user.2fa_off", f"user:{user.id}")
+    turn_off(user, "user.2fa_off")
     db.session.commit()
     flash(_("The second factor is off."), "info")
     return redirect(url_for("twofactor.setup"), 303)

@@ -197,3 +197,40 @@ def test_expired_session_on_an_unsafe_htmx_request_goes_to_login_not_a_csrf_erro
     )
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login?next=/favourites"
+
+
+def test_a_user_sees_their_sessions_and_ends_one(client, other_client, user, member):
+    from datetime import timedelta
+
+    from core.models import UserSession, utcnow
+
+    for browser, agent in ((client, "Firefox on the desk"), (other_client, "Phone")):
+        form = {"email": user.email, "password": PASSWORD}
+        assert browser.post("/login", data=form, headers={"User-Agent": agent}).status_code == 302
+    page = client.get("/sessions").get_data(as_text=True)
+    assert "Firefox on the desk" in page and "Phone" in page
+    phone = db.session.scalar(select(UserSession).where(UserSession.user_agent == "Phone"))
+    # a session's last use is kept to within minutes, not written on every page
+    long_ago = utcnow() - timedelta(minutes=10)
+    phone.created_at = phone.last_seen_at = long_ago
+    db.session.commit()
+    assert other_client.get("/").status_code == 200
+    db.session.expire_all()
+    seen = db.session.get(UserSession, phone.id).last_seen_at
+    assert seen.replace(tzinfo=long_ago.tzinfo) > long_ago + timedelta(minutes=9)
+    # another user's session is not theirs to end
+    stranger = make_app_client_session(member)
+    assert client.post(f"/sessions/{stranger}/end").status_code == 404
+    assert client.post(f"/sessions/{phone.id}/end").status_code == 303
+    assert other_client.get("/").status_code == 302  # logged out there
+    assert client.get("/").status_code == 200  # not here
+
+
+def make_app_client_session(member) -> int:
+    """A session of ``member``, as a login makes one."""
+    from core.models import UserSession
+
+    row = UserSession(user_id=member.id, user_agent="theirs")
+    db.session.add(row)
+    db.session.commit()
+    return row.id

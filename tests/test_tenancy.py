@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from core.documents import encode_pdf
 from core.extensions import db
-from core.models import Account, Membership
+from core.models import Account, Membership, UserSession
 from core.testing import routes_answer_404
 from tests.conftest import make_app, make_org, make_user, one_page_pdf
 from tests.sample_plugins import AdminTool, Notes
@@ -155,7 +155,8 @@ def _foreign_values(other, other_user):
         signed_on=date.today(),
         reference="G2-OTHER",
     )
-    db.session.add_all([subscription, payment, letter, ticket, mandate])
+    their_session = UserSession(user_id=other_user.id, user_agent="theirs")
+    db.session.add_all([subscription, payment, letter, ticket, mandate, their_session])
     db.session.commit()
     return {
         "ticket_id": ticket.id,
@@ -163,6 +164,7 @@ def _foreign_values(other, other_user):
         "payment_id": payment.id,
         "letter_id": letter.id,
         "mandate_id": mandate.id,
+        "session_id": their_session.id,  # another user's login
         "contract_id": contract.id,
         "token_id": 1,  # operator routes: 404 for customers
         "document_id": db.session.scalar(
@@ -211,6 +213,7 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
     assert ("GET", "tickets.detail") in checked and ("POST", "tickets_desk.reply") in checked
     assert ("GET", "portal.account") in checked
     assert ("POST", "autopay.revoke") in checked and ("POST", "autopay.choose") in checked
+    assert ("POST", "auth.end_session") in checked
     assert ("POST", "portal.switch_organisation") in checked
     # nothing changed for the other organisation
     assert (

@@ -198,3 +198,16 @@ def test_two_requests_with_one_code_log_in_once(app, customer, enrolled):
     code = code_at(secret)
     user = db.session.get(User, customer.id)
     assert [twofactor.check_code(user, code), twofactor.check_code(user, code)] == [True, False]
+
+
+def test_an_operator_resets_a_lost_second_factor(app, client, customer, enrolled, operator):
+    ops = app.test_client()
+    ops.login(operator.email)
+    page = ops.get(f"/operator/users/{customer.id}").get_data(as_text=True)
+    assert f"/operator/users/{customer.id}/2fa/reset" in page
+    assert ops.post(f"/operator/users/{customer.id}/2fa/reset").status_code == 303
+    db.session.expire_all()
+    assert not db.session.get(User, customer.id).two_factor
+    assert db.session.scalar(select(func.count()).select_from(UserTotp)) == 0
+    answer = client.login(customer.email)  # the password alone again
+    assert answer.status_code == 302 and not answer.location.endswith("/login/code")
