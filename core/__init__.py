@@ -19,6 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     from core import (
         api,
         auth,
+        emailchange,
         errors,
         i18n,
         jobs,
@@ -76,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["guichet"] = registry
     schema.collect(app, registry)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(emailchange.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)

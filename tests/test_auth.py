@@ -234,3 +234,29 @@ def make_app_client_session(member) -> int:
     db.session.add(row)
     db.session.commit()
     return row.id
+
+
+def test_a_user_changes_their_e_mail_address_through_a_link_to_it(
+    client, logged_in, user, member, run_jobs, smtp_server
+):
+    page = "/mon-adresse"
+    wrong = logged_in.post(page, data={"email": "new@client1.example.com", "password": "nope"})
+    assert wrong.status_code == 422
+    taken = logged_in.post(page, data={"email": member.email, "password": PASSWORD})
+    assert taken.status_code == 422
+    asked = logged_in.post(page, data={"email": "New@Client1.example.com", "password": PASSWORD})
+    assert asked.status_code == 303
+    run_jobs()
+    by_address = {m["To"]: m.get_body(("plain",)).get_content() for m in smtp_server.messages}
+    assert set(by_address) == {"new@client1.example.com", user.email}  # a notice to the old
+    link = re.search(r"http\S+/mon-adresse/confirmer/\S+", by_address["new@client1.example.com"])
+    path = link.group(0).split("guichet.test", 1)[1]
+    db.session.expire_all()
+    assert db.session.get(User, user.id).email == "camille@client1.example.com"  # not yet
+    assert client.get(path).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, user.id).email == "new@client1.example.com"
+    client.get(path)  # the link works once: it is bound to the address it changes from
+    db.session.expire_all()
+    assert db.session.get(User, user.id).email == "new@client1.example.com"
+    assert client.get("/mon-adresse/confirmer/forged").status_code == 302

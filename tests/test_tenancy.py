@@ -14,6 +14,7 @@ from tests.sample_plugins import AdminTool, Notes
 NOT_TENANT_ROUTES = {
     "static": "public files",
     "auth.reset_password": "a signed token, checked by its own tests",
+    "email_change.confirm": "a signed token, checked by its own tests",
     # the provider's API reads any invoice with an operator's bearer token, never with a
     # customer's session (401 for them: test_einvoicing)
     "api.document_invoices": "the provider's API, behind its bearer tokens",
