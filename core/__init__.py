@@ -25,6 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
         jobs,
         ledger,  # noqa: F401 - its tables are the core's
         operator,
+        personal,
         portal,
         schema,
         security,
@@ -78,6 +79,7 @@ def create_app(config: dict | None = None) -> Flask:
     schema.collect(app, registry)
     app.register_blueprint(auth.bp)
     app.register_blueprint(emailchange.bp)
+    app.register_blueprint(personal.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)

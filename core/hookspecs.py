@@ -250,6 +250,20 @@ def guichet_collection_holds(invoice_ids: list[int]) -> dict[int, str]:
 
 
 @hookspec
+def guichet_personal_data(user: User) -> dict[str, Any] | None:
+    """What this plugin keeps about ``user`` (a person's right of access): a
+    JSON-serialisable dict, or ``None`` when it keeps nothing. The user's export
+    (``/mes-donnees.json``) puts each answer under the plugin's name, beside the
+    core's (profile, memberships, sessions, activity).
+    *Not per organisation*: a user's data in every organisation. Example (the
+    notifications app)::
+
+        rows = db.session.scalars(select(Subscription).where(Subscription.user_id == user.id))
+        return {"addresses": [{"email": r.email, "kinds": r.kinds} for r in rows]}
+    """
+
+
+@hookspec
 def guichet_einvoicing_platforms() -> list[type[EinvoicingPlatform]]:
     """Offer approved e-invoicing platforms: subclasses of
     :class:`core.platforms.EinvoicingPlatform` (transmit an e-invoice, report the

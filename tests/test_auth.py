@@ -260,3 +260,34 @@ def test_a_user_changes_their_e_mail_address_through_a_link_to_it(
     db.session.expire_all()
     assert db.session.get(User, user.id).email == "new@client1.example.com"
     assert client.get("/mon-adresse/confirmer/forged").status_code == 302
+
+
+def test_hook_guichet_personal_data_fills_the_users_export(logged_in, user, org):
+    import json
+
+    from plugins.notifications.models import Subscription
+    from plugins.payments.models import Payment
+
+    db.session.add(Subscription(organisation_id=org.id, user_id=user.id, email="factures@x.fr"))
+    db.session.add(
+        Payment(
+            organisation_id=org.id,
+            account_id=org.accounts[0].id,
+            user_id=user.id,
+            key="k-export",
+            provider="mollie",
+            purpose="topup",
+            amount=5000,
+            description="Top-up",
+        )
+    )
+    db.session.commit()
+    answer = logged_in.get("/mes-donnees.json")
+    assert answer.status_code == 200 and "attachment" in answer.headers["Content-Disposition"]
+    data = json.loads(answer.get_data(as_text=True))
+    assert data["profile"]["email"] == user.email
+    assert data["memberships"] == [{"organisation": "Client 1", "role": "admin", "accounts": "all"}]
+    assert data["sessions"][0]["logged_in"]
+    assert data["apps"]["notifications"]["invoice_addresses"][0]["email"] == "factures@x.fr"
+    assert data["apps"]["payments"]["payments"][0]["amount"] == 50.0
+    assert "postal" in data["apps"] and data["apps"]["postal"]["letters"] == []

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from flask import url_for
 from huey import crontab
+from sqlalchemy import or_, select
 
-from core.plugin_api import Action, App, MenuItem, PeriodicTask, Selection, hookimpl
+from core.plugin_api import Action, App, MenuItem, PeriodicTask, Selection, db, hookimpl
 from core.plugin_api import lazy_gettext as _l
 from plugins.invoices import public as invoices
 
 from . import sending
+from .models import Subscription
 from .views import bp
 
 GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
@@ -67,3 +69,24 @@ def guichet_periodic_tasks():
         PeriodicTask("notifications.digests", crontab(hour="7", minute="0"), sending.send_digests),
         PeriodicTask("notifications.sweep", crontab(minute="*/5"), sending.sweep),
     ]
+
+
+@hookimpl
+def guichet_personal_data(user):
+    """The addresses the user receives invoices at, and those that are theirs."""
+    rows = db.session.scalars(
+        select(Subscription)
+        .where(or_(Subscription.user_id == user.id, Subscription.email == user.email))
+        .order_by(Subscription.id)
+    ).all()
+    return {
+        "invoice_addresses": [
+            {
+                "email": row.email,
+                "kinds": row.kinds,
+                "frequency": row.frequency,
+                "attachments": row.attachments,
+            }
+            for row in rows
+        ]
+    }

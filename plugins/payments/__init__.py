@@ -114,3 +114,23 @@ def guichet_periodic_tasks():
 @hookimpl
 def guichet_cli(group):
     cli.add_commands(group)
+
+
+@hookimpl
+def guichet_personal_data(user):
+    """The payments the user started."""
+    rows = db.session.scalars(
+        select(Payment).where(Payment.user_id == user.id).order_by(Payment.id)
+    ).all()
+    return {
+        "payments": [
+            {
+                "date": row.created_at,
+                "description": row.description,
+                "amount": row.amount / 100,
+                "currency": row.currency,
+                "status": row.status,
+            }
+            for row in rows
+        ]
+    }

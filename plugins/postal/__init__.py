@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import url_for
 from huey import crontab
-from sqlalchemy import Text, cast
+from sqlalchemy import Text, cast, select
 
 from core.plugin_api import (
     Action,
@@ -122,3 +122,17 @@ def guichet_periodic_tasks():
 @hookimpl
 def guichet_cli(group):
     cli.add_commands(group)
+
+
+@hookimpl
+def guichet_personal_data(user):
+    """The letters the user sent."""
+    rows = db.session.scalars(
+        select(Letter).where(Letter.user_id == user.id).order_by(Letter.id)
+    ).all()
+    return {
+        "letters": [
+            {"date": row.created_at, "title": row.title, "to": row.address, "status": row.status}
+            for row in rows
+        ]
+    }
