@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
         portal,
         schema,
         security,
+        team,
         twofactor,
     )
     from core.appsystem import Registry, build_plugin_manager
@@ -80,6 +81,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(emailchange.bp)
     app.register_blueprint(personal.bp)
+    app.register_blueprint(team.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)

@@ -48,6 +48,8 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
     # operators log in with a second factor (core.twofactor); make run's demo turns it off
     "OPERATORS_REQUIRE_2FA": True,
+    # days an organisation admin's invitation link works (core.team)
+    "INVITATION_DAYS": 7,
     "PASSWORD_RESET_MAX_AGE": 3600,
     # Locale
     "BABEL_DEFAULT_LOCALE": "fr",

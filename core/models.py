@@ -174,6 +174,23 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class Invitation(TenantMixin, db.Model):
+    """An organisation's admin invites someone by e-mail: the link carries a token of
+    which only the SHA-256 is kept; it works until ``expires_at``, once."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    account_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class UserSession(db.Model):
     """One logged-in browser: its token is in the session and remember cookies. Logging
     out deletes it, so a cookie kept from before no longer loads; a password change

@@ -1,11 +1,11 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from core.documents import encode_pdf
 from core.extensions import db
-from core.models import Account, Membership, UserSession
+from core.models import Account, Invitation, Membership, UserSession, utcnow
 from core.testing import routes_answer_404
 from tests.conftest import make_app, make_org, make_user, one_page_pdf
 from tests.sample_plugins import AdminTool, Notes
@@ -157,7 +157,15 @@ def _foreign_values(other, other_user):
         reference="G2-OTHER",
     )
     their_session = UserSession(user_id=other_user.id, user_agent="theirs")
-    db.session.add_all([subscription, payment, letter, ticket, mandate, their_session])
+    their_invitation = Invitation(
+        organisation_id=other.id,
+        email="new@client2.example.com",
+        token_hash="0" * 64,
+        expires_at=utcnow() + timedelta(days=1),
+    )
+    db.session.add_all(
+        [subscription, payment, letter, ticket, mandate, their_session, their_invitation]
+    )
     db.session.commit()
     return {
         "ticket_id": ticket.id,
@@ -166,6 +174,7 @@ def _foreign_values(other, other_user):
         "letter_id": letter.id,
         "mandate_id": mandate.id,
         "session_id": their_session.id,  # another user's login
+        "invitation_id": their_invitation.id,
         "contract_id": contract.id,
         "token_id": 1,  # operator routes: 404 for customers
         "document_id": db.session.scalar(
@@ -215,6 +224,7 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
     assert ("GET", "portal.account") in checked
     assert ("POST", "autopay.revoke") in checked and ("POST", "autopay.choose") in checked
     assert ("POST", "auth.end_session") in checked
+    assert ("POST", "team.cancel") in checked and ("POST", "team.remove") in checked
     assert ("POST", "portal.switch_organisation") in checked
     # nothing changed for the other organisation
     assert (
