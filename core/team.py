@@ -281,7 +281,16 @@ def _invitation(token: str) -> Invitation | None:
 
 def _accept(invitation: Invitation, user: User) -> bool:
     """Make ``user`` a member as invited, once (a conditional update); the caller
-    commits."""
+    commits. False when it was taken already, or when every account it named has
+    gone since (an empty list would mean every account)."""
+    still = db.session.scalars(  # an account removed since the invitation is left out
+        select(Account.id).where(
+            Account.organisation_id == invitation.organisation_id,
+            Account.id.in_(invitation.account_ids or [0]),
+        )
+    ).all()
+    if invitation.account_ids and not still:
+        return False
     taken = db.session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
@@ -290,7 +299,7 @@ def _accept(invitation: Invitation, user: User) -> bool:
     if taken != 1:
         return False
     organisation = db.session.get(Organisation, invitation.organisation_id)
-    directory.set_membership(user, organisation, invitation.role, invitation.account_ids)
+    directory.set_membership(user, organisation, invitation.role, list(still))
     return True
 
 
@@ -309,7 +318,9 @@ def join(token: str):
                 "team/someone_else.html", invitation=invitation, organisation=organisation
             ), 403
         if request.method == "POST":
-            _accept(invitation, current_user._get_current_object())
+            if not _accept(invitation, current_user._get_current_object()):
+                db.session.rollback()
+                return render_template("team/invalid.html"), 404
             db.session.commit()
             flash(_("You are now a member of %(name)s.", name=organisation.name), "success")
             return redirect(url_for("portal.home"), 303)

@@ -133,3 +133,14 @@ def test_members_and_other_organisations_reach_none_of_it(app, org, member, logg
         )
         assert answer.status_code == 404
     assert db.session.scalar(select(Membership.role).where(Membership.id == theirs.id)) == "member"
+
+
+def test_an_invitation_whose_accounts_are_all_gone_opens_nothing(client, invited, org):
+    from core.models import Account
+
+    lyon = db.session.scalar(select(Account).where(Account.client_code == "04008041"))
+    db.session.delete(lyon)  # the only account it named: an empty list would mean all
+    db.session.commit()
+    form = {"name": "Dominique", "password": PASSWORD, "confirm": PASSWORD}
+    assert client.post(invited, data=form).status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(User)) == 1
