@@ -5,7 +5,7 @@ answers with a redirect header to the login page)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -20,7 +20,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -35,8 +34,8 @@ from core.errors import error_response
 from core.extensions import db, limiter
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
-from core.mailing import mail_configured, send_email
-from core.models import Membership, User, UserSession, new_session_token, utcnow
+from core.mailing import mail_configured, send_email, user_language
+from core.models import Membership, User, UserSession, as_utc, new_session_token, utcnow
 from core.passwords import MIN_LENGTH, check_password, set_password
 from core.rendering import external_url, form_status, local_path
 
@@ -107,7 +106,7 @@ def load_user(user_id: str) -> User | None:
         return None
     user, session_id, created, seen = row
     now = utcnow()
-    if now - _aware(seen or created) > SEEN_EVERY:  # a write every few minutes, not each page
+    if now - as_utc(seen or created) > SEEN_EVERY:  # a write every few minutes, not each page
         with db.engine.begin() as connection:
             connection.execute(_SEEN, {"ident": session_id, "now": now})
     user.session_token = token
@@ -120,11 +119,6 @@ _SEEN = (
     .where(UserSession.id == bindparam("ident"))
     .values(last_seen_at=bindparam("now"))
 )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back the datetimes it keeps without their zone (UTC)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _session_cutoff():
@@ -268,7 +262,7 @@ def sessions():
         .where(UserSession.user_id == current_user.id, UserSession.created_at > _session_cutoff())
         .order_by(UserSession.id.desc())
     ).all()
-    rows.sort(key=lambda row: _aware(row.last_seen_at or row.created_at), reverse=True)
+    rows.sort(key=lambda row: as_utc(row.last_seen_at or row.created_at), reverse=True)
     return render_template("auth/sessions.html", sessions=rows, current=current_user.session_token)
 
 
@@ -334,7 +328,7 @@ def send_reset_link(email: str) -> bool:
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None or not user.active:
         return False
-    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with user_language(user):
         link = external_url("auth.reset_password", token=reset_token(user))
         body = render_template("auth/reset_email.txt", user=user, link=link)
         return send_email([user.email], _("Reset your Guichet password"), body)

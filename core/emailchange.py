@@ -6,7 +6,6 @@ is bound to the address it changes from, so it works once."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
-from flask_babel import force_locale
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -17,7 +16,7 @@ from core import directory, jobs
 from core.extensions import db, limiter
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
-from core.mailing import mail_configured, send_email
+from core.mailing import mail_configured, send_email, user_language
 from core.models import User
 from core.passwords import check_password
 from core.rendering import external_url, form_status
@@ -70,7 +69,7 @@ def send_links(user_id: int, new: str) -> bool:
     if user is None or not user.active:
         return False
     token = _serializer().dumps({"id": user.id, "from": user.email, "to": new})
-    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with user_language(user):
         confirm = render_template(
             "auth/email_confirm.txt",
             user=user,

@@ -9,7 +9,7 @@ command uses it). Pages that promise an e-mail should say so when
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from flask import current_app
 from flask_babel import force_locale
@@ -78,3 +78,9 @@ def organisation_language(organisation_id: int) -> Iterator[None]:
     chosen = organisation.locale if organisation is not None else None
     with force_locale(chosen or current_app.config["BABEL_DEFAULT_LOCALE"]):
         yield
+
+
+def user_language(user) -> AbstractContextManager[None]:
+    """Write (an e-mail) in the user's language, or the portal's default:
+    ``with user_language(user): ...``."""
+    return force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"])

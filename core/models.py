@@ -32,6 +32,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A datetime read back from the database, with its zone: SQLite returns those it
+    keeps (UTC) without one."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 

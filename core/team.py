@@ -39,7 +39,7 @@ from core.extensions import db, limiter
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from core.mailing import send_email
-from core.models import Account, Invitation, Membership, Organisation, User, utcnow
+from core.models import Account, Invitation, Membership, Organisation, User, as_utc, utcnow
 from core.passwords import MIN_LENGTH
 from core.rendering import external_url, form_status
 from core.tenancy import current_membership
@@ -273,10 +273,7 @@ def _invitation(token: str) -> Invitation | None:
     found = db.session.scalar(select(Invitation).where(Invitation.token_hash == _hash(token)))
     if found is None or found.accepted_at is not None:
         return None
-    expires = found.expires_at
-    if expires.tzinfo is None:  # SQLite keeps datetimes without their zone (UTC)
-        expires = expires.replace(tzinfo=utcnow().tzinfo)
-    return found if expires > utcnow() else None
+    return found if as_utc(found.expires_at) > utcnow() else None
 
 
 def _accept(invitation: Invitation, user: User) -> bool:

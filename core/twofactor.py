@@ -37,7 +37,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import force_locale
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import delete, func, select, update
@@ -49,7 +48,7 @@ from core.auth import PENDING, finish_login
 from core.extensions import db, limiter
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
-from core.mailing import send_email
+from core.mailing import send_email, user_language
 from core.models import Organisation, RecoveryCode, User, UserTotp, utcnow
 from core.passwords import check_password
 from core.rendering import external_url, form_status
@@ -169,7 +168,7 @@ def recovery_code_used(user_id: int) -> bool:
     user = db.session.get(User, user_id)
     if user is None:
         return False
-    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with user_language(user):
         subject = _("A recovery code was used to log in to your account")
         body = render_template(
             "twofactor/recovery_used.txt",

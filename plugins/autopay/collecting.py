@@ -46,7 +46,7 @@ from plugins.payments import public as payments
 
 from . import mandates, topups
 from .models import AutopayAccount, Charge, Mandate, Topup
-from .states import move_state
+from .states import move_state, note_payment
 
 log = logging.getLogger(__name__)
 APP_KEY = "autopay"
@@ -236,14 +236,9 @@ def charge(charge_id: int) -> str:
         check_mandate(db.session.get(Mandate, mandate.id))  # revoked at the bank?
         follow(charge_id, "failed", error.message)
         return "failed"
-    db.session.refresh(payment)  # its webhook may have come already
-    row = db.session.get(Charge, charge_id)
-    row.payment_id, row.amount, row.updated_at = payment.id, amount, utcnow()
-    if row.state == "charging":
-        row.state = "pending"
-    db.session.commit()
-    if payment.status != "pending" and payment.status not in ("open", "authorized"):
-        follow(charge_id, payment.status, payment.problem)
+    ended = note_payment(Charge, charge_id, payment, amount=amount)
+    if ended:
+        follow(charge_id, *ended)
     return db.session.get(Charge, charge_id).state
 
 

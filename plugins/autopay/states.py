@@ -31,3 +31,22 @@ def move_state(model, ident: int, status: str, reason: str = "") -> str | None:
     ).rowcount
     db.session.commit()
     return target if moved else None
+
+
+PAYMENT_OPEN = ("open", "pending", "authorized")  # a payment's statuses before its end
+
+
+def note_payment(model, ident: int, payment, **values) -> tuple[str, str] | None:
+    """Record on the charge or top-up ``ident`` the payment asked for it (``values``
+    besides), at the bank (``pending``) unless it moved meanwhile, and commit. The
+    payment is read again: its webhook may have come already. Returns its (status,
+    problem) when it has ended, for the caller to follow."""
+    db.session.refresh(payment)
+    row = db.session.get(model, ident)
+    row.payment_id, row.updated_at = payment.id, utcnow()
+    for name, value in values.items():
+        setattr(row, name, value)
+    if row.state == "charging":
+        row.state = "pending"
+    db.session.commit()
+    return None if payment.status in PAYMENT_OPEN else (payment.status, payment.problem)

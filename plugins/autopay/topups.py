@@ -31,7 +31,7 @@ from core.plugin_api import gettext as _
 from plugins.payments import public as payments
 
 from .models import Mandate, Topup
-from .states import move_state
+from .states import move_state, note_payment
 
 log = logging.getLogger(__name__)
 APP_KEY = "autopay"
@@ -117,14 +117,9 @@ def charge(topup_id: int) -> str:
             db.session.rollback()
             reason = error.message
         else:
-            db.session.refresh(payment)
-            row = db.session.get(Topup, topup_id)
-            row.payment_id, row.updated_at = payment.id, utcnow()
-            if row.state == "charging":
-                row.state = "pending"
-            db.session.commit()
-            if payment.status not in ("open", "pending", "authorized"):
-                _follow(topup_id, payment.status, payment.problem)
+            ended = note_payment(Topup, topup_id, payment)
+            if ended:
+                _follow(topup_id, *ended)
             return db.session.get(Topup, topup_id).state
     _follow(topup_id, "failed", reason)
     return "failed"
