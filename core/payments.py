@@ -68,8 +68,10 @@ class PaymentRequest:
     locale: str = "fr_FR"
     method: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    #: ``oneoff``; ``recurring`` charges ``mandate_id`` of ``customer_id`` without the
-    #: customer (no checkout: the payment is ``pending`` until the bank answers)
+    #: ``oneoff``; ``first``: the customer pays at the checkout, and the card paid with
+    #: becomes a mandate of ``customer_id`` (reported as :attr:`RemotePayment.mandate`);
+    #: ``recurring`` charges ``mandate_id`` of ``customer_id`` without the customer (no
+    #: checkout: the payment is ``pending`` until the bank answers)
     sequence: str = "oneoff"
     customer_id: str | None = None
     mandate_id: str | None = None
@@ -91,6 +93,8 @@ class RemotePayment:
     method: str | None = None
     paid_at: datetime | None = None
     failure: str = ""  # why the bank refused it (a direct debit's reason), when it says
+    #: the mandate a paid ``first`` payment left (the card it was paid with)
+    mandate: RemoteMandate | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +297,8 @@ class PaymentChange:
     amount: int
     key: str
     reason: str = ""
+    #: on a paid ``first`` payment: the mandate it left at the provider (a saved card)
+    mandate: RemoteMandate | None = None
 
 
 @dataclass

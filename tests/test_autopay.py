@@ -41,8 +41,18 @@ def day(offset: int) -> date:
 
 
 def charges() -> dict[str, tuple[str, date]]:
+    """Each invoice's charge (its latest attempt): state and day."""
     db.session.expire_all()
-    return {c.number: (c.state, c.charge_on) for c in db.session.scalars(select(Charge))}
+    rows = db.session.scalars(select(Charge).order_by(Charge.attempt))
+    return {c.number: (c.state, c.charge_on) for c in rows}
+
+
+def attempts(number: str) -> list[tuple[int, str, date]]:
+    db.session.expire_all()
+    rows = db.session.scalars(
+        select(Charge).where(Charge.number == number).order_by(Charge.attempt)
+    )
+    return [(c.attempt, c.state, c.charge_on) for c in rows]
 
 
 def bill(number: str) -> Invoice:
@@ -190,6 +200,57 @@ def test_an_account_is_put_on_another_organisations_mandate_never(logged_in, org
     assert db.session.scalar(select(func.count()).select_from(AutopayAccount)) == 1
 
 
+def save_card(client, mollie, status: str = "paid"):
+    """An admin saves a card: the checkout at the provider, ended as ``status``."""
+    answer = client.post("/prelevement/carte")
+    assert answer.status_code == 303 and "/checkout/tr_" in answer.location
+    provider_id = answer.location.rsplit("/", 1)[1]
+    first = mollie.payments[provider_id]
+    assert (first["sequenceType"], first["amount"]["value"]) == ("first", "0.00")
+    mollie.end(provider_id, status)  # the customer back before the webhook
+    payment = db.session.scalar(select(Payment).where(Payment.provider_id == provider_id))
+    return client.get(f"/prelevement/carte/{payment.id}", follow_redirects=True)
+
+
+def test_an_admin_saves_a_card_and_invoices_are_charged_on_it(
+    logged_in, org, mollie, app, run_jobs
+):
+    page = save_card(logged_in, mollie).get_data(as_text=True)
+    assert "Votre carte est enregistrée" in page and "Mastercard •••• 6787" in page
+    (card,) = db.session.scalars(select(Mandate)).all()
+    assert (card.method, card.state, card.signatory) == ("creditcard", "valid", "T. Tester")
+    assert card.provider_id in mollie.mandates[card.customer_id]
+    account = next(a for a in org.accounts if a.client_code == "00002501")
+    url = f"/prelevement/comptes/{account.id}"
+    assert logged_in.post(url, data={"mandate": str(card.id)}).status_code == 303
+    import_invoices([invoice("K", due_date=day(5).isoformat(), total_ttc="30.00")])
+    assert collecting.run(TODAY) == {"scheduled": 1, "charged": 0}
+    run_jobs()
+    assert collecting.run(day(5))["charged"] == 1
+    run_jobs()
+    (debit,) = mollie.recurring()
+    assert (debit["mandateId"], debit["method"]) == (card.provider_id, "creditcard")
+    # the webhook comes late, replayed: still one card
+    payment = db.session.scalar(select(Payment).where(Payment.purpose == "card"))
+    assert webhook(logged_in, payment.provider_id).status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Mandate)) == 1
+
+
+def test_a_card_not_saved_records_nothing(logged_in, org, app, member, mollie):
+    page = save_card(logged_in, mollie, "canceled").get_data(as_text=True)
+    assert "La carte n’a pas été enregistrée" in page
+    assert db.session.scalar(select(func.count()).select_from(Mandate)) == 0
+    payment = db.session.scalar(select(Payment).where(Payment.purpose == "card"))
+    other = app.test_client()  # a member saves no card, nor sees how it went
+    assert other.login(member.email).status_code == 302
+    assert other.post("/prelevement/carte").status_code == 404
+    assert other.get(f"/prelevement/carte/{payment.id}").status_code == 404
+    theirs = make_org("Client 2", ["00009999"])
+    db.session.execute(update(Payment).values(organisation_id=theirs.id))
+    db.session.commit()
+    assert logged_in.get(f"/prelevement/carte/{payment.id}").status_code == 404
+
+
 # --- the daily run ---------------------------------------------------------------
 
 
@@ -241,17 +302,46 @@ def test_a_failed_debit_tells_the_admins_and_the_reminders_resume(
     debit = next(p for p in mollie.recurring() if p["description"] == "Facture C")
     mollie.end(debit["id"], "failed", reason=("AM04", "Insufficient funds"))
     assert webhook(client, debit["id"]).status_code == 200
-    assert charges()["C"][0] == "failed"
+    # tried once more a week on, announced by the failure's e-mail
+    assert attempts("C") == [(1, "failed", day(5)), (2, "scheduled", day(7))]
     c = bill("C")
     assert c.status == "to_pay" and c.amount_due > 0
-    assert collection_holds([c.id]) == {}  # the next reminder applies
+    assert collection_holds([c.id]) == {}  # the next reminder applies meanwhile
     run_jobs()
     (told,) = smtp_server.messages
     text = body(told)
     assert "Insufficient funds" in text and "/paiements/lien/" in text
+    assert "une seconde fois le" in text
     assert webhook(client, debit["id"]).status_code == 200  # replayed: nobody told twice
-    assert run_jobs() == 0
-    collecting.run(day(6))
+    assert run_jobs() == 0 and len(attempts("C")) == 2
+    assert collecting.run(day(6))["charged"] == 0
+    assert collecting.run(day(7))["charged"] == 1
+    run_jobs()
+    first, second = [p for p in mollie.recurring() if p["description"] == "Facture C"]
+    assert second["id"] != first["id"]
+    mollie.end(second["id"], "failed", reason=("AM04", "Insufficient funds"))
+    assert webhook(client, second["id"]).status_code == 200
+    run_jobs()
+    assert attempts("C") == [(1, "failed", day(5)), (2, "failed", day(7))]  # no third
+    assert "seconde fois" not in body(smtp_server.messages[-1])
+    collecting.run(day(30))
+    assert len(attempts("C")) == 2
+
+
+def test_a_retry_is_not_taken_once_the_invoice_is_paid(due, client, mollie, run_jobs):
+    collecting.run(TODAY)
+    run_jobs()
+    collecting.run(day(5))
+    run_jobs()
+    debit = next(p for p in mollie.recurring() if p["description"] == "Facture C")
+    mollie.end(debit["id"], "failed", reason=("AM04", "Insufficient funds"))
+    webhook(client, debit["id"])
+    run_jobs()
+    db.session.execute(update(Invoice).where(Invoice.number == "C").values(status="paid"))
+    db.session.commit()
+    assert collecting.run(day(7))["charged"] == 1
+    run_jobs()
+    assert attempts("C")[1][1] == "skipped"
     assert len([p for p in mollie.recurring() if p["description"] == "Facture C"]) == 1
 
 
@@ -341,6 +431,25 @@ def test_a_mandate_the_bank_revoked_fails_the_debit_and_ends(
     assert sorted(re.search(r"\b([ABC])\b", m["Subject"]).group(1) for m in told) == list("ABC")
 
 
+def test_a_debit_failed_on_a_mandate_revoked_since_is_not_tried_again(
+    due, client, mollie, run_jobs, signed, smtp_server
+):
+    collecting.run(TODAY)
+    run_jobs()
+    collecting.run(day(5))
+    run_jobs()
+    smtp_server.reset()
+    debit = next(p for p in mollie.recurring() if p["description"] == "Facture C")
+    mollie.revoke(signed.customer_id, signed.provider_id)
+    mollie.end(debit["id"], "failed", reason=("MD01", "No mandate"))
+    webhook(client, debit["id"])
+    run_jobs()
+    assert [state for _, state, _ in attempts("C")] == ["failed", "skipped"]
+    told = next(m for m in smtp_server.messages if "C" in m["Subject"])
+    assert "seconde fois" not in body(told) and "FR76 •••• 0189" in body(told)
+    assert collecting.run(day(7))["charged"] == 0
+
+
 def test_two_workers_at_once_debit_each_invoice_once(app, due, mollie, run_jobs):
     collecting.run(TODAY)
     run_jobs()
@@ -426,6 +535,34 @@ def test_the_page_costs_the_same_queries_however_many_debits(
     with count_queries() as many:
         assert logged_in.get("/prelevement/").status_code == 200
     assert len(many) == len(few) <= 16
+
+
+def test_operators_see_every_organisations_debits(
+    app, due, operator, logged_in, client, mollie, run_jobs, count_queries, org, user
+):
+    collecting.run(TODAY)
+    run_jobs()
+    collecting.run(day(5))
+    run_jobs()
+    debit = next(p for p in mollie.recurring() if p["description"] == "Facture C")
+    mollie.end(debit["id"], "failed", reason=("AM04", "Insufficient funds"))
+    webhook(client, debit["id"])
+    assert logged_in.get("/operator/prelevements/").status_code == 404  # a customer
+    desk = app.test_client()
+    assert desk.login(operator.email).status_code == 302
+    menu = desk.get("/operator/organisations").get_data(as_text=True)
+    assert 'href="/operator/prelevements/"' in menu
+    page = desk.get("/operator/prelevements/?status=failed").get_data(as_text=True)
+    assert "Client 1" in page and "Insufficient funds" in page and ">A<" not in page
+    assert "FR76 •••• 0189" in page
+    with count_queries() as few:
+        assert desk.get("/operator/prelevements/").status_code == 200
+    import_invoices([invoice(f"N{n}", due_date=day(1).isoformat()) for n in range(30)])
+    mandates.sign(org.id, user.id, "Camille Martin", "DE89 3704 0044 0532 0130 00")
+    collecting.run(TODAY)
+    with count_queries() as many:
+        page = desk.get("/operator/prelevements/").get_data(as_text=True)
+    assert "N29" in page and len(many) == len(few)
 
 
 def test_a_notice_a_stopped_worker_left_is_sent_by_the_sweep(due, run_jobs, smtp_server):

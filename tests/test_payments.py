@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -108,6 +109,29 @@ def test_the_providers_refusals_name_the_field(mollie):
     created = provider.create(request_for(1000))
     with pytest.raises(PaymentError, match="cannot be refunded"):
         provider.refund(created.id, 100, "EUR", "", "r-open")
+
+
+def test_a_first_payment_saves_the_card_as_a_mandate(mollie):
+    """A card is saved by a first payment (0.00 may be asked only then): paid, it names
+    the mandate it left; a customer the provider does not know is refused."""
+    provider = payment_provider()
+    with pytest.raises(PaymentError) as zero:
+        provider.create(request_for(0))
+    assert zero.value.field == "amount.value"
+    customer = provider.create_customer("Client 1", "", "organisation-1", "customer-1")
+    with pytest.raises(PaymentError) as stranger:
+        provider.create(replace(request_for(0), sequence="first", customer_id="cst_nobody"))
+    assert stranger.value.field == "customerId"
+    first = provider.create(replace(request_for(0), sequence="first", customer_id=customer))
+    assert first.checkout_url and first.mandate is None
+    mollie.end(first.id, "paid")
+    card = provider.fetch(first.id).mandate
+    assert (card.method, card.status, card.account) == (
+        "creditcard",
+        "valid",
+        "Mastercard •••• 6787",
+    )
+    assert provider.fetch_mandate(customer, card.id).account == card.account
 
 
 def test_an_unreachable_provider_is_worth_retrying(app, mollie, monkeypatch):

@@ -1,5 +1,5 @@
 """Built-in app "Prélèvement automatique": an organisation's admins sign a SEPA Direct
-Debit mandate and choose the accounts whose invoices are paid on their due date;
+Debit mandate (or save a card) and choose the accounts whose invoices are paid on their due date;
 the admins are told ahead of each debit, and when one fails or is taken back (the
 invoice is then to pay again, and the reminders resume). The payments go through the
 payments app (``plugins.payments.public.start`` with a mandate), so what a paid debit
@@ -14,7 +14,9 @@ from sqlalchemy import select
 from core.plugin_api import (
     Action,
     App,
+    OperatorPage,
     PeriodicTask,
+    PluginBlueprint,
     db,
     hookimpl,
     short_date,
@@ -22,7 +24,8 @@ from core.plugin_api import (
 from core.plugin_api import lazy_gettext as _l
 from plugins.invoices.public import Invoice
 
-from . import cli, collecting, topups
+from . import cards, cli, collecting, topups
+from .desk import desk
 from .forms import AutopaySettingsForm
 from .models import HOLDING, Charge
 from .views import STATE_LABELS, bp
@@ -35,7 +38,8 @@ APP = App(
     name=_l("Automatic payment"),
     endpoint="autopay.index",
     description=_l(
-        "Sign a SEPA Direct Debit mandate and have your invoices paid on their due date."
+        "Sign a SEPA Direct Debit mandate or save a card, and have your invoices paid on "
+        "their due date."
     ),
     icon="card",
     section=_l("Payments"),
@@ -51,6 +55,9 @@ APP = App(
         # days between the notice and the debit (SEPA's rule is 14 unless the mandate
         # says otherwise; ours says this many)
         "AUTOPAY_NOTICE_DAYS": 5,
+        # days after a failed debit it is tried once more (the failure's e-mail is
+        # its notice); 0: never
+        "AUTOPAY_RETRY_DAYS": 7,
     },
 )
 
@@ -61,12 +68,30 @@ def guichet_apps():
 
 
 @hookimpl
+def guichet_blueprints():
+    return [
+        PluginBlueprint(desk, app_key=None, url_prefix="/operator/prelevements", operators=True)
+    ]
+
+
+@hookimpl
+def guichet_operator_pages():
+    return [OperatorPage(_l("Automatic payments"), "autopay_desk.index", order=62)]
+
+
+@hookimpl
 def guichet_periodic_tasks():
     """Every morning the day's debits; every ten minutes, the stuck ones."""
     return [
         PeriodicTask("autopay.daily", crontab(hour="6", minute="30"), collecting.run),
         PeriodicTask("autopay.sweep", crontab(minute="*/10"), collecting.sweep),
     ]
+
+
+@hookimpl
+def guichet_payment_purposes():
+    """A card saved through a first payment becomes a mandate."""
+    return [cards.PAYMENT_PURPOSE]
 
 
 @hookimpl
@@ -80,10 +105,14 @@ def guichet_event(name, payload):
 
 @hookimpl
 def guichet_collection_holds(invoice_ids):
-    """An invoice whose automatic payment is scheduled or under way is not reminded."""
+    """An invoice whose automatic payment is scheduled or under way is not reminded
+    (a second try after a failure holds nothing until it is at the bank: the
+    reminders resume meanwhile)."""
     rows = db.session.execute(
         select(Charge.invoice_id, Charge.charge_on).where(
-            Charge.invoice_id.in_(invoice_ids), Charge.state.in_(HOLDING)
+            Charge.invoice_id.in_(invoice_ids),
+            Charge.state.in_(HOLDING),
+            (Charge.attempt == 1) | (Charge.state != "scheduled"),
         )
     ).all()
     return {row.invoice_id: f"automatic payment on {row.charge_on}" for row in rows}

@@ -14,7 +14,9 @@ the provider answered, charges once.
 The payment's end comes back as an event (``payment.paid``, ``payment.failed``,
 ``payment.charged_back``): a failure or a chargeback tells the admins, and the invoice
 is to pay again (the invoices app's purpose), held no longer: the next reminder
-applies."""
+applies. A failed first attempt is tried once more ``AUTOPAY_RETRY_DAYS`` later (the
+failure's e-mail announces it), unless the invoice is paid meanwhile or the mandate
+ended."""
 
 from __future__ import annotations
 
@@ -243,12 +245,54 @@ def charge(charge_id: int) -> str:
 
 
 def follow(charge_id: int, status: str, reason: str = "") -> bool:
-    """Move the charge as its payment went; a failure or a chargeback tells the
-    admins. Returns whether it moved."""
+    """Move the charge as its payment went; a failure (with its second try, where
+    one is due) or a chargeback tells the admins. Returns whether it moved."""
     target = move_state(Charge, charge_id, status, reason)
+    if target == "failed":
+        plan_retry(charge_id)
     if target in ("failed", "charged_back"):
         tell(charge_id)
     return target is not None
+
+
+def plan_retry(charge_id: int) -> None:
+    """Write the second try of a failed first attempt, ``AUTOPAY_RETRY_DAYS`` on, on a
+    mandate still usable; its notice is the failure's e-mail (``tell``), claimed here
+    (``sending``) so the notices' own task leaves it alone. Once: a unique key."""
+    row = db.session.get(Charge, charge_id)
+    days = current_app.config["AUTOPAY_RETRY_DAYS"]
+    if not days or row.attempt > 1 or not row.mandate.usable:
+        return
+    now = utcnow()
+    retry = {
+        "organisation_id": row.organisation_id,
+        "account_id": row.account_id,
+        "invoice_id": row.invoice_id,
+        "number": row.number,
+        "attempt": row.attempt + 1,
+        "mandate_id": row.mandate_id,
+        "amount": row.amount,
+        "currency": row.currency,
+        "charge_on": date.today() + timedelta(days=days),
+        "state": "scheduled",
+        "notice": "sending",
+        "reason": "",
+        "created_at": now,
+        "updated_at": now,
+    }
+    db.session.execute(_CLAIM[db.session.get_bind().dialect.name], [retry])
+    db.session.commit()
+
+
+def retry_of(row: Charge) -> Charge | None:
+    """The second try of a failed charge, while it is announced."""
+    return db.session.scalar(
+        select(Charge).where(
+            Charge.invoice_id == row.invoice_id,
+            Charge.attempt == row.attempt + 1,
+            Charge.state == "scheduled",
+        )
+    )
 
 
 def on_payment_event(name: str, payload: dict) -> None:
@@ -272,7 +316,8 @@ def tell(charge_id: int) -> str:
     row = db.session.get(Charge, charge_id)
     invoice = db.session.get(Invoice, row.invoice_id)
     if row.state == "failed":
-        check_mandate(row.mandate)
+        check_mandate(row.mandate)  # revoked at the bank: its retry is skipped
+    retry = retry_of(row) if row.state == "failed" else None
     with organisation_language(row.organisation_id):
         if row.state == "charged_back":
             subject = _("Your bank took back the payment of invoice %(number)s", number=row.number)
@@ -287,9 +332,18 @@ def tell(charge_id: int) -> str:
             amount=money(row.amount, row.currency),
             pay=payments.payment_link(invoice) if invoice and invoice.amount_due > 0 else "",
             link=external_url("autopay.index"),
+            retry_on=short_date(retry.charge_on) if retry else "",
         )
     admins = admin_emails(row.organisation_id)
-    return "sent" if admins and send_email(admins, subject, body) else "unsent"
+    try:
+        sent = bool(admins) and send_email(admins, subject, body)
+    except (smtplib.SMTPException, OSError):
+        if retry is not None:  # tried again: the retry's notice goes with it
+            _notice([retry.id], "sending")
+        raise
+    if retry is not None:  # announced by this e-mail, or never: then not debited
+        _notice([retry.id], "sent" if sent else "unsent")
+    return "sent" if sent else "unsent"
 
 
 def check_mandate(mandate: Mandate) -> None:

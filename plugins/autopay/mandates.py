@@ -84,14 +84,20 @@ _KEEP_CUSTOMER = {
 }
 
 
+def known_customer(organisation_id: int, provider) -> str | None:
+    """The organisation's customer id at the provider, if it has one yet."""
+    return db.session.scalar(
+        select(ProviderCustomer.customer_id).where(
+            ProviderCustomer.organisation_id == organisation_id,
+            ProviderCustomer.provider == provider.key,
+        )
+    )
+
+
 def customer_of(organisation_id: int, provider) -> str:
     """The organisation's customer id at the provider, created once (a customer made
     twice at once gets the same id: its creation key is the organisation's)."""
-    query = select(ProviderCustomer.customer_id).where(
-        ProviderCustomer.organisation_id == organisation_id,
-        ProviderCustomer.provider == provider.key,
-    )
-    known = db.session.scalar(query)
+    known = known_customer(organisation_id, provider)
     if known:
         return known
     organisation = db.session.get(Organisation, organisation_id)
@@ -106,7 +112,7 @@ def customer_of(organisation_id: int, provider) -> str:
     }
     db.session.execute(_KEEP_CUSTOMER[db.session.get_bind().dialect.name], row)
     db.session.commit()
-    return db.session.scalar(query)
+    return known_customer(organisation_id, provider)
 
 
 def sign(organisation_id: int, user_id: int, signatory: str, iban: str, bic: str = "") -> Mandate:

@@ -26,8 +26,9 @@ from core.plugin_api import (
 )
 from core.plugin_api import gettext as _
 from core.plugin_api import lazy_gettext as _l
+from plugins.payments import public as payments
 
-from . import mandates
+from . import cards, mandates
 from .forms import AccountForm, MandateForm
 from .models import AutopayAccount, Charge, Mandate
 
@@ -125,6 +126,43 @@ def sign():
             )
             return redirect(url_for("autopay.index"), 303)
     return render("autopay/sign.html", "content", form=form), form_status(form)
+
+
+@bp.post("/carte")
+@limiter.limit("20/hour")
+def save_card():
+    """An admin saves a card: off to the provider's checkout (a payment of 0.00)."""
+    _admin()
+    if mandates.provider_ready() is None:
+        abort(404)
+    account_id = db.session.scalar(  # the payment is filed under the first account in view
+        scoped(Account).with_only_columns(Account.id).order_by(Account.client_code)
+    )
+    if account_id is None:
+        abort(422, _("A card is saved under a customer account: your organisation has none yet."))
+    try:
+        payment = cards.start(current_scope().organisation_id, account_id, current_user.id)
+    except PaymentError as error:
+        db.session.rollback()
+        flash(payments.refusal(error))
+        return redirect(url_for("autopay.index"), 303)
+    return redirect(payments.checkout_target(payment), 303)
+
+
+@bp.get("/carte/<int:payment_id>")
+def card_saved(payment_id: int):
+    """Where the checkout sends the admin back: the card is saved, or it is not."""
+    _admin()
+    status = payments.status_of(payment_id, current_scope().organisation_id)
+    if status is None:
+        abort(404)
+    if status == "paid":
+        flash(_("Your card is saved: choose below the accounts paid with it."), "success")
+    elif status in ("open", "pending", "authorized"):
+        flash(_("Your card is being checked; it will appear here in a moment."))
+    else:
+        flash(_("The card was not saved: nothing was charged. You may try again."))
+    return redirect(url_for("autopay.index"), 303)
 
 
 @bp.post("/mandats/<int:mandate_id>/revoquer")

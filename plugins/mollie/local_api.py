@@ -82,7 +82,7 @@ def _id(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(8).replace("-", "x").replace("_", "y")
 
 
-def _value(amount: Any, field: str) -> tuple[Decimal, str]:
+def _value(amount: Any, field: str, zero: bool = False) -> tuple[Decimal, str]:
     if not isinstance(amount, dict):
         raise ApiError(422, "Unprocessable Entity", "The amount is required", field)
     currency = amount.get("currency")
@@ -93,7 +93,7 @@ def _value(amount: Any, field: str) -> tuple[Decimal, str]:
         number = Decimal(value) if isinstance(value, str) else None
     except InvalidOperation:
         number = None
-    if number is None or number.as_tuple().exponent != -2 or number <= 0:
+    if number is None or number.as_tuple().exponent != -2 or number < 0 or not (number or zero):
         raise ApiError(
             422,
             "Unprocessable Entity",
@@ -158,6 +158,8 @@ class LocalMollie(StandIn):
                 payment["amountRefunded"] = {**payment["amount"], "value": "0.00"}
                 payment["amountRemaining"] = dict(payment["amount"])
                 payment["method"] = payment["method"] or "creditcard"
+                if payment["sequenceType"] == "first":
+                    self._card_mandate(payment)
         if self.webhooks if call_webhook is None else call_webhook:
             self.call_webhook(payment_id)
         return payment
@@ -472,6 +474,51 @@ class LocalMollie(StandIn):
         self.mandates.setdefault(customer_id, {})[mandate_id] = mandate
         return mandate
 
+    def _card_mandate(self, payment: dict) -> None:
+        """A paid first payment leaves the test card it was paid with as a valid
+        mandate of its customer, and names it (``mandateId``, the card's details)."""
+        mandate_id = _id("mdt_")
+        card = {
+            "cardHolder": "T. Tester",
+            "cardNumber": "6787",
+            "cardLabel": "Mastercard",
+            "cardFingerprint": secrets.token_hex(8),
+            "cardExpiryDate": f"{datetime.now(UTC).year + 3}-12-31",
+        }
+        customer_id = payment["customerId"]
+        self.mandates.setdefault(customer_id, {})[mandate_id] = {
+            "resource": "mandate",
+            "id": mandate_id,
+            "mode": "test",
+            "status": "valid",
+            "method": "creditcard",
+            "details": card,
+            "mandateReference": None,
+            "signatureDate": _now()[:10],
+            "createdAt": _now(),
+            "_links": {
+                "self": {"href": f"{self.url}/v2/customers/{customer_id}/mandates/{mandate_id}"},
+                "customer": {"href": f"{self.url}/v2/customers/{customer_id}"},
+            },
+        }
+        payment["mandateId"] = mandate_id
+        payment["details"] = {**(payment.get("details") or {}), **card}
+
+    def _first(self, data: dict) -> dict:
+        """What a ``first`` payment adds: the customer whose mandate the card paid with
+        becomes (cards only here, as Mollie's card payments may be 0.00)."""
+        customer_id = data.get("customerId")
+        if not isinstance(customer_id, str) or customer_id not in self.customers:
+            raise ApiError(422, "Unprocessable Entity", "The customer is invalid", "customerId")
+        if data.get("method") not in (None, "creditcard"):
+            raise ApiError(
+                422,
+                "Unprocessable Entity",
+                "This stand-in takes first payments by card only",
+                "method",
+            )
+        return {"customerId": customer_id, "method": "creditcard"}
+
     def _recurring(self, data: dict) -> dict:
         """What a ``recurring`` payment adds: the customer's valid mandate, charged
         without the customer, ``pending`` until the bank answers."""
@@ -491,11 +538,16 @@ class LocalMollie(StandIn):
             "mandateId": mandate_id,
             "method": mandate["method"],
             "status": "pending",
-            "details": {"consumerName": mandate["details"]["consumerName"]},
+            "details": {  # who pays: the account's holder, or the card's
+                key: value
+                for key, value in mandate["details"].items()
+                if key in ("consumerName", "cardHolder", "cardNumber", "cardLabel")
+            },
         }
 
     def _new_payment(self, data: dict) -> dict:
-        _value(data.get("amount"), "amount")
+        sequence = data.get("sequenceType", "oneoff")
+        _value(data.get("amount"), "amount", zero=sequence == "first")
         description = data.get("description")
         if not isinstance(description, str) or not description.strip():
             raise ApiError(
@@ -513,12 +565,12 @@ class LocalMollie(StandIn):
             raise ApiError(
                 422, "Unprocessable Entity", f"The payment method is invalid: {method}", "method"
             )
-        sequence = data.get("sequenceType", "oneoff")
-        if sequence not in ("oneoff", "recurring"):
+        if sequence not in ("oneoff", "first", "recurring"):
             raise ApiError(
                 422, "Unprocessable Entity", "The sequence type is invalid", "sequenceType"
             )
         recurring = self._recurring(data) if sequence == "recurring" else {}
+        first = self._first(data) if sequence == "first" else {}
         payment_id = _id("tr_")
         created = datetime.now(UTC).replace(microsecond=0)
         payment = {
@@ -551,6 +603,7 @@ class LocalMollie(StandIn):
                 },
             },
         }
+        payment.update(first)
         if recurring:  # charged without the customer: no checkout page
             payment.update(recurring, isCancelable=False)
             del payment["_links"]["checkout"]

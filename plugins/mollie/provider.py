@@ -140,11 +140,9 @@ class MollieProvider(PaymentProvider):
         if request.method:
             data["method"] = request.method
         if request.sequence != "oneoff":
-            data.update(
-                sequenceType=request.sequence,
-                customerId=request.customer_id,
-                mandateId=request.mandate_id,
-            )
+            data.update(sequenceType=request.sequence, customerId=request.customer_id)
+        if request.mandate_id:
+            data["mandateId"] = request.mandate_id
         try:
             payment = self.client.payments.create(data, idempotency_key=request.idempotency_key)
         except Error as error:
@@ -225,23 +223,47 @@ class MollieProvider(PaymentProvider):
             method=payment.method,
             paid_at=datetime.fromisoformat(paid_at) if paid_at else None,
             failure=(payment.details or {}).get("bankReason", "") if payment.is_failed() else "",
+            mandate=_left_mandate(payment),
         )
+
+
+def _left_mandate(payment) -> RemoteMandate | None:
+    """The mandate a paid first payment left: the card (or account) it was paid with,
+    described from the payment's own details (no second request)."""
+    if not (payment.is_paid() and payment.has_sequence_type_first() and payment.mandate_id):
+        return None
+    details = payment.details or {}
+    method = "creditcard" if payment.method == "creditcard" else "directdebit"
+    return RemoteMandate(
+        id=payment.mandate_id,
+        status="valid",
+        method=method,
+        account=_account(details),
+        signatory=details.get("cardHolder") or details.get("consumerName") or "",
+        signed_on=date.today(),
+    )
+
+
+def _account(details: dict) -> str:
+    """An account or card shown by its first and last characters only."""
+    account = details.get("consumerAccount") or ""
+    if account:
+        return f"{account[:4]} •••• {account[-4:]}"
+    if details.get("cardNumber"):
+        label = details.get("cardLabel") or ""
+        return f"{label} •••• {details['cardNumber'][-4:]}".strip()
+    return ""
 
 
 def _mandate(mandate) -> RemoteMandate:
     """Our view of Mollie's mandate: the account shown by its first and last digits."""
     details = mandate.details or {}
-    account = details.get("consumerAccount") or ""
-    if account:
-        account = f"{account[:4]} •••• {account[-4:]}"
-    elif details.get("cardNumber"):
-        account = f"•••• {details['cardNumber'][-4:]}"
     signed = mandate.signature_date
     return RemoteMandate(
         id=mandate.id,
         status=mandate.status,
         method=mandate.method,
-        account=account,
+        account=_account(details),
         signatory=details.get("consumerName") or details.get("cardHolder") or "",
         signed_on=date.fromisoformat(signed) if signed else None,
         reference=mandate.mandate_reference or "",

@@ -119,6 +119,7 @@ def start(
     back: Callable[[int], str] | None = None,
     mandate: tuple[str, str] | None = None,
     key: str | None = None,
+    save_for: str | None = None,
 ) -> Payment:
     """Record a payment of ``amount`` cents, then create it at the provider; the caller
     redirects the customer to its ``checkout_url``. ``invoices`` are the (id, amount)
@@ -130,7 +131,10 @@ def start(
     without the customer: a ``recurring`` payment, with no checkout. ``key`` makes
     the start idempotent: a start with a key already used returns that payment
     (asking the provider again, under the same idempotency key, if it never heard
-    the answer), so a task run twice charges once."""
+    the answer), so a task run twice charges once. ``save_for`` (a customer id at the
+    provider) makes it a ``first`` payment: the card the customer pays with is saved
+    as a mandate of that customer, handed to the purpose's ``on_paid``
+    (:attr:`~core.payments.PaymentChange.mandate`)."""
     if purpose not in payment_purposes():
         raise ValueError(f"no installed app serves the payment purpose {purpose!r}")
     provider = payment_provider()
@@ -155,10 +159,17 @@ def start(
         )
         db.session.add(payment)
         db.session.commit()  # our record exists before the provider's
-    return _create(provider, payment, method, back, mandate, keyed=key is not None)
+    sequence = (
+        {"sequence": "recurring", "customer_id": mandate[0], "mandate_id": mandate[1]}
+        if mandate
+        else {"sequence": "first", "customer_id": save_for}
+        if save_for
+        else {}
+    )
+    return _create(provider, payment, method, back, sequence, keyed=key is not None)
 
 
-def _create(provider, payment: Payment, method, back, mandate, keyed: bool) -> Payment:
+def _create(provider, payment: Payment, method, back, sequence: dict, keyed: bool) -> Payment:
     """Ask the provider for our recorded ``payment``. A refusal fails it; no answer
     leaves a keyed payment open, to ask again under the same key."""
     request = PaymentRequest(
@@ -174,11 +185,7 @@ def _create(provider, payment: Payment, method, back, mandate, keyed: bool) -> P
         locale=provider_locale(),
         method=method,
         metadata={"payment_id": payment.id, "organisation_id": payment.organisation_id},
-        **(
-            {"sequence": "recurring", "customer_id": mandate[0], "mandate_id": mandate[1]}
-            if mandate
-            else {}
-        ),
+        **sequence,
     )
     try:
         remote = provider.create(request)
@@ -199,6 +206,22 @@ def sync(payment: Payment) -> Payment:
     """Fetch the payment's state from its provider and apply it. Raises
     :class:`PaymentError` (provider unreachable), :class:`Busy`, :class:`Mismatch`."""
     return settle(payment.id, payment.provider, payment.provider_id)
+
+
+def status_of(payment_id: int, organisation_id: int) -> str | None:
+    """The status of one of the organisation's payments, asked of the provider while
+    it is open (the page the provider sends the payer back to may come before the
+    webhook); ``None`` when the organisation has no such payment."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.organisation_id != organisation_id:
+        return None
+    if payment.is_open and payment.provider_id:
+        try:
+            payment = sync(payment)
+        except (PaymentError, Busy, Mismatch):
+            db.session.rollback()  # the webhook or the reconciliation applies it later
+            payment = db.session.get(Payment, payment_id)
+    return payment.status
 
 
 def settle(payment_id: int, provider: str, provider_id: str) -> Payment:
@@ -283,7 +306,7 @@ def _apply(payment_id: int, remote: RemotePayment) -> Payment:
     events = []
     if may_move(payment.status, remote.status):
         if remote.status == "paid":  # first: the payment's own changes then go in one UPDATE
-            events = _paid(payment)
+            events = _paid(payment, remote.mandate)
             payment.paid_at = remote.paid_at or utcnow()
         elif remote.status in FINAL:  # ended without money
             events = _serve(payment, "on_failed", 0, f"payment-{remote.status}:{payment.id}")
@@ -331,10 +354,13 @@ def facts(payment: Payment) -> PaymentFacts:
     )
 
 
-def _serve(payment: Payment, handler: str, amount: int, key: str, reason: str = "") -> list:
+def _serve(
+    payment: Payment, handler: str, amount: int, key: str, reason: str = "", mandate=None
+) -> list:
     """Run the purpose's ``handler`` in this transaction; returns the events to emit
     once committed, and notes on the payment what the apps report."""
-    outcome = serve_purpose(handler, PaymentChange(facts(payment), amount, key, reason))
+    change = PaymentChange(facts(payment), amount, key, reason, mandate)
+    outcome = serve_purpose(handler, change)
     if outcome.receipt_id is not None:
         payment.receipt_id = outcome.receipt_id
     if outcome.problem:
@@ -342,10 +368,10 @@ def _serve(payment: Payment, handler: str, amount: int, key: str, reason: str = 
     return outcome.events
 
 
-def _paid(payment: Payment) -> list[tuple[str, dict]]:
+def _paid(payment: Payment, mandate=None) -> list[tuple[str, dict]]:
     """What a paid payment does is its purpose's (the wallet credits a top-up and the
     invoices app issues its receipt; the invoices app marks paid invoices paid)."""
-    return _serve(payment, "on_paid", payment.amount, f"payment:{payment.id}")
+    return _serve(payment, "on_paid", payment.amount, f"payment:{payment.id}", mandate=mandate)
 
 
 def _charged_back(payment: Payment, total: int) -> list[tuple[str, dict]]:

@@ -12,6 +12,7 @@ from .flow import (
     open_payments_for,
     refusal,
     start,
+    status_of,
 )
 from .links import payment_link
 
@@ -24,4 +25,5 @@ __all__ = [
     "payment_link",
     "refusal",
     "start",
+    "status_of",
 ]
