@@ -1,7 +1,7 @@
 """Automatic payment as an organisation's admin sets it up and the portal then runs it
 (``make run``'s worker and local Mollie server, which pays a direct debit three
-seconds after it is asked): a mistyped IBAN is refused, a mandate signed, an account
-put on it; the daily run announces the invoice by e-mail, debits it on its day, and
+seconds after it is asked): a mistyped IBAN is refused, a mandate signed, a card
+saved at the provider's checkout, an account put on the mandate; the daily run announces the invoice by e-mail, debits it on its day, and
 the invoice is paid."""
 
 from __future__ import annotations
@@ -35,8 +35,19 @@ def test_sign_a_mandate_and_have_an_invoice_paid_on_its_day(page, portal, smtp_s
     page.get_by_label("IBAN").fill("FR76 3000 6000 0112 3456 7890 189")
     page.get_by_role("button", name="Signer le mandat").click()
     expect(page.get_by_text("Le mandat du compte FR76 •••• 0189 est signé.")).to_be_visible()
+    # a card too, saved at the provider's checkout (a payment of 0.00)
+    page.get_by_role("button", name="Enregistrer une carte").click()
+    expect(page.locator("#amount")).to_have_text("0.00 EUR")
+    page.get_by_role("button", name="paid", exact=True).click()
+    expect(page.get_by_role("heading", name="Prélèvement automatique")).to_be_visible()
+    for _ in range(20):  # back before the webhook, perhaps: the card comes a moment later
+        if page.get_by_role("cell", name="Mastercard •••• 6787").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(page.get_by_role("cell", name="Mastercard •••• 6787")).to_be_visible()
     page.get_by_label(f"Prélèvement automatique de {code}").select_option(label="FR76 •••• 0189")
-    page.get_by_role("button", name="Enregistrer").click()
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
     expect(
         page.get_by_text(f"Les factures de {code} seront payées automatiquement")
     ).to_be_visible()
