@@ -90,18 +90,21 @@ def organisations_using(key: str) -> list[int]:
     return list(db.session.scalars(query))
 
 
-def usable_app_keys(organisation_id: int, admin: bool = True) -> frozenset[str]:
+def usable_app_keys(
+    organisation_id: int, admin: bool = True, limit: frozenset[str] | None = None
+) -> frozenset[str]:
     """The apps of an organisation that may be used: enabled, allowed to the role
-    (apps with the ``admin`` permission only when ``admin``), and so are the apps each
-    requires (cached per request)."""
+    (apps with the ``admin`` permission only when ``admin``) and, with ``limit``, among
+    those an admin lets the member use; and so are the apps each requires (cached per
+    request)."""
     cache = g.setdefault("_usable_apps", {})
-    key = (organisation_id, admin)
+    key = (organisation_id, admin, limit)
     if key not in cache:
         apps = registry(current_app).apps
         usable = {
             k
             for k in enabled_app_keys(organisation_id)
-            if admin or "admin" not in apps[k].app.permissions
+            if (admin or "admin" not in apps[k].app.permissions) and (limit is None or k in limit)
         }
         while missing := {k for k in usable if not set(apps[k].app.requires) <= usable}:
             usable -= missing  # and what requires them, in the next round

@@ -361,7 +361,9 @@ class Registry:
 
         if isinstance(who, int):
             return OrganisationHooks(self, usable_app_keys(who))
-        return OrganisationHooks(self, usable_app_keys(who.organisation_id, who.is_admin))
+        return OrganisationHooks(
+            self, usable_app_keys(who.organisation_id, who.is_admin, who.app_limit)
+        )
 
     def for_installation(self) -> OrganisationHooks:
         """The hooks for what belongs to no organisation: every plugin is called."""

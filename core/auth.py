@@ -216,11 +216,24 @@ def login():
     if not check_password(user, form.password.data) or not user.active:
         form.form_errors.append(_("Wrong e-mail or password."))
         return render_template("auth/login.html", form=form), 401
+    if suspended_everywhere(user):
+        db.session.rollback()
+        form.form_errors.append(
+            _("Your access is suspended: ask your organisation's administrator.")
+        )
+        return render_template("auth/login.html", form=form), 403
     if user.two_factor:  # the password was right: the code of the second factor next
         db.session.commit()  # a rehashed password
         await_second_factor(user, form.remember.data, form.next.data)
         return redirect(url_for("twofactor.code"))
     return finish_login(user, form.remember.data, form.next.data)
+
+
+def suspended_everywhere(user: User) -> bool:
+    """Whether every organisation ``user`` belongs to has suspended them (an operator
+    never is: the back-office is theirs)."""
+    memberships = user.memberships
+    return not user.is_operator and bool(memberships) and all(m.suspended_at for m in memberships)
 
 
 def finish_login(user: User, remember: bool, target: str | None):

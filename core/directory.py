@@ -14,7 +14,7 @@ from core.activation import materialise_defaults
 from core.extensions import db
 from core.favourites import seed_dashboard
 from core.i18n import gettext as _
-from core.models import Account, Membership, Organisation, User
+from core.models import Account, Membership, Organisation, User, utcnow
 from core.passwords import MIN_LENGTH, set_password
 
 ORG_FIELDS = ("name", "siret", "vat_number", "address", "locale", "require_2fa")
@@ -177,7 +177,32 @@ def valid_email(email: str) -> str:
 
 
 def _membership_state(membership: Membership) -> dict[str, Any]:
-    return {"role": membership.role, "accounts": sorted(a.client_code for a in membership.accounts)}
+    return {
+        "role": membership.role,
+        "accounts": sorted(a.client_code for a in membership.accounts),
+        "apps": None if membership.apps is None else sorted(membership.apps),
+        "suspended": membership.suspended_at is not None,
+    }
+
+
+def set_member_access(
+    membership: Membership, apps: list[str] | None, suspended: bool | None = None
+) -> None:
+    """Limit a member to ``apps`` (``None``: every app) and, when ``suspended`` is
+    given, suspend or resume them; recorded in the audit log when anything changed."""
+    before = _membership_state(membership)
+    membership.apps = None if apps is None else sorted(set(apps))
+    if suspended is not None and suspended != (membership.suspended_at is not None):
+        membership.suspended_at = utcnow() if suspended else None
+    after = _membership_state(membership)
+    if before != after:
+        audit.record(
+            "membership.access",
+            f"user:{membership.user_id}",
+            organisation_id=membership.organisation_id,
+            before=before,
+            after=after,
+        )
 
 
 def _update(obj, fields, values, action, target, organisation_id) -> None:

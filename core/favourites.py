@@ -31,7 +31,7 @@ class DashboardError(ValueError):
 def usable_apps(membership: Membership) -> dict[str, App]:
     """Apps this member may use now (:func:`core.activation.usable_app_keys`), by key;
     built once per request."""
-    keys = usable_app_keys(membership.organisation_id, membership.is_admin)
+    keys = usable_app_keys(membership.organisation_id, membership.is_admin, membership.app_limit)
     cache = g.setdefault("_usable_app_dicts", {})
     if keys not in cache:
         apps = registry(current_app).apps

@@ -60,6 +60,7 @@ def admin_emails(organisation_id: int) -> list[str]:
             .where(
                 Membership.organisation_id == organisation_id,
                 Membership.role == "admin",
+                Membership.suspended_at.is_(None),
                 User.active.is_(True),
             )
             .order_by(User.email)

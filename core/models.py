@@ -228,6 +228,12 @@ class Membership(TenantMixin, db.Model):
     # Changes whenever the member's favourites do (core.stamps).
     favourites_stamp: Mapped[int] = mapped_column(BigInteger, default=new_stamp, server_default="0")
 
+    #: the apps an admin lets this member use (``None``: every app of the organisation
+    #: the role allows); the gate, menus, widgets and hooks all follow it
+    apps: Mapped[list[str] | None] = mapped_column(JSON)
+    #: suspended by an admin of the organisation: the member reaches nothing there
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
     user: Mapped[User] = relationship(back_populates="memberships")
     organisation: Mapped[Organisation] = relationship()
     accounts: Mapped[list[Account]] = relationship(secondary=membership_accounts)
@@ -235,6 +241,11 @@ class Membership(TenantMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def app_limit(self) -> frozenset[str] | None:
+        """The apps this member is limited to (``None``: no limit; admins have none)."""
+        return None if self.is_admin or self.apps is None else frozenset(self.apps)
 
 
 class AppActivation(TenantMixin, db.Model):

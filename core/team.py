@@ -1,6 +1,8 @@
 """The customer's own administration ("Administration"): an organisation's admins see
-its members, invite colleagues by e-mail, change a member's role and the accounts they
-may see, reset a member's second factor, and remove members.
+its members, invite colleagues by e-mail, change a member's role, the accounts they
+may see and the apps they may use (enforced by the core's gate, menus and hooks:
+a member without "Paiements en ligne" gets 404 on its pages), suspend and resume a
+member, reset a member's second factor, and remove members.
 
 An invitation's link carries a random token of which only the SHA-256 is kept; it
 works for ``INVITATION_DAYS`` days, once. Opened by someone without an account, it asks
@@ -28,18 +30,37 @@ from flask import (
 from flask_babel import force_locale
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select, update
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from sqlalchemy import delete, func, select, update
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from core import audit, directory, jobs, twofactor
+from core.activation import usable_app_keys
+from core.appsystem import registry
 from core.auth import finish_login
 from core.extensions import db, limiter
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from core.mailing import send_email
-from core.models import Account, Invitation, Membership, Organisation, User, as_utc, utcnow
+from core.models import (
+    Account,
+    Invitation,
+    Membership,
+    Organisation,
+    User,
+    UserSession,
+    as_utc,
+    utcnow,
+)
 from core.passwords import MIN_LENGTH
 from core.rendering import external_url, form_status
 from core.tenancy import current_membership
@@ -60,7 +81,17 @@ class InviteForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     role = SelectField(_l("Role"), choices=lambda: _role_choices())
-    accounts = SelectMultipleField(_l("Accounts they may see"), coerce=int)
+    accounts = SelectMultipleField(
+        _l("Accounts they may see"),
+        coerce=int,
+        description=_l("None chosen: every account of the organisation."),
+    )
+    every_app = BooleanField(_l("Every app, those switched on later included"))
+    apps = SelectMultipleField(
+        _l("Or only these apps"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
 
 
 class JoinForm(FlaskForm):
@@ -198,28 +229,81 @@ def _last_admin(member: Membership) -> bool:
     admins = db.session.scalar(
         select(func.count())
         .select_from(Membership)
-        .where(Membership.organisation_id == member.organisation_id, Membership.role == "admin")
+        .where(
+            Membership.organisation_id == member.organisation_id,
+            Membership.role == "admin",
+            Membership.suspended_at.is_(None),
+        )
     )
-    return member.is_admin and admins <= 1
+    return member.is_admin and member.suspended_at is None and admins <= 1
 
 
-@bp.post("/administration/membres/<int:membership_id>")
+def _app_choices(organisation_id: int) -> list[SelectChoice]:
+    """The apps a member of the organisation may be given: those it has on."""
+    apps = registry(current_app).apps
+    keys = usable_app_keys(organisation_id, admin=False)
+    named = sorted((str(apps[k].app.name), k) for k in keys)
+    return [SelectChoice(key, name) for name, key in named]
+
+
+@bp.route("/administration/membres/<int:membership_id>", methods=["GET", "POST"])
 @login_required
-def change(membership_id: int):
-    """Change a member's role and the accounts they may see."""
+def member(membership_id: int):
+    """A member's role, the accounts they may see and the apps they may use."""
     mine = _admin()
     member = _member_of_mine(membership_id, mine)
-    form = MemberForm()
-    form.accounts.choices = _account_choices(mine.organisation_id)
-    if not form.validate_on_submit():
-        abort(422, _("Choose a role and accounts of the organisation."))
-    if form.role.data != "admin" and _last_admin(member):
-        abort(422, _("The organisation keeps at least one admin."))
-    directory.set_membership(
-        member.user, member.organisation, form.role.data, list(form.accounts.data or [])
+    form = MemberForm(
+        data={
+            "role": member.role,
+            "accounts": [a.id for a in member.accounts],
+            "every_app": member.apps is None,
+            "apps": member.apps or [],
+        }
+        if request.method == "GET"
+        else None
     )
+    form.accounts.choices = _account_choices(mine.organisation_id)
+    form.apps.choices = _app_choices(mine.organisation_id)
+    if form.validate_on_submit():
+        if form.role.data != "admin" and _last_admin(member):
+            form.role.errors.append(_("The organisation keeps at least one admin."))
+        else:
+            directory.set_membership(
+                member.user, member.organisation, form.role.data, list(form.accounts.data or [])
+            )
+            every = form.every_app.data or form.role.data == "admin"
+            directory.set_member_access(member, None if every else list(form.apps.data or []))
+            db.session.commit()
+            flash(_("%(email)s is saved.", email=member.user.email), "success")
+            return redirect(url_for("team.index"), 303)
+    return render_template("team/member.html", form=form, member=member, me=mine), form_status(form)
+
+
+@bp.post("/administration/membres/<int:membership_id>/suspendre")
+@login_required
+def suspend(membership_id: int):
+    """Suspend a member (they reach nothing of the organisation, and hear nothing from
+    it, until resumed), or resume a suspended one."""
+    mine = _admin()
+    member = _member_of_mine(membership_id, mine)
+    if member.id == mine.id:
+        abort(422, _("You cannot suspend yourself."))
+    resuming = member.suspended_at is not None
+    if not resuming and _last_admin(member):
+        abort(422, _("The organisation keeps at least one admin."))
+    directory.set_member_access(member, member.apps, suspended=not resuming)
+    db.session.flush()
+    if (
+        not resuming
+        and not member.user.is_operator
+        and not any(m.suspended_at is None for m in member.user.memberships)
+    ):
+        db.session.execute(delete(UserSession).where(UserSession.user_id == member.user_id))
     db.session.commit()
-    flash(_("%(email)s is saved.", email=member.user.email), "success")
+    if resuming:
+        flash(_("%(email)s may use the portal again.", email=member.user.email), "success")
+    else:
+        flash(_("%(email)s is suspended.", email=member.user.email), "info")
     return redirect(url_for("team.index"), 303)
 
 

@@ -37,11 +37,14 @@ class Scope:
 
 
 def user_memberships() -> list[Membership]:
-    """Every membership of the logged-in user, by organisation name (loaded with the
-    user, see ``core.auth.load_user``)."""
+    """Every membership of the logged-in user, by organisation name, but those an
+    admin suspended (loaded with the user, see ``core.auth.load_user``)."""
     if not current_user.is_authenticated:
         return []
-    return sorted(current_user.memberships, key=lambda m: (m.organisation.name, m.id))
+    return sorted(
+        (m for m in current_user.memberships if m.suspended_at is None),
+        key=lambda m: (m.organisation.name, m.id),
+    )
 
 
 def current_membership() -> Membership | None:

@@ -127,7 +127,7 @@ def test_members_and_other_organisations_reach_none_of_it(app, org, member, logg
     other = make_org("Client 2", ["00009999"])
     stranger = make_user("them@client2.example.com", other, role="member")
     theirs = db.session.scalar(select(Membership).where(Membership.user_id == stranger.id))
-    for path in ("", "/retirer", "/2fa"):
+    for path in ("", "/retirer", "/2fa", "/suspendre"):
         answer = logged_in.post(
             f"/administration/membres/{theirs.id}{path}", data={"role": "admin"}
         )
@@ -144,3 +144,74 @@ def test_an_invitation_whose_accounts_are_all_gone_opens_nothing(client, invited
     form = {"name": "Dominique", "password": PASSWORD, "confirm": PASSWORD}
     assert client.post(invited, data=form).status_code == 404
     assert db.session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_a_member_limited_to_invoices_cannot_pay(app, org, member, logged_in, enable_app):
+    """The admin lets a member see the invoices but not pay: the gate answers 404 on the
+    payments app's routes, and its menu entries and actions are gone; the invoices
+    stay. The change is in the audit log."""
+    from core.models import AuditEvent
+    from plugins.invoices.importing import import_invoices
+    from tests.conftest import invoice_item
+
+    enable_app("payments")
+    import_invoices([invoice_item("L1")])
+    theirs = db.session.scalar(select(Membership).where(Membership.user_id == member.id))
+    before = app.test_client()
+    before.login(member.email)
+    assert "Payer la sélection" in before.get("/factures/").get_data(as_text=True)
+    page = logged_in.get(f"/administration/membres/{theirs.id}").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]*name="every_app"', page)
+    assert 'value="payments"' in page and 'value="invoices"' in page
+    answer = logged_in.post(
+        f"/administration/membres/{theirs.id}",
+        data={"role": "member", "apps": ["invoices", "contracts"]},
+    )
+    assert answer.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Membership, theirs.id).apps == ["contracts", "invoices"]
+    logged = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "membership.access"))
+    assert logged.after["apps"] == ["contracts", "invoices"] and logged.before["apps"] is None
+    client = app.test_client()
+    client.login(member.email)
+    assert client.get("/factures/").status_code == 200
+    assert client.get("/paiements/").status_code == 404
+    assert client.post("/paiements/factures").status_code == 404
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/paiements/"' not in home and 'href="/factures/"' in home
+    assert "Payer la sélection" not in client.get("/factures/").get_data(as_text=True)
+    # an app not among those on for the organisation is refused
+    bad = logged_in.post(
+        f"/administration/membres/{theirs.id}", data={"role": "member", "apps": ["nonsense"]}
+    )
+    assert bad.status_code == 422
+    # every app again
+    logged_in.post(
+        f"/administration/membres/{theirs.id}", data={"role": "member", "every_app": "y"}
+    )
+    assert client.get("/paiements/").status_code == 200
+
+
+def test_a_suspended_member_reaches_nothing_until_resumed(app, org, member, logged_in, customer):
+    from core.mailing import admin_emails
+
+    theirs = db.session.scalar(select(Membership).where(Membership.user_id == member.id))
+    mine = db.session.scalar(select(Membership).where(Membership.user_id == customer.id))
+    client = app.test_client()
+    assert client.login(member.email).status_code == 302
+    assert client.get("/factures/").status_code == 200
+    assert logged_in.post(f"/administration/membres/{theirs.id}/suspendre").status_code == 303
+    assert client.get("/factures/").status_code == 302  # their session ended
+    refused = client.post("/login", data={"email": member.email, "password": PASSWORD})
+    assert refused.status_code == 403
+    assert "Votre accès est suspendu" in refused.get_data(as_text=True)
+    page = logged_in.get("/administration/").get_data(as_text=True)
+    assert "Suspendu" in page
+    # an admin suspended hears nothing either; the last admin, nor oneself, is never
+    logged_in.post(f"/administration/membres/{theirs.id}", data={"role": "admin", "every_app": "y"})
+    assert admin_emails(org.id) == [customer.email]
+    assert logged_in.post(f"/administration/membres/{mine.id}/suspendre").status_code == 422
+    assert logged_in.post(f"/administration/membres/{theirs.id}/suspendre").status_code == 303
+    assert client.login(member.email).status_code == 302  # resumed
+    assert client.get("/factures/").status_code == 200
+    assert sorted(admin_emails(org.id)) == sorted([customer.email, member.email])

@@ -74,6 +74,7 @@ def _permitted(subscription: Subscription) -> frozenset[int] | None | bool:
         select(Membership).where(
             Membership.user_id == subscription.user_id,
             Membership.organisation_id == subscription.organisation_id,
+            Membership.suspended_at.is_(None),
         )
     )
     return False if membership is None else permitted_account_ids(membership)

@@ -166,12 +166,16 @@ def run(today: date | None = None, dry_run: bool = False) -> list[Planned]:
 
 
 def recipients(reminder: Reminder) -> list[User]:
-    """Who receives it: the active members who may see the invoice's account, or the
-    organisation's admins only."""
+    """Who receives it: the active members (not suspended) who may see the invoice's
+    account, or the organisation's admins only."""
     memberships = db.session.scalars(
         select(Membership)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.organisation_id == reminder.organisation_id, User.active.is_(True))
+        .where(
+            Membership.organisation_id == reminder.organisation_id,
+            Membership.suspended_at.is_(None),
+            User.active.is_(True),
+        )
     ).all()
     chosen = []
     for membership in memberships:

@@ -1,8 +1,8 @@
 """Automatic payment as an organisation's admin sets it up and the portal then runs it
 (``make run``'s worker and local Mollie server, which pays a direct debit three
 seconds after it is asked): a mistyped IBAN is refused, a mandate signed, a card
-saved at the provider's checkout, an account put on the mandate; the daily run announces the invoice by e-mail, debits it on its day, and
-the invoice is paid."""
+saved at the provider's checkout, an account put on the mandate; the daily run
+announces the invoice by e-mail, debits it on its day, and the invoice is paid."""
 
 from __future__ import annotations
 
