@@ -255,14 +255,10 @@ def refuse_moves(rows: list[dict], stored: dict[str, int], key: str, field: str,
     ]
     if not moves:
         return
-    from core.models import Organisation
+    from core.directory import organisation_names
 
     ids = {stored[v[key]] for _, v in moves} | {v["organisation_id"] for _, v in moves}
-    names = dict(
-        db.session.execute(
-            select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
-        ).all()
-    )
+    names = organisation_names(ids)
     raise ImportRejected(
         [
             Fault(

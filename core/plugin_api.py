@@ -58,7 +58,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``parse_bool``, ``decimal_parser``), ``accounts_by_code``, ``rows_matching``,
   ``refuse_moves``, ``fingerprint``, ``insert_rows``, ``import_command``;
 - jobs, events and e-mail: ``task``, ``backoff``, ``when_context_ends``, ``emit``,
-  ``send_email``, ``mail_configured``, ``admin_emails``, ``organisation_language``;
+  ``send_email``, ``mail_configured``, ``admin_emails``, ``organisation_language``,
+  ``organisation_names``;
 - money: ``ledger``, the organisations' prepaid wallets (``ledger.post``,
   ``ledger.balance``, ``ledger.InsufficientFunds``, ``ledger.WalletEntry``);
 - payments: what a payment is for, ``PaymentPurpose`` (with ``PaymentChange``,
@@ -111,6 +112,7 @@ from core.audit import record as audit_record
 from core.auth import NewPasswordForm
 from core.config import LOCK_TIMEOUT
 from core.csvexport import Dialect, csv_response, csv_text, requested_dialect, stream_rows
+from core.directory import organisation_names
 from core.documents import (
     FONTS_FOLDER,
     check_pdf,
@@ -381,6 +383,7 @@ __all__ = [
     "mail_configured",
     "admin_emails",
     "organisation_language",
+    "organisation_names",
     "money",
     "page_rows",
     "parse_amount",

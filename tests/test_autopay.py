@@ -287,6 +287,23 @@ def test_each_debit_is_announced_then_taken_once(due, app, client, mollie, run_j
     assert collecting.run(day(5))["charged"] == 0 and len(mollie.recurring()) == 2
 
 
+def take_debits(run_jobs) -> None:
+    """Today's run announces A and C; five days on, they are asked of the bank."""
+    collecting.run(TODAY)
+    run_jobs()
+    collecting.run(day(5))
+    run_jobs()
+
+
+def end_debit(client, mollie, letter: str, status: str, reason=None) -> dict:
+    """The bank ends the debit of invoice ``letter`` (``reason``: its code and words),
+    and the webhook tells the portal; returns the debit."""
+    debit = next(p for p in mollie.recurring() if p["description"] == f"Facture {letter}")
+    mollie.end(debit["id"], status, reason=reason)
+    assert webhook(client, debit["id"]).status_code == 200
+    return debit
+
+
 def due_mandate() -> Mandate:
     return db.session.scalar(select(Mandate))
 
@@ -294,14 +311,9 @@ def due_mandate() -> Mandate:
 def test_a_failed_debit_tells_the_admins_and_the_reminders_resume(
     due, client, mollie, run_jobs, smtp_server
 ):
-    collecting.run(TODAY)
-    run_jobs()
-    collecting.run(day(5))
-    run_jobs()
+    take_debits(run_jobs)
     smtp_server.reset()
-    debit = next(p for p in mollie.recurring() if p["description"] == "Facture C")
-    mollie.end(debit["id"], "failed", reason=("AM04", "Insufficient funds"))
-    assert webhook(client, debit["id"]).status_code == 200
+    debit = end_debit(client, mollie, "C", "failed", ("AM04", "Insufficient funds"))
     # tried once more a week on, announced by the failure's e-mail
     assert attempts("C") == [(1, "failed", day(5)), (2, "scheduled", day(7))]
     c = bill("C")
@@ -329,13 +341,8 @@ def test_a_failed_debit_tells_the_admins_and_the_reminders_resume(
 
 
 def test_a_retry_is_not_taken_once_the_invoice_is_paid(due, client, mollie, run_jobs):
-    collecting.run(TODAY)
-    run_jobs()
-    collecting.run(day(5))
-    run_jobs()
-    debit = next(p for p in mollie.recurring() if p["description"] == "Facture C")
-    mollie.end(debit["id"], "failed", reason=("AM04", "Insufficient funds"))
-    webhook(client, debit["id"])
+    take_debits(run_jobs)
+    end_debit(client, mollie, "C", "failed", ("AM04", "Insufficient funds"))
     run_jobs()
     db.session.execute(update(Invoice).where(Invoice.number == "C").values(status="paid"))
     db.session.commit()
@@ -346,13 +353,8 @@ def test_a_retry_is_not_taken_once_the_invoice_is_paid(due, client, mollie, run_
 
 
 def test_a_chargeback_puts_the_invoice_back_to_pay(due, client, mollie, run_jobs, smtp_server):
-    collecting.run(TODAY)
-    run_jobs()
-    collecting.run(day(5))
-    run_jobs()
-    debit = next(p for p in mollie.recurring() if p["description"] == "Facture A")
-    mollie.end(debit["id"], "paid")
-    webhook(client, debit["id"])
+    take_debits(run_jobs)
+    debit = end_debit(client, mollie, "A", "paid")
     assert bill("A").status == "paid"
     smtp_server.reset()
     mollie.charge_back(debit["id"], "120.00")
@@ -434,15 +436,10 @@ def test_a_mandate_the_bank_revoked_fails_the_debit_and_ends(
 def test_a_debit_failed_on_a_mandate_revoked_since_is_not_tried_again(
     due, client, mollie, run_jobs, signed, smtp_server
 ):
-    collecting.run(TODAY)
-    run_jobs()
-    collecting.run(day(5))
-    run_jobs()
+    take_debits(run_jobs)
     smtp_server.reset()
-    debit = next(p for p in mollie.recurring() if p["description"] == "Facture C")
     mollie.revoke(signed.customer_id, signed.provider_id)
-    mollie.end(debit["id"], "failed", reason=("MD01", "No mandate"))
-    webhook(client, debit["id"])
+    end_debit(client, mollie, "C", "failed", ("MD01", "No mandate"))
     run_jobs()
     assert [state for _, state, _ in attempts("C")] == ["failed", "skipped"]
     told = next(m for m in smtp_server.messages if "C" in m["Subject"])
@@ -540,13 +537,8 @@ def test_the_page_costs_the_same_queries_however_many_debits(
 def test_operators_see_every_organisations_debits(
     app, due, operator, logged_in, client, mollie, run_jobs, count_queries, org, user
 ):
-    collecting.run(TODAY)
-    run_jobs()
-    collecting.run(day(5))
-    run_jobs()
-    debit = next(p for p in mollie.recurring() if p["description"] == "Facture C")
-    mollie.end(debit["id"], "failed", reason=("AM04", "Insufficient funds"))
-    webhook(client, debit["id"])
+    take_debits(run_jobs)
+    end_debit(client, mollie, "C", "failed", ("AM04", "Insufficient funds"))
     assert logged_in.get("/operator/prelevements/").status_code == 404  # a customer
     desk = app.test_client()
     assert desk.login(operator.email).status_code == 302

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from core.plugin_api import (
-    Organisation,
     StatusListing,
     db,
+    organisation_names,
     page_rows,
     read_listing,
     render,
@@ -37,13 +37,7 @@ def index():
         query = query.where(Charge.state == listing.status)
     order = Charge.id.desc() if listing.descending else Charge.id.asc()
     charges = page_rows(listing, query.options(selectinload(Charge.mandate)), (order,))
-    names = dict(
-        db.session.execute(
-            select(Organisation.id, Organisation.name).where(
-                Organisation.id.in_({row.organisation_id for row in charges})
-            )
-        ).all()
-    )
+    names = organisation_names(row.organisation_id for row in charges)
     month = db.session.execute(
         select(Charge.state, func.count(), func.sum(Charge.amount))
         .where(Charge.charge_on >= date.today() - MONTH)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from sqlalchemy import select
 
-from core.plugin_api import Listing, Organisation, db, page_rows, read_page, render
+from core.plugin_api import Listing, db, organisation_names, page_rows, read_page, render
 from core.plugin_api import gettext as _
 
 from . import checks, transmission
@@ -33,11 +33,7 @@ def index():
         .limit(FAILED_SHOWN)
     ).all()
     wanted = {r.organisation_id for r in [*refusals, *failed]}
-    names = dict(
-        db.session.execute(
-            select(Organisation.id, Organisation.name).where(Organisation.id.in_(wanted))
-        ).all()
-    )
+    names = organisation_names(wanted)
     return render(
         "einvoicing/desk.html",
         "results",

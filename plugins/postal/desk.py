@@ -9,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from core.plugin_api import (
-    Organisation,
     StatusListing,
-    db,
+    organisation_names,
     page_rows,
     read_listing,
     render,
@@ -34,13 +33,7 @@ def index():
         query = query.where(Letter.status == listing.status)
     order = Letter.id.desc() if listing.descending else Letter.id.asc()
     letters = page_rows(listing, query.options(selectinload(Letter.events)), (order,))
-    names = dict(
-        db.session.execute(
-            select(Organisation.id, Organisation.name).where(
-                Organisation.id.in_({letter.organisation_id for letter in letters})
-            )
-        ).all()
-    )
+    names = organisation_names(letter.organisation_id for letter in letters)
     return render(
         "postal/desk.html",
         "results",
