@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     blueprints and the plugins' blueprints. ``config`` overrides every other source
     (``INSTANCE_PATH`` in it chooses the instance folder)."""
     from core import (
+        activity,
         api,
         auth,
         emailchange,
@@ -82,6 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(emailchange.bp)
     app.register_blueprint(personal.bp)
     app.register_blueprint(team.bp)
+    app.register_blueprint(activity.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)

@@ -28,6 +28,9 @@ class App:
       (a ``MenuItem()`` with nothing given is the app itself, under its section).
     - ``defaults``: the installation settings it reads, with their defaults (the
       instance's ``guichet.toml`` and ``GUICHET_<NAME>`` override them).
+    - ``activity``: the words of the events it records with ``record_activity``
+      (``{"download.statement": _l("Statement downloaded")}``), shown in the
+      customers' activity trail.
     - ``settings``: its settings per organisation with their defaults (JSON values),
       read with ``app_settings`` and changed with ``update_app_settings``;
       ``settings_form``, a ``FlaskForm`` whose fields are named after them, gives
@@ -53,6 +56,7 @@ class App:
     menu: tuple[MenuItem, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     settings_form: type | None = field(default=None, compare=False)
+    activity: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from core import jobs
+from core import activity, jobs
 from core.directory import normalise_email
 from core.errors import error_response
 from core.extensions import db, limiter
@@ -214,6 +214,9 @@ def login():
         return render_template("auth/login.html", form=form), form_status(form)
     user = db.session.scalar(select(User).where(User.email == normalise_email(form.email.data)))
     if not check_password(user, form.password.data) or not user.active:
+        if user is not None:  # their organisations see the attempt
+            activity.record_for_user(user, "login.failed")
+            db.session.commit()
         form.form_errors.append(_("Wrong e-mail or password."))
         return render_template("auth/login.html", form=form), 401
     if suspended_everywhere(user):
@@ -242,6 +245,7 @@ def finish_login(user: User, remember: bool, target: str | None):
     session.clear()
     start_session(user, remember=remember)
     user.last_login_at = utcnow()
+    activity.record_for_user(user, "login.ok")
     db.session.commit()
     target = local_path(target)
     if target is None:
@@ -276,7 +280,12 @@ def sessions():
         .order_by(UserSession.id.desc())
     ).all()
     rows.sort(key=lambda row: as_utc(row.last_seen_at or row.created_at), reverse=True)
-    return render_template("auth/sessions.html", sessions=rows, current=current_user.session_token)
+    return render_template(
+        "auth/sessions.html",
+        sessions=rows,
+        current=current_user.session_token,
+        device_of=activity.device_of,
+    )
 
 
 @bp.post("/sessions/<int:session_id>/end")
@@ -286,6 +295,7 @@ def end_session(session_id: int):
     row = db.session.get(UserSession, session_id)
     if row is None or row.user_id != current_user.id:
         abort(404)
+    activity.record_for_user(current_user, "session.end", activity.device_of(row.user_agent))
     if row.token == current_user.session_token:
         end_sessions(current_user._get_current_object())
         flash(_("You are logged out."), "info")
@@ -357,6 +367,7 @@ def reset_password(token: str):
     if not form.validate_on_submit():
         return render_template("auth/reset.html", form=form), form_status(form)
     set_password(user, form.password.data)
+    activity.record_for_user(user, "user.password")
     db.session.commit()
     flash(_("Your password has been changed. You can log in."), "info")
     return redirect(url_for("auth.login"))

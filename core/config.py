@@ -50,6 +50,8 @@ DEFAULTS: dict[str, object] = {
     "OPERATORS_REQUIRE_2FA": True,
     # days an organisation admin's invitation link works (core.team)
     "INVITATION_DAYS": 7,
+    # days the activity trail and the audit log keep an event (core.activity)
+    "ACTIVITY_DAYS": 365,
     "PASSWORD_RESET_MAX_AGE": 3600,
     # Locale
     "BABEL_DEFAULT_LOCALE": "fr",

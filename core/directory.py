@@ -139,7 +139,7 @@ def set_membership(
     after = _membership_state(membership)
     if before != after:
         audit.record(
-            "membership.set", f"user:{user.id}", organisation_id=org.id, before=before, after=after
+            "membership.set", user.email, organisation_id=org.id, before=before, after=after
         )
     return membership
 
@@ -159,7 +159,7 @@ def organisation_names(ids: Iterable[int]) -> dict[int, str]:
 def remove_membership(membership: Membership) -> None:
     audit.record(
         "membership.remove",
-        f"user:{membership.user_id}",
+        membership.user.email,
         organisation_id=membership.organisation_id,
         before=_membership_state(membership),
     )
@@ -211,7 +211,7 @@ def set_member_access(
     if before != after:
         audit.record(
             "membership.access",
-            f"user:{membership.user_id}",
+            membership.user.email,
             organisation_id=membership.organisation_id,
             before=before,
             after=after,

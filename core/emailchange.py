@@ -12,7 +12,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, Length
 
-from core import directory, jobs
+from core import activity, directory, jobs
 from core.extensions import db, limiter
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
@@ -98,6 +98,7 @@ def confirm(token: str):
     except directory.DirectoryError as error:
         flash(str(error), "error")
         return redirect(url_for("auth.login"))
+    activity.record_for_user(user, "user.email", f"{data['from']} → {user.email}")
     db.session.commit()
     flash(_("Your e-mail address is now %(email)s.", email=user.email), "success")
     return redirect(url_for("auth.login"))

@@ -169,12 +169,21 @@ def init_app(app: Flask) -> None:
         if declared.on_failure is not None:
             huey.failure_handlers[wrapper.task_class] = declared.on_failure
     huey.post_execute(name="guichet-failures")(functools.partial(_after_task, app))
-    for periodic in registry(app).call("guichet_periodic_tasks"):
+    for periodic in [*core_periodic_tasks(), *registry(app).call("guichet_periodic_tasks")]:
         if isinstance(periodic, PeriodicTask):
             huey.periodic_task(periodic.schedule, name=periodic.name)(
                 _in_app(app, periodic.function)
             )
     app.extensions["huey"] = huey
+
+
+def core_periodic_tasks() -> list[PeriodicTask]:
+    """The core's own schedule: the activity trail's older events go at 3:15."""
+    from huey import crontab
+
+    from core import activity
+
+    return [PeriodicTask("activity.purge", crontab(hour="3", minute="15"), activity.purge)]
 
 
 def _in_app(app: Flask, function: Callable) -> Callable:

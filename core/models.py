@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
@@ -293,11 +294,37 @@ class Pin(_UserOrderedItem, db.Model):
     widget_key: Mapped[str] = mapped_column(String(128))
 
 
+#: the events a customer's trail shows (:mod:`core.activity`): not the operators' own
+TRAIL = text("kind != 'other'")
+
+
 class AuditEvent(db.Model):
-    """Who changed what, when, with the values before and after."""
+    """Who did or changed what, when, from where, with the values before and after:
+    the operators' audit and the customers' activity trail (:mod:`core.activity`)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_organisation_id_at", "organisation_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_organisation_id_at", "organisation_id", "at"),
+        # the activity trail, newest first: an organisation's (but the operators' own
+        # events), one kind of it, one member's, one member's of one kind
+        Index(
+            "ix_audit_events_trail",
+            "organisation_id",
+            "id",
+            sqlite_where=TRAIL,
+            postgresql_where=TRAIL,
+        ),
+        Index("ix_audit_events_trail_kind", "organisation_id", "kind", "id"),
+        Index(
+            "ix_audit_events_trail_actor",
+            "organisation_id",
+            "actor_id",
+            "id",
+            sqlite_where=TRAIL,
+            postgresql_where=TRAIL,
+        ),
+        Index("ix_audit_events_trail_actor_kind", "organisation_id", "actor_id", "kind", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -310,6 +337,10 @@ class AuditEvent(db.Model):
     target: Mapped[str] = mapped_column(String(128), default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: the trail's kind of event (``login``, ``security``, ``downloads``...)
+    kind: Mapped[str] = mapped_column(String(16), default="other", server_default="other")
+    ip: Mapped[str] = mapped_column(String(45), default="", server_default="")
+    device: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
 
 class ApiToken(db.Model):

@@ -26,7 +26,7 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``current_scope``, ``current_membership``, ``permitted_account_ids``, ``Scope``;
   ``app_usable`` and ``enabled_app_keys`` (another app's data is shown only where that
   app may be used), ``organisations_using`` (where a periodic task has work);
-  ``audit_record``;
+  ``audit_record``, ``record_activity`` (the customers' activity trail);
 - per-organisation settings: ``app_settings``, ``update_app_settings``,
   ``SettingError``, ``LinesField`` (a setting that is a list, in ``App.settings_form``);
   the installation's are declared by ``App.defaults``;
@@ -91,6 +91,7 @@ from core.activation import (
     organisations_using,
     update_app_settings,
 )
+from core.activity import record_activity
 from core.appinfo import (
     Action,
     ApiImport,
@@ -333,6 +334,7 @@ __all__ = [
     "app_usable",
     "apply_added",
     "audit_record",
+    "record_activity",
     "backoff",
     "browser_url",
     "check_password",

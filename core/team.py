@@ -164,7 +164,7 @@ def index():
             db.session.flush()
             audit.record(
                 "invitation.create",
-                f"invitation:{invitation.id}",
+                email,
                 organisation_id=organisation_id,
                 after={"email": email, "role": invitation.role},
             )
@@ -381,6 +381,7 @@ def _accept(invitation: Invitation, user: User) -> bool:
         return False
     organisation = db.session.get(Organisation, invitation.organisation_id)
     directory.set_membership(user, organisation, invitation.role, list(still))
+    audit.record("invitation.accept", user.email, organisation_id=organisation.id, actor=user)
     return True
 
 

@@ -43,7 +43,7 @@ from sqlalchemy import delete, func, select, update
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from core import audit, jobs
+from core import activity, audit, jobs
 from core.auth import PENDING, finish_login
 from core.extensions import db, limiter
 from core.i18n import gettext as _
@@ -250,11 +250,15 @@ def code():
     if not form.validate_on_submit():
         return render_template("twofactor/code.html", form=form), form_status(form)
     given = form.code.data
-    if not (
-        check_code(user, given) or (not given.strip().isdigit() and use_recovery_code(user, given))
-    ):
+    by_app = check_code(user, given)
+    by_recovery = not by_app and not given.strip().isdigit() and use_recovery_code(user, given)
+    if not (by_app or by_recovery):
+        activity.record_for_user(user, "login.code_failed")
+        db.session.commit()
         form.code.errors.append(_("This code is wrong, or was already used."))
         return render_template("twofactor/code.html", form=form), 401
+    if by_recovery:
+        activity.record_for_user(user, "user.2fa_recovery")
     return finish_login(user, pending["remember"], pending["next"])
 
 
@@ -294,7 +298,7 @@ def setup():
             db.session.merge(UserTotp(user_id=user.id, secret=secret, last_step=step))
             user.two_factor = True
             codes = new_recovery_codes(user)
-            audit.record("user.2fa_on", f"user:{user.id}")
+            activity.record_for_user(user, "user.2fa_on")
             db.session.commit()
             session.pop(SETUP, None)
             return render_template("twofactor/codes.html", codes=codes)
@@ -319,7 +323,7 @@ def renew():
         flash(_("This code is wrong, or was already used."), "error")
         return redirect(url_for("twofactor.setup"), 303)
     codes = new_recovery_codes(user)
-    audit.record("user.2fa_codes", f"user:{user.id}")
+    activity.record_for_user(user, "user.2fa_codes")
     db.session.commit()
     return render_template("twofactor/codes.html", codes=codes)
 
@@ -331,7 +335,7 @@ def turn_off(user: User, action: str) -> None:
     db.session.execute(delete(UserTotp).where(UserTotp.user_id == user.id))
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     user.two_factor = False
-    audit.record(action, f"user:{user.id}")
+    activity.record_for_user(user, action)
 
 
 @bp.post("/securite/double-authentification/desactiver")

@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from core.plugin_api import check_password, current_membership, db, form_status, set_password
+from core.plugin_api import (
+    check_password,
+    current_membership,
+    db,
+    form_status,
+    record_activity,
+    set_password,
+)
 from core.plugin_api import gettext as _
 
 from .forms import PasswordForm, ProfileForm
@@ -41,7 +48,7 @@ def password():
         else:
             user = current_user._get_current_object()
             set_password(user, form.password.data, keep=user.session_token)
-            db.session.commit()
+            record_activity("user.password", everywhere=True)  # and commits
             flash(_("Your password is changed. Your other sessions are closed."), "info")
             return redirect(url_for("account.profile"))
     return render_template("account/password.html", form=form), form_status(form)

@@ -49,6 +49,11 @@ APP = App(
     default_enabled=False,
     blueprint=bp,
     url_prefix="/prelevement",
+    activity={
+        "autopay.card_saved": _l("Card saved for automatic payment"),
+        "autopay.mandate_signed": _l("SEPA mandate signed"),
+        "autopay.mandate_revoked": _l("SEPA mandate revoked"),
+    },
     settings={"topup": 0},  # euros the wallet is topped up by when it runs low; 0: never
     settings_form=AutopaySettingsForm,
     defaults={

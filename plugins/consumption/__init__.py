@@ -55,6 +55,7 @@ def guichet_apps():
             url_prefix=app.prefix,
             widgets=(Widget(f"{app.key}.glance", title=app.name, endpoint=f"{app.key}.widget"),),
             menu=(MenuItem(order=30 + n),),
+            activity={"download.consumption": _l("Consumption exported")},
             defaults={"CONSUMPTION_HISTORY_MONTHS": 36},
         )
         for n, app in enumerate(configured_apps())

@@ -19,6 +19,7 @@ from core.plugin_api import (
     db,
     page_rows,
     read_listing,
+    record_activity,
     render,
     requested_dialect,
     scoped,
@@ -189,6 +190,7 @@ def export_csv(app):
             yield line
 
     name = "consommations" if app.key == MAIN["key"] else f"consommations-{app.key}"
+    record_activity("download.consumption", f"{name}.csv")
     return csv_response(csv_text(header, values(), dialect), name)
 
 

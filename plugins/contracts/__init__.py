@@ -45,6 +45,7 @@ APP = App(
         Widget("contracts.glance", title=_l("Contracts at a glance"), endpoint="contracts.widget"),
     ),
     menu=(MenuItem(order=10),),
+    activity={"download.contract": _l("Contract document downloaded")},
 )
 
 

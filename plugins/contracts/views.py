@@ -17,6 +17,7 @@ from core.plugin_api import (
     get_scoped_or_404,
     page_rows,
     read_listing,
+    record_activity,
     render,
     scoped,
     stored_path,
@@ -87,6 +88,7 @@ def document(contract_id: int, document_id: int):
     if found is None or found.contract_id != contract.id:
         abort(404)
     name = f"{contract.number} - {found.title}.pdf".replace("/", "-")
+    record_activity("download.contract", name)
     return send_file(stored_path(found.sha256), mimetype="application/pdf", download_name=name)
 
 

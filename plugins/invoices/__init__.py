@@ -52,6 +52,11 @@ APP = App(
     url_prefix="/factures",
     widgets=(Widget("invoices.latest", title=_l("Latest invoices"), endpoint="invoices.widget"),),
     menu=(MenuItem(order=20),),
+    activity={
+        "download.invoice": _l("Invoice downloaded"),
+        "download.invoices_zip": _l("Invoices downloaded as a ZIP"),
+        "download.invoices_csv": _l("Invoice list exported"),
+    },
     defaults={
         "INVOICES_HISTORY_DAYS": 730,  # invoices older than this are not shown
         "INVOICES_ZIP_CAP": 3000,

@@ -34,6 +34,7 @@ from core.plugin_api import (
     get_scoped_or_404,
     page_rows,
     read_page,
+    record_activity,
     render,
     requested_dialect,
     scoped,
@@ -87,9 +88,11 @@ def export_csv():
     if rows not in ("invoices", "lines"):
         abort(400, _("Say rows=invoices or rows=lines."))
     selection = queries.filtered(filters, today)
+    name = "lignes-factures" if rows == "lines" else "factures"
+    record_activity("download.invoices_csv", f"{name}.csv")
     if rows == "lines":
-        return csv_response(export.line_rows(selection, dialect), "lignes-factures")
-    return csv_response(export.invoice_rows(selection, dialect, today), "factures")
+        return csv_response(export.line_rows(selection, dialect), name)
+    return csv_response(export.invoice_rows(selection, dialect, today), name)
 
 
 @bp.get("/archive.zip")
@@ -130,6 +133,7 @@ def archive_zip():
     else:
         stream = archive.zip_of_documents(ordered, wanted)
         name = f"factures-{key}-{today.isoformat()}.zip"
+    record_activity("download.invoices_zip", f"{name} ({total})")
     response = Response(
         stream_with_context(stream),
         mimetype="application/zip",
@@ -210,7 +214,9 @@ def issuer_incomplete(error: documents.IssuerIncomplete):
 def pdf(invoice_id: int):
     """The invoice as PDF (rendered once per content, then served from the cache)."""
     invoice = get_scoped_or_404(Invoice, invoice_id)
-    return send_document(documents.pdf_document(invoice))
+    document = documents.pdf_document(invoice)
+    record_activity("download.invoice", invoice.number)
+    return send_document(document)
 
 
 def other_formats(invoice: Invoice | type[Invoice]) -> list:
@@ -231,6 +237,7 @@ def other_format(invoice_id: int, key: str):
         document = wanted.render(invoice)
     except FormatRefused as refused:
         return error_response(409, str(refused))
+    record_activity("download.invoice", f"{invoice.number} ({wanted.label})")
     return send_document(document, attachment=True)
 
 

@@ -31,6 +31,11 @@ APP = App(
     requires=(invoices.APP_KEY,),
     blueprint=bp,
     url_prefix="/factures/notifications",
+    activity={
+        "notification.added": _l("Invoice e-mail address added"),
+        "notification.changed": _l("Invoice e-mail address changed"),
+        "notification.removed": _l("Invoice e-mail address removed"),
+    },
 )
 
 

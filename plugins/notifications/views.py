@@ -22,6 +22,7 @@ from core.plugin_api import (
     mail_configured,
     page_rows,
     read_listing,
+    record_activity,
     render,
     scoped,
     selected_ids,
@@ -150,7 +151,7 @@ def add():
     subscription = Subscription(organisation_id=current_membership().organisation_id)
     _fill(subscription, form)
     db.session.add(subscription)
-    db.session.commit()
+    record_activity("notification.added", subscription.email)  # and commits
     flash(_("%(email)s will receive your invoices.", email=subscription.email), "success")
     return redirect(url_for("notifications.index"))
 
@@ -162,7 +163,7 @@ def update(subscription_id: int):
     if not form.validate_on_submit():
         return _page(status=422, edited=(subscription.id, form))
     _fill(subscription, form)
-    db.session.commit()
+    record_activity("notification.changed", subscription.email)  # and commits
     flash(_("The address %(email)s was saved.", email=subscription.email), "success")
     return redirect(url_for("notifications.index"))
 
@@ -171,7 +172,7 @@ def update(subscription_id: int):
 def delete(subscription_id: int):
     subscription = _owned(subscription_id)
     db.session.delete(subscription)
-    db.session.commit()
+    record_activity("notification.removed", subscription.email)  # and commits
     flash(_("%(email)s will no longer receive your invoices.", email=subscription.email), "info")
     return redirect(url_for("notifications.index"))
 

@@ -44,6 +44,7 @@ APP = App(
     blueprint=bp,
     url_prefix="/paiements",
     menu=(MenuItem(order=60),),
+    activity={"payment.started": _l("Payment started")},
     defaults={
         "PAYMENTS_RECONCILE_AFTER_MINUTES": 15,
         "PAYMENTS_RECONCILE_DAYS": 30,

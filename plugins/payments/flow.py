@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import get_locale
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
@@ -38,9 +38,11 @@ from core.plugin_api import (
     emit,
     enabled_app_keys,
     external_url,
+    money,
     payment_provider,
     payment_providers,
     payment_purposes,
+    record_activity,
     serve_purpose,
     utcnow,
 )
@@ -166,7 +168,10 @@ def start(
         if save_for
         else {}
     )
-    return _create(provider, payment, method, back, sequence, keyed=key is not None)
+    payment = _create(provider, payment, method, back, sequence, keyed=key is not None)
+    if user_id is not None and has_request_context():  # someone started it: their trail
+        record_activity("payment.started", f"{payment.description} · {money(payment.amount)}")
+    return payment
 
 
 def _create(provider, payment: Payment, method, back, sequence: dict, keyed: bool) -> Payment:

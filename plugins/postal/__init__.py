@@ -48,6 +48,7 @@ APP = App(
         Widget("postal.progress", title=_l("Letters on their way"), endpoint="postal.widget"),
     ),
     menu=(MenuItem(order=70),),
+    activity={"letter.sent": _l("Letter sent")},
     defaults={
         "POSTAL_MAX_PAGES": 20,
         "POSTAL_MAX_BYTES": 5 * 1024 * 1024,

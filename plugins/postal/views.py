@@ -44,6 +44,7 @@ from core.plugin_api import (
     page_rows,
     postal_provider,
     read_listing,
+    record_activity,
     render,
     requested_dialect,
     scoped,
@@ -398,6 +399,7 @@ def send():
                 balance=short.balance,
             ),
         ), 422
+    record_activity("letter.sent", f"L{letter.id:08d} · {lines[0]}")
     return redirect(url_for("postal.letter", letter_id=letter.id), 303)
 
 

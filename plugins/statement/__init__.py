@@ -26,6 +26,7 @@ APP = App(
     url_prefix="/releve",
     widgets=(Widget("statement.to_pay", title=_l("To pay"), endpoint="statement.widget"),),
     menu=(MenuItem(order=22),),
+    activity={"download.statement": _l("Statement downloaded")},
     defaults={"STATEMENT_PDF_LINES": 2000},
 )
 

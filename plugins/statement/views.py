@@ -14,6 +14,7 @@ from core.plugin_api import (
     csv_response,
     csv_text,
     current_scope,
+    record_activity,
     render,
     render_pdf,
     requested_dialect,
@@ -206,7 +207,9 @@ def export_csv():
         yield [dialect.day(period.end), closing, "", "", "", "", dialect.amount(result.closing)]
 
     body = csv_text(dialect.header(CSV_COLUMNS), rows(), dialect, text_columns=(2,))
-    return csv_response(body, f"releve-{period.start.isoformat()}-{period.end.isoformat()}")
+    name = f"releve-{period.start.isoformat()}-{period.end.isoformat()}"
+    record_activity("download.statement", f"{name}.csv")
+    return csv_response(body, name)
 
 
 @bp.get("/releve.pdf")
@@ -244,6 +247,7 @@ def pdf():
         raise RuntimeError(f"xhtml2pdf reported {errors} error(s) for a statement")
     buffer.seek(0)
     name = f"releve-{period.start.isoformat()}-{period.end.isoformat()}.pdf"
+    record_activity("download.statement", name)
     return send_file(buffer, mimetype="application/pdf", as_attachment=True, download_name=name)
 
 

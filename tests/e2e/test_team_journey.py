@@ -48,3 +48,20 @@ def test_an_admin_invites_a_colleague_who_joins(new_page, viewport, portal, smtp
     expect(
         joining.get_by_role("heading", name="Cette invitation ne fonctionne plus")
     ).to_be_visible()
+    # the admin lets the colleague see the invoices only: paying is out of their reach
+    admin.goto("/administration/")
+    admin.locator("#members tr", has_text=colleague).get_by_role("link").click()
+    admin.get_by_label("Toutes les applications, y compris celles activées plus tard").uncheck()
+    admin.get_by_label("Vos factures", exact=True).check()
+    admin.get_by_role("button", name="Enregistrer").click()
+    expect(admin.get_by_text(f"{colleague} est enregistré.")).to_be_visible()
+    joining.goto("/factures/")
+    expect(joining.get_by_role("heading", name="Vos factures")).to_be_visible()
+    assert joining.request.get(f"{portal.url}/paiements/").status == 404
+    # and sees in the activity trail the colleague join and log in
+    admin.goto("/activite/")
+    trail = admin.locator("#activity")
+    expect(trail).to_contain_text("Invitation acceptée")
+    expect(trail.locator("tr", has_text=colleague).first).to_contain_text("Connexion au portail")
+    check_page(admin)
+    look(admin, "activity")
