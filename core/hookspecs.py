@@ -264,6 +264,19 @@ def guichet_personal_data(user: User) -> dict[str, Any] | None:
 
 
 @hookspec
+def guichet_erase_user(user: User) -> None:
+    """An operator erases ``user`` (a person's right to erasure): delete or anonymise
+    what this plugin keeps about them as a person, and keep what the law makes you
+    keep (payments, invoices, letters sent: accounting records), which then points at
+    an anonymous user. Runs in the erasure's transaction, before the core blanks the
+    user (``user.email`` is still theirs); never commit.
+    *Not per organisation*. Example (the notifications app)::
+
+        db.session.execute(delete(Subscription).where(Subscription.user_id == user.id))
+    """
+
+
+@hookspec
 def guichet_einvoicing_platforms() -> list[type[EinvoicingPlatform]]:
     """Offer approved e-invoicing platforms: subclasses of
     :class:`core.platforms.EinvoicingPlatform` (transmit an e-invoice, report the

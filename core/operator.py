@@ -21,7 +21,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from core import activation, api, directory, documents, favourites, twofactor
+from core import activation, api, directory, documents, favourites, personal, twofactor
 from core.appinfo import OperatorPage
 from core.appsystem import API_VERSION, registry
 from core.auth import require_operator
@@ -362,6 +362,23 @@ def user_2fa_reset(user_id: int):
         db.session.commit()
         flash(_("The second factor of %(email)s is reset.", email=target.email), "info")
     return redirect(url_for("operator.user", user_id=target.id), 303)
+
+
+@bp.post("/users/<int:user_id>/erase")
+def user_erase(user_id: int):
+    """Erase a customer as a person (the right to erasure), once their e-mail address
+    is typed again: personal data gone, accounting records kept (:func:`personal.erase`)."""
+    target = db.get_or_404(User, user_id)
+    if target.is_operator:
+        abort(422, _("Operators are not erased from here: remove their operator role first."))
+    if request.form.get("confirm", "").strip().lower() != target.email:
+        flash(_("Type the user's e-mail address to erase them."), "error")
+        return redirect(url_for("operator.user", user_id=target.id), 303)
+    email = target.email
+    personal.erase(target)
+    db.session.commit()
+    flash(_("%(email)s is erased.", email=email), "info")
+    return redirect(url_for("operator.users"), 303)
 
 
 # -- apps ----------------------------------------------------------------------------

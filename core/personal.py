@@ -1,7 +1,8 @@
 """A user's personal data, for their right of access: ``/mes-donnees.json`` gives the
 profile, memberships, sessions, second factor and the user's own activity in the
 audit trail, and what each plugin keeps about them (``guichet_personal_data``), under
-the plugin's name."""
+the plugin's name. For their right to erasure, an operator erases a user
+(:func:`erase`): the person is gone, the accounting records stay."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
+from core import audit
 from core.appsystem import registry
 from core.extensions import db, limiter
 from core.models import AuditEvent, User, UserSession, utcnow
@@ -63,6 +65,33 @@ def collect(user: User) -> dict[str, Any]:
         ],
         "apps": apps,
     }
+
+
+def erase(user: User) -> None:
+    """Erase ``user`` as a person: each plugin first (``guichet_erase_user``), then
+    their sessions, second factor, memberships (with favourites and pins),
+    invitations, and their name and address in the audit trail; the account stays,
+    blank and shut (``erased-<id>@invalid``), for the records that must keep pointing
+    at someone (payments, letters, invoices). Logged; the caller commits."""
+    from core.models import Favourite, Invitation, Pin, RecoveryCode, UserTotp
+
+    erased_email = f"erased-{user.id}@invalid"
+    for impl in registry(current_app).pm.hook.guichet_erase_user.get_hookimpls():
+        impl.function(*[{"user": user}[name] for name in impl.argnames])
+    for model in (UserSession, UserTotp, RecoveryCode, Favourite, Pin):
+        db.session.execute(delete(model).where(model.user_id == user.id))
+    db.session.execute(delete(Invitation).where(Invitation.email == user.email))
+    db.session.execute(
+        update(AuditEvent)
+        .where(AuditEvent.actor_id == user.id)
+        .values(actor_label=erased_email, ip="", device="")
+    )
+    for membership in list(user.memberships):
+        db.session.delete(membership)
+    user.email, user.name, user.locale = erased_email, "", None
+    user.password_hash, user.active, user.two_factor = "", False, False
+    user.last_login_at = None
+    audit.record("user.erase", f"user:{user.id}")
 
 
 def _plain(value: Any) -> Any:

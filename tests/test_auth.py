@@ -6,7 +6,7 @@ from sqlalchemy import select
 from core import jobs
 from core.extensions import db
 from core.models import User
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD, make_app, make_user
 
 
 def test_login_with_the_right_password_opens_the_portal(client, user):
@@ -291,3 +291,55 @@ def test_hook_guichet_personal_data_fills_the_users_export(logged_in, user, org)
     assert data["apps"]["notifications"]["invoice_addresses"][0]["email"] == "factures@x.fr"
     assert data["apps"]["payments"]["payments"][0]["amount"] == 50.0
     assert "postal" in data["apps"] and data["apps"]["postal"]["letters"] == []
+
+
+def test_hook_guichet_erase_user_lets_an_operator_erase_a_person(app, user, org, operator):
+    """The right to erasure: the person goes (name, address, sessions, memberships, the
+    apps' data about them: their invoice addresses), the payment they made stays, under
+    an anonymous user who cannot log in; their address may serve someone else."""
+    from core.models import AuditEvent, Membership
+    from plugins.notifications.models import Subscription
+    from plugins.payments.models import Payment
+
+    person = app.test_client()
+    assert person.login(user.email).status_code == 302  # a session, and a login in the trail
+    db.session.add(Subscription(organisation_id=org.id, user_id=user.id, email="factures@x.fr"))
+    db.session.add(
+        Payment(
+            organisation_id=org.id,
+            account_id=org.accounts[0].id,
+            user_id=user.id,
+            key="k-erase",
+            provider="mollie",
+            purpose="topup",
+            amount=5000,
+            description="Top-up",
+        )
+    )
+    db.session.commit()
+    email, user_id = user.email, user.id
+    desk = app.test_client()
+    desk.login(operator.email)
+    wrong = desk.post(f"/operator/users/{user_id}/erase", data={"confirm": "someone@else"})
+    assert wrong.status_code == 303 and db.session.get(User, user_id).email == email
+    assert desk.post(f"/operator/users/{user_id}/erase", data={"confirm": email}).status_code == 303
+    db.session.expire_all()
+    erased = db.session.get(User, user_id)
+    assert (erased.email, erased.name, erased.active) == (f"erased-{user_id}@invalid", "", False)
+    assert db.session.scalar(select(Membership).where(Membership.user_id == user_id)) is None
+    assert db.session.scalar(select(Subscription).where(Subscription.user_id == user_id)) is None
+    assert db.session.scalar(select(Payment.user_id).where(Payment.key == "k-erase")) == user_id
+    labels = db.session.scalars(
+        select(AuditEvent.actor_label).where(AuditEvent.actor_id == user_id)
+    ).all()
+    assert labels and set(labels) == {f"erased-{user_id}@invalid"}
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.erase"))
+    assert person.get("/factures/").status_code == 302  # the session is gone
+    assert person.login(email).status_code == 401
+    make_user(email, org)  # the address is free again
+    assert (
+        desk.post(
+            f"/operator/users/{operator.id}/erase", data={"confirm": operator.email}
+        ).status_code
+        == 422
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import url_for
 from huey import crontab
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 
 from core.plugin_api import Action, App, MenuItem, PeriodicTask, Selection, db, hookimpl
 from core.plugin_api import lazy_gettext as _l
@@ -74,6 +74,16 @@ def guichet_periodic_tasks():
         PeriodicTask("notifications.digests", crontab(hour="7", minute="0"), sending.send_digests),
         PeriodicTask("notifications.sweep", crontab(minute="*/5"), sending.sweep),
     ]
+
+
+@hookimpl
+def guichet_erase_user(user):
+    """The user's invoice addresses, and those written with their address, go."""
+    db.session.execute(
+        delete(Subscription).where(
+            or_(Subscription.user_id == user.id, Subscription.email == user.email)
+        )
+    )
 
 
 @hookimpl
