@@ -26,14 +26,14 @@ def main() -> None:
     args = parser.parse_args()
     app = bench_app(tempfile.mkdtemp(), args.database_url)
     with app.app_context():
-        from core import directory
+        from core import directory, sealing
         from core.models import User, UserTotp
 
         org = directory.create_organisation(name="Bench")
         user = directory.create_user(EMAIL, password=PASSWORD)
         directory.set_membership(user, org, "admin")
         secret = pyotp.random_base32()
-        db.session.add(UserTotp(user_id=user.id, secret=secret, last_step=0))
+        db.session.add(UserTotp(user_id=user.id, secret=sealing.seal(secret), last_step=0))
         db.session.get(User, user.id).two_factor = True
         db.session.commit()
         user_id = user.id

@@ -156,15 +156,16 @@ class User(UserMixin, db.Model):
 
 
 class UserTotp(db.Model):
-    """A user's authenticator app (TOTP, RFC 6238): its shared secret, and the last
-    time step a code was accepted for, so a code is never accepted twice."""
+    """A user's authenticator app (TOTP, RFC 6238): its shared secret, sealed
+    (:mod:`core.sealing`), and the last time step a code was accepted for, so a code
+    is never accepted twice."""
 
     __tablename__ = "user_totp"
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(255))
     last_step: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -43,7 +43,7 @@ from sqlalchemy import delete, func, select, update
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from core import activity, audit, jobs
+from core import activity, audit, jobs, sealing
 from core.auth import PENDING, finish_login
 from core.extensions import db, limiter
 from core.i18n import gettext as _
@@ -106,13 +106,17 @@ def check_code(user: User, code: str) -> bool:
     same code, one wins). Commits."""
     code = _clean(code)
     row = db.session.get(UserTotp, user.id)
-    step = _matching_step(row.secret, code) if row is not None and code.isdigit() else None
+    secret = sealing.unseal(row.secret) if row is not None else ""
+    step = _matching_step(secret, code) if row is not None and code.isdigit() else None
     if step is None:
         return False
+    values = {"last_step": step}
+    if not sealing.is_sealed(row.secret):  # kept in clear before sealing existed
+        values["secret"] = sealing.seal(secret)
     taken = db.session.execute(
         update(UserTotp)
         .where(UserTotp.user_id == user.id, UserTotp.last_step < step)
-        .values(last_step=step)
+        .values(**values)
     ).rowcount
     db.session.commit()
     return taken == 1
@@ -295,7 +299,7 @@ def setup():
         if step is None:
             form.code.errors.append(_("This code is wrong: check your phone's clock."))
         else:
-            db.session.merge(UserTotp(user_id=user.id, secret=secret, last_step=step))
+            db.session.merge(UserTotp(user_id=user.id, secret=sealing.seal(secret), last_step=step))
             user.two_factor = True
             codes = new_recovery_codes(user)
             activity.record_for_user(user, "user.2fa_on")
