@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
         portal,
         schema,
         security,
+        securitykeys,
         team,
         twofactor,
     )
@@ -84,6 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(personal.bp)
     app.register_blueprint(team.bp)
     app.register_blueprint(activity.bp)
+    app.register_blueprint(securitykeys.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)

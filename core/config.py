@@ -50,6 +50,9 @@ DEFAULTS: dict[str, object] = {
     "OPERATORS_REQUIRE_2FA": True,
     # days an organisation admin's invitation link works (core.team)
     "INVITATION_DAYS": 7,
+    # the relying party of security keys (core.securitykeys): the host the browser
+    # shows when empty; set it to the domain when the portal answers on several hosts
+    "WEBAUTHN_RP_ID": "",
     # days the activity trail and the audit log keep an event (core.activity)
     "ACTIVITY_DAYS": 365,
     "PASSWORD_RESET_MAX_AGE": 3600,

@@ -170,6 +170,23 @@ class UserTotp(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class SecurityKey(db.Model):
+    """A security key or passkey (WebAuthn) a user added as a second factor: its
+    credential id and public key, and the authenticator's signature counter (a
+    counter that goes back means a cloned key: refused)."""
+
+    __tablename__ = "security_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(255), unique=True)  # base64url
+    public_key: Mapped[str] = mapped_column(Text)  # base64url of its COSE key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class RecoveryCode(db.Model):
     """A single-use recovery code, kept as its SHA-256 (80 random bits: not guessable
     from the hash); ``used_at`` once spent."""

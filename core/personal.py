@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from core import audit
 from core.appsystem import registry
 from core.extensions import db, limiter
-from core.models import AuditEvent, User, UserSession, utcnow
+from core.models import AuditEvent, SecurityKey, User, UserSession, utcnow
 
 bp = Blueprint("personal", __name__)
 ACTIVITY = 5000  # the user's latest audit events exported
@@ -56,6 +56,10 @@ def collect(user: User) -> dict[str, Any]:
             }
             for m in user.memberships
         ],
+        "security_keys": [
+            {"name": k.name, "added": k.created_at, "last_used": k.last_used_at}
+            for k in db.session.scalars(select(SecurityKey).where(SecurityKey.user_id == user.id))
+        ],
         "sessions": [
             {"browser": s.user_agent, "logged_in": s.created_at, "last_used": s.last_seen_at}
             for s in sessions
@@ -78,7 +82,7 @@ def erase(user: User) -> None:
     erased_email = f"erased-{user.id}@invalid"
     for impl in registry(current_app).pm.hook.guichet_erase_user.get_hookimpls():
         impl.function(*[{"user": user}[name] for name in impl.argnames])
-    for model in (UserSession, UserTotp, RecoveryCode, Favourite, Pin):
+    for model in (UserSession, UserTotp, RecoveryCode, SecurityKey, Favourite, Pin):
         db.session.execute(delete(model).where(model.user_id == user.id))
     db.session.execute(delete(Invitation).where(Invitation.email == user.email))
     db.session.execute(

@@ -49,7 +49,7 @@ from core.extensions import db, limiter
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from core.mailing import send_email, user_language
-from core.models import Organisation, RecoveryCode, User, UserTotp, utcnow
+from core.models import Organisation, RecoveryCode, SecurityKey, User, UserTotp, utcnow
 from core.passwords import check_password
 from core.rendering import external_url, form_status
 from core.tenancy import current_membership
@@ -251,8 +251,11 @@ def code():
         flash(_("Log in again: the time to give the code ran out."), "info")
         return redirect(url_for("auth.login"))
     form = CodeForm()
+    has_keys = db.session.scalar(select(SecurityKey.id).where(SecurityKey.user_id == user.id))
     if not form.validate_on_submit():
-        return render_template("twofactor/code.html", form=form), form_status(form)
+        return render_template(
+            "twofactor/code.html", form=form, has_keys=has_keys is not None
+        ), form_status(form)
     given = form.code.data
     by_app = check_code(user, given)
     by_recovery = not by_app and not given.strip().isdigit() and use_recovery_code(user, given)
@@ -260,7 +263,7 @@ def code():
         activity.record_for_user(user, "login.code_failed")
         db.session.commit()
         form.code.errors.append(_("This code is wrong, or was already used."))
-        return render_template("twofactor/code.html", form=form), 401
+        return render_template("twofactor/code.html", form=form, has_keys=has_keys is not None), 401
     if by_recovery:
         activity.record_for_user(user, "user.2fa_recovery")
     return finish_login(user, pending["remember"], pending["next"])
@@ -284,6 +287,9 @@ def setup():
     if user.two_factor:
         return render_template(
             "twofactor/status.html",
+            keys=db.session.scalars(
+                select(SecurityKey).where(SecurityKey.user_id == user.id).order_by(SecurityKey.id)
+            ).all(),
             remaining=remaining_codes(user),
             required=required_of(user),
             disable=DisableForm(),
@@ -333,11 +339,12 @@ def renew():
 
 
 def turn_off(user: User, action: str) -> None:
-    """Forget the user's authenticator app and recovery codes (audited as ``action``);
-    the caller commits. Where one is required, the user sets a new one up at the next
-    page."""
+    """Forget the user's authenticator app, recovery codes and security keys (audited
+    as ``action``); the caller commits. Where one is required, the user sets a new one
+    up at the next page."""
     db.session.execute(delete(UserTotp).where(UserTotp.user_id == user.id))
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.execute(delete(SecurityKey).where(SecurityKey.user_id == user.id))
     user.two_factor = False
     activity.record_for_user(user, action)
 

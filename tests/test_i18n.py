@@ -182,3 +182,30 @@ def test_translation_functions_read_the_catalog_of_the_moment(app):
         assert ngettext("%(num)d file", "%(num)d files", 1) == "1 file"
         assert ngettext("%(num)d file", "%(num)d files", 2) == "2 files"
     assert gettext("To pay") == "À payer"  # no request: the default language
+
+
+def test_every_catalog_counts_plurals_as_the_core_does(app):
+    """The catalogs are merged into one, which counts with one rule: a catalog made
+    with another (CLDR's three French forms) once turned "10 codes de secours restants"
+    into English on every page."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    from core.i18n import ngettext
+
+    root = Path(__file__).parents[1]
+    catalogs = [
+        root / "core/translations",
+        *sorted((root / "plugins").glob("*/translations")),
+        *sorted((root / "examples").glob("*/*/translations")),
+    ]
+    rules = {}
+    for folder in catalogs:
+        with open(folder / "fr/LC_MESSAGES/messages.po", "rb") as handle:
+            catalog = read_po(handle)
+        rules[str(folder.relative_to(root))] = catalog.plural_forms
+    assert set(rules.values()) == {"nplurals=2; plural=(n > 1);"}, rules
+    with app.test_request_context(), force_locale("fr"):
+        many = ngettext("%(num)d recovery code left.", "%(num)d recovery codes left.", 10)
+        assert many == "10 codes de secours restants."

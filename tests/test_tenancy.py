@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from core.documents import encode_pdf
 from core.extensions import db
-from core.models import Account, Invitation, Membership, UserSession, utcnow
+from core.models import Account, Invitation, Membership, SecurityKey, UserSession, utcnow
 from core.testing import routes_answer_404
 from tests.conftest import make_app, make_org, make_user, one_page_pdf
 from tests.sample_plugins import AdminTool, Notes
@@ -157,6 +157,9 @@ def _foreign_values(other, other_user):
         reference="G2-OTHER",
     )
     their_session = UserSession(user_id=other_user.id, user_agent="theirs")
+    their_key = SecurityKey(
+        user_id=other_user.id, credential_id="theirs", public_key="", name="Theirs"
+    )
     their_invitation = Invitation(
         organisation_id=other.id,
         email="new@client2.example.com",
@@ -164,7 +167,7 @@ def _foreign_values(other, other_user):
         expires_at=utcnow() + timedelta(days=1),
     )
     db.session.add_all(
-        [subscription, payment, letter, ticket, mandate, their_session, their_invitation]
+        [subscription, payment, letter, ticket, mandate, their_session, their_invitation, their_key]
     )
     db.session.commit()
     return {
@@ -174,6 +177,7 @@ def _foreign_values(other, other_user):
         "letter_id": letter.id,
         "mandate_id": mandate.id,
         "session_id": their_session.id,  # another user's login
+        "key_id": their_key.id,  # another user's security key
         "invitation_id": their_invitation.id,
         "contract_id": contract.id,
         "token_id": 1,  # operator routes: 404 for customers
@@ -224,6 +228,7 @@ def test_every_route_answers_404_for_another_organisations_ids(walk_app, org, us
     assert ("GET", "portal.account") in checked
     assert ("POST", "autopay.revoke") in checked and ("POST", "autopay.choose") in checked
     assert ("POST", "auth.end_session") in checked
+    assert ("POST", "securitykeys.remove") in checked
     assert ("POST", "team.cancel") in checked and ("POST", "team.remove") in checked
     assert ("POST", "portal.switch_organisation") in checked
     # nothing changed for the other organisation

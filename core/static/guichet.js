@@ -180,3 +180,49 @@ function initPage(root) {
 }
 document.addEventListener("DOMContentLoaded", () => initPage(document));
 document.addEventListener("htmx:load", (event) => initPage(event.detail.elt));
+
+// --- Security keys and passkeys (WebAuthn) ----------------------------------------
+// A form with data-webauthn="add" or "login" asks the browser for a credential with the
+// options its data-options URL gives, then posts it as JSON to its action; the answer
+// says where to go next, or what went wrong (shown in its data-webauthn-status).
+
+async function postJSON(url, csrf, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    body: JSON.stringify(body || {}),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.error || response.statusText);
+  return answer;
+}
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form[data-webauthn]");
+  if (!form) return;
+  event.preventDefault();
+  const status = form.querySelector("[data-webauthn-status]");
+  status.textContent = "";
+  if (!window.PublicKeyCredential || !PublicKeyCredential.parseCreationOptionsFromJSON) {
+    status.textContent = form.dataset.unsupported;
+    return;
+  }
+  const csrf = form.dataset.csrf;
+  try {
+    const options = await postJSON(form.dataset.options, csrf);
+    let credential;
+    if (form.dataset.webauthn === "add") {
+      const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options);
+      credential = await navigator.credentials.create({ publicKey });
+    } else {
+      const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options);
+      credential = await navigator.credentials.get({ publicKey });
+    }
+    const name = form.elements.name ? form.elements.name.value : "";
+    const done = await postJSON(form.action, csrf, { credential: credential.toJSON(), name });
+    window.location.assign(done.next);
+  } catch (error) {
+    status.textContent = error.message;
+  }
+});
