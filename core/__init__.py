@@ -22,6 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
         auth,
         emailchange,
         errors,
+        health,
         i18n,
         jobs,
         ledger,  # noqa: F401 - its tables are the core's
@@ -86,6 +87,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(team.bp)
     app.register_blueprint(activity.bp)
     app.register_blueprint(securitykeys.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)

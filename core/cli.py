@@ -227,15 +227,20 @@ def app_disable(org_id, app_key):
 @main.command("worker")
 @click.option("--workers", default=2, show_default=True, help="Consumer threads.")
 @click.option("--drain", is_flag=True, help="Run what is queued now, then stop.")
-def worker_command(workers, drain):
+@click.option(
+    "--no-periodic",
+    is_flag=True,
+    help="Leave the schedule (digests, reminders, debits...) to another worker: run one "
+    "worker without this flag, the others with it.",
+)
+def worker_command(workers, drain, no_periodic):
     """Run the background job consumer (e-mails, periodic tasks) until stopped."""
     from core import jobs
 
     if drain:
         click.echo(f"{jobs.drain()} task(s) run")
         return
-    consumer = jobs.queue().create_consumer(workers=workers, worker_type="thread", periodic=True)
-    consumer.run()
+    jobs.consumer(workers, periodic=not no_periodic).run()
 
 
 @main.command("demo")

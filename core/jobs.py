@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask, current_app, has_app_context
 from huey import Huey, SqliteHuey
 from huey.api import TaskWrapper
@@ -136,9 +137,12 @@ class RedisQueue(PriorityRedisStorage):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         plain, self.queue_key = self.queue_key, self.queue_key + ".priority"
-        if self.conn.type(plain) == b"list":
-            while (data := self.conn.rpop(plain)) is not None:  # oldest first
-                self.enqueue(data, None)
+        try:
+            if self.conn.type(plain) == b"list":
+                while (data := self.conn.rpop(plain)) is not None:  # oldest first
+                    self.enqueue(data, None)
+        except redis.ConnectionError as error:  # the app starts; /readyz says Redis is down
+            log.warning("Redis cannot be reached (%s): old tasks are moved at a later start", error)
 
 
 def _queue_class(app: Flask) -> tuple[type, dict[str, Any]]:
@@ -215,6 +219,14 @@ def _after_task(app: Flask, task, _value, error: Exception | None) -> None:
 def queue(app: Flask | None = None) -> Queue:
     """The queue of ``app`` (the current app by default)."""
     return (app or current_app).extensions["huey"]
+
+
+def consumer(workers: int, periodic: bool = True):
+    """A consumer of the queue with ``workers`` threads; with ``periodic``, it also
+    runs the schedule: exactly one worker of an installation should (``guichet worker``
+    on one machine, ``guichet worker --no-periodic`` on the others), or each periodic
+    task runs once per such worker."""
+    return queue().create_consumer(workers=workers, worker_type="thread", periodic=periodic)
 
 
 def backoff(attempt: int, first_delay: int = 30, limit: int = 3600) -> int:
