@@ -32,6 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
         schema,
         security,
         securitykeys,
+        sso,
         team,
         twofactor,
     )
@@ -88,6 +89,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(activity.bp)
     app.register_blueprint(securitykeys.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(sso.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)

@@ -48,6 +48,7 @@ KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
 ACTIONS: dict[str, Any] = {
     "login.ok": _l("Logged in to the portal"),
     "login.failed": _l("Failed login (wrong password)"),
+    "login.sso": _l("Logged in through the organisation's provider"),
     "login.code_failed": _l("Failed login (wrong code)"),
     "login.key_failed": _l("Failed login (security key refused)"),
     "user.key_added": _l("Security key added"),

@@ -219,6 +219,14 @@ def login():
             db.session.commit()
         form.form_errors.append(_("Wrong e-mail or password."))
         return render_template("auth/login.html", form=form), 401
+    from core.sso import password_refused  # core.sso logs in through finish_login
+
+    if password_refused(user):
+        db.session.rollback()
+        form.form_errors.append(
+            _("Your organisation logs in through its own provider: use single sign-on.")
+        )
+        return render_template("auth/login.html", form=form), 403
     if suspended_everywhere(user):
         db.session.rollback()
         form.form_errors.append(
@@ -239,13 +247,14 @@ def suspended_everywhere(user: User) -> bool:
     return not user.is_operator and bool(memberships) and all(m.suspended_at for m in memberships)
 
 
-def finish_login(user: User, remember: bool, target: str | None):
+def finish_login(user: User, remember: bool, target: str | None, action: str = "login.ok"):
     """Log ``user`` in on a fresh session (nothing of the anonymous one survives) and
-    send them where they were going, or home."""
+    send them where they were going, or home; the activity trail says how
+    (``action``)."""
     session.clear()
     start_session(user, remember=remember)
     user.last_login_at = utcnow()
-    activity.record_for_user(user, "login.ok")
+    activity.record_for_user(user, action)
     db.session.commit()
     target = local_path(target)
     if target is None:

@@ -170,6 +170,24 @@ class UserTotp(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class SsoConnection(TenantMixin, db.Model):
+    """An organisation's own OpenID Connect provider (single sign-on), as an operator
+    configured it: who issues, our client there (its secret sealed, :mod:`core.sealing`),
+    the e-mail domains the organisation owns, and whether its people may still log
+    in with a password."""
+
+    __tablename__ = "sso_connections"
+    __table_args__ = (UniqueConstraint("organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret: Mapped[str] = mapped_column(Text)
+    domains: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_login: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class SecurityKey(db.Model):
     """A security key or passkey (WebAuthn) a user added as a second factor: its
     credential id and public key, and the authenticator's signature counter (a

@@ -21,7 +21,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from core import activation, api, directory, documents, favourites, personal, twofactor
+from core import activation, api, directory, documents, favourites, personal, sso, twofactor
 from core.appinfo import OperatorPage
 from core.appsystem import API_VERSION, registry
 from core.auth import require_operator
@@ -37,6 +37,7 @@ from core.models import (
     AuditEvent,
     Membership,
     Organisation,
+    SsoConnection,
     User,
 )
 from core.passwords import MIN_LENGTH
@@ -193,10 +194,13 @@ def organisation_new():
 
 
 @bp.route("/organisations/<int:org_id>", methods=["GET", "POST"])
-def organisation(org_id: int):
+def organisation(org_id: int, sso_form: sso.ConnectionForm | None = None):
     org = db.get_or_404(Organisation, org_id)
-    form = OrganisationForm(obj=org)
-    if form.validate_on_submit():
+    # the page again after a refused single sign-on form: the organisation's as it is
+    form = (
+        OrganisationForm(obj=org) if sso_form is None else OrganisationForm(obj=org, formdata=None)
+    )
+    if sso_form is None and form.validate_on_submit():
         values = _form_values(form, directory.ORG_FIELDS)
         if _apply(form, lambda: directory.update_organisation(org, **values)):
             flash(_("Organisation saved."), "info")
@@ -208,16 +212,35 @@ def organisation(org_id: int):
         .order_by(User.email)
     ).all()
     reg = registry(current_app)
+    connection = db.session.scalar(
+        select(SsoConnection).where(SsoConnection.organisation_id == org.id)
+    )
     return render(
         "operator/organisation_form.html",
         form=form,
         org=org,
+        sso_form=sso_form or sso.ConnectionForm(obj=connection),
+        connection=connection,
         members=members,
         member_form=MemberForm(),
         apps=reg.sorted_apps(),
         widgets=sorted(reg.widgets.values(), key=lambda w: str(w.title)),
         defaults=org.dashboard_defaults,
     ), _status(form)
+
+
+@bp.post("/organisations/<int:org_id>/sso")
+def organisation_sso(org_id: int):
+    """Configure the organisation's own OpenID provider (single sign-on)."""
+    org = db.get_or_404(Organisation, org_id)
+    form = sso.ConnectionForm()
+    if form.validate_on_submit() and sso.save_connection(org, form):
+        db.session.commit()
+        flash(_("Single sign-on of %(name)s saved.", name=org.name), "info")
+        return redirect(url_for("operator.organisation", org_id=org.id), 303)
+    db.session.rollback()
+    page, _ok = organisation(org_id, sso_form=form)
+    return page, 422
 
 
 def _account_form(org: Organisation, account: Account | None = None) -> AccountForm:
