@@ -27,6 +27,7 @@ from flask import (
     session,
 )
 from flask_wtf import FlaskForm
+from joserfc.errors import JoseError
 from requests import RequestException
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, StringField, URLField
@@ -153,7 +154,7 @@ def back():
             if told.get("sub") != claims.get("sub"):
                 raise ValueError("the userinfo endpoint spoke of someone else")
             claims.update(told)
-    except (AuthlibBaseError, RequestException, ValueError) as error:
+    except (AuthlibBaseError, JoseError, RequestException, ValueError) as error:
         log.warning("single sign-on of %s refused: %s", organisation_id, error)
         return _refuse(_("The provider's answer was refused: %(reason)s", reason=str(error)))
     if metadata.get("issuer", "").rstrip("/") != connection.issuer.rstrip("/"):

@@ -215,3 +215,19 @@ def test_operators_configure_it_and_bad_domains_are_refused(app, org, operator, 
     assert desk.post(url, data={**form, "client_secret": ""}).status_code == 303
     db.session.expire_all()
     assert sealing.unseal(db.session.scalar(select(SsoConnection)).client_secret) == SECRET
+
+
+def test_an_id_token_for_another_login_is_refused(app, org, connected):
+    """The ID token carries the ``nonce`` this browser's login was given: one kept for
+    another login (here, the session's changed before the answer) is refused."""
+    client = app.test_client()
+    before = users()
+    location = provider_answer(client, "someone@client1.example.com")
+    with client.session_transaction() as session:
+        (key,) = [k for k in session if k.startswith("_state_sso")]
+        kept = dict(session[key])
+        kept["data"] = {**kept["data"], "nonce": "another-login"}
+        session[key] = kept
+    answer = come_back(client, location)
+    assert answer.status_code == 400 and "nonce" in answer.get_data(as_text=True).lower()
+    assert users() == before
