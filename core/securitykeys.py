@@ -45,6 +45,8 @@ from core.twofactor import _code_key, _pending_user
 bp = Blueprint("securitykeys", __name__)
 ADDING, LOGGING_IN = "webauthn_add", "webauthn_login"  # the session's challenges
 MAX_KEYS = 10
+#: what the library raises for an answer it cannot accept (and malformed JSON does)
+REFUSED = (WebAuthnException, ValueError, KeyError, TypeError)
 
 
 def keys_of(user: User) -> list[SecurityKey]:
@@ -125,7 +127,7 @@ def add():
             expected_rp_id=rp_id,
             expected_origin=origin,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as error:
+    except REFUSED as error:
         return _refused(_("This key could not be added: %(reason)s", reason=str(error)))
     credential_id = bytes_to_base64url(verified.credential_id)
     if db.session.scalar(select(SecurityKey.id).where(SecurityKey.credential_id == credential_id)):
@@ -221,7 +223,7 @@ def login():
             credential_public_key=base64url_to_bytes(key.public_key),
             credential_current_sign_count=key.sign_count,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as error:
+    except REFUSED as error:
         activity.record_for_user(user, "login.key_failed", key.name)
         db.session.commit()
         return _refused(_("The key's answer was refused: %(reason)s", reason=str(error)), 401)

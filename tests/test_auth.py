@@ -262,9 +262,8 @@ def test_a_user_changes_their_e_mail_address_through_a_link_to_it(
     assert client.get("/mon-adresse/confirmer/forged").status_code == 302
 
 
-def test_hook_guichet_personal_data_fills_the_users_export(logged_in, user, org):
-    import json
-
+def their_address_and_payment(user, org, key: str) -> None:
+    """What two apps keep about ``user``: an invoice address, a payment (``key``)."""
     from plugins.notifications.models import Subscription
     from plugins.payments.models import Payment
 
@@ -274,7 +273,7 @@ def test_hook_guichet_personal_data_fills_the_users_export(logged_in, user, org)
             organisation_id=org.id,
             account_id=org.accounts[0].id,
             user_id=user.id,
-            key="k-export",
+            key=key,
             provider="mollie",
             purpose="topup",
             amount=5000,
@@ -282,6 +281,12 @@ def test_hook_guichet_personal_data_fills_the_users_export(logged_in, user, org)
         )
     )
     db.session.commit()
+
+
+def test_hook_guichet_personal_data_fills_the_users_export(logged_in, user, org):
+    import json
+
+    their_address_and_payment(user, org, "k-export")
     answer = logged_in.get("/mes-donnees.json")
     assert answer.status_code == 200 and "attachment" in answer.headers["Content-Disposition"]
     data = json.loads(answer.get_data(as_text=True))
@@ -303,20 +308,7 @@ def test_hook_guichet_erase_user_lets_an_operator_erase_a_person(app, user, org,
 
     person = app.test_client()
     assert person.login(user.email).status_code == 302  # a session, and a login in the trail
-    db.session.add(Subscription(organisation_id=org.id, user_id=user.id, email="factures@x.fr"))
-    db.session.add(
-        Payment(
-            organisation_id=org.id,
-            account_id=org.accounts[0].id,
-            user_id=user.id,
-            key="k-erase",
-            provider="mollie",
-            purpose="topup",
-            amount=5000,
-            description="Top-up",
-        )
-    )
-    db.session.commit()
+    their_address_and_payment(user, org, "k-erase")
     email, user_id = user.email, user.id
     desk = app.test_client()
     desk.login(operator.email)

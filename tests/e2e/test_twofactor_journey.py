@@ -12,6 +12,18 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import PASSWORD, check_page, log_in, look, open_menu
 
 
+def log_out_and_give_the_password(page, customer: str) -> None:
+    """Log out through the user menu, then log in again up to the second step."""
+    open_menu(page)
+    page.locator(".user-menu > summary").click()
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.wait_for_url("**/login")
+    page.get_by_label("E-mail").fill(customer)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/login/code")
+
+
 def test_set_up_an_authenticator_app_and_log_in_with_it(page, customer):
     log_in(page, customer)
     page.goto("/mon-compte/")
@@ -31,14 +43,7 @@ def test_set_up_an_authenticator_app_and_log_in_with_it(page, customer):
     page.get_by_role("button", name="Je les ai conservés").click()
     expect(page.get_by_text("Activée")).to_be_visible()
 
-    open_menu(page)
-    page.locator(".user-menu > summary").click()
-    page.get_by_role("button", name="Se déconnecter").click()
-    page.wait_for_url("**/login")
-    page.get_by_label("E-mail").fill(customer)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/login/code")
+    log_out_and_give_the_password(page, customer)
     check_page(page)
     page.get_by_label("Code").fill(totp.at(time.time() + 30))  # not the step that set it up
     page.get_by_role("button", name="Se connecter").click()
@@ -92,14 +97,7 @@ def test_add_a_security_key_and_log_in_with_it(page, customer):
     check_page(page)
     look(page, "security-keys")
 
-    open_menu(page)
-    page.locator(".user-menu > summary").click()
-    page.get_by_role("button", name="Se déconnecter").click()
-    page.wait_for_url("**/login")
-    page.get_by_label("E-mail").fill(customer)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/login/code")
+    log_out_and_give_the_password(page, customer)
     plug_key(page, held)  # the page moved on: the key is plugged in again
     page.get_by_role("button", name="Utiliser une clé de sécurité").click()
     page.wait_for_url(lambda url: "/login" not in url)
