@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
         i18n,
         jobs,
         ledger,  # noqa: F401 - its tables are the core's
+        metrics,
         operator,
         personal,
         portal,
@@ -90,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(securitykeys.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(sso.bp)
+    metrics.init_app(app)
     app.register_blueprint(portal.bp)
     app.register_blueprint(operator.bp, url_prefix="/operator")
     registry.load(app)

@@ -53,6 +53,9 @@ DEFAULTS: dict[str, object] = {
     # the relying party of security keys (core.securitykeys): the host the browser
     # shows when empty; set it to the domain when the portal answers on several hosts
     "WEBAUTHN_RP_ID": "",
+    # who may read /metrics (core.metrics): a bearer token, or networks (CIDR, spaces)
+    "METRICS_TOKEN": "",
+    "METRICS_NETWORKS": "",
     # days the activity trail and the audit log keep an event (core.activity)
     "ACTIVITY_DAYS": 365,
     "PASSWORD_RESET_MAX_AGE": 3600,

@@ -28,6 +28,7 @@ from huey.api import TaskWrapper
 from huey.storage import PriorityRedisStorage
 
 from core.appinfo import PeriodicTask
+from core.metrics import TASK_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,7 @@ def _after_task(app: Flask, task, _value, error: Exception | None) -> None:
     """After each try: when it raised and no try is left, the task's ``on_failure``."""
     if error is None or task.retries:
         return
+    TASK_FAILURES.labels(task.name).inc()
     handler = queue(app).failure_handlers.get(type(task))
     if handler is None:
         log.error("task %s failed for good: %s", task.name, error)

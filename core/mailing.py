@@ -15,6 +15,8 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_mailman import EmailMessage
 
+from core.metrics import EMAILS
+
 LOCAL_BACKENDS = ("console", "file", "locmem")
 
 
@@ -42,6 +44,7 @@ def send_email(
     for name, content, mimetype in attachments:
         message.attach(name, content, mimetype)
     message.send()
+    EMAILS.inc()
     return True
 
 

@@ -1,7 +1,8 @@
-"""Health for load balancers: /healthz and /readyz answer without a session; /readyz
-names the part that is down (the database, the job queue's Redis, the documents
-folder) with a 503, and says nothing more to whoever asks. One worker runs the
-schedule; the others, started with --no-periodic, do not."""
+"""Operations: /healthz and /readyz answer without a session; /readyz names the part
+that is down (the database, the job queue's Redis, the documents folder) with a 503,
+and says nothing more to whoever asks. One worker runs the schedule; the others,
+started with --no-periodic, do not. /metrics answers only a token or a network the
+installation names."""
 
 import pytest
 
@@ -49,3 +50,61 @@ def test_one_worker_runs_the_schedule_the_others_do_not(app):
         assert jobs.consumer(1, periodic=False).periodic is False
         assert "activity.purge" in {t.name for t in jobs.queue()._registry.periodic_tasks}
     assert set(health.CHECKS) == {"database", "jobs", "storage"}
+
+
+def metric(text: str, name: str, **labels) -> float:
+    """A sample's value in Prometheus' text format (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    line = f"{name}{{{wanted}}}" if labels else name
+    for row in text.splitlines():
+        if row.startswith(line + " "):
+            return float(row.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_answer_only_whom_the_installation_names(app, logged_in, run_jobs):
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 404  # neither a token nor a network set
+    app.config["METRICS_TOKEN"] = "scrape-me"
+    try:
+        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
+        before = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert before.status_code == 200 and before.mimetype == "text/plain"
+        pages = metric(
+            before.get_data(as_text=True),
+            "guichet_request_seconds_count",
+            endpoint="invoices.index",
+            method="GET",
+            status="2xx",
+        )
+        assert logged_in.get("/factures/").status_code == 200
+        after = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        text = after.get_data(as_text=True)
+        assert (
+            metric(
+                text,
+                "guichet_request_seconds_count",
+                endpoint="invoices.index",
+                method="GET",
+                status="2xx",
+            )
+            == pages + 1
+        )
+        assert "guichet_jobs_queued" in text and "guichet_emails_sent_total" in text
+    finally:
+        app.config["METRICS_TOKEN"] = ""
+    app.config["METRICS_NETWORKS"] = "127.0.0.0/8"
+    try:
+        assert client.get("/metrics").status_code == 200  # the test client asks from 127.0.0.1
+    finally:
+        app.config["METRICS_NETWORKS"] = ""
+
+
+def test_domain_events_are_counted(app):
+    from core.events import emit
+    from core.metrics import EVENTS
+
+    with app.test_request_context():
+        before = EVENTS.labels("bench.tested")._value.get()
+        emit("bench.tested", {})
+        assert EVENTS.labels("bench.tested")._value.get() == before + 1
