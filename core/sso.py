@@ -81,7 +81,9 @@ def password_refused(user: User) -> bool:
 def _client(connection: SsoConnection):
     """Authlib's client for this organisation's provider (made again when the operator
     changes the connection)."""
-    oauth, made = current_app.extensions.setdefault("guichet_oauth", (OAuth(current_app), {}))
+    if "guichet_oauth" not in current_app.extensions:
+        current_app.extensions["guichet_oauth"] = (OAuth(current_app), {})
+    oauth, made = current_app.extensions["guichet_oauth"]
     name = f"sso{connection.organisation_id}"
     stamp = (connection.issuer, connection.client_id, connection.updated_at)
     if made.get(name) != stamp:
