@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, has_app_context, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import delete, select
 
@@ -43,6 +43,8 @@ KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "payments": (_l("Payments"), ("payment.", "wallet.", "autopay.")),
     "letters": (_l("Letters"), ("letter.",)),
     "notifications": (_l("Notifications"), ("notification.",)),
+    # what other apps record and name in their manifest (``App.activity``)
+    "apps": (_l("Other apps"), ()),
 }
 #: what the core's events say; apps name theirs in their manifest (``App.activity``)
 ACTIONS: dict[str, Any] = {
@@ -70,11 +72,12 @@ ACTIONS: dict[str, Any] = {
 
 
 def kind_of(action: str) -> str:
-    """The trail's kind of an audit action (``other`` for the operators' own)."""
+    """The trail's kind of an audit action: by its prefix, else ``apps`` for an action
+    an app names in its manifest, else ``other`` (the operators' own, never shown)."""
     for kind, (_label, prefixes) in KINDS.items():
-        if action.startswith(prefixes):
+        if prefixes and action.startswith(prefixes):
             return kind
-    return "other"
+    return "apps" if has_app_context() and action in action_labels() else "other"
 
 
 @lru_cache(maxsize=512)

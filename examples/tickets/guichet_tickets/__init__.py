@@ -47,6 +47,8 @@ APP = App(
     url_prefix="/demandes",
     widgets=(Widget("tickets.open", title=_l("My requests"), endpoint="tickets.widget"),),
     menu=(MenuItem(),),
+    # the words of what it records in the customers' activity trail (record_activity)
+    activity={"ticket.opened": _l("Request sent")},
     # per-organisation settings, changed by the organisation's admins with this form
     settings={"categories": [], "members_see_all": False},
     settings_form=SettingsForm,

@@ -22,6 +22,7 @@ from core.plugin_api import (
     form_status,
     page_rows,
     read_listing,
+    record_activity,
     render,
     scoped,
     utcnow,
@@ -109,7 +110,7 @@ def new():
     db.session.add(ticket)
     db.session.flush()
     emit("ticket.opened", {"organisation_id": ticket.organisation_id, "ticket_id": ticket.id})
-    db.session.commit()
+    record_activity("ticket.opened", f"#{ticket.id} {ticket.subject}")  # and commits
     flash(_("Your request #%(number)d is sent.", number=ticket.id), "info")
     return redirect(url_for("tickets.detail", ticket_id=ticket.id), 303)
 

@@ -36,6 +36,9 @@ def test_a_customer_opens_a_request_and_finds_it_in_the_list(logged_in, organisa
     page = logged_in.get("/demandes/").get_data(as_text=True)
     assert "Facture 62274737 en double" in page and f"#{ticket.id}" in page
     assert "1 résultat<" in page  # French by default
+    # the customer's activity trail says it, in the app's words (App.activity)
+    trail = logged_in.get("/activite/?kind=apps").get_data(as_text=True)
+    assert "Demande envoyée" in trail and f"#{ticket.id} Facture 62274737" in trail
 
 
 def test_the_list_is_filtered_by_status_in_place_with_htmx(logged_in):
