@@ -19,7 +19,15 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, abort, current_app, has_app_context, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    has_app_context,
+    has_request_context,
+    render_template,
+    request,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import delete, select
 
@@ -106,7 +114,8 @@ def record_for_user(user: User, action: str, target: str = "") -> None:
     member's event (once without one for an operator). Done by the logged-in user
     (an admin resetting a member's second factor), else by ``user`` (a failed
     login). The caller commits."""
-    actor = current_user if current_user.is_authenticated else user
+    signed_in = has_request_context() and current_user.is_authenticated
+    actor = current_user if signed_in else user
     organisations = [m.organisation_id for m in user.memberships] or [None]
     for organisation_id in organisations:
         audit.record(
