@@ -79,8 +79,9 @@ def requested_dialect() -> Dialect:
 def stream_rows(query: Select) -> Iterator:
     """The rows of ``query`` in batches (a server-side cursor on PostgreSQL), as plain
     Core rows: no ORM bookkeeping per row."""
-    connection = db.session.connection()
-    result = connection.execution_options(yield_per=BATCH).execute(query)
+    # the option on this statement only: set on the connection, it stays there (SQLAlchemy
+    # 2), and PostgreSQL would then be asked a cursor for the request's next INSERT
+    result = db.session.connection().execute(query, execution_options={"yield_per": BATCH})
     for partition in result.partitions():
         yield from partition
 
