@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Blueprint
 
+from core.storage import read_verified, storage
+
 
 @dataclass(frozen=True)
 class App:
@@ -179,12 +181,19 @@ class MigrationLocation:
 
 @dataclass(frozen=True)
 class DocumentFile:
-    """A document ready to send: a file on disk, its media type and the name it is
-    downloaded or attached under."""
+    """A document ready to send: its key in the document storage (:mod:`core.storage`),
+    its media type and the name it is downloaded or attached under. ``sha256``, when
+    given, is the digest the file was kept under: reading checks it."""
 
-    path: Path
+    key: str
     media_type: str
     filename: str
+    sha256: str | None = None
+
+    def read(self) -> bytes:
+        """The document's bytes (:class:`core.storage.DocumentCorrupt` when they no
+        longer match ``sha256``)."""
+        return read_verified(self.key, self.sha256) if self.sha256 else storage().read(self.key)
 
 
 @dataclass(frozen=True)

@@ -314,6 +314,37 @@ def token_revoke(token_id):
     click.echo(f"token {token_id} revoked")
 
 
+storage_cli = AppGroup("storage", help="The document storage (a folder, or a bucket).")
+main.add_command(storage_cli)
+
+
+@storage_cli.command("migrate")
+@click.option(
+    "--from",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to copy (default: DOCUMENTS_PATH).",
+)
+def storage_migrate(folder):
+    """Copy the local documents into the bucket STORAGE_URL names; run it again to
+    resume. Every copy is read back and checked by SHA-256."""
+    from core import storage
+
+    if not current_app.config.get("STORAGE_URL"):
+        raise click.ClickException("STORAGE_URL is not set: there is no bucket to copy into")
+    source = storage.LocalStorage(folder or current_app.config["DOCUMENTS_PATH"])
+    counts = {"copied": 0, "present": 0, "failed": 0}
+    for key, outcome in storage.migrate(source, storage.storage()):
+        counts[outcome.partition(":")[0]] += 1
+        if outcome != "present":
+            click.echo(f"{key}: {outcome}")
+    click.echo(
+        f"copied {counts['copied']}, there already {counts['present']}, failed {counts['failed']}"
+    )
+    if counts["failed"]:
+        raise click.ClickException("some documents were not copied: run it again")
+
+
 accounts_cli = AppGroup("accounts", help="Accounts pushed by the provider.")
 main.add_command(accounts_cli)
 import_command(

@@ -1,5 +1,6 @@
 """Stored documents: PDFs the provider sends (an invoice's own PDF, a contract's terms),
-kept once by content under ``DOCUMENTS_PATH/stored``, named by their SHA-256.
+kept once by content in the document storage (:mod:`core.storage`) under
+``stored/``, named by their SHA-256.
 
 Imports call :func:`decode_pdf` while validating a batch (a bad file rejects the batch
 before anything is written), then :func:`store` once the batch is accepted.
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeVar
 
 import reportlab
-from flask import current_app
 from pypdf import PdfReader, apply_configuration
 from pypdf.errors import LimitReachedError
 from reportlab import rl_config
@@ -29,6 +29,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus.tables import CellStyle
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
+
+from core.storage import read_verified, storage
 
 T = TypeVar("T")
 
@@ -124,9 +126,15 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def stored_path(sha256: str) -> Path:
-    """Where the document of this digest lives (it may not exist)."""
-    return Path(current_app.config["DOCUMENTS_PATH"]) / "stored" / sha256[:2] / f"{sha256}.pdf"
+def stored_key(sha256: str) -> str:
+    """The storage key of the document of this digest (it may not exist)."""
+    return f"stored/{sha256[:2]}/{sha256}.pdf"
+
+
+def read_stored(sha256: str) -> bytes:
+    """The stored document of this digest, checked against it: raises
+    :class:`~core.storage.DocumentCorrupt` when damaged, ``DocumentMissing`` when absent."""
+    return read_verified(stored_key(sha256), sha256)
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
@@ -145,12 +153,12 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
 
 
 def store(data: bytes) -> str:
-    """Keep ``data`` (written atomically, once per content); returns its digest."""
+    """Keep ``data`` in the document storage, once per content; returns its digest.
+    :class:`~core.storage.StorageError` when the storage cannot take it."""
     sha256 = digest(data)
-    path = stored_path(sha256)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, lambda handle: handle.write(data))
+    key = stored_key(sha256)
+    if not storage().exists(key):
+        storage().put(key, data)
     return sha256
 
 

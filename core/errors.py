@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, SecurityErro
 from werkzeug.http import HTTP_STATUS_CODES
 
 from core.i18n import lazy_gettext as _l
+from core.storage import DocumentMissing, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ MESSAGES = {
     429: _l("Too many attempts. Please wait a few minutes before trying again."),
     500: _l("Something went wrong on our side. The error has been logged."),
 }
+STORAGE_DOWN = _l("The document storage cannot be reached. Please try again in a few minutes.")
 
 
 def error_response(code: int, message=None):
@@ -61,6 +63,18 @@ def init_app(app: Flask) -> None:
         # A view's own message (``abort(400, "...")``) wins over the generic one.
         custom = error.description if error.description != type(error).description else None
         return error_response(error.code, custom)
+
+    @app.errorhandler(StorageError)
+    def storage_error(error: StorageError):
+        # S3 unreachable, refusing, a damaged file: nothing was sent, nothing half-kept
+        log.error("document storage on %s %s: %s", request.method, request.path, error)
+        api = request.path.startswith("/api/")  # machines get English
+        return error_response(503, "The document storage is unavailable." if api else STORAGE_DOWN)
+
+    @app.errorhandler(DocumentMissing)
+    def document_missing(error: DocumentMissing):
+        log.error("document %s is not in the document storage (%s)", error, request.path)
+        return error_response(404)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -4,12 +4,14 @@ asks for one with :func:`document_file`, so it never imports the app that makes 
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from flask import Response, current_app, send_file
+from flask import Response, current_app, redirect, send_file
 
 from core.appinfo import DocumentFile, DocumentFormat
 from core.appsystem import registry
+from core.storage import storage
 
 
 class NoSuchFormat(LookupError):
@@ -52,11 +54,28 @@ def document_file(target: Any, key: str = "pdf") -> DocumentFile:
 def send_document(document: DocumentFile, attachment: bool = False) -> Response:
     """The answer that serves ``document`` under its file name (to save, with
     ``attachment``), revalidated on each use (ETag): its content may change with its
-    object."""
-    return send_file(
-        document.path,
-        mimetype=document.media_type,
-        download_name=document.filename,
-        as_attachment=attachment,
-        max_age=0,
-    )
+    object. From the local folder, the file itself; from object storage, a stream of
+    it, or a redirect to a signed URL when ``STORAGE_SIGNED_URLS`` is set. A document
+    kept under its SHA-256 is checked before it leaves (served from memory: such
+    documents are at most 20 MB)."""
+    store = storage()
+    url = store.signed_url(document.key, document.filename, document.media_type, attachment)
+    if url:
+        return redirect(url)
+    options = {
+        "mimetype": document.media_type,
+        "download_name": document.filename,
+        "as_attachment": attachment,
+        "max_age": 0,
+    }
+    if document.sha256:
+        return send_file(io.BytesIO(document.read()), etag=document.sha256, **options)
+    path = store.local_path(document.key)
+    if path is not None:
+        if not path.is_file():
+            store.open(document.key)  # DocumentMissing, or why it cannot be read
+        return send_file(path, **options)
+    stream, size = store.open(document.key)
+    response = send_file(stream, etag=document.key.rpartition("/")[2], **options)
+    response.content_length = size
+    return response

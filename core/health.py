@@ -1,22 +1,21 @@
 """Health for load balancers and orchestrators, without a session or a login:
 ``/healthz`` says the process answers (it asks nothing of anyone); ``/readyz`` whether
 it can serve: the database, the job queue's storage (Redis when ``REDIS_URL`` is set,
-else its SQLite file) and the documents folder. A part that fails makes it answer 503
-with that part named ("down"); what went wrong goes to the log, not to whoever asks."""
+else its SQLite file) and the document storage (its folder, or its bucket). A part
+that fails makes it answer 503 with that part named ("down"); what went wrong goes to
+the log, not to whoever asks."""
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from core import jobs
 from core.extensions import db
+from core.storage import storage
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -37,11 +36,7 @@ def _jobs() -> None:
 
 
 def _storage() -> None:
-    folder = Path(current_app.config["DOCUMENTS_PATH"])
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=folder, prefix=".ready-")  # writable, really
-    os.close(handle)
-    os.unlink(name)
+    storage().check()  # a file written and removed: the folder, or the bucket
 
 
 CHECKS: dict[str, Callable[[], None]] = {

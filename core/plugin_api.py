@@ -46,7 +46,12 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   (``guichet_document_formats`` gives ``DocumentFormat`` values rendering a
   ``DocumentFile``), ``NoSuchFormat``, ``FormatRefused`` (this object cannot be had
   in this format, and why), ``send_document`` (the answer that serves one);
-- documents: ``store_document``, ``stored_path``, ``check_pdf``, ``decode_pdf``,
+- the document storage (:mod:`core.storage`: a folder, or S3-compatible object
+  storage): ``storage`` (``put``, ``open``, ``read``, ``chunks``, ``sizes``, ``exists``,
+  ``delete``, ``keys_under``), ``StorageError`` (unreachable or refusing: answered 503),
+  ``DocumentMissing``, ``DocumentCorrupt``; ``Storage``, the interface, and
+  ``LocalStorage``, a folder behind it (a print shop's outbox);
+- documents: ``store_document``, ``stored_key``, ``read_stored``, ``check_pdf``, ``decode_pdf``,
   ``encode_pdf``, ``document_digest``, ``pdf_limits``, ``declared_pages``,
   ``inflate_pages``, ``render_pdf``, ``embed_fonts``, ``FONTS_FOLDER``,
   ``PDF_RENDERER``, ``issuer_missing``, ``write_atomically`` (a file seen whole or not
@@ -124,8 +129,9 @@ from core.documents import (
     inflate_pages,
     issuer_missing,
     pdf_limits,
+    read_stored,
     render_pdf,
-    stored_path,
+    stored_key,
     write_atomically,
 )
 from core.documents import RENDERER as PDF_RENDERER
@@ -251,6 +257,14 @@ from core.postal import may_move as letter_may_move
 from core.rendering import browser_url, external_url, form_status, render
 from core.security import allow_form_action
 from core.standin import StandIn
+from core.storage import (
+    DocumentCorrupt,
+    DocumentMissing,
+    LocalStorage,
+    Storage,
+    StorageError,
+    storage,
+)
 from core.tenancy import (
     Scope,
     current_membership,
@@ -418,7 +432,14 @@ __all__ = [
     "short_date",
     "starts_with",
     "store_document",
-    "stored_path",
+    "stored_key",
+    "read_stored",
+    "storage",
+    "Storage",
+    "LocalStorage",
+    "StorageError",
+    "DocumentMissing",
+    "DocumentCorrupt",
     "stream_rows",
     "task",
     "text_field",

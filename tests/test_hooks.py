@@ -3,12 +3,10 @@
 import io
 import zipfile
 from datetime import date
-from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
-from flask import current_app
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -27,6 +25,7 @@ from core.plugin_api import (
     NoSuchFormat,
     document_file,
     document_formats,
+    storage,
 )
 from plugins.invoices.importing import import_invoices
 from plugins.invoices.models import Invoice
@@ -246,9 +245,9 @@ class AccountSheets:
     @hookimpl
     def guichet_document_formats(self):
         def sheet(account):
-            path = Path(current_app.instance_path) / f"sheet-{account.client_code}.txt"
-            path.write_text(f"{account.client_code} {account.name}\n")
-            return DocumentFile(path, "text/plain", path.name)
+            key = f"sheets/sheet-{account.client_code}.txt"
+            storage().put(key, f"{account.client_code} {account.name}\n".encode())
+            return DocumentFile(key, "text/plain", key.rpartition("/")[2])
 
         return [DocumentFormat("sheet", "sheets", Account, "Fiche", "text/plain", sheet)]
 
@@ -258,7 +257,7 @@ def test_hook_guichet_document_formats_give_another_apps_documents_by_format(tmp
     invoice = db.session.scalar(select(Invoice))
     pdf = document_file(invoice, "pdf")  # what postal and notifications ask for
     assert (pdf.media_type, pdf.filename) == ("application/pdf", "facture-62274737.pdf")
-    text = PdfReader(pdf.path).pages[0].extract_text()
+    text = PdfReader(io.BytesIO(pdf.read())).pages[0].extract_text()
     assert "62274737" in text and "67" in text
     assert [f.key for f in document_formats(invoice)] == ["pdf", "facturx", "ubl"]
     with pytest.raises(NoSuchFormat, match="no 'odt' format for Invoice"):
@@ -268,7 +267,8 @@ def test_hook_guichet_document_formats_give_another_apps_documents_by_format(tmp
     with portal.app_context():
         account = db.session.get(Account, org.accounts[0].id)
         sheet = document_file(account, "sheet")
-        assert sheet.path.read_text() == f"{account.client_code} {account.name}\n"
+        assert sheet.read() == f"{account.client_code} {account.name}\n".encode()
+        assert sheet.filename == f"sheet-{account.client_code}.txt"
         # formats follow classes
         assert [f.key for f in document_formats(invoice)] == ["pdf", "facturx", "ubl"]
 

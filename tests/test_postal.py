@@ -415,7 +415,8 @@ def test_the_instance_folder_is_known_without_being_configured(tmp_path, monkeyp
     monkeypatch.setattr(core, "instance_path", lambda: tmp_path)  # the default folder
     worker_app = core.create_app({"SQLALCHEMY_DATABASE_URI": database_url(), "SECRET_KEY": "s"})
     assert worker_app.config["INSTANCE_PATH"] == str(tmp_path)
-    assert PrintShop(worker_app.config).folder("outbox") == tmp_path / "postal" / "outbox"
+    outbox, prefix = PrintShop(worker_app.config).box("outbox")
+    assert (outbox.root, prefix) == (tmp_path / "postal" / "outbox", "")
 
 
 def test_a_letter_that_cannot_be_handed_over_is_tried_again_then_failed_and_refunded(

@@ -591,6 +591,7 @@ def test_an_invoice_pdf_embeds_its_fonts_whatever_the_working_directory(
 ):
     """A worker started outside the repository rendered with Helvetica, not embedded
     (its fonts were outside what xhtml2pdf's default policy lets a document read)."""
+    from core.storage import storage
     from plugins.invoices import documents as invoice_documents
     from plugins.invoices.documents import cache_key, invoice_pdf
 
@@ -598,7 +599,7 @@ def test_an_invoice_pdf_embeds_its_fonts_whatever_the_working_directory(
     invoice = db.session.scalar(select(Invoice))
     monkeypatch.chdir(tmp_path)
     with app.test_request_context():
-        reader = PdfReader(invoice_pdf(invoice))
+        reader = PdfReader(io.BytesIO(storage().read(invoice_pdf(invoice))))
         key = cache_key(invoice)
         monkeypatch.setattr(invoice_documents, "PDF_RENDERER", "xhtml2pdf 0.0.1")
         assert cache_key(invoice) != key  # another renderer: another file

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,15 +26,10 @@ from core.testing import PASSWORD, database_url, make_app
 from plugins.notifications import sending
 from plugins.notifications.models import Delivery, Subscription
 from tests.conftest import invoice_item, run_cli
+from tests.servers import free_port, wait_until_answering
 
 LIMITS_REDIS = "redis://127.0.0.1:6379/13"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def spawn(command: list[str], instance: Path, **env: str) -> subprocess.Popen:
@@ -58,18 +52,6 @@ def spawn(command: list[str], instance: Path, **env: str) -> subprocess.Popen:
 def gunicorn(instance: Path, port: int, **env: str) -> subprocess.Popen:
     """``gunicorn -w 2 wsgi:app``, as the README runs it."""
     return spawn(["gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"], instance, **env)
-
-
-def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read()
-        try:
-            requests.get(url, timeout=5)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer in {timeout} s")
 
 
 def test_two_workers_on_memory_limits_refuse_to_start_and_say_why(tmp_path, user):

@@ -15,7 +15,7 @@ from core.plugin_api import (
     collection_holds,
     ledger,
     organisations_using,
-    stored_path,
+    read_stored,
     update_app_settings,
     utcnow,
 )
@@ -280,7 +280,7 @@ def test_a_post_step_sends_a_letter_the_provider_pays_for(
     )
     assert letter.status == "submitted"  # handed to the print shop by the worker
     assert ledger.balance(org.id) == 5000  # not paid from the customer's wallet
-    pdf = stored_path(letter.document_sha256).read_bytes()
+    pdf = read_stored(letter.document_sha256)
     assert printed_pages(pdf) == (1, False)  # one page, the window left for the address
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     text = plain(text)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,16 +24,11 @@ from core import sealing
 from core.extensions import db
 from core.models import AuditEvent, Membership, SsoConnection, User, utcnow
 from tests.conftest import make_org, make_user
+from tests.servers import free_port
 
 ROOT = Path(__file__).parents[1]
 BACK = "http://guichet.test/login/sso/retour"
 SECRET = "provider-secret-for-tests"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request
 from sqlalchemy import func, or_
 from sqlalchemy.orm import contains_eager
 
 from core.plugin_api import (
     PAGE_SIZES,
     Account,
+    DocumentFile,
     Listing,
     db,
     get_scoped_or_404,
@@ -20,7 +21,8 @@ from core.plugin_api import (
     record_activity,
     render,
     scoped,
-    stored_path,
+    send_document,
+    stored_key,
 )
 
 from .models import STATUSES, Contract, ContractDocument
@@ -89,7 +91,8 @@ def document(contract_id: int, document_id: int):
         abort(404)
     name = f"{contract.number} - {found.title}.pdf".replace("/", "-")
     record_activity("download.contract", name)
-    return send_file(stored_path(found.sha256), mimetype="application/pdf", download_name=name)
+    stored = DocumentFile(stored_key(found.sha256), "application/pdf", name, found.sha256)
+    return send_document(stored)
 
 
 @bp.get("/widget")

@@ -8,7 +8,6 @@ import hashlib
 import importlib.metadata
 import json
 import logging
-from pathlib import Path
 
 from facturx import generate_from_binary, generate_xml
 from flask import current_app
@@ -19,13 +18,13 @@ from core.plugin_api import (
     Organisation,
     db,
     document_file,
-    write_atomically,
+    storage,
 )
 from core.plugin_api import gettext as _
 
 from .data import en16931
 from .pdfa import with_output_intent
-from .provided import provided_file
+from .provided import provided_document
 from .validation import InvalidDocument, check
 
 log = logging.getLogger(__name__)
@@ -34,9 +33,9 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = f"2/factur-x {importlib.metadata.version('factur-x')}"
 
 
-def cache_path(invoice, kind: str, extension: str, *extra: str) -> Path:
-    """Where ``invoice``'s document ``kind`` is kept: named after everything it is made
-    of (the invoice's content and state, its customer, the issuer, the settings)."""
+def cache_key(invoice, kind: str, extension: str, *extra: str) -> str:
+    """The storage key of ``invoice``'s document ``kind``: named after everything it is
+    made of (the invoice's content and state, its customer, the issuer, the settings)."""
     organisation = db.session.get(Organisation, invoice.organisation_id)
     parts = [
         kind,
@@ -51,9 +50,7 @@ def cache_path(invoice, kind: str, extension: str, *extra: str) -> Path:
         *extra,
     ]
     key = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-    folder = Path(current_app.config["DOCUMENTS_PATH"]) / "einvoicing"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{key}.{extension}"
+    return f"einvoicing/{key}.{extension}"
 
 
 def checked_xml(invoice, flavor: str) -> bytes:
@@ -72,13 +69,12 @@ def checked_xml(invoice, flavor: str) -> bytes:
     return xml
 
 
-def write_once(path: Path, make) -> Path:
-    """``path``, written with the bytes ``make()`` gives unless it exists; atomically,
-    so concurrent downloads never see half a file."""
-    if not path.exists():
-        data = make()
-        write_atomically(path, lambda handle: handle.write(data))
-    return path
+def write_once(key: str, make) -> str:
+    """``key``, kept with the bytes ``make()`` gives unless it exists (whole or not at
+    all: concurrent downloads never see half a file)."""
+    if not storage().exists(key):
+        storage().put(key, make())
+    return key
 
 
 def file_name(invoice, suffix: str) -> str:
@@ -90,26 +86,28 @@ def facturx_document(invoice) -> DocumentFile:
     """The ``facturx`` format: the invoice's PDF with its CII XML attached
     (``factur-x.xml``, profile EN 16931), the Factur-X XMP metadata and the PDF/A
     output intent; or the one the provider made (:mod:`.provided`)."""
-    provided = provided_file(invoice, "factur-x")
+    name = file_name(invoice, "-facturx.pdf")
+    provided = provided_document(invoice, "factur-x", "application/pdf", name)
     if provided is not None:
-        return DocumentFile(provided, "application/pdf", file_name(invoice, "-facturx.pdf"))
+        return provided
     pdf = document_file(invoice, "pdf")
 
     def make() -> bytes:
         xml = checked_xml(invoice, "factur-x")
         made = generate_from_binary(
-            pdf.path.read_bytes(), xml, flavor="factur-x", level="en16931", check_xsd=False
+            pdf.read(), xml, flavor="factur-x", level="en16931", check_xsd=False
         )
         return with_output_intent(made)
 
-    path = write_once(cache_path(invoice, "facturx", "pdf", pdf.path.name), make)
-    return DocumentFile(path, "application/pdf", file_name(invoice, "-facturx.pdf"))
+    key = write_once(cache_key(invoice, "facturx", "pdf", pdf.key), make)
+    return DocumentFile(key, "application/pdf", name)
 
 
 def ubl_document(invoice) -> DocumentFile:
     """The ``ubl`` format: UBL 2.1 (an Invoice or a CreditNote), EN 16931."""
-    provided = provided_file(invoice, "ubl")
+    name = file_name(invoice, ".xml")
+    provided = provided_document(invoice, "ubl", "application/xml", name)
     if provided is not None:
-        return DocumentFile(provided, "application/xml", file_name(invoice, ".xml"))
-    path = write_once(cache_path(invoice, "ubl", "xml"), lambda: checked_xml(invoice, "ubl-2.1"))
-    return DocumentFile(path, "application/xml", file_name(invoice, ".xml"))
+        return provided
+    key = write_once(cache_key(invoice, "ubl", "xml"), lambda: checked_xml(invoice, "ubl-2.1"))
+    return DocumentFile(key, "application/xml", name)

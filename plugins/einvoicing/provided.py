@@ -12,15 +12,14 @@ import base64
 import binascii
 import hashlib
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from facturx import get_facturx_xml_from_pdf
-from flask import current_app
 from lxml import etree
 from sqlalchemy import select
 
 from core.plugin_api import (
+    DocumentFile,
     Fault,
     ImportItem,
     ImportRejected,
@@ -30,8 +29,8 @@ from core.plugin_api import (
     db,
     parsed_field,
     read_batch,
+    storage,
     text_field,
-    write_atomically,
 )
 from plugins.invoices.public import Invoice
 
@@ -94,9 +93,9 @@ def import_einvoices(batch: Any) -> ImportResult:
         if kept is not None and kept.sha256 == digest:
             result.unchanged.append(row["key"])
             continue
-        path = provided_path(digest, row["flavor"])
-        if not path.exists():
-            write_atomically(path, lambda handle, data=row["content"]: handle.write(data))
+        key = provided_key(digest, row["flavor"])
+        if not storage().exists(key):  # StorageError: the batch fails whole, as it began
+            storage().put(key, row["content"])
         if kept is None:
             kept = ProvidedFile(
                 invoice_id=invoice.id,
@@ -151,13 +150,14 @@ def _problem(content: bytes, flavor: str, invoice) -> str | None:
     return None
 
 
-def provided_path(digest: str, flavor: str) -> Path:
-    folder = Path(current_app.config["DOCUMENTS_PATH"]) / "einvoicing" / "provided"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{digest}.{'pdf' if flavor == 'factur-x' else 'xml'}"
+def provided_key(digest: str, flavor: str) -> str:
+    return f"einvoicing/provided/{digest}.{'pdf' if flavor == 'factur-x' else 'xml'}"
 
 
-def provided_file(invoice, flavor: str) -> Path | None:
-    """The file the provider gave for ``invoice`` in ``flavor``, if it gave one."""
+def provided_document(invoice, flavor: str, media_type: str, name: str) -> DocumentFile | None:
+    """The file the provider gave for ``invoice`` in ``flavor``, if it gave one,
+    downloaded as ``name`` (checked against its digest when read)."""
     kept = db.session.get(ProvidedFile, (invoice.id, flavor))
-    return provided_path(kept.sha256, flavor) if kept is not None else None
+    if kept is None:
+        return None
+    return DocumentFile(provided_key(kept.sha256, flavor), media_type, name, kept.sha256)

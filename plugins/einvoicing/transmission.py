@@ -97,7 +97,7 @@ def transmit(invoice_id: int) -> str:
     except FormatRefused as refused:
         _note(invoice, platform.key, state="failed", error=str(refused))
         return "refused"
-    content = document.path.read_bytes()
+    content = document.read()
     deposit = Deposit(
         number=invoice.number,
         kind=invoice.kind,

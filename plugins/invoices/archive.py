@@ -10,13 +10,12 @@ had in it are named, with the reason, in a last file instead."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 from sqlalchemy import Select, select
 from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream
 
-from core.plugin_api import DocumentFormat, FormatRefused, db
+from core.plugin_api import DocumentFormat, FormatRefused, db, storage
 from core.plugin_api import gettext as _
 
 from .documents import (
@@ -37,22 +36,22 @@ def zip_of_pdfs(selection: Select) -> ZipStream:
     named after its number; ``len()`` of it works when ``.sized``."""
     rows = db.session.execute(selection.with_only_columns(*COLUMNS)).all()
     locate = pdf_locator()
-    paths = [locate(row) for row in rows]
-    missing = [not os.path.exists(path) for path in paths]
-    if any(missing):
+    keys = [locate(row) for row in rows]
+    sizes = storage().sizes(keys)  # one look for all: a folder's stats, parallel HEADs
+    if len(sizes) < len(set(keys)):
         check_issuer()  # a clear 503 now rather than a ZIP cut short
-    archive = ZipStream(compress_type=ZIP_STORED, sized=not any(missing))
-    for row, path, absent in zip(rows, paths, missing, strict=True):
-        if absent:
-            archive.add(_rendered(row.id), file_name(row))
+    archive = ZipStream(compress_type=ZIP_STORED, sized=len(sizes) == len(set(keys)))
+    for row, key in zip(rows, keys, strict=True):
+        if key in sizes:
+            archive.add(storage().chunks(key), file_name(row), size=sizes[key])
         else:
-            archive.add_path(path, file_name(row))
+            archive.add(_rendered(row.id), file_name(row))
     return archive
 
 
 def _rendered(invoice_id: int) -> Iterator[bytes]:
     """The PDF of an invoice, rendered when the stream reaches it."""
-    yield invoice_pdf(db.session.get(Invoice, invoice_id)).read_bytes()
+    yield storage().read(invoice_pdf(db.session.get(Invoice, invoice_id)))
 
 
 #: Where a ZIP in another format names the invoices it could not hold, and why.
@@ -78,7 +77,7 @@ def zip_of_documents(selection: Select, wanted: DocumentFormat) -> Iterator[byte
             except FormatRefused as error:
                 refused.append(f"{invoice.number}\u00a0: {error}")
                 continue
-            archive.add_path(str(document.path), document.filename)
+            archive.add(document.read(), document.filename)
             yield from archive.all_files()
     if refused:
         heading = _("Invoices not in this archive, and why:")

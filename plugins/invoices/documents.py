@@ -8,6 +8,7 @@ changes (:func:`render_pdfs`); a download makes any other on its first request."
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -15,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 from flask import current_app, g, render_template
@@ -31,9 +31,9 @@ from core.plugin_api import (
     db,
     issuer_missing,
     render_pdf,
-    stored_path,
+    storage,
+    stored_key,
     task,
-    write_atomically,
 )
 
 from .models import Invoice
@@ -72,10 +72,8 @@ class IssuerIncomplete(RuntimeError):
         self.missing = missing
 
 
-def cache_folder() -> Path:
-    folder = Path(current_app.config["DOCUMENTS_PATH"]) / "invoices" / "cache"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+#: Where rendered PDFs are kept in the document storage, by cache key.
+CACHE_PREFIX = "invoices/cache/"
 
 
 TEMPLATES = ("invoices/pdf.html", "invoices/labels.html")
@@ -113,13 +111,13 @@ def cache_key(invoice, context: str | None = None) -> str:
 def pdf_locator() -> Callable[[Any], str]:
     """Where invoices' PDFs are, for many at once (a ZIP): a function of an
     :class:`Invoice`, or a row with ``pdf_sha256`` and the :data:`KEY_COLUMNS`, to the
-    path of its PDF, which may not be made yet. The context and folders are read once."""
-    context, cache = rendering_context(), str(cache_folder())
+    storage key of its PDF, which may not be made yet. The context is read once."""
+    context = rendering_context()
 
     def locate(invoice) -> str:
         if invoice.pdf_sha256:
-            return str(stored_path(invoice.pdf_sha256))
-        return os.path.join(cache, f"{cache_key(invoice, context)}.pdf")
+            return stored_key(invoice.pdf_sha256)
+        return f"{CACHE_PREFIX}{cache_key(invoice, context)}.pdf"
 
     return locate
 
@@ -131,12 +129,12 @@ def check_issuer() -> None:
         raise IssuerIncomplete(missing)
 
 
-def invoice_pdf(invoice: Invoice) -> Path:
-    """The PDF of ``invoice``: the provider's stored file, or ours in the current locale,
-    rendered once per distinct content."""
-    path = Path(pdf_locator()(invoice))
-    if invoice.pdf_sha256 or path.exists():
-        return path
+def invoice_pdf(invoice: Invoice) -> str:
+    """The storage key of the PDF of ``invoice``: the provider's stored file, or ours in
+    the current locale, rendered once per distinct content."""
+    key = pdf_locator()(invoice)
+    if invoice.pdf_sha256 or storage().exists(key):
+        return key
     check_issuer()
     html = render_template(
         "invoices/pdf.html",
@@ -146,14 +144,12 @@ def invoice_pdf(invoice: Invoice) -> Path:
         fonts=FONTS_FOLDER,  # Vera, embedded: the invoice can be posted
     )
     html = html.replace("\u202f", "\xa0")  # French thousands: the font has no narrow space
-
-    def render(handle) -> None:
-        errors = render_pdf(html, handle)
-        if errors:  # nothing is kept: the next download tries again
-            raise RenderError(f"xhtml2pdf reported {errors} error(s) for {invoice.number}")
-
-    write_atomically(path, render)  # concurrent downloads never see half a file
-    return path
+    out = io.BytesIO()
+    errors = render_pdf(html, out)
+    if errors:  # nothing is kept: the next download tries again
+        raise RenderError(f"xhtml2pdf reported {errors} error(s) for {invoice.number}")
+    storage().put(key, out.getvalue())  # whole or nothing: never half a file
+    return key
 
 
 def file_name(invoice, extension: str = "pdf") -> str:
@@ -166,7 +162,9 @@ def file_name(invoice, extension: str = "pdf") -> str:
 
 def pdf_document(invoice: Invoice) -> DocumentFile:
     """The ``pdf`` document format of an invoice (``guichet_document_formats``)."""
-    return DocumentFile(invoice_pdf(invoice), "application/pdf", file_name(invoice))
+    return DocumentFile(
+        invoice_pdf(invoice), "application/pdf", file_name(invoice), invoice.pdf_sha256
+    )
 
 
 RENDER_BATCH = 20  # invoices per rendering task: about 2 s, then mail or a payment may pass

@@ -333,7 +333,7 @@ def message_for(delivery: Delivery, invoices: list[Invoice]) -> EmailMessage:
                     suffix = "-facturx.pdf" if key == FACTURX else ".pdf"
                     message.attach(
                         f"{kind}-{invoice.number}{suffix}",
-                        document.path.read_bytes(),
+                        document.read(),
                         document.media_type,
                     )
     domain = current_app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2].rstrip(">") or "guichet"

@@ -1,7 +1,11 @@
-"""The built-in postal provider: letters go to a print shop through folders. Each
-letter is a print-ready PDF plus a JSON manifest in the outbox; the print shop drops
-status files (``<reference>.json``: ``{"status": "printed", "detail": "…"}``) in the
-inbox. Both folders are under ``instance/postal`` unless configured."""
+"""The built-in postal provider: letters go to a print shop through an outbox and come
+back as status files in an inbox. Each letter is a print-ready PDF plus a JSON manifest
+in the outbox; the print shop drops status files (``<reference>.json``:
+``{"status": "printed", "detail": "…"}``) in the inbox. Both are folders under
+``instance/postal`` unless configured (``POSTAL_OUTBOX``, ``POSTAL_INBOX``); with
+``POSTAL_EXCHANGE = "storage"`` they are the ``postal/outbox/`` and ``postal/inbox/``
+prefixes of the document storage (a bucket the print shop reads and writes, shared by
+every worker)."""
 
 from __future__ import annotations
 
@@ -12,11 +16,15 @@ from core.plugin_api import (
     LETTER_STATUSES as STATUSES,
 )
 from core.plugin_api import (
+    DocumentMissing,
     LetterState,
+    LocalStorage,
     PostalError,
     PostalProvider,
+    Storage,
+    StorageError,
+    storage,
     utcnow,
-    write_atomically,
 )
 
 # A base price plus a price per page, by option (cents): 1,45 € for one page in black
@@ -31,23 +39,20 @@ DEFAULT_PRICES = {
 }
 
 
-def _write(path: Path, data: bytes) -> None:
-    write_atomically(path, lambda handle: handle.write(data))  # never half a file
-
-
 class PrintShop(PostalProvider):
     key = "printshop"
-    name = "Print shop (outbox folder)"
+    name = "Print shop (outbox and inbox)"
 
     @property
     def prices(self) -> dict[str, int]:
         return {**DEFAULT_PRICES, **self.config.get("POSTAL_PRICES", {})}
 
-    def folder(self, name: str) -> Path:
+    def box(self, name: str) -> tuple[Storage, str]:
+        """The ``outbox`` or ``inbox``: where its files go, and their keys' prefix."""
+        if self.config.get("POSTAL_EXCHANGE") == "storage":
+            return storage(), f"postal/{name}/"
         configured = self.config.get(f"POSTAL_{name.upper()}")
-        path = Path(configured or Path(self.config["INSTANCE_PATH"]) / "postal" / name)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return LocalStorage(configured or Path(self.config["INSTANCE_PATH"]) / "postal" / name), ""
 
     def price(self, pages, options):
         prices = self.prices
@@ -63,7 +68,7 @@ class PrintShop(PostalProvider):
         return total
 
     def submit(self, letter):
-        outbox = self.folder("outbox")
+        outbox, prefix = self.box("outbox")
         manifest = {
             "reference": letter.reference,
             "pages": letter.pages,
@@ -75,34 +80,34 @@ class PrintShop(PostalProvider):
             },
             "submitted_at": utcnow().isoformat(),
         }
-        try:
-            _write(outbox / f"{letter.reference}.pdf", letter.pdf)
-            _write(outbox / f"{letter.reference}.json", json.dumps(manifest, indent=2).encode())
-        except OSError as error:
+        try:  # each file whole or not at all: the print shop never sees half of one
+            outbox.put(f"{prefix}{letter.reference}.pdf", letter.pdf)
+            outbox.put(f"{prefix}{letter.reference}.json", json.dumps(manifest, indent=2).encode())
+        except StorageError as error:
             raise PostalError(f"the outbox cannot be written: {error}", retry=True) from error
         return letter.reference
 
     def state(self, reference):
-        path = self.folder("inbox") / f"{reference}.json"
-        if not path.exists():
-            return None
+        inbox, prefix = self.box("inbox")
         try:
-            data = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return None  # being written, or broken: the print shop will write it again
+            data = json.loads(inbox.read(f"{prefix}{reference}.json").decode("utf-8"))
+        except DocumentMissing:
+            return None
+        except ValueError:
+            return None  # broken: the print shop will write it again
         status = data.get("status") if isinstance(data, dict) else None
         if status not in STATUSES:
             return None
         return LetterState(status, str(data.get("detail", ""))[:500])
 
     def cancel(self, reference):
-        outbox = self.folder("outbox")
-        pdf = outbox / f"{reference}.pdf"
+        outbox, prefix = self.box("outbox")
+        pdf = f"{prefix}{reference}.pdf"
         if (
-            not pdf.exists()
+            not outbox.exists(pdf)
             or (self.state(reference) or LetterState("submitted")).status != "submitted"
         ):
             return False
-        pdf.unlink()
-        (outbox / f"{reference}.json").unlink(missing_ok=True)
+        outbox.delete(pdf)
+        outbox.delete(f"{prefix}{reference}.json")
         return True

@@ -22,7 +22,7 @@ from core.plugin_api import (
     PostalError,
     db,
     ledger,
-    stored_path,
+    read_stored,
     task,
     utcnow,
 )
@@ -106,9 +106,7 @@ def submit(letter_id: int) -> None:
     try:
         if provider is None:
             raise PostalError(f"the postal provider {letter.provider!r} is not installed", True)
-        pdf, pages, _cover = print_ready(
-            stored_path(letter.document_sha256).read_bytes(), letter.address
-        )
+        pdf, pages, _cover = print_ready(read_stored(letter.document_sha256), letter.address)
         letter.reference = provider.submit(
             OutgoingLetter(
                 reference_of(letter),

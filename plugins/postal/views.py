@@ -44,12 +44,12 @@ from core.plugin_api import (
     page_rows,
     postal_provider,
     read_listing,
+    read_stored,
     record_activity,
     render,
     requested_dialect,
     scoped,
     store_document,
-    stored_path,
     stream_rows,
 )
 from core.plugin_api import gettext as _
@@ -277,11 +277,11 @@ def new():
     lines, country, options, errors = _letter_form(request.form)
     data, title = None, ""
     if invoice is not None:
-        data = document_file(invoice, "pdf").path.read_bytes()
+        data = document_file(invoice, "pdf").read()
         title = _("Invoice %(number)s", number=invoice.number)
         terms = _terms(current_scope().organisation_id)
         if terms is not None and request.form.get("terms") == "y":
-            data = joined(data, stored_path(terms.terms_sha256).read_bytes())
+            data = joined(data, read_stored(terms.terms_sha256))
             title = _("Invoice %(number)s and terms", number=invoice.number)
     else:
         upload = request.files.get("document")
@@ -340,7 +340,7 @@ def preview_pdf():
     """The letter as it will be printed (the address in the window)."""
     draft = _read_draft(request.args.get("draft", ""))
     lines, _country, _options, _errors = _letter_form(request.args)
-    source = stored_path(draft["sha"]).read_bytes()
+    source = read_stored(draft["sha"])
     pdf, _pages, _cover = print_ready(source, lines or ["—"])
     return send_file(BytesIO(pdf), mimetype="application/pdf", download_name="apercu.pdf")
 
@@ -355,7 +355,7 @@ def send():
     if errors:
         abort(422, " ".join(errors))
     scope = current_scope()
-    source = stored_path(draft["sha"]).read_bytes()
+    source = read_stored(draft["sha"])
     pages, cover = printed_pages(source)
     provider = postal_provider()
     invoice = get_scoped_or_404(Invoice, draft["invoice"]) if draft["invoice"] else None

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import create_engine, make_url, text
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).parents[2]
 GUICHET = ROOT / ".venv" / "bin" / "guichet"
@@ -50,12 +51,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def portal_database() -> str:
