@@ -95,6 +95,16 @@ class Client(FlaskClient):
         return self.post("/login", data={"email": email, "password": password, **extra})
 
 
+#: The provider named on the tests' documents, with every legal mention an invoice needs.
+ISSUER = {
+    "name": "Guichet Test SAS",
+    "address": "1 rue du Test\n75001 Paris",
+    "siret": "91234567800011",
+    "vat_number": "FR74912345678",
+    "iban": "FR7630006000011234567890189",
+}
+
+
 def make_app(instance_path, **config) -> Flask:
     """A Guichet app with its own plugin manager, on the test database. ``config``
     overrides the settings; ``EXTRA_PLUGINS=[...]`` adds plugin objects."""
@@ -109,14 +119,7 @@ def make_app(instance_path, **config) -> Flask:
         "PUBLIC_URL": "http://guichet.test",
         # operators without a second factor: the tests that need one set it up
         "OPERATORS_REQUIRE_2FA": False,
-        # the provider named on documents, with every legal mention an invoice needs
-        "ISSUER": {
-            "name": "Guichet Test SAS",
-            "address": "1 rue du Test\n75001 Paris",
-            "siret": "91234567800011",
-            "vat_number": "FR74912345678",
-            "iban": "FR7630006000011234567890189",
-        },
+        "ISSUER": ISSUER,
         **config,
     }
     app = create_app(settings)

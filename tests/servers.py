@@ -30,9 +30,9 @@ def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 6
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         try:
-            requests.get(url, timeout=5)
+            requests.get(url, timeout=10)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or starting
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer in {timeout} s")
 

@@ -29,6 +29,7 @@ from tests.conftest import invoice_item, run_cli
 from tests.servers import free_port, wait_until_answering
 
 LIMITS_REDIS = "redis://127.0.0.1:6379/13"
+KILLED_REDIS = "redis://127.0.0.1:6379/12"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -114,10 +115,18 @@ def statuses() -> dict[str, int]:
     return dict(rows.all())
 
 
-def test_a_worker_killed_mid_run_loses_no_email_and_sends_none_twice(tmp_path, org, smtp_server):
+@pytest.mark.parametrize("queue", ["sqlite", "redis"])
+def test_a_worker_killed_mid_run_loses_no_email_and_sends_none_twice(
+    tmp_path, org, smtp_server, queue
+):
     """50 invoices to 3 addresses, one refused for good by the server; the worker is
-    killed (SIGKILL) while it sends, then started again after the sweeper's pass."""
+    killed (SIGKILL) while it sends, then started again after the sweeper's pass. On
+    Redis as on SQLite: a task the killed worker had taken is gone from either queue."""
     config = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_server.port), "JOBS_NAME": "killed"}
+    if queue == "redis":
+        redis.Redis.from_url(KILLED_REDIS).flushdb()
+        # the throttles stay in memory: this process's limiter is shared with the suite
+        config.update(REDIS_URL=KILLED_REDIS, RATELIMIT_STORAGE_URI="memory://")
     portal = make_app(tmp_path, **config)
     jobs.queue(portal).flush()
     addresses = ["a@client1.example.com", "b@client1.example.com", "gone@client1.example.com"]
