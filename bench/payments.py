@@ -1,10 +1,11 @@
-"""Payment webhooks per second: the portal under gunicorn with 2 workers, Mollie's
-calls coming from many threads at once, each webhook fetching the payment from the
-local Mollie server and applying it with the row locked. First deliveries credit a
-wallet and write a receipt invoice; replays change nothing. The wallet is checked
-exact at the end.
+"""Payment webhooks per second: the portal under gunicorn with 2 workers (on each of
+``--servers`` app servers, the calls spread over them in turn), Mollie's calls coming
+from many threads at once, each webhook fetching the payment from the local Mollie
+server and applying it with the row locked. First deliveries credit a wallet and write
+a receipt invoice; replays change nothing. The wallet is checked exact at the end.
 
     .venv/bin/python -m bench.payments [--database-url URL] [--payments 1000] [--workers 2]
+        [--servers 2]
 """
 
 from __future__ import annotations
@@ -137,16 +138,19 @@ def cpu_seconds(names: dict[str, int | str]) -> dict[str, float]:
     return used
 
 
-def fire(url: str, ids: list[str], threads: int) -> tuple[float, list[int]]:
-    """Post ``id=…`` for each of ``ids`` from ``threads`` threads, one connection per
-    call as Mollie makes them (so the workers share the load); returns the rate per
-    second and the status codes. The calls go through ``http.client``: the caller
-    shares the machine's two cores with the portal and the Mollie server, so it
-    should cost them as little as it can."""
-    parts = urlsplit(url)
+def fire(urls: list[str], ids: list[str], threads: int) -> tuple[float, list[int]]:
+    """Post ``id=…`` for each of ``ids`` from ``threads`` threads, to each of ``urls`` in
+    turn (a load balancer's round robin), one connection per call as Mollie makes them
+    (so the workers share the load); returns the rate per second and the status codes.
+    The calls go through ``http.client``: the caller shares the machine's two cores
+    with the portal and the Mollie server, so it should cost them as little as it can."""
+    parts = urlsplit(urls[0])
+    ports = [urlsplit(url).port for url in urls]
 
-    def post(provider_id: str) -> int:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    def post(call: tuple[int, str]) -> int:
+        number, provider_id = call
+        port = ports[number % len(ports)]
+        connection = http.client.HTTPConnection(parts.hostname, port, timeout=30)
         try:
             connection.request(
                 "POST",
@@ -163,7 +167,7 @@ def fire(url: str, ids: list[str], threads: int) -> tuple[float, list[int]]:
 
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        codes = list(pool.map(post, ids))
+        codes = list(pool.map(post, enumerate(ids)))
     return len(ids) / (time.perf_counter() - started), codes
 
 
@@ -172,6 +176,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--payments", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--servers", type=int, default=1, help="app servers, side by side")
     parser.add_argument("--organisations", type=int, default=100)
     parser.add_argument("--worker-threads", type=int, default=4)
     parser.add_argument("--threads", type=int, default=16, help="calling threads")
@@ -194,7 +199,6 @@ def main() -> None:
     with app.app_context():
         dialect = db.engine.dialect.name
 
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -204,39 +208,45 @@ def main() -> None:
         "GUICHET_LOG_LEVEL": "WARNING",  # several workers share their limits in Redis
         "GUICHET_RATELIMIT_STORAGE_URI": args.redis_url,
     }
-    server = subprocess.Popen(
-        [
-            str(bin_dir / "gunicorn"),
-            "-w",
-            str(args.workers),
-            "-k",
-            "gthread",
-            "--threads",
-            str(args.worker_threads),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        env=env,
-    )
+    ports = [free_port() for _ in range(args.servers)]
+    servers = [
+        subprocess.Popen(
+            [
+                str(bin_dir / "gunicorn"),
+                "-w",
+                str(args.workers),
+                "-k",
+                "gthread",
+                "--threads",
+                str(args.worker_threads),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "wsgi:app",
+            ],
+            env=env,
+        )
+        for port in ports
+    ]
     try:
-        url = f"http://127.0.0.1:{port}/paiements/webhook"
-        wait_for(lambda: requests.post(url, data={"id": "tr_warmup0"}, timeout=30))
-        fire(url, ["tr_unknown00"] * 200, args.threads)  # every worker warmed up
+        urls = [f"http://127.0.0.1:{port}/paiements/webhook" for port in ports]
+        for url in urls:
+            wait_for(lambda url=url: requests.post(url, data={"id": "tr_warmup0"}, timeout=30))
+        fire(urls, ["tr_unknown00"] * 200 * len(urls), args.threads)  # every worker warm
         print(
             f"{args.payments} paid payments of {args.organisations} organisations; "
-            f"gunicorn: {args.workers} workers of {args.worker_threads} threads; "
-            f"{args.threads} calling threads; database: {dialect}"
+            f"{args.servers} app server(s), each gunicorn with {args.workers} workers of "
+            f"{args.worker_threads} threads; {args.threads} calling threads; "
+            f"database: {dialect}"
         )
         parts = {
-            "portal (gunicorn)": server.pid,
+            **{f"portal (gunicorn {n + 1})": s.pid for n, s in enumerate(servers)},
             "database server": "postgres",
             "Mollie server": mollie.pid,
         }
         before, caller = cpu_seconds(parts), sum(os.times()[:2])
-        first, codes = fire(url, ids, args.threads)
+        first, codes = fire(urls, ids, args.threads)
         used, caller = cpu_seconds(parts), sum(os.times()[:2]) - caller
         print(
             f"{'webhooks, first delivery (credit + receipt)':<46} {first:8.0f} /s  "
@@ -249,19 +259,23 @@ def main() -> None:
                 f"{part} {seconds / len(ids) * 1000:.2f} ms" for part, seconds in shares.items()
             )
         )
-        own = shares["portal (gunicorn)"] + shares["database server"]
+        own = (
+            sum(v for k, v in shares.items() if k.startswith("portal")) + shares["database server"]
+        )
         print(
             f"{'  so the 2 cores, without Mollie and caller':<46} {len(ids) / own * 2:8.0f} /s  "
             f"(computed: 2 cores / the portal's and database's CPU per delivery)"
         )
-        replay, codes = fire(url, ids, args.threads)
+        replay, codes = fire(urls, ids, args.threads)
         print(
             f"{'webhooks, replayed (nothing changes)':<46} {replay:8.0f} /s  "
             f"answers {sorted(set(codes))}"
         )
     finally:
-        server.terminate()
-        server.wait(30)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(30)
         mollie.terminate()
     with app.app_context():
         paid = db.session.scalar(select(func.count()).where(Payment.status == "paid"))

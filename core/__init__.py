@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from sqlalchemy import event
 
@@ -26,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
         i18n,
         jobs,
         ledger,  # noqa: F401 - its tables are the core's
+        logs,
         metrics,
         operator,
         personal,
@@ -46,7 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(REPO_ROOT / "templates"),
     )
     load_config(app, config)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    logs.init_app(app)
 
     db.init_app(app)
     with app.app_context():

@@ -233,14 +233,26 @@ def app_disable(org_id, app_key):
     help="Leave the schedule (digests, reminders, debits...) to another worker: run one "
     "worker without this flag, the others with it.",
 )
-def worker_command(workers, drain, no_periodic):
+@click.option(
+    "--queue",
+    "kind",
+    default="main",
+    show_default=True,
+    help="Consume the queue of this kind of task (payments, mail, documents, postal) "
+    "instead of the main one: the kinds JOBS_QUEUES gives a queue of their own.",
+)
+def worker_command(workers, drain, no_periodic, kind):
     """Run the background job consumer (e-mails, periodic tasks) until stopped."""
     from core import jobs
 
     if drain:
         click.echo(f"{jobs.drain()} task(s) run")
         return
-    jobs.consumer(workers, periodic=not no_periodic).run()
+    try:
+        found = jobs.consumer(workers, periodic=not no_periodic, kind=kind)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
+    found.run()
 
 
 @main.command("demo")

@@ -44,6 +44,9 @@ DEFAULTS: dict[str, object] = {
     # Proxies in front of the portal (a load balancer: 1): the client's address, which
     # throttles count, is then taken from their X-Forwarded-For, never more hops deep.
     "TRUSTED_PROXIES": 0,
+    # Logs (core.logs): "text", or "json" (one object a line, with the request id)
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "text",
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
     "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
     # operators log in with a second factor (core.twofactor); make run's demo turns it off
@@ -81,6 +84,9 @@ DEFAULTS: dict[str, object] = {
     # JOBS_IMMEDIATE runs each task at once in the caller (no worker needed).
     "REDIS_URL": "",
     "JOBS_IMMEDIATE": False,
+    # kinds of task with a queue of their own, each with its workers (core.jobs.KINDS):
+    # ["payments", "mail", "documents", "postal"]; empty: one queue for all
+    "JOBS_QUEUES": [],
     # Plugins: load the `guichet` entry points; extra plugin objects (tests, embedding).
     "LOAD_ENTRYPOINT_PLUGINS": True,
     "EXTRA_PLUGINS": [],

@@ -4,16 +4,23 @@
 Each app has its own queue (``app.extensions["huey"]``). Plugins declare tasks with
 :func:`task`, in a module their plugin imports, and periodic tasks through the
 ``guichet_periodic_tasks`` hook; ``guichet worker`` runs a consumer. A task runs inside
-the app's context. A task that raises is tried again with a growing delay, and when
-its last try fails its ``on_failure`` runs, so that the failure ends visibly (a letter
-refunded, a state shown to the customer). Tasks must be idempotent: a retry, or an
-event delivered twice, may run one again.
+the app's context. Each task has a kind (:data:`KINDS`: payments, mail, documents,
+postal); an installation gives some kinds a queue of their own (``JOBS_QUEUES``), each
+consumed by its own workers (``guichet worker --queue mail``), so that a backlog of one
+kind never delays another: a thousand e-mails do not hold up a payment.
+
+A task that raises is tried again with a growing delay, and when its last try fails
+its ``on_failure`` runs, so that the failure ends visibly (a letter refunded, a state
+shown to the customer), and it is kept among the failed tasks an operator may queue
+again. Tasks must be idempotent: a retry, or an event delivered twice, may run one
+again.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,10 +34,19 @@ from huey import Huey, SqliteHuey
 from huey.api import TaskWrapper
 from huey.storage import PriorityRedisStorage
 
+from core import logs
 from core.appinfo import PeriodicTask
+from core.extensions import db
 from core.metrics import TASK_FAILURES
+from core.models import FailedTask, utcnow
 
 log = logging.getLogger(__name__)
+
+
+#: The kinds of task that may have a queue of their own (``JOBS_QUEUES``); a task of
+#: no kind, or of a kind without one, goes to the main queue.
+KINDS = ("payments", "mail", "documents", "postal")
+MAIN = "main"
 
 
 @dataclass
@@ -41,13 +57,14 @@ class Task:
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     on_failure: Callable[..., Any] | None = None
+    kind: str = MAIN
 
     def __call__(self, *args, **kwargs):
-        return self._wrapper()(*args, **kwargs)
+        return self._wrapper()(*args, **kwargs, **logs.task_keywords())
 
     def schedule(self, *args, delay: int) -> None:
         """Queue the task to run in ``delay`` seconds (see :func:`backoff`)."""
-        self._wrapper().schedule(args=args, delay=delay)
+        self._wrapper().schedule(args=args, kwargs=logs.task_keywords(), delay=delay)
 
     def _wrapper(self) -> TaskWrapper:
         wrappers = queue().wrappers
@@ -69,6 +86,7 @@ def task(
     retries: int = RETRIES,
     retry_delay: int = RETRY_DELAY,
     on_failure: Callable[..., Any] | None = None,
+    kind: str = MAIN,
     **options,
 ) -> Callable[[Callable], Task]:
     """Declare a background task; ``my_task(args)`` then queues it. Its arguments must
@@ -76,11 +94,14 @@ def task(
     ``retries`` times, after ``retry_delay`` seconds and then twice as long each time;
     when the last try fails, ``on_failure(*args, error=exception)`` runs in the app
     context, to end the work visibly (record the failure, refund, tell someone).
-    Example::
+    ``kind`` (one of :data:`KINDS`) puts it on that kind's queue where the
+    installation gives it one. Example::
 
-        @task(on_failure=mark_failed)
+        @task(on_failure=mark_failed, kind="mail")
         def send_reminder(invoice_id: int): ...
     """
+    if kind != MAIN and kind not in KINDS:
+        raise ValueError(f"a task's kind is one of {', '.join(KINDS)}, not {kind!r}")
 
     def declare(function: Callable) -> Task:
         name = f"{function.__module__}.{function.__qualname__}"  # as Huey names it
@@ -89,6 +110,7 @@ def task(
             name,
             {"retries": retries, "retry_delay": retry_delay, "retry_backoff": 2, **options},
             on_failure,
+            kind,
         )
         _declared[name] = declared
         return declared
@@ -109,12 +131,19 @@ def when_context_ends(blueprint, flush: Callable[[], None]) -> None:
 
 
 class Queue(Huey):
-    """The app's Huey, with its declared tasks by name."""
+    """The app's Huey, with its declared tasks by name. The main queue also knows the
+    queues of their own (``kinds``: the main one under ``"main"``), and every task's
+    wrapper, whichever queue it goes to."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.wrappers: dict[str, TaskWrapper] = {}
+        self.wrappers: dict[str, TaskWrapper] = {}  # by :meth:`name_of` their class
         self.failure_handlers: dict[type, Callable[..., Any]] = {}  # by Huey task class
+        self.kinds: dict[str, Queue] = {MAIN: self}
+
+    def name_of(self, task_class: type) -> str:
+        """A task's full name: its module and its name (``plugins.postal.sending.submit``)."""
+        return self._registry.task_to_string(task_class)
 
 
 class SqliteQueue(SqliteHuey.storage_class):
@@ -154,31 +183,47 @@ def _queue_class(app: Flask) -> tuple[type, dict[str, Any]]:
 
 
 def init_app(app: Flask) -> None:
-    """Give ``app`` its queue with every declared task and the plugins' periodic tasks."""
+    """Give ``app`` its queue with every declared task and the plugins' periodic tasks,
+    and a queue of their own to the kinds ``JOBS_QUEUES`` lists."""
     from core.appsystem import registry
 
     storage_class, options = _queue_class(app)
-    huey = Queue(
-        app.config.get("JOBS_NAME", "guichet"),
-        results=False,
-        utc=True,
-        immediate=bool(app.config.get("JOBS_IMMEDIATE")),
-        storage_class=storage_class,
-        **options,
-    )
+    name = app.config.get("JOBS_NAME", "guichet")
+    separate = list(app.config.get("JOBS_QUEUES") or [])
+    unknown = sorted(set(separate) - set(KINDS))
+    if unknown:
+        raise ValueError(f"JOBS_QUEUES: {', '.join(unknown)} is not one of {', '.join(KINDS)}")
+
+    def make(queue_name: str) -> Queue:
+        return Queue(
+            queue_name,
+            results=False,
+            utc=True,
+            immediate=bool(app.config.get("JOBS_IMMEDIATE")),
+            storage_class=storage_class,
+            **options,
+        )
+
+    huey = make(name)
+    huey.kinds.update({kind: make(f"{name}.{kind}") for kind in separate})
     for declared in _declared.values():
+        target = huey.kinds.get(declared.kind, huey)
         # Huey prefixes the function's module to the name it is given
         task_name = declared.function.__qualname__
-        wrapper = huey.task(name=task_name, **declared.options)(_in_app(app, declared.function))
-        huey.wrappers[declared.name] = wrapper
+        wrapper = target.task(name=task_name, **declared.options)(
+            _in_app(app, declared.function, declared.name)
+        )
+        huey.wrappers[huey.name_of(wrapper.task_class)] = wrapper  # declared.name
         if declared.on_failure is not None:
             huey.failure_handlers[wrapper.task_class] = declared.on_failure
-    huey.post_execute(name="guichet-failures")(functools.partial(_after_task, app))
+    for each in huey.kinds.values():
+        each.post_execute(name="guichet-failures")(functools.partial(_after_task, app))
     for periodic in [*core_periodic_tasks(), *registry(app).call("guichet_periodic_tasks")]:
         if isinstance(periodic, PeriodicTask):
-            huey.periodic_task(periodic.schedule, name=periodic.name)(
-                _in_app(app, periodic.function)
+            wrapper = huey.periodic_task(periodic.schedule, name=periodic.name)(
+                _in_app(app, periodic.function, periodic.name)
             )
+            huey.wrappers[huey.name_of(wrapper.task_class)] = wrapper
     app.extensions["huey"] = huey
 
 
@@ -191,44 +236,96 @@ def core_periodic_tasks() -> list[PeriodicTask]:
     return [PeriodicTask("activity.purge", crontab(hour="3", minute="15"), activity.purge)]
 
 
-def _in_app(app: Flask, function: Callable) -> Callable:
+def _in_app(app: Flask, function: Callable, name: str) -> Callable:
+    """``function`` run in ``app``'s context, its log lines naming the task and the
+    request that queued it."""
+
     @functools.wraps(function)
     def run(*args, **kwargs):
-        if has_app_context() and current_app._get_current_object() is app:
-            return function(*args, **kwargs)
-        with app.app_context():
-            return function(*args, **kwargs)
+        tokens = logs.running_task(name, kwargs)
+        try:
+            if has_app_context() and current_app._get_current_object() is app:
+                return function(*args, **kwargs)
+            with app.app_context():
+                return function(*args, **kwargs)
+        finally:
+            logs.leave_task(tokens)
 
     return run
 
 
 def _after_task(app: Flask, task, _value, error: Exception | None) -> None:
-    """After each try: when it raised and no try is left, the task's ``on_failure``."""
+    """After each try: when it raised and no try is left, the task's ``on_failure``,
+    and the task kept among the dead letters (:class:`~core.models.FailedTask`)."""
     if error is None or task.retries:
         return
     TASK_FAILURES.labels(task.name).inc()
+    kwargs = {k: v for k, v in task.kwargs.items() if k != logs.TASK_KEYWORD}
     handler = queue(app).failure_handlers.get(type(task))
     if handler is None:
         log.error("task %s failed for good: %s", task.name, error)
-        return
+    else:
+        with app.app_context():
+            try:
+                handler(*task.args, error=error, **kwargs)
+            except Exception:  # noqa: BLE001 - the consumer must go on
+                log.exception("on_failure of task %s failed", task.name)
     with app.app_context():
         try:
-            handler(*task.args, error=error, **task.kwargs)
+            db.session.add(
+                FailedTask(
+                    name=queue(app).name_of(type(task)),
+                    args=_plain(list(task.args)),
+                    kwargs=_plain(dict(task.kwargs)),
+                    error=f"{type(error).__name__}: {error}"[:4000],
+                )
+            )
+            db.session.commit()
         except Exception:  # noqa: BLE001 - the consumer must go on
-            log.exception("on_failure of task %s failed", task.name)
+            db.session.rollback()
+            log.exception("task %s could not be kept among the failed ones", task.name)
+
+
+def _plain(value):
+    """``value`` as JSON keeps it (a task's arguments are JSON-like already)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def retry_failed(failed: FailedTask, by: Any) -> None:
+    """Queue the dead letter ``failed`` again, with its arguments (and the request id it
+    carried), as ``by`` (an operator) asks; :class:`LookupError` when no installed
+    task has that name any more (an upgrade removed it)."""
+    wrapper = queue().wrappers.get(failed.name)
+    if wrapper is None:
+        raise LookupError(failed.name)
+    wrapper(*failed.args, **failed.kwargs)
+    failed.retried_at = utcnow()
+    failed.retried_by_id = by.id
 
 
 def queue(app: Flask | None = None) -> Queue:
-    """The queue of ``app`` (the current app by default)."""
+    """The main queue of ``app`` (the current app by default)."""
     return (app or current_app).extensions["huey"]
 
 
-def consumer(workers: int, periodic: bool = True):
-    """A consumer of the queue with ``workers`` threads; with ``periodic``, it also
-    runs the schedule: exactly one worker of an installation should (``guichet worker``
-    on one machine, ``guichet worker --no-periodic`` on the others), or each periodic
-    task runs once per such worker."""
-    return queue().create_consumer(workers=workers, worker_type="thread", periodic=periodic)
+def queues(app: Flask | None = None) -> list[Queue]:
+    """Every queue of ``app``: the main one, then those of their own."""
+    return list(queue(app).kinds.values())
+
+
+def consumer(workers: int, periodic: bool = True, kind: str = MAIN):
+    """A consumer of the queue of ``kind`` (the main one by default) with ``workers``
+    threads; with ``periodic``, the main queue's consumer also runs the schedule:
+    exactly one worker of an installation should (``guichet worker`` on one machine,
+    ``guichet worker --no-periodic`` on the others), or each periodic task runs once per
+    such worker. :class:`LookupError` when ``kind`` has no queue of its own."""
+    found = queue().kinds.get(kind)
+    if found is None:
+        listed = ", ".join(k for k in queue().kinds if k != MAIN) or "none"
+        raise LookupError(f"{kind!r} has no queue of its own (JOBS_QUEUES lists {listed})")
+    return found.create_consumer(
+        workers=workers, worker_type="thread", periodic=periodic and kind == MAIN
+    )
 
 
 def backoff(attempt: int, first_delay: int = 30, limit: int = 3600) -> int:
@@ -238,15 +335,18 @@ def backoff(attempt: int, first_delay: int = 30, limit: int = 3600) -> int:
 
 
 def drain(app: Flask | None = None, max_tasks: int = 100_000) -> int:
-    """Run every queued task, and scheduled ones whatever their time, until none is left
-    (tests, and ``guichet worker --drain``); returns how many ran."""
-    huey = queue(app)
+    """Run every queued task of every queue, and scheduled ones whatever their time,
+    until none is left (tests, and ``guichet worker --drain``); returns how many ran."""
     far_future = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=3650)  # Huey: naive UTC
     for ran in range(max_tasks):
-        for due in huey.read_schedule(far_future):
-            huey.enqueue(due)
-        message = huey.dequeue()
-        if message is None:
+        for huey in queues(app):
+            for due in huey.read_schedule(far_future):
+                huey.enqueue(due)
+        for huey in queues(app):
+            message = huey.dequeue()
+            if message is not None:
+                break
+        else:
             return ran
         # in a fresh context, as a worker would; the time given makes every task due
         contextvars.Context().run(huey.execute, message, far_future)
@@ -254,6 +354,5 @@ def drain(app: Flask | None = None, max_tasks: int = 100_000) -> int:
 
 
 def pending(app: Flask | None = None) -> int:
-    """Tasks waiting in the queue or the schedule."""
-    huey = queue(app)
-    return huey.pending_count() + huey.scheduled_count()
+    """Tasks waiting in the queues or their schedules."""
+    return sum(huey.pending_count() + huey.scheduled_count() for huey in queues(app))

@@ -43,7 +43,7 @@ EVENTS = Counter("guichet_events", "Domain events emitted, by name.", ["name"])
 
 
 class QueueCollector:
-    """The job queue's depth, read when Prometheus asks (one round trip)."""
+    """The job queues' depths, read when Prometheus asks (two round trips a queue)."""
 
     def __init__(self, app: Flask):
         self.app = app
@@ -51,14 +51,18 @@ class QueueCollector:
     def collect(self):
         from core import jobs
 
+        waiting = GaugeMetricFamily(
+            "guichet_jobs_queued", "Tasks waiting to run.", labels=["queue"]
+        )
+        later = GaugeMetricFamily(
+            "guichet_jobs_scheduled",
+            "Tasks waiting for their time (retries, delays).",
+            labels=["queue"],
+        )
         with self.app.app_context():
-            queue = jobs.queue(self.app)
-            waiting = GaugeMetricFamily("guichet_jobs_queued", "Tasks waiting to run.")
-            waiting.add_metric([], queue.pending_count())
-            later = GaugeMetricFamily(
-                "guichet_jobs_scheduled", "Tasks waiting for their time (retries, delays)."
-            )
-            later.add_metric([], queue.scheduled_count())
+            for kind, queue in jobs.queue(self.app).kinds.items():
+                waiting.add_metric([kind], queue.pending_count())
+                later.add_metric([kind], queue.scheduled_count())
         yield waiting
         yield later
 

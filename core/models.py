@@ -402,3 +402,21 @@ class MigrationFailure(db.Model):
     plugin: Mapped[str] = mapped_column(String(100), primary_key=True)
     problem: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FailedTask(db.Model):
+    """A background task whose every try failed (a dead letter): what it was, with
+    which arguments, why its last try failed; an operator may queue it again
+    (:mod:`core.jobs`)."""
+
+    __tablename__ = "failed_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the task's name, as the queue knows it (``plugins.postal.sending.submit``)
+    name: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list[Any]] = mapped_column(JSON)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    retried_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retried_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

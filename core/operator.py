@@ -1,5 +1,6 @@
 """The operator back-office: organisations and accounts, users and memberships, the
-organisations × apps matrix, and the audit log. Hidden (404) from everyone else."""
+organisations × apps matrix, the audit log and the failed background tasks. Hidden
+(404) from everyone else."""
 
 from __future__ import annotations
 
@@ -15,13 +16,25 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
-from core import activation, api, directory, documents, favourites, personal, sso, twofactor
+from core import (
+    activation,
+    api,
+    audit,
+    directory,
+    documents,
+    favourites,
+    jobs,
+    personal,
+    sso,
+    twofactor,
+)
 from core.appinfo import OperatorPage
 from core.appsystem import API_VERSION, registry
 from core.auth import require_operator
@@ -35,6 +48,7 @@ from core.models import (
     ApiToken,
     AppActivation,
     AuditEvent,
+    FailedTask,
     Membership,
     Organisation,
     SsoConnection,
@@ -533,6 +547,35 @@ def audit_log():
     listing = _listing(50)
     rows = page_rows(listing, query, (AuditEvent.at.desc(), AuditEvent.id.desc()))
     return render("operator/audit.html", listing=listing, rows=rows, organisation=org_id)
+
+
+# -- failed tasks (the job queue's dead letters) ----------------------------------------
+
+
+@bp.get("/taches")
+def failed_tasks():
+    """Background tasks whose every try failed, newest first: what, with which
+    arguments, why; each may be queued again."""
+    listing = _listing(50)
+    rows = page_rows(listing, select(FailedTask), (FailedTask.id.desc(),))
+    return render("operator/failed_tasks.html", listing=listing, rows=rows)
+
+
+@bp.post("/taches/<int:task_id>/relancer")
+def failed_task_retry(task_id: int):
+    failed = db.get_or_404(FailedTask, task_id)
+    if failed.retried_at is not None:
+        flash(_("This task was queued again already."), "info")
+        return redirect(url_for("operator.failed_tasks"))
+    try:
+        jobs.retry_failed(failed, current_user)
+    except LookupError:
+        flash(_("No installed app runs a task named %(name)s any more.", name=failed.name), "error")
+        return redirect(url_for("operator.failed_tasks"))
+    audit.record("task.retried", failed.name, after={"id": failed.id, "args": failed.args})
+    db.session.commit()
+    flash(_("The task is queued again."), "success")
+    return redirect(url_for("operator.failed_tasks"))
 
 
 def _status(form: FlaskForm) -> int:

@@ -343,7 +343,8 @@ def fresh_test(app: Flask):
 
     with app.app_context():
         limiter.reset()
-        jobs.queue(app).flush()
+        for queue in jobs.queues(app):
+            queue.flush()
         yield
         db.session.remove()
         empty_database()

@@ -52,7 +52,8 @@ def test_hook_guichet_migrations_history_runs_on_upgrade_with_its_own_version_ta
             == "0001_sample"
         )
         assert (
-            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0014_sso"
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            == "0015_failed_tasks"
         )
 
 
@@ -114,7 +115,7 @@ def test_the_wallet_ledger_moved_to_the_core_keeps_an_installation_s_balances(tm
     with create_engine(url).connect() as conn:
         assert conn.exec_driver_sql("SELECT balance FROM wallets").scalar() == 2500
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-        assert version == "0014_sso"
+        assert version == "0015_failed_tasks"
 
 
 def test_the_invoice_totals_start_from_the_invoices_already_there(tmp_path):

@@ -244,7 +244,7 @@ def test_a_store_down_or_refusing_fails_whole_and_says_so(
     assert client.login(customer.email).status_code == 302
     download = client.get(f"/factures/{db.session.scalar(select(Invoice.id))}/pdf")
     assert download.status_code == 503  # not a 500
-    assert "document storage cannot be reached" in download.get_data(as_text=True)
+    assert "Le stockage des documents est injoignable" in download.get_data(as_text=True)
 
 
 def test_a_damaged_document_is_refused_and_logged(tmp_path, s3, bucket, s3_app, customer, caplog):

@@ -181,6 +181,7 @@ def _foreign_values(other, other_user):
         "invitation_id": their_invitation.id,
         "contract_id": contract.id,
         "token_id": 1,  # operator routes: 404 for customers
+        "task_id": 1,
         "document_id": db.session.scalar(
             select(ContractDocument.id).where(ContractDocument.contract_id == contract.id)
         ),

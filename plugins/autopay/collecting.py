@@ -201,7 +201,7 @@ def why_not(row: Charge, invoice) -> str:
     return ""
 
 
-@task(retries=5)
+@task(kind="payments", retries=5)
 def charge(charge_id: int) -> str:
     """Ask for the payment of one charge taken by :func:`take_due`; returns what
     became of it. Safe to run again: the payment's key is the charge's."""
@@ -308,7 +308,7 @@ def on_payment_event(name: str, payload: dict) -> None:
         topups.follow_payment(payload["payment_id"], status, payload.get("reason", ""))
 
 
-@task(retries=5)
+@task(kind="mail", retries=5)
 def tell(charge_id: int) -> str:
     """E-mail the organisation's admins that a charge failed or was taken back, with
     the invoice's payment link; a failure also checks the mandate at the provider
@@ -374,7 +374,7 @@ _TAKE_NOTICES = (
 )
 
 
-@task(retries=5)
+@task(kind="mail", retries=5)
 def send_notice(organisation_id: int, charge_ids: list[int]) -> str:
     """One e-mail to the organisation's admins announcing these charges (amount, day,
     the account debited and the mandate's reference), once."""

@@ -83,7 +83,7 @@ def on_low(payload: dict) -> int | None:
     return topup_id
 
 
-@task(retries=5)
+@task(kind="payments", retries=5)
 def charge(topup_id: int) -> str:
     """Ask for the top-up's payment on the mandate (again under the same key when a
     try is repeated); returns what became of it."""
@@ -137,7 +137,7 @@ def _follow(topup_id: int, status: str, reason: str) -> None:
         tell(topup_id)
 
 
-@task(retries=5)
+@task(kind="mail", retries=5)
 def tell(topup_id: int) -> str:
     """E-mail the admins that an automatic top-up failed or was taken back."""
     row = db.session.get(Topup, topup_id)

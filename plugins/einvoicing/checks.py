@@ -39,7 +39,7 @@ def flush() -> None:
         log.exception("imported invoices could not be queued for their e-invoice check")
 
 
-@task()
+@task(kind="documents")
 def check_invoices(ids: list[int]) -> int:
     """Check the data of these invoices; returns how many cannot be e-invoices. The
     reasons are written in the installation's language (``BABEL_DEFAULT_LOCALE``)."""
@@ -66,7 +66,7 @@ def check_invoices(ids: list[int]) -> int:
     return len(refused)
 
 
-@task()
+@task(kind="documents")
 def check_all() -> int:
     """Check every invoice again (after the issuer's details changed): queues one
     :func:`check_invoices` per :data:`BATCH`; returns how many were queued."""

@@ -76,7 +76,7 @@ def _failed(invoice_id: int, error: Exception | None = None) -> None:
 
 
 # after mail and payments: a customer waits for those, the platform can wait minutes
-@task(retries=6, retry_delay=60, on_failure=_failed, priority=-5)
+@task(kind="documents", retries=6, retry_delay=60, on_failure=_failed, priority=-5)
 def transmit(invoice_id: int) -> str:
     """Send one invoice to the platform, once; returns what became of it. The document
     is made, and the platform called, outside any write transaction: each step's

@@ -187,7 +187,9 @@ def flush_renders() -> None:
         log.exception("invoice PDFs could not be queued: %s", noted)
 
 
-@task(retries=0, priority=-10)  # after mail and payments; a download renders what fails
+@task(
+    kind="documents", retries=0, priority=-10
+)  # after mail and payments; a download renders what fails
 def render_pdfs(invoice_ids: list[int]) -> int:
     """Make the PDFs of these invoices in their organisation's language, where none is
     cached yet: those the provider sent no PDF for, issued in the last

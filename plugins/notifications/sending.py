@@ -123,7 +123,7 @@ INVOICE_FACTS = (
 )
 
 
-@task()
+@task(kind="mail")
 def fan_out(invoice_ids: list[int]) -> int:
     """Create and queue one delivery per new invoice and address that wants it, for
     addresses that get one e-mail per invoice and were registered when the invoice
@@ -182,7 +182,7 @@ def flush_created() -> None:
         log.exception("new invoices could not be queued for notification: %s", noted)
 
 
-@task()
+@task(kind="mail")
 def send_to_user(invoice_id: int, user_id: int) -> int:
     """E-mail a document to one user (the payer of a receipt), once, unless an address
     registered for it with the same e-mail gets it anyway; returns the deliveries queued."""
@@ -391,7 +391,7 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-@task()
+@task(kind="mail")
 def deliver(delivery_ids: list[int]) -> int:
     """Send these deliveries over one SMTP connection, each claimed just before it is
     sent; returns how many were sent. A temporary failure queues that delivery again

@@ -93,7 +93,7 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:500]
 
 
-@task(retries=MAX_ATTEMPTS - 1, on_failure=submission_failed)
+@task(kind="postal", retries=MAX_ATTEMPTS - 1, on_failure=submission_failed)
 def submit(letter_id: int) -> None:
     """Hand a queued letter to its provider (idempotent: the provider gets our stable
     reference, and a letter already submitted is left alone). A failure is tried again

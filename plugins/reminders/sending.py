@@ -207,7 +207,7 @@ _TAKE = (
 BATCH = 50  # reminders per task: 245,000 reminders are 4,900 tasks to queue
 
 
-@task(retries=5)
+@task(kind="mail", retries=5)
 def send_reminders(reminder_ids: list[int]) -> list[str]:
     """Send these reminders, each once; a refused one stops the batch, and the retry
     sends those still queued (the others were taken)."""

@@ -80,7 +80,7 @@ _CLAIM = {
 }
 
 
-@task(retries=5)
+@task(kind="mail", retries=5)
 def warn(organisation_id: int, entry_id: int) -> str:
     """E-mail the admins that the balance fell below the threshold, once per debit."""
     entry = db.session.get(ledger.WalletEntry, entry_id)

@@ -17,7 +17,7 @@ from core.plugin_api import gettext as _
 from .models import Ticket, TicketMessage
 
 
-@task(retries=5, retry_delay=60)
+@task(kind="mail", retries=5, retry_delay=60)
 def notify_reply(message_id: int) -> bool:
     """E-mail the request's author about the operator's message ``message_id``;
     returns whether an e-mail went out."""
