@@ -145,6 +145,27 @@ class Queue(Huey):
         """A task's full name: its module and its name (``plugins.postal.sending.submit``)."""
         return self._registry.task_to_string(task_class)
 
+    def read_periodic(self, timestamp):
+        """The periodic tasks due at ``timestamp`` (a minute) that no other scheduler of
+        this queue has taken for that minute: two workers running the schedule by
+        mistake still run each periodic task once per period."""
+        timestamp = timestamp or self._get_timestamp()
+        return [t for t in super().read_periodic(timestamp) if self._claim(t.name, timestamp)]
+
+    def _claim(self, name: str, timestamp: datetime) -> bool:
+        """Take ``name``'s run of this minute, in the queue's storage (shared by every
+        worker); the claim of its previous run is removed."""
+        key = f"guichet.periodic:{name}:{timestamp:%Y-%m-%dT%H:%M}"
+        if not self.put_if_empty(key, "taken"):
+            log.info("periodic task %s: another scheduler took %s", name, f"{timestamp:%H:%M}")
+            return False
+        pointer = f"guichet.periodic:{name}"
+        previous = self.get(pointer)  # taken out: the pointer moves on
+        self.put(pointer, key)
+        if previous and previous != key:
+            self.delete(previous)
+        return True
+
 
 class SqliteQueue(SqliteHuey.storage_class):
     """Huey's SQLite storage as durable as the portal's own embedded database
@@ -315,10 +336,11 @@ def queues(app: Flask | None = None) -> list[Queue]:
 
 def consumer(workers: int, periodic: bool = True, kind: str = MAIN):
     """A consumer of the queue of ``kind`` (the main one by default) with ``workers``
-    threads; with ``periodic``, the main queue's consumer also runs the schedule:
-    exactly one worker of an installation should (``guichet worker`` on one machine,
-    ``guichet worker --no-periodic`` on the others), or each periodic task runs once per
-    such worker. :class:`LookupError` when ``kind`` has no queue of its own."""
+    threads; with ``periodic``, the main queue's consumer also runs the schedule: one
+    worker of an installation should (``guichet worker`` on one machine, ``guichet
+    worker --no-periodic`` on the others); should two, each periodic task still runs
+    once per period (:meth:`Queue.read_periodic`). :class:`LookupError` when ``kind``
+    has no queue of its own."""
     found = queue().kinds.get(kind)
     if found is None:
         listed = ", ".join(k for k in queue().kinds if k != MAIN) or "none"

@@ -4,15 +4,19 @@ postal tasks a queue of their own (``JOBS_QUEUES``), each consumed by its own wo
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from datetime import datetime
 
 import pytest
+import redis
 
 from core import jobs
 from tests.conftest import make_app, run_cli
 
 RAN: list[tuple[str, int]] = []
+REDIS_URL = os.environ.get("GUICHET_TEST_REDIS_URL")
 
 
 @jobs.task(kind="mail")
@@ -89,3 +93,28 @@ def test_a_worker_for_a_queue_that_does_not_exist_says_so(tmp_path):
     result = run_cli(shared, "worker", "--queue", "postal")
     assert result.exit_code != 0
     assert "'postal' has no queue of its own (JOBS_QUEUES lists none)" in result.output
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "redis"] if REDIS_URL else ["sqlite"])
+def test_two_schedulers_run_a_periodic_task_once_per_period(tmp_path, storage):
+    """Two workers both started without ``--no-periodic``: each minute's run of a
+    periodic task is taken by one of them only, in the storage they share."""
+    shared = {"JOBS_NAME": "schedulers"}
+    if storage == "redis":
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        shared.update(REDIS_URL=REDIS_URL, RATELIMIT_STORAGE_URI="memory://")
+    else:
+        shared["JOBS_PATH"] = str(tmp_path / "jobs.db")
+    first = jobs.queue(make_app(tmp_path / "one", **shared))
+    second = jobs.queue(make_app(tmp_path / "two", **shared))
+    first.flush()
+    at = datetime(2026, 12, 8, 3, 15)  # the activity trail's nightly purge
+    assert "activity.purge" in {t.name for t in first.read_periodic(at)}
+    assert "activity.purge" not in {t.name for t in second.read_periodic(at)}
+    assert first.read_periodic(at) == []  # nor the first again, that minute
+    next_day = datetime(2026, 12, 9, 3, 15)
+    assert "activity.purge" in {t.name for t in second.read_periodic(next_day)}
+    assert "activity.purge" not in {t.name for t in first.read_periodic(next_day)}
+    claims = [f"guichet.periodic:activity.purge:{d:%Y-%m-%dT%H:%M}" for d in (at, next_day)]
+    assert first.get(claims[0], peek=True) is None  # the claim of the run before is gone
+    assert first.get(claims[1], peek=True) == "taken"
