@@ -22,6 +22,7 @@ import contextvars
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,11 +61,11 @@ class Task:
     kind: str = MAIN
 
     def __call__(self, *args, **kwargs):
-        return self._wrapper()(*args, **kwargs, **logs.task_keywords())
+        return self._wrapper()(*args, **kwargs, **_carried())
 
     def schedule(self, *args, delay: int) -> None:
         """Queue the task to run in ``delay`` seconds (see :func:`backoff`)."""
-        self._wrapper().schedule(args=args, kwargs=logs.task_keywords(), delay=delay)
+        self._wrapper().schedule(args=args, kwargs=_carried(delay), delay=delay)
 
     def _wrapper(self) -> TaskWrapper:
         wrappers = queue().wrappers
@@ -74,6 +75,21 @@ class Task:
 
 
 _declared: dict[str, Task] = {}
+
+#: The keyword a queued task carries the time it is due in (epoch seconds): how long
+#: the next tasks have waited is in /metrics. Taken off before the task runs.
+QUEUED_AT = "_queued_at"
+
+
+def _carried(delay: int = 0) -> dict[str, Any]:
+    """What a task queued now carries beside its arguments: the request id (its log
+    lines) and when it is due."""
+    return {**logs.task_keywords(), QUEUED_AT: round(time.time() + delay, 3)}
+
+
+def own_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A queued task's keyword arguments without what :func:`_carried` adds."""
+    return {k: v for k, v in kwargs.items() if k not in (logs.TASK_KEYWORD, QUEUED_AT)}
 
 
 #: A task that raises is tried this many times more, the first after
@@ -263,6 +279,7 @@ def _in_app(app: Flask, function: Callable, name: str) -> Callable:
 
     @functools.wraps(function)
     def run(*args, **kwargs):
+        kwargs.pop(QUEUED_AT, None)
         tokens = logs.running_task(name, kwargs)
         try:
             if has_app_context() and current_app._get_current_object() is app:
@@ -281,7 +298,7 @@ def _after_task(app: Flask, task, _value, error: Exception | None) -> None:
     if error is None or task.retries:
         return
     TASK_FAILURES.labels(task.name).inc()
-    kwargs = {k: v for k, v in task.kwargs.items() if k != logs.TASK_KEYWORD}
+    kwargs = own_arguments(task.kwargs)
     handler = queue(app).failure_handlers.get(type(task))
     if handler is None:
         log.error("task %s failed for good: %s", task.name, error)
@@ -297,7 +314,7 @@ def _after_task(app: Flask, task, _value, error: Exception | None) -> None:
                 FailedTask(
                     name=queue(app).name_of(type(task)),
                     args=_plain(list(task.args)),
-                    kwargs=_plain(dict(task.kwargs)),
+                    kwargs=_plain({**kwargs, **logs.carried_from(task.kwargs)}),
                     error=f"{type(error).__name__}: {error}"[:4000],
                 )
             )
@@ -319,7 +336,7 @@ def retry_failed(failed: FailedTask, by: Any) -> None:
     wrapper = queue().wrappers.get(failed.name)
     if wrapper is None:
         raise LookupError(failed.name)
-    wrapper(*failed.args, **failed.kwargs)
+    wrapper(*failed.args, **failed.kwargs, **{QUEUED_AT: round(time.time(), 3)})
     failed.retried_at = utcnow()
     failed.retried_by_id = by.id
 
@@ -327,6 +344,19 @@ def retry_failed(failed: FailedTask, by: Any) -> None:
 def queue(app: Flask | None = None) -> Queue:
     """The main queue of ``app`` (the current app by default)."""
     return (app or current_app).extensions["huey"]
+
+
+def waiting_since(huey: Queue, look: int = 100) -> float | None:
+    """When the longest-waiting of the next ``look`` tasks of ``huey`` became due (epoch
+    seconds), or None when none is waiting."""
+    due = []
+    for data in huey.storage.enqueued_items(look):
+        try:
+            due.append(huey.deserialize_task(data).kwargs.get(QUEUED_AT))
+        except Exception:  # noqa: BLE001 - a task of an app since removed
+            continue
+    due = [d for d in due if d is not None]
+    return min(due) if due else None
 
 
 def queues(app: Flask | None = None) -> list[Queue]:

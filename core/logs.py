@@ -87,6 +87,11 @@ def task_keywords() -> dict[str, Any]:
     return {TASK_KEYWORD: found} if found else {}
 
 
+def carried_from(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The request id a queued task's keywords carry, as keywords (to queue it again)."""
+    return {TASK_KEYWORD: kwargs[TASK_KEYWORD]} if kwargs.get(TASK_KEYWORD) else {}
+
+
 def running_task(name: str, kwargs: dict[str, Any]):
     """Enter a task's log context (its name, the id of the request that queued it, taken
     out of ``kwargs``); returns what :func:`leave_task` needs."""

@@ -43,7 +43,8 @@ EVENTS = Counter("guichet_events", "Domain events emitted, by name.", ["name"])
 
 
 class QueueCollector:
-    """The job queues' depths, read when Prometheus asks (two round trips a queue)."""
+    """The job queues' depths and waits, read when Prometheus asks (three round trips a
+    queue)."""
 
     def __init__(self, app: Flask):
         self.app = app
@@ -59,12 +60,21 @@ class QueueCollector:
             "Tasks waiting for their time (retries, delays).",
             labels=["queue"],
         )
+        oldest = GaugeMetricFamily(
+            "guichet_jobs_waited_seconds",
+            "How long the longest-waiting of the next 100 tasks has waited.",
+            labels=["queue"],
+        )
         with self.app.app_context():
+            now = time.time()
             for kind, queue in jobs.queue(self.app).kinds.items():
                 waiting.add_metric([kind], queue.pending_count())
                 later.add_metric([kind], queue.scheduled_count())
+                since = jobs.waiting_since(queue)
+                oldest.add_metric([kind], max(0.0, now - since) if since else 0.0)
         yield waiting
         yield later
+        yield oldest
 
 
 def init_app(app: Flask) -> None:

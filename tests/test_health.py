@@ -108,3 +108,30 @@ def test_domain_events_are_counted(app):
         before = EVENTS.labels("bench.tested")._value.get()
         emit("bench.tested", {})
         assert EVENTS.labels("bench.tested")._value.get() == before + 1
+
+
+def test_the_queues_depth_and_wait_are_measured(app, monkeypatch):
+    """Each queue's tasks waiting and how long the longest-waiting one has: a task queued
+    ten minutes ago (the clock moved back while it was queued) shows."""
+    import time as clock
+
+    from plugins.invoices.documents import render_pdfs
+
+    real = clock.time
+    client = app.test_client()
+    app.config["METRICS_TOKEN"] = "scrape-me"
+    try:
+        idle = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert metric(idle.get_data(as_text=True), "guichet_jobs_waited_seconds", queue="main") == 0
+        monkeypatch.setattr(jobs.time, "time", lambda: real() - 600)
+        render_pdfs([1])
+        render_pdfs([2])
+        monkeypatch.setattr(jobs.time, "time", real)
+        text = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).get_data(
+            as_text=True
+        )
+    finally:
+        app.config["METRICS_TOKEN"] = ""
+    assert metric(text, "guichet_jobs_queued", queue="main") == 2
+    assert metric(text, "guichet_jobs_waited_seconds", queue="main") >= 600
+    assert jobs.drain(app) == 2  # the time they carried is not an argument of theirs
