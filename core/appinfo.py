@@ -110,6 +110,19 @@ class OperatorPage:
 
 
 @dataclass(frozen=True)
+class Gauge:
+    """A figure ``/metrics`` reads when Prometheus asks (``guichet_metrics``): its
+    ``name`` (``guichet_…``), its ``help``, its label names, and ``read()``, which
+    returns the value of each tuple of label values (``{("printed",): 12}``). Keep
+    ``read`` to one indexed query: it runs at every scrape."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    read: Callable[[], dict[tuple[str, ...], float]]
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """One hit of the global search box."""
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ApiImport,
         App,
         DocumentFormat,
+        Gauge,
         ListFilter,
         MenuItem,
         MigrationLocation,
@@ -109,6 +110,16 @@ def guichet_operator_pages() -> list[OperatorPage]:
     operators. Example::
 
         return [OperatorPage(_l("Customer requests"), "tickets_desk.index")]
+    """
+
+
+@hookspec
+def guichet_metrics() -> list[Gauge]:
+    """Give figures for ``/metrics``: :class:`core.appinfo.Gauge` values, read when
+    Prometheus asks. *Not per organisation*. A gauge whose ``read`` raises is left out
+    of that answer (and logged). Example::
+
+        return [Gauge("guichet_letters", "Letters by status.", ("status",), letters_by_status)]
     """
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 import time
 
@@ -27,7 +28,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from core.appinfo import Gauge
+
 bp = Blueprint("metrics", __name__)
+log = logging.getLogger(__name__)
 
 REQUESTS = Histogram(
     "guichet_request_seconds",
@@ -75,6 +79,26 @@ class QueueCollector:
         yield waiting
         yield later
         yield oldest
+        yield from self.plugin_gauges()
+
+    def plugin_gauges(self):
+        """The figures plugins give (``guichet_metrics``); one that fails is left out."""
+        from core.appsystem import registry
+
+        with self.app.app_context():
+            for gauge in registry(self.app).call("guichet_metrics"):
+                if not isinstance(gauge, Gauge) or not gauge.name.startswith("guichet_"):
+                    log.error("guichet_metrics: %r is not a Gauge named guichet_…", gauge)
+                    continue
+                try:
+                    values = gauge.read()
+                except Exception:  # noqa: BLE001 - the other figures still answer
+                    log.exception("guichet_metrics: %s could not be read", gauge.name)
+                    continue
+                family = GaugeMetricFamily(gauge.name, gauge.help, labels=list(gauge.labels))
+                for labels, value in values.items():
+                    family.add_metric(list(labels), value)
+                yield family
 
 
 def init_app(app: Flask) -> None:

@@ -20,7 +20,7 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
 - hooks: ``hookimpl`` (the marker; the hooks are specified in ``core.hookspecs``);
 - what hooks return: ``App``, ``Widget``, ``MenuItem``, ``SearchResult``, ``Action``,
   ``Selection``, ``PluginBlueprint``, ``OperatorPage``, ``ApiImport``,
-  ``PeriodicTask``, ``MigrationLocation``;
+  ``PeriodicTask``, ``MigrationLocation``, ``Gauge``;
 - data and scope: ``db``, ``TenantMixin``, ``AccountScopedMixin``, ``Organisation``,
   ``Account``, ``User``, ``Membership``, ``utcnow``, ``scoped``, ``get_scoped_or_404``,
   ``current_scope``, ``current_membership``, ``permitted_account_ids``, ``Scope``;
@@ -103,6 +103,7 @@ from core.appinfo import (
     App,
     DocumentFile,
     DocumentFormat,
+    Gauge,
     ListFilter,
     MenuItem,
     MigrationLocation,
@@ -311,6 +312,7 @@ __all__ = [
     "MigrationLocation",
     "NoSuchFormat",
     "OperatorPage",
+    "Gauge",
     "Organisation",
     "OutgoingLetter",
     "COUNT_LIMIT",

@@ -21,6 +21,7 @@ from core.plugin_api import (
     App,
     DocumentFile,
     DocumentFormat,
+    Gauge,
     ListFilter,
     NoSuchFormat,
     document_file,
@@ -322,3 +323,43 @@ def test_hook_guichet_list_filters_narrow_another_apps_list_its_csv_and_zip(tmp_
         db.session.commit()
     page = client.get("/factures/?large=1000").get_data(as_text=True)
     assert 'name="large"' not in page and "71000001" in page  # no app, no filter
+
+
+class Figures:
+    """Gives two figures to /metrics: one that reads, one that fails."""
+
+    __name__ = "figures"
+
+    @hookimpl
+    def guichet_apps(self):
+        return [App(key="figures", name="Chiffres", endpoint="portal.home")]
+
+    @hookimpl
+    def guichet_metrics(self):
+        def broken():
+            raise RuntimeError("the figure's table is gone")
+
+        return [
+            Gauge(
+                "guichet_tickets_open",
+                "Open tickets by urgency.",
+                ("urgency",),
+                lambda: {
+                    ("high",): 3,
+                    ("low",): 7,
+                },
+            ),
+            Gauge("guichet_broken", "Never read.", (), broken),
+            Gauge("tickets_unprefixed", "Refused: not a guichet_ name.", (), dict),
+        ]
+
+
+def test_hook_guichet_metrics_give_figures_to_prometheus(tmp_path, caplog):
+    portal = make_app(tmp_path, EXTRA_PLUGINS=[Figures()], METRICS_TOKEN="scrape")
+    answer = portal.test_client().get("/metrics", headers={"Authorization": "Bearer scrape"})
+    text = answer.get_data(as_text=True)
+    assert 'guichet_tickets_open{urgency="high"} 3.0' in text
+    assert 'guichet_tickets_open{urgency="low"} 7.0' in text
+    assert "# HELP guichet_letters Letters by status." in text  # the postal app's
+    assert "guichet_broken" not in text and "tickets_unprefixed" not in text
+    assert "guichet_broken could not be read" in caplog.text

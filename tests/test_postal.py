@@ -297,6 +297,9 @@ def test_the_print_shops_status_files_move_letters_and_refund_once(app, logged_i
     assert sending.poll() == 0
     detail = logged_in.get(f"/courrier/{failed.id}").get_data(as_text=True)
     assert "Adresse illisible" in detail and "remboursé" in detail
+    from plugins.postal import letters_by_status  # what /metrics gives operators
+
+    assert letters_by_status() == {("failed",): 2}
 
 
 def test_an_invoice_is_sent_by_post_from_its_page(app, logged_in, org):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from flask import url_for
 from huey import crontab
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, select
 
 from core.plugin_api import (
     Action,
     App,
+    Gauge,
     MenuItem,
     OperatorPage,
     PeriodicTask,
@@ -75,6 +76,17 @@ def guichet_operator_pages():
 @hookimpl
 def guichet_postal_providers():
     return [PrintShop]
+
+
+def letters_by_status() -> dict[tuple[str, ...], float]:
+    """How many letters are in each status (one count over ``ix_letters_status``)."""
+    rows = db.session.execute(select(Letter.status, func.count()).group_by(Letter.status))
+    return {(status,): count for status, count in rows}
+
+
+@hookimpl
+def guichet_metrics():
+    return [Gauge("guichet_letters", "Letters by status.", ("status",), letters_by_status)]
 
 
 @hookimpl
