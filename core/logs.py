@@ -28,8 +28,8 @@ GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 #: The keyword a queued task carries its request id in (taken off before it runs).
 TASK_KEYWORD = "_request_id"
 
-JSON_FIELDS = "{asctime}{levelname}{name}{message}{request_id}{task}"
-RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
+JSON_FIELDS = "{levelname}{name}{message}{request_id}{task}"
+RENAMED = {"levelname": "level", "name": "logger"}
 
 
 def _with_context(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
@@ -54,7 +54,9 @@ def configure(level: str, form: str) -> None:
         return
     handler = logging.StreamHandler()
     if form == "json":
-        handler.setFormatter(JsonFormatter(JSON_FIELDS, style="{", rename_fields=RENAMED))
+        handler.setFormatter(
+            JsonFormatter(JSON_FIELDS, style="{", rename_fields=RENAMED, timestamp="time")
+        )
     else:
         handler.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
     root.addHandler(handler)

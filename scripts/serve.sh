@@ -5,7 +5,8 @@
 # the web server. The browser journeys start
 # the portal with this script too (tests/e2e/conftest.py), so they test what runs.
 # PORT (5000) chooses the web server's port, MOLLIE_PORT (PORT + 1) the Mollie server's,
-# PLATFORM_PORT (PORT + 2) the e-invoicing platform's.
+# PLATFORM_PORT (PORT + 2) the e-invoicing platform's, HOST (127.0.0.1) the address the
+# web server listens on (0.0.0.0 in a container).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -43,4 +44,4 @@ echo "Guichet is starting on http://localhost:${port}/ (or http://127.0.0.1:${po
 echo "Background jobs (e-mails, letters, payment checks) run in the worker beside it."
 [[ -n "${mollie_port:-}" ]] && echo "Payments: test mode, through the local Mollie server on port ${mollie_port}."
 [[ -n "${platform_port:-}" ]] && echo "E-invoices: sent to the local stand-in platform on port ${platform_port}."
-guichet run --host 127.0.0.1 --port "$port"
+guichet run --host "${HOST:-127.0.0.1}" --port "$port"

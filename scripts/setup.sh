@@ -14,10 +14,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".${extras}"
 npm ci --no-audit --no-fund --loglevel=error
-.venv/bin/pybabel compile --use-fuzzy -d core/translations -f >/dev/null
-for catalog in plugins/*/translations examples/*/*/translations; do
-  [[ -d "$catalog" ]] && .venv/bin/pybabel compile -d "$catalog" -f >/dev/null
-done
+scripts/translations.sh
 if [[ -n "$extras" ]]; then
   # The example third-party apps (examples/), installed like any plugin package: the
   # suite walks their routes and the browser journeys use them.

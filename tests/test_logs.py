@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -93,4 +94,5 @@ print(answer.headers["X-Request-ID"])
     found = [line for line in lines if line["logger"] == "probe"]
     assert len(found) == 1
     assert found[0]["message"] == "hello json" and found[0]["level"] == "WARNING"
-    assert found[0]["request_id"] == done.stdout.strip() and found[0]["time"]
+    assert found[0]["request_id"] == done.stdout.strip()
+    assert datetime.fromisoformat(found[0]["time"]).tzinfo is not None  # ISO 8601, UTC
