@@ -34,6 +34,7 @@ from flask import Flask, current_app, has_app_context
 from huey import Huey, SqliteHuey
 from huey.api import TaskWrapper
 from huey.storage import PriorityRedisStorage
+from sqlalchemy import func, select
 
 from core import logs
 from core.appinfo import PeriodicTask
@@ -322,6 +323,13 @@ def _after_task(app: Flask, task, _value, error: Exception | None) -> None:
         except Exception:  # noqa: BLE001 - the consumer must go on
             db.session.rollback()
             log.exception("task %s could not be kept among the failed ones", task.name)
+
+
+def failed_count() -> int:
+    """Tasks failed for good that no operator has queued again."""
+    return db.session.scalar(
+        select(func.count()).select_from(FailedTask).where(FailedTask.retried_at.is_(None))
+    )
 
 
 def _plain(value):

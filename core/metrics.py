@@ -69,6 +69,10 @@ class QueueCollector:
             "How long the longest-waiting of the next 100 tasks has waited.",
             labels=["queue"],
         )
+        failed = GaugeMetricFamily(
+            "guichet_jobs_failed",
+            "Tasks failed for good and not queued again yet (the back-office's failed tasks).",
+        )
         with self.app.app_context():
             now = time.time()
             for kind, queue in jobs.queue(self.app).kinds.items():
@@ -76,9 +80,11 @@ class QueueCollector:
                 later.add_metric([kind], queue.scheduled_count())
                 since = jobs.waiting_since(queue)
                 oldest.add_metric([kind], max(0.0, now - since) if since else 0.0)
+            failed.add_metric([], jobs.failed_count())
         yield waiting
         yield later
         yield oldest
+        yield failed
         yield from self.plugin_gauges()
 
     def plugin_gauges(self):

@@ -42,6 +42,7 @@ def test_a_task_that_fails_for_good_is_kept_with_why(refused):
     assert refused.args == ["L-1"] and refused.kwargs == {}
     assert refused.error == "RuntimeError: the print shop refused L-1"
     assert refused.retried_at is None
+    assert jobs.failed_count() == 1  # /metrics: guichet_jobs_failed
 
 
 def test_operators_see_failed_tasks_and_queue_one_again_once(app, ops, operator, refused):
@@ -54,6 +55,7 @@ def test_operators_see_failed_tasks_and_queue_one_again_once(app, ops, operator,
     assert jobs.drain(app) == 1 and HANDED_OVER == ["L-1"]  # with its own arguments
     db.session.refresh(refused)
     assert refused.retried_at is not None and refused.retried_by_id == operator.id
+    assert jobs.failed_count() == 0
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "task.retried")).one()
     assert event.target == refused.name and event.actor_id == operator.id
     again = ops.post(f"/operator/taches/{refused.id}/relancer", follow_redirects=True)

@@ -134,4 +134,5 @@ def test_the_queues_depth_and_wait_are_measured(app, monkeypatch):
         app.config["METRICS_TOKEN"] = ""
     assert metric(text, "guichet_jobs_queued", queue="main") == 2
     assert metric(text, "guichet_jobs_waited_seconds", queue="main") >= 600
+    assert "guichet_jobs_failed 0.0" in text
     assert jobs.drain(app) == 2  # the time they carried is not an argument of theirs
