@@ -38,6 +38,7 @@ OPERATOR_PAGES = [
     "/operator/apps",
     "/operator/plugins",
     "/operator/audit",
+    "/operator/taches",
     "/operator/courriers/",
     "/operator/relances/",
 ]
