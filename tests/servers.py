@@ -1,10 +1,12 @@
-"""Servers the tests start beside the portal: a free port, waiting for an answer, and a
-local S3-speaking server (moto's server mode, our stand-in for object storage as the
-local Mollie server is for payments)."""
+"""Servers the tests start beside the portal: a free port, waiting for an answer, the
+portal's own commands as processes (``spawn``), and a local S3-speaking server (moto's
+server mode, our stand-in for object storage as the local Mollie server is for
+payments)."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import boto3
 import requests
+
+from core.config import REPO_ROOT
+from core.testing import database_url
 
 
 def free_port() -> int:
@@ -35,6 +40,23 @@ def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 6
         except (requests.ConnectionError, requests.Timeout):  # not listening, or starting
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+def spawn(command: list[str], instance: Path, **env: str) -> subprocess.Popen:
+    """A command of the virtualenv (``gunicorn``, ``guichet``) on the test database."""
+    variables = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "GUICHET_INSTANCE_PATH": str(instance),
+        "GUICHET_SECRET_KEY": "test-secret",
+        "GUICHET_LOG_LEVEL": "WARNING",
+        "GUICHET_SESSION_COOKIE_SECURE": "false",  # requests keeps it to https
+        **env,
+    }
+    program = str(Path(sys.executable).parent / command[0])
+    return subprocess.Popen(
+        [program, *command[1:]], cwd=REPO_ROOT, env=variables, stderr=subprocess.PIPE, text=True
+    )
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,7 @@ from core.testing import ISSUER, PASSWORD, make_org
 from plugins.invoices.models import Invoice
 from plugins.payments.models import Payment
 from tests.conftest import MOLLIE_KEY, invoice_item, one_page_pdf
-from tests.servers import free_port, s3_server, s3_settings, wait_until_answering
-from tests.test_processes import spawn
+from tests.servers import free_port, s3_server, s3_settings, spawn, wait_until_answering
 
 QUEUE_REDIS = "redis://127.0.0.1:6379/11"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -4,11 +4,9 @@ gunicorn with two workers, and e-mails when the job worker is killed mid-run."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -19,35 +17,17 @@ import requests
 from sqlalchemy import func, select, update
 
 from core import jobs
-from core.config import REPO_ROOT
 from core.extensions import db
 from core.models import utcnow
-from core.testing import PASSWORD, database_url, make_app
+from core.testing import PASSWORD, make_app
 from plugins.notifications import sending
 from plugins.notifications.models import Delivery, Subscription
 from tests.conftest import invoice_item, run_cli
-from tests.servers import free_port, wait_until_answering
+from tests.servers import free_port, spawn, wait_until_answering
 
 LIMITS_REDIS = "redis://127.0.0.1:6379/13"
 KILLED_REDIS = "redis://127.0.0.1:6379/12"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def spawn(command: list[str], instance: Path, **env: str) -> subprocess.Popen:
-    """A command of the virtualenv (``gunicorn``, ``guichet``) on the test database."""
-    variables = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "GUICHET_INSTANCE_PATH": str(instance),
-        "GUICHET_SECRET_KEY": "test-secret",
-        "GUICHET_LOG_LEVEL": "WARNING",
-        "GUICHET_SESSION_COOKIE_SECURE": "false",  # requests keeps it to https
-        **env,
-    }
-    program = str(Path(sys.executable).parent / command[0])
-    return subprocess.Popen(
-        [program, *command[1:]], cwd=REPO_ROOT, env=variables, stderr=subprocess.PIPE, text=True
-    )
 
 
 def gunicorn(instance: Path, port: int, **env: str) -> subprocess.Popen:
