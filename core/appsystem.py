@@ -29,8 +29,10 @@ from core.appinfo import App, MenuItem, Widget
 
 # The version of the public plugin API (core.plugin_api). 2.0: apps declare their
 # pages, widgets, menu entries and settings in their manifest (App), guichet_widgets
-# and plugin_defaults are gone, migrations are found by convention.
-API_VERSION = "2.0"
+# and plugin_defaults are gone, migrations are found by convention. 3.0: documents live
+# in the document storage (DocumentFile names a storage key and reads itself;
+# stored_path and write_atomically are gone: storage(), stored_key, read_stored).
+API_VERSION = "3.0"
 
 log = logging.getLogger(__name__)
 

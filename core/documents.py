@@ -12,13 +12,10 @@ import base64
 import binascii
 import hashlib
 import io
-import os
-import tempfile
-from collections.abc import Callable
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from typing import BinaryIO, NamedTuple, TypeVar
+from typing import NamedTuple
 
 import reportlab
 from pypdf import PdfReader, apply_configuration
@@ -31,8 +28,6 @@ from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
 from core.storage import read_verified, storage
-
-T = TypeVar("T")
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PDF_PAGES = 2000
@@ -135,21 +130,6 @@ def read_stored(sha256: str) -> bytes:
     """The stored document of this digest, checked against it: raises
     :class:`~core.storage.DocumentCorrupt` when damaged, ``DocumentMissing`` when absent."""
     return read_verified(stored_key(sha256), sha256)
-
-
-def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
-    """Write the file ``path`` with ``write(handle)`` (its result is returned) into a
-    temporary file beside it, then put it in place at once: a reader (a concurrent
-    download, a print shop) sees the whole file or none; a failure leaves nothing."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            result = write(handle)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return result
 
 
 def store(data: bytes) -> str:

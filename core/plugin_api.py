@@ -8,7 +8,7 @@ start-up (the operators' plugins page says why)::
     # guichet_tickets/__init__.py
     from core.plugin_api import App, hookimpl
 
-    GUICHET_API = ">=2.0,<3"
+    GUICHET_API = ">=3.0,<4"
 
     @hookimpl
     def guichet_apps():
@@ -51,11 +51,10 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``delete``, ``keys_under``), ``StorageError`` (unreachable or refusing: answered 503),
   ``DocumentMissing``, ``DocumentCorrupt``; ``Storage``, the interface, and
   ``LocalStorage``, a folder behind it (a print shop's outbox);
-- documents: ``store_document``, ``stored_key``, ``read_stored``, ``check_pdf``, ``decode_pdf``,
-  ``encode_pdf``, ``document_digest``, ``pdf_limits``, ``declared_pages``,
-  ``inflate_pages``, ``render_pdf``, ``embed_fonts``, ``FONTS_FOLDER``,
-  ``PDF_RENDERER``, ``issuer_missing``, ``write_atomically`` (a file seen whole or not
-  at all);
+- documents: ``store_document``, ``stored_key``, ``read_stored``, ``check_pdf``,
+  ``decode_pdf``, ``encode_pdf``, ``document_digest``, ``pdf_limits``,
+  ``declared_pages``, ``inflate_pages``, ``render_pdf``, ``embed_fonts``,
+  ``FONTS_FOLDER``, ``PDF_RENDERER``, ``issuer_missing``;
 - imports (``guichet_api_imports``): ``ImportResult``, ``ImportRejected``, ``Fault``;
   an item declared as an ``ImportItem`` model with ``text_field``, ``parsed_field``,
   ``choice_field``, ``client_code_field``, ``currency_field``, ``list_field`` and
@@ -133,7 +132,6 @@ from core.documents import (
     read_stored,
     render_pdf,
     stored_key,
-    write_atomically,
 )
 from core.documents import RENDERER as PDF_RENDERER
 from core.documents import digest as document_digest
@@ -448,5 +446,4 @@ __all__ = [
     "update_app_settings",
     "utcnow",
     "when_context_ends",
-    "write_atomically",
 ]

@@ -254,7 +254,7 @@ class FromTheFuture:
     """Written for a plugin API this portal does not offer."""
 
     __name__ = "future"
-    GUICHET_API = ">=3.0"
+    GUICHET_API = ">=4.0"
 
     @hookimpl
     def guichet_apps(self):

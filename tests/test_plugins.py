@@ -72,9 +72,9 @@ def test_duplicate_app_key_keeps_the_first_and_refuses_the_second_whole(tmp_path
 def test_a_plugin_for_another_api_version_is_refused(tmp_path):
     started = make_app(tmp_path, EXTRA_PLUGINS=[FromTheFuture()])
     status = registry(started).pm.statuses["future"]
-    assert status.problem == "supports the plugin API >=3.0; this portal offers 2.0"
+    assert status.problem == "supports the plugin API >=4.0; this portal offers 3.0"
     assert "future" not in registry(started).apps
-    assert registry(started).pm.statuses["account"].api_range == ">=2.0,<3"
+    assert registry(started).pm.statuses["account"].api_range == ">=3.0,<4"
 
 
 def test_a_plugin_that_cannot_be_imported_is_refused(tmp_path, monkeypatch):
@@ -107,7 +107,7 @@ def test_operators_see_every_plugin_and_why_one_was_refused(tmp_path, operator):
     client.login(operator.email)
     page = client.get("/operator/plugins").get_data(as_text=True)
     assert 'id="plugin-invoices"' in page and "guichet_apps" in page and "0.1.0" in page
-    assert "Refusé" in page and "this portal offers 2.0" in page
+    assert "Refusé" in page and "this portal offers 3.0" in page
     assert 'id="plugin-notes"' in page
 
 
@@ -258,22 +258,3 @@ def test_an_apps_settings_page_is_the_cores_for_the_organisations_admins(
     assert logged_in.get("/applications/invoices/reglages").status_code == 404  # no form
     enable_app("tickets", False)
     assert logged_in.get("/applications/tickets/reglages").status_code == 404
-
-
-def test_write_atomically_puts_the_whole_file_in_place_or_nothing(tmp_path):
-    from core.plugin_api import write_atomically
-
-    path = tmp_path / "letter.pdf"
-    assert write_atomically(path, lambda handle: handle.write(b"%PDF-1.4 whole")) == 14
-    assert path.read_bytes() == b"%PDF-1.4 whole"
-
-    def broken(handle):
-        handle.write(b"%PDF-1.4 half")
-        raise RuntimeError("the renderer failed")
-
-    with pytest.raises(RuntimeError, match="renderer failed"):
-        write_atomically(tmp_path / "other.pdf", broken)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.pdf"]  # no part left
-    with pytest.raises(RuntimeError):
-        write_atomically(path, broken)
-    assert path.read_bytes() == b"%PDF-1.4 whole"  # the old file stays whole

@@ -126,6 +126,20 @@ def test_a_key_outside_the_store_is_refused(tmp_path, key):
         LocalStorage(tmp_path).put(key, b"x")
 
 
+def test_a_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    store = LocalStorage(tmp_path)
+    store.put("letters/L-1.pdf", b"%PDF-1.4 whole")
+
+    def cut(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("core.storage.os.replace", cut)
+    with pytest.raises(StorageError, match="No space left on device"):
+        store.put("letters/L-1.pdf", b"%PDF-1.4 new")
+    assert store.read("letters/L-1.pdf") == b"%PDF-1.4 whole"  # the old file stays whole
+    assert [p.name for p in (tmp_path / "letters").iterdir()] == ["L-1.pdf"]  # no part left
+
+
 def test_the_folder_never_shows_half_a_file(tmp_path):
     store = LocalStorage(tmp_path)
     (tmp_path / "stored").mkdir()

@@ -7,7 +7,7 @@ from core.plugin_api import lazy_gettext as _l
 
 from .views import bp
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 SECTION = _l("My account")
 APP = App(

@@ -30,7 +30,7 @@ from .forms import AutopaySettingsForm
 from .models import HOLDING, Charge
 from .views import STATE_LABELS, bp
 
-GUICHET_API = ">=2.0,<3"
+GUICHET_API = ">=3.0,<4"
 APP_KEY = collecting.APP_KEY
 
 APP = App(

@@ -36,7 +36,7 @@ from .importing import import_consumption
 from .schema import RecordItem
 from .views import blueprint_for
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 SECTION = _l("Consumption")
 

@@ -32,7 +32,7 @@ from .documents import facturx_document, ubl_document
 from .platform import HttpPlatform
 from .views import bp
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 APP_KEY = "einvoicing"
 APP = App(

@@ -38,7 +38,7 @@ from .public import APP_KEY
 from .schema import InvoiceItem
 from .views import bp
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 DEMO_INVOICES = 3000
 APP = App(

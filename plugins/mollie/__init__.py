@@ -15,7 +15,7 @@ from core.plugin_api import (
 
 from .provider import MollieProvider
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 
 @hookimpl

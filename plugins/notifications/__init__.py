@@ -18,7 +18,7 @@ from . import sending
 from .models import Subscription
 from .views import bp
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 APP_KEY = "notifications"
 APP = App(

@@ -31,7 +31,7 @@ from .models import OPEN, Payment, PaymentInvoice
 from .views import STATUS_LABELS, bp, payable
 from .webhook import webhooks
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 APP_KEY = flow.APP_KEY
 APP = App(

@@ -33,7 +33,7 @@ from .models import Letter, sent_by_customers
 from .printshop import PrintShop
 from .views import STATUS_LABELS, bp
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 APP_KEY = "postal"
 APP = App(

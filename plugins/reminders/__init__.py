@@ -28,7 +28,7 @@ from .models import Reminder
 from .schedule import DEFAULT
 from .views import bp, desk
 
-GUICHET_API = ">=2.0,<3"
+GUICHET_API = ">=3.0,<4"
 APP_KEY = sending.APP_KEY
 
 APP = App(

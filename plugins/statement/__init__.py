@@ -11,7 +11,7 @@ from core.plugin_api import lazy_gettext as _l
 
 from .views import bp
 
-GUICHET_API = ">=2.0,<3"
+GUICHET_API = ">=3.0,<4"
 APP_KEY = "statement"
 
 APP = App(

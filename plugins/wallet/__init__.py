@@ -13,7 +13,7 @@ from .forms import WalletSettingsForm
 from .public import APP_KEY
 from .views import bp
 
-GUICHET_API = ">=2.0,<3"  # the plugin API range this plugin supports
+GUICHET_API = ">=3.0,<4"  # the plugin API range this plugin supports
 
 APP = App(
     key=APP_KEY,

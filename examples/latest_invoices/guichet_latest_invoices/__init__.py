@@ -15,7 +15,7 @@ from plugins.invoices import public as invoices
 from .forms import SettingsForm
 from .views import bp
 
-GUICHET_API = ">=2.0,<3"  # the versions of Guichet's plugin API this plugin supports
+GUICHET_API = ">=3.0,<4"  # the versions of Guichet's plugin API this plugin supports
 
 APP = App(
     key="latest_invoices",

@@ -31,7 +31,7 @@ from .forms import SettingsForm
 from .models import Ticket
 from .views import bp, visible
 
-GUICHET_API = ">=2.0,<3"  # the versions of Guichet's plugin API this plugin supports
+GUICHET_API = ">=3.0,<4"  # the versions of Guichet's plugin API this plugin supports
 APP_KEY = "tickets"
 
 
