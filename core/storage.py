@@ -60,16 +60,15 @@ def check_key(key: str) -> str:
 
 
 class Storage:
-    """What every backend does. ``put`` is atomic; ``open`` returns a binary stream
-    (close it) and its size."""
-
-    #: the backend's name, as ``/readyz`` and the log say it
-    kind = "storage"
+    """What every backend does; the folder and the bucket behave alike."""
 
     def put(self, key: str, data: bytes) -> None:
+        """Keep ``data`` under ``key``, replacing what was there: whole or not at all."""
         raise NotImplementedError
 
     def open(self, key: str) -> tuple[BinaryIO, int]:
+        """The file of ``key`` as a binary stream (close it) and its size;
+        :class:`DocumentMissing` when there is none."""
         raise NotImplementedError
 
     def sizes(self, keys: Iterable[str]) -> dict[str, int]:
@@ -102,9 +101,11 @@ class Storage:
 
     # derived, the same for every backend
     def exists(self, key: str) -> bool:
+        """Whether a file is kept under ``key``."""
         return key in self.sizes([key])
 
     def read(self, key: str) -> bytes:
+        """The whole file of ``key``."""
         stream, _size = self.open(key)
         with stream:
             return stream.read()
@@ -119,8 +120,6 @@ class Storage:
 
 class LocalStorage(Storage):
     """Files under a folder of this machine."""
-
-    kind = "folder"
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -183,8 +182,6 @@ class LocalStorage(Storage):
 
 class S3Storage(Storage):
     """Objects in a bucket of S3-compatible storage, under a prefix."""
-
-    kind = "s3"
 
     def __init__(self, url: str, config):
         parts = urlsplit(url)
