@@ -8,7 +8,7 @@ import io
 import json
 import re
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -459,3 +459,24 @@ def test_the_retries_of_a_task_wait_longer_each_time(app, logged_in, org, tmp_pa
         delays.append(round((message.eta - now).total_seconds()))
     assert delays == [30, 60, 120]
     assert db.session.scalar(select(Letter.status)) == "queued"  # still being tried
+
+
+def test_a_letter_whose_worker_stopped_is_submitted_again_once(app, logged_in, org):
+    """The worker holding a letter's submission was killed: the task is gone with it
+    and the letter stays queued. After :data:`sending.STUCK` it is submitted again,
+    once; a letter queued a moment ago, or between two tries, is left alone."""
+    fund(org, 1000)
+    for _ in range(2):
+        confirm(logged_in, preview(logged_in, pdf()).get_data(as_text=True))
+    for queue in jobs.queues(app):
+        queue.flush()  # the worker died holding both submissions
+    lost, recent = db.session.scalars(select(Letter).order_by(Letter.id)).all()
+    lost.updated_at = datetime.now(UTC) - sending.STUCK - timedelta(minutes=1)
+    db.session.commit()
+    assert sending.resume() == 1 and sending.resume() == 0  # its clock restarted
+    assert jobs.drain(app) == 1
+    db.session.expire_all()
+    assert (lost.status, recent.status) == ("submitted", "queued")
+    assert (outbox(app) / f"{lost.reference}.pdf").exists()
+    assert ledger.balance(org.id) == 1000 - 2 * 145  # paid once each, nothing refunded
+    assert "postal.resume" in {t.name for t in jobs.queue(app)._registry.periodic_tasks}

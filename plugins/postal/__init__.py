@@ -129,7 +129,10 @@ def guichet_search(query, scope):
 
 @hookimpl
 def guichet_periodic_tasks():
-    return [PeriodicTask("postal.poll", crontab(minute="*/5"), sending.poll)]
+    return [
+        PeriodicTask("postal.poll", crontab(minute="*/5"), sending.poll),
+        PeriodicTask("postal.resume", crontab(minute="*/15"), sending.resume),
+    ]
 
 
 @hookimpl

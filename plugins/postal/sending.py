@@ -5,9 +5,10 @@ letter that fails or is cancelled before it is printed is refunded, once."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.plugin_api import (
@@ -38,6 +39,10 @@ from .printing import print_ready
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+#: A letter still queued this long after its last change has lost its submission (the
+#: worker holding it stopped): longer than every try of :func:`submit` together (about
+#: 64 minutes), so a letter between two tries is never taken for one.
+STUCK = timedelta(hours=3)
 
 
 def reference_of(letter: Letter) -> str:
@@ -125,6 +130,30 @@ def submit(letter_id: int) -> None:
         return
     move(letter, "submitted")
     db.session.commit()
+
+
+def resume() -> int:
+    """Queue again the submission of letters a stopped worker left queued (a task it
+    held is gone with it); returns how many. Their clock restarts, so a letter is
+    resumed once per :data:`STUCK`. Run by the job queue every 15 minutes."""
+    stuck = db.session.scalars(
+        select(Letter.id)
+        .where(Letter.status == "queued", Letter.updated_at < utcnow() - STUCK)
+        .order_by(Letter.id)
+        .limit(current_app.config["POSTAL_POLL_BATCH"])
+    ).all()
+    if not stuck:
+        return 0
+    db.session.execute(
+        update(Letter)
+        .where(Letter.id.in_(stuck), Letter.status == "queued")
+        .values(updated_at=utcnow())
+    )
+    db.session.commit()
+    for letter_id in stuck:
+        submit(letter_id)  # idempotent: a letter submitted meanwhile is left alone
+    log.warning("%d letter(s) left queued by a stopped worker, submitted again", len(stuck))
+    return len(stuck)
 
 
 def move(letter: Letter, status: str, detail: str = "") -> bool:
