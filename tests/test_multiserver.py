@@ -19,6 +19,7 @@ import requests
 from sqlalchemy import func, select
 
 from core import api, ledger
+from core.documents import encode_pdf
 from core.extensions import db
 from core.ledger import WalletEntry
 from core.testing import ISSUER, PASSWORD, make_org
@@ -102,8 +103,6 @@ def test_a_document_imported_through_one_server_is_served_by_the_other(installat
     bearer = api.issue_token("billing system")[1]
     db.session.commit()
     pdf = one_page_pdf("Facture 70000001, envoyée par le fournisseur")
-    from core.plugin_api import encode_pdf
-
     batch = [invoice_item("70000001", pdf=encode_pdf(pdf)), invoice_item("70000002")]
     answer = requests.post(
         f"{a}/api/v1/invoices",

@@ -21,6 +21,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from core import api
+from core.documents import encode_pdf
 from core.extensions import db
 from core.storage import (
     DocumentMissing,
@@ -159,7 +160,7 @@ def test_documents_live_in_the_bucket_and_any_server_serves_them(
     with s3_app.app_context():
         bearer = token()
     client = s3_app.test_client()
-    created = post_invoice(client, invoice_item("62274737", pdf=_b64(pdf)), bearer)
+    created = post_invoice(client, invoice_item("62274737", pdf=encode_pdf(pdf)), bearer)
     assert created.status_code == 200 and created.get_json()["created"] == ["62274737"]
     assert post_invoice(client, invoice_item("62274738"), bearer).status_code == 200
     kept = objects(s3, bucket)
@@ -199,19 +200,13 @@ def test_documents_live_in_the_bucket_and_any_server_serves_them(
     assert not (tmp_path / "documents").exists() and not (tmp_path / "other" / "documents").exists()
 
 
-def _b64(data: bytes) -> str:
-    from core.plugin_api import encode_pdf
-
-    return encode_pdf(data)
-
-
 def test_downloads_go_to_a_signed_url_when_asked(tmp_path, s3, bucket, customer):
     signed = make_app(tmp_path, **s3_settings(s3, bucket, STORAGE_SIGNED_URLS=60))
     pdf = one_page_pdf("Facture signée")
     with signed.app_context():
         bearer = token()
     client = signed.test_client()
-    assert post_invoice(client, invoice_item("7", pdf=_b64(pdf)), bearer).status_code == 200
+    assert post_invoice(client, invoice_item("7", pdf=encode_pdf(pdf)), bearer).status_code == 200
     assert client.login(customer.email).status_code == 302
     invoice_id = db.session.scalar(select(Invoice.id))
     answer = client.get(f"/factures/{invoice_id}/pdf")
@@ -242,7 +237,7 @@ def test_a_store_down_or_refusing_fails_whole_and_says_so(
     with broken.app_context():
         bearer = token()
     client = broken.test_client()
-    pdfs = [invoice_item(str(n), pdf=_b64(one_page_pdf(f"Facture {n}"))) for n in (1, 2)]
+    pdfs = [invoice_item(str(n), pdf=encode_pdf(one_page_pdf(f"Facture {n}"))) for n in (1, 2)]
     answer = client.post(
         "/api/v1/invoices", json=pdfs, headers={"Authorization": f"Bearer {bearer}"}
     )
@@ -266,7 +261,7 @@ def test_a_damaged_document_is_refused_and_logged(tmp_path, s3, bucket, s3_app, 
     with s3_app.app_context():
         bearer = token()
     client = s3_app.test_client()
-    assert post_invoice(client, invoice_item("8", pdf=_b64(pdf)), bearer).status_code == 200
+    assert post_invoice(client, invoice_item("8", pdf=encode_pdf(pdf)), bearer).status_code == 200
     key = next(iter(objects(s3, bucket)))
     damaged = pdf[:-40] + b"%% someone changed the end of this file %%"
     s3.client().put_object(Bucket=bucket, Key=key, Body=damaged)
