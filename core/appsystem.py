@@ -32,7 +32,7 @@ from core.appinfo import App, MenuItem, Widget
 # and plugin_defaults are gone, migrations are found by convention. 3.0: documents live
 # in the document storage (DocumentFile names a storage key and reads itself;
 # stored_path and write_atomically are gone: storage(), stored_key, read_stored).
-API_VERSION = "3.0"
+API_VERSION = "3.1"
 
 log = logging.getLogger(__name__)
 

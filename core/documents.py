@@ -143,6 +143,7 @@ def store(data: bytes) -> str:
 
 
 EMBEDDED_FONT = "GuichetVera"
+EMBEDDED_BOLD_FONT = "GuichetVera-Bold"
 FONTS_FOLDER = Path(reportlab.__file__).parent / "fonts"
 #: What a rendered PDF depends on beside its data and templates: part of cache keys.
 RENDERER = f"xhtml2pdf {version('xhtml2pdf')}, reportlab {reportlab.Version}"
@@ -163,9 +164,19 @@ def embed_fonts() -> str:
     register Bitstream Vera (shipped with reportlab) and make it reportlab's base font,
     which otherwise names the standard, never embedded, Helvetica on every page and
     table cell.
-    Returns the font's name; its files are in ``FONTS_FOLDER``."""
+    Returns the font's name, a family whose bold face reportlab finds
+    (``reportlab.lib.fonts.tt2ps(name, 1, 0)``, ``<b>`` in a paragraph); its files are
+    in ``FONTS_FOLDER``."""
     if EMBEDDED_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, "Vera.ttf"))
+        pdfmetrics.registerFont(TTFont(EMBEDDED_BOLD_FONT, "VeraBd.ttf"))
+        pdfmetrics.registerFontFamily(
+            EMBEDDED_FONT,
+            normal=EMBEDDED_FONT,
+            bold=EMBEDDED_BOLD_FONT,
+            italic=EMBEDDED_FONT,
+            boldItalic=EMBEDDED_BOLD_FONT,
+        )
         rl_config.canvas_basefontname = EMBEDDED_FONT
         CellStyle.fontname = EMBEDDED_FONT  # tables name their default font on each cell
     return EMBEDDED_FONT

@@ -72,7 +72,7 @@ def test_duplicate_app_key_keeps_the_first_and_refuses_the_second_whole(tmp_path
 def test_a_plugin_for_another_api_version_is_refused(tmp_path):
     started = make_app(tmp_path, EXTRA_PLUGINS=[FromTheFuture()])
     status = registry(started).pm.statuses["future"]
-    assert status.problem == "supports the plugin API >=4.0; this portal offers 3.0"
+    assert status.problem == "supports the plugin API >=4.0; this portal offers 3.1"
     assert "future" not in registry(started).apps
     assert registry(started).pm.statuses["account"].api_range == ">=3.0,<4"
 
@@ -107,7 +107,7 @@ def test_operators_see_every_plugin_and_why_one_was_refused(tmp_path, operator):
     client.login(operator.email)
     page = client.get("/operator/plugins").get_data(as_text=True)
     assert 'id="plugin-invoices"' in page and "guichet_apps" in page and "0.1.0" in page
-    assert "Refusé" in page and "this portal offers 3.0" in page
+    assert "Refusé" in page and "this portal offers 3.1" in page
     assert 'id="plugin-notes"' in page
 
 

@@ -139,6 +139,37 @@ def test_csv_and_pdf_say_what_the_screen_says(logged_in, history):
         assert word in text
 
 
+def test_a_long_pdf_repeats_its_header_wraps_wide_labels_and_embeds_its_fonts(logged_in, history):
+    wide = "W" * 32  # the longest number an invoice may have, in the widest letter
+    import_invoices(
+        [invoice(f"L{n:03d}", date=day(30), due_date=day(0), total_ttc="10.00") for n in range(120)]
+        + [invoice(wide, date=day(30), due_date=day(0), total_ttc="10.00")]
+    )
+    answer = logged_in.get(f"/releve/releve.pdf?{period()}")
+    assert answer.status_code == 200
+    pages = PdfReader(io.BytesIO(answer.data)).pages
+    texts = [normalise(page.extract_text()) for page in pages]
+    assert len(pages) >= 3
+    for number, text in enumerate(texts, start=1):
+        assert "Mouvement" in text and "Débit" in text and "Solde" in text
+        assert f"page {number}" in text
+    whole = "\n".join(texts)
+    assert all(f"L{n:03d}" in whole for n in range(120))
+    # a number wider than its column wraps inside it, whole
+    assert whole.replace("\n", "").count(wide) == 1
+    assert "Solde de clôture" in texts[-1] and "2 510,00 €" in texts[-1]
+    fonts = {
+        font["/BaseFont"]: font["/FontDescriptor"]
+        for page in pages
+        for font in page["/Resources"]["/Font"].values()
+    }
+    assert {name.split("+")[1] for name in fonts} == {
+        "BitstreamVeraSans-Roman",
+        "BitstreamVeraSans-Bold",
+    }
+    assert all("/FontFile2" in descriptor for descriptor in fonts.values())
+
+
 def test_a_pdf_too_long_is_refused_by_name(app, logged_in, history):
     app.config["STATEMENT_PDF_LINES"] = 2
     try:
@@ -209,6 +240,58 @@ def test_pages_go_on_from_where_the_last_one_stopped(logged_in, org):
     assert set(links(end)) == {"first", "prev"}
     lost = logged_in.get(f"/releve/?{period()}&after=2026-99-01.0.1").get_data(as_text=True)
     assert "Cette page du relevé n’existe pas" in lost and "Affichage de 1 à 50" in lost
+
+
+def test_every_page_runs_the_balance_the_csv_runs(logged_in, org):
+    """Each page's balances, reached forwards, from the end and backwards, are the CSV's:
+    a page's starting balance is counted from the nearer end of the period."""
+    items = []
+    for n in range(140):
+        amount = f"{10 + n * 7 % 90}.{n % 100:02d}"
+        if n % 9 == 0:
+            items.append(
+                invoice(
+                    f"K{n:03d}",
+                    type="credit_note",
+                    date=day(n % 55),
+                    due_date=None,
+                    total_ht=f"-{amount}",
+                    total_ttc=f"-{amount}",
+                )
+            )
+        elif n % 3 == 0:
+            issued = 5 + n % 50
+            items.append(
+                invoice(
+                    f"P{n:03d}",
+                    date=day(issued),
+                    total_ht=amount,
+                    total_ttc=amount,
+                    status="paid",
+                    paid_on=day(issued - 1 - n % 5),
+                )
+            )
+        else:
+            items.append(invoice(f"N{n:03d}", date=day(n % 58), total_ht=amount, total_ttc=amount))
+    import_invoices(items)
+    csv = logged_in.get(f"/releve/export.csv?dialect=std&{period()}").get_data(as_text=True)
+    expected = [line.rsplit(",", 1)[1] for line in csv.lstrip("\ufeff").splitlines()[2:-1]]
+    assert len(expected) > 150  # more than three pages, payments and credit notes in them
+
+    def figures(page: str) -> list[str]:
+        return [b.replace(" ", "").replace("€", "").replace(",", ".") for b in balances(page)]
+
+    seen, url = [], f"/releve/?{period()}"
+    while url:
+        page = logged_in.get(url).get_data(as_text=True)
+        found = figures(page)
+        seen += found[1:] if not seen else found  # the first page opens with the opening
+        url = links(page).get("next")
+    assert seen[:-1] == expected  # and the closing balance ends the last page
+    page = logged_in.get(f"/releve/?{period()}&last=1").get_data(as_text=True)
+    assert figures(page)[:-1] == expected[-50:]
+    back = logged_in.get(links(page)["prev"]).get_data(as_text=True)
+    assert figures(back) == expected[-100:-50]
 
 
 def test_a_page_of_the_statement_costs_the_same_queries_however_deep(logged_in, org, count_queries):

@@ -120,21 +120,32 @@ class Streams:
         ).one()
         result.paid, result.count = -int(amount), result.count + count
 
-    def before(self, key: Key) -> tuple[int, int]:
-        """(count, sum) of the movements of the period that come before ``key``."""
+    def before(self, key: Key, result: Statement) -> tuple[int, int]:
+        """(count, sum) of the movements of the period that come before ``key``, the
+        period's totals being in ``result``. Each is read from the nearer end of the
+        period: the movements before ``key``, or the period's less those from ``key``
+        on (the last page of a year counts fifty movements, not the year's)."""
+        if (key.day - self.start) <= (self.end - key.day):
+            return self._count(key, after=False)
+        count, total = self._count(key, after=True)
+        return result.count - count, result.invoiced + result.credited + result.paid - total
+
+    def _count(self, key: Key, after: bool) -> tuple[int, int]:
+        """(count, sum) of the movements before ``key``, or with ``after`` from it on."""
         issued_first = key.rank == PAID  # a payment follows every issue of its day
-        issued = self.issued.where(
-            Invoice.issued_on <= key.day
-            if issued_first
-            else tuple_(Invoice.issued_on, Invoice.id) < tuple_(key.day, key.invoice_id)
-        )
-        paid = self.paid.where(
-            tuple_(Invoice.paid_on, Invoice.id) < tuple_(key.day, key.invoice_id)
-            if issued_first
-            else Invoice.paid_on < key.day
-        )
+        at_issue = tuple_(Invoice.issued_on, Invoice.id), tuple_(key.day, key.invoice_id)
+        at_payment = tuple_(Invoice.paid_on, Invoice.id), tuple_(key.day, key.invoice_id)
+        if after:
+            issued = Invoice.issued_on > key.day if issued_first else at_issue[0] >= at_issue[1]
+            paid = at_payment[0] >= at_payment[1] if issued_first else Invoice.paid_on >= key.day
+        else:
+            issued = Invoice.issued_on <= key.day if issued_first else at_issue[0] < at_issue[1]
+            paid = at_payment[0] < at_payment[1] if issued_first else Invoice.paid_on < key.day
         count, total = 0, 0
-        for query, amount in ((issued, Invoice.total_ttc), (paid, -DUE)):
+        for query, amount in (
+            (self.issued.where(issued), Invoice.total_ttc),
+            (self.paid.where(paid), -DUE),
+        ):
             n, s = db.session.execute(
                 query.with_only_columns(func.count(), func.coalesce(func.sum(amount), 0))
             ).one()

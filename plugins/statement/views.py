@@ -10,19 +10,18 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 
 from core.plugin_api import (
-    FONTS_FOLDER,
     csv_response,
     csv_text,
     current_scope,
     record_activity,
     render,
-    render_pdf,
     requested_dialect,
 )
 from core.plugin_api import gettext as _
 from core.plugin_api import lazy_gettext as _l
 
 from . import reckoning
+from .printing import statement_pdf
 from .reckoning import Statement
 
 bp = Blueprint("statement", __name__, template_folder="templates")
@@ -141,7 +140,8 @@ def read_page(args, streams: reckoning.Streams, result: Statement, period: Perio
                 _("This page of the statement does not exist; here is its start.")
             )
         moves = streams.page(after, PAGE_SIZE)
-    count, balance = streams.before(moves[0].key) if moves else (0, 0)
+    first_page = not (args.get("last") or before or after)
+    count, balance = (0, 0) if first_page or not moves else streams.before(moves[0].key, result)
     balance += result.opening
     lines = []
     for move in moves:
@@ -230,25 +230,19 @@ def pdf():
                 cap=cap,
             ),
         )
-    html = render_template(
-        "statement/pdf.html",
-        period=period,
-        statement=result,
-        lines=_each_line(result, streams),
+    data = statement_pdf(
+        result,
+        _each_line(result, streams),
+        issuer=current_app.config["ISSUER"],
         kinds=KIND_LABELS,
         buckets=BUCKET_LABELS,
-        issuer=current_app.config["ISSUER"],
-        fonts=FONTS_FOLDER,
         today=date.today(),
-    ).replace("\u202f", "\xa0")  # French thousands: the font has no narrow space
-    buffer = io.BytesIO()
-    errors = render_pdf(html, buffer)
-    if errors:
-        raise RuntimeError(f"xhtml2pdf reported {errors} error(s) for a statement")
-    buffer.seek(0)
+    )
     name = f"releve-{period.start.isoformat()}-{period.end.isoformat()}.pdf"
     record_activity("download.statement", name)
-    return send_file(buffer, mimetype="application/pdf", as_attachment=True, download_name=name)
+    return send_file(
+        io.BytesIO(data), mimetype="application/pdf", as_attachment=True, download_name=name
+    )
 
 
 @bp.get("/widget")
