@@ -4,17 +4,18 @@ new invoice deposited once, a platform down tried again, a refusal kept with why
 statuses recorded along the lifecycle and never backwards."""
 
 import logging
+from datetime import timedelta
 
 import pytest
 from facturx import get_facturx_xml_from_pdf
 from sqlalchemy import select
 
-from core import api
+from core import api, jobs
 from core.extensions import db
-from core.plugin_api import einvoicing_platform
+from core.plugin_api import einvoicing_platform, utcnow
 from plugins.einvoicing.local_platform import LocalPlatform
 from plugins.einvoicing.models import LifecycleStatus, Transmission
-from plugins.einvoicing.transmission import poll_statuses
+from plugins.einvoicing.transmission import STUCK, poll_statuses, resume, transmit
 from plugins.einvoicing.validation import failed_rules
 from plugins.invoices.models import Invoice
 from tests.conftest import invoice_item
@@ -112,6 +113,33 @@ def test_a_platform_down_is_tried_again_and_then_receives_the_invoice_once(
     sent = transmission("72000004")
     assert (sent.state, sent.attempts) == ("sent", 3)
     assert len(platform.deposits) == 1
+
+
+def test_a_transmission_a_stopped_worker_took_is_resumed_once(app, platform, imports, run_jobs):
+    """The worker holding a transmission was killed (its task is gone with it), once
+    before the platform was called and once after it took the deposit but before the
+    answer was recorded: after :data:`STUCK` each is queued again, once, and the
+    platform holds one deposit of each; one queued a moment ago is left alone."""
+    imports(new_invoice("72000011"), new_invoice("72000012"), new_invoice("72000013"))
+    for queue in jobs.queues(app):
+        queue.flush()  # the worker died holding the three transmissions
+    before, after, recent = (transmission(n) for n in ("72000011", "72000012", "72000013"))
+    assert {before.state, after.state, recent.state} == {"queued"}
+    transmit.function(after.invoice_id)  # deposited; then the worker died before "sent"
+    after.state = "queued"
+    for sent in (before, after):
+        sent.updated_at = utcnow() - STUCK - timedelta(minutes=1)
+    db.session.commit()
+    assert resume() == 2 and resume() == 0  # their clock restarted
+    run_jobs()
+    assert [transmission(n).state for n in ("72000011", "72000012", "72000013")] == [
+        "sent",
+        "sent",
+        "queued",
+    ]
+    assert sorted(d["number"] for d in platform.deposits.values()) == ["72000011", "72000012"]
+    names = {t.name for t in jobs.queue(app)._registry.periodic_tasks}
+    assert "einvoicing.resume" in names
 
 
 def test_a_platform_never_reached_ends_failed_with_why(

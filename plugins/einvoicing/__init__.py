@@ -83,8 +83,12 @@ def guichet_einvoicing_platforms():
 
 @hookimpl
 def guichet_periodic_tasks():
-    """The platform's new statuses, every five minutes."""
-    return [PeriodicTask("einvoicing.statuses", crontab(minute="*/5"), transmission.poll_statuses)]
+    """The platform's new statuses, every five minutes; transmissions a stopped worker
+    left queued, every fifteen."""
+    return [
+        PeriodicTask("einvoicing.statuses", crontab(minute="*/5"), transmission.poll_statuses),
+        PeriodicTask("einvoicing.resume", crontab(minute="*/15"), transmission.resume),
+    ]
 
 
 @hookimpl

@@ -5,7 +5,9 @@ Each invoice an import creates, issued since ``EINVOICING_SINCE`` (the reform's 
 day), is transmitted once by the worker in ``EINVOICING_PLATFORM_FORMAT`` (the file
 the customer downloads), with a key made of its number and content so that a retry
 deposits nothing twice; a platform that cannot be reached is tried again with a
-growing delay, a refusal is kept with its reason for the operators. Every few minutes
+growing delay, a refusal is kept with its reason for the operators. Its transmission
+is written ``queued`` before its task is: one a stopped worker took with it (or a
+queue that could not be reached) is queued again by :func:`resume`. Every few minutes
 the worker reads the statuses the platform has for them, and records each against
 the invoice's history (never backwards), as the API's imports are.
 """
@@ -14,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from flask import current_app, g
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.plugin_api import (
     Deposit,
@@ -28,6 +30,7 @@ from core.plugin_api import (
     document_file,
     einvoicing_platform,
     emit,
+    insert_rows,
     rows_matching,
     task,
     utcnow,
@@ -40,6 +43,10 @@ from .models import STATUSES, PlatformCursor, Transmission
 
 log = logging.getLogger(__name__)
 FLAVORS = {"facturx": "factur-x", "ubl": "ubl"}  # our format key -> the protocol's
+#: A transmission still queued this long after its last change was lost with a stopped
+#: worker: every try of one (seven, with growing delays) takes about an hour in all.
+STUCK = timedelta(hours=3)
+RESUME_BATCH = 5000  # transmissions queued again by one run of :func:`resume`
 
 
 def note(invoice_id: int) -> None:
@@ -50,20 +57,74 @@ def note(invoice_id: int) -> None:
 
 
 def flush() -> None:
-    """Queue one transmission per noted invoice issued since ``EINVOICING_SINCE`` (one
-    query: an import of older invoices, like the demo's 3,000, queues nothing for them,
-    where the worker would have taken 30 s to skip them); a queue that cannot be
-    reached is logged (the import is committed; the operators may send them again)."""
+    """Write a ``queued`` transmission for each noted invoice issued since
+    ``EINVOICING_SINCE``, then queue their tasks (one query: an import of older
+    invoices, like the demo's 3,000, queues nothing for them, where the worker would
+    have taken 30 s to skip them). A queue that cannot be reached is logged; the
+    transmissions stay queued for :func:`resume`."""
     noted = g.pop("einvoicing_to_send", None) or []
-    if not noted:
+    platform = einvoicing_platform()
+    if not noted or platform is None:
         return
     since = date.fromisoformat(current_app.config["EINVOICING_SINCE"])
-    recent = select(Invoice.id).where(Invoice.issued_on >= since)
+    recent = select(Invoice.id, Invoice.organisation_id, Invoice.number).where(
+        Invoice.issued_on >= since
+    )
+    db.session.rollback()  # what the request did not commit is not ours to commit
     try:
-        for row in rows_matching(recent, Invoice.id, noted):
+        rows = rows_matching(recent, Invoice.id, set(noted))
+        known = {
+            r.invoice_id
+            for r in rows_matching(
+                select(Transmission.invoice_id), Transmission.invoice_id, [r.id for r in rows]
+            )
+        }
+        fresh = [r for r in rows if r.id not in known]
+        insert_rows(
+            Transmission.__table__,
+            [
+                {
+                    "invoice_id": r.id,
+                    "organisation_id": r.organisation_id,
+                    "number": r.number,
+                    "platform": platform.key,
+                }
+                for r in fresh
+            ],
+        )
+        db.session.commit()
+        for row in fresh:
             transmit(row.id)
     except Exception:  # noqa: BLE001 - the import is committed; say what was not queued
+        db.session.rollback()
         log.exception("new invoices could not be queued for their platform")
+
+
+def resume() -> int:
+    """Queue again the transmissions a stopped worker left queued (a task it held is
+    gone with it), up to :data:`RESUME_BATCH`; returns how many. Their clock restarts,
+    so each is queued again once per :data:`STUCK`; :func:`transmit` deposits nothing
+    twice. Run by the job queue every 15 minutes."""
+    if einvoicing_platform() is None:
+        return 0
+    stuck = db.session.scalars(
+        select(Transmission.invoice_id)
+        .where(Transmission.state == "queued", Transmission.updated_at < utcnow() - STUCK)
+        .order_by(Transmission.updated_at)
+        .limit(RESUME_BATCH)
+    ).all()
+    if not stuck:
+        return 0
+    db.session.execute(
+        update(Transmission)
+        .where(Transmission.invoice_id.in_(stuck), Transmission.state == "queued")
+        .values(updated_at=utcnow())
+    )
+    db.session.commit()
+    for invoice_id in stuck:
+        transmit(invoice_id)
+    log.warning("%d e-invoice transmission(s) left queued, queued again", len(stuck))
+    return len(stuck)
 
 
 def _failed(invoice_id: int, error: Exception | None = None) -> None:
