@@ -35,6 +35,21 @@ def test_an_amount_summed_by_postgresql_is_written_like_any(app):
         assert normalise(money(Decimal(5626725))) == "56 267,25 €"
 
 
+def test_a_list_counts_its_results_as_the_language_writes_numbers(app):
+    from flask import render_template_string
+
+    line = '{% from "macros.html" import count_line %}{{ count_line(1001, 1025, 123456) }}'
+    more = '{% from "macros.html" import count_line %}{{ count_line(1, 25, 10000, "/x") }}'
+    with app.test_request_context():
+        with force_locale("fr"):
+            assert "Affichage de 1 001 à 1 025 sur 123 456 résultats" in normalise(
+                render_template_string(line)
+            )
+            assert "sur plus de 10 000 résultats" in normalise(render_template_string(more))
+        with force_locale("en"):
+            assert "Showing 1,001 to 1,025 of 123,456 results" in render_template_string(line)
+
+
 def test_amounts_and_dates_in_english(app):
     with app.test_request_context(), force_locale("en"):
         assert money(5626725) == "€56,267.25"
