@@ -44,4 +44,7 @@ echo "Guichet is starting on http://localhost:${port}/ (or http://127.0.0.1:${po
 echo "Background jobs (e-mails, letters, payment checks) run in the worker beside it."
 [[ -n "${mollie_port:-}" ]] && echo "Payments: test mode, through the local Mollie server on port ${mollie_port}."
 [[ -n "${platform_port:-}" ]] && echo "E-invoices: sent to the local stand-in platform on port ${platform_port}."
-guichet run --host "${HOST:-127.0.0.1}" --port "$port"
+# gunicorn, as in production (the Dockerfile's command); one process, so /metrics needs
+# no shared folder, and threads for the pages and widgets a browser asks at once.
+gunicorn --workers 1 --worker-class gthread --threads 8 --access-logfile - \
+  --bind "${HOST:-127.0.0.1}:${port}" wsgi:app
