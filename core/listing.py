@@ -158,21 +158,31 @@ def apply_added(listing: Listing, query: Select) -> Select:
 
 
 def starts_with(column, prefix: str) -> ColumnElement[bool]:
-    """``column`` starts with ``prefix`` (case counts), found through an index on
-    ``column`` alone where the planner would rather walk the organisation's rows:
-    PostgreSQL reads ``LIKE 'p%'`` as a range of that index itself; SQLite's statistics
+    """``column`` starts with ``prefix`` (case counts), found through an index where
+    the planner would rather walk the organisation's rows.
+
+    On PostgreSQL, give ``column`` an index with the pattern operators
+    (``Index(..., postgresql_ops={"number": "varchar_pattern_ops"})``): the condition
+    is a range of those operators, which that index reads whatever the database's
+    collation and in a prepared statement's generic plan too (``LIKE 'p%'`` reads a
+    plain index only under the C collation, and only when it sees the prefix). SQLite
+    compares text by code point, so its index on ``column`` serves; its statistics
     average an organisation's rows over all organisations (40 where the largest holds
-    20,000), so there the matching keys are looked up first and the rows picked by
-    them. A number matching none of 20,000 invoices: the page took 33 ms, now 12."""
+    20,000), so the matching keys are looked up first and the rows picked by them. A
+    number matching none of 20,000 invoices: 33 ms, now 12; of 2,000,000 on
+    PostgreSQL: 2.2 s, now a few milliseconds."""
     clause = column.startswith(prefix, autoescape=True)
+    end = prefix + "\U0010ffff"  # after every text that starts with the prefix
     if db.session.get_bind().dialect.name != "sqlite":
-        return clause
+        after, before = column.op("~>=~", is_comparison=True), column.op("~<~", is_comparison=True)
+        return after(prefix) & before(end) & clause
     column = column.__clause_element__() if hasattr(column, "__clause_element__") else column
     (key,) = column.table.primary_key.columns
     same = column.table.alias()
     found = same.c[column.name]
-    ranged = (found >= prefix) & (found < prefix + "\U0010ffff")
-    matching = select(same.c[key.name]).where(ranged, found.startswith(prefix, autoescape=True))
+    matching = select(same.c[key.name]).where(
+        found >= prefix, found < end, found.startswith(prefix, autoescape=True)
+    )
     return key.in_(matching)
 
 

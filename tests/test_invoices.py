@@ -313,6 +313,54 @@ def test_search_finds_invoice_numbers(logged_in, invoices):
     assert "Facture 104" not in body  # beyond the history window
 
 
+@pytest.fixture
+def subscribers(org):
+    """Invoices of three subscribers (one of another organisation, with the same name)."""
+    other = make_org("Client 2", codes=("00009999",))
+    import_invoices(
+        [
+            invoice("200", subscriber="Écluse de Méry"),
+            invoice("201", subscriber="ÉCLUSE DE MÉRY"),
+            invoice("202", subscriber="Port de Lyon"),
+            invoice("203", subscriber="Port de Lyon"),
+            invoice("209", subscriber="Écluse de Méry", client_code="00009999"),
+        ]
+    )
+    return other
+
+
+@pytest.mark.parametrize(
+    "route",
+    ["by id", "by name", "through the invoices"],
+)
+def test_the_quick_search_finds_a_word_of_the_subscriber_whatever_its_case(
+    logged_in, subscribers, monkeypatch, route
+):
+    """Found by id when the matches are few, by name when many (BY_ID lowered), through
+    the invoices when the organisation bills too many names (NAMES_READ lowered)."""
+    if route == "by name":
+        monkeypatch.setattr("plugins.invoices.subscribers.BY_ID", 1)
+    if route == "through the invoices":
+        monkeypatch.setattr("plugins.invoices.subscribers.NAMES_READ", 1)
+    assert numbers(logged_in.get("/factures/?q=Écluse")) == ["201", "200"]
+    if route != "through the invoices":  # SQLite's LIKE folds the case of ASCII alone
+        assert numbers(logged_in.get("/factures/?q=écluse")) == ["201", "200"]
+    assert numbers(logged_in.get("/factures/?q=de%20lyon")) == ["203", "202"]
+    assert numbers(logged_in.get("/factures/?q=nulle%20part")) == []
+    assert numbers(logged_in.get("/factures/?q=20")) == ["203", "202", "201", "200"]
+    box = logged_in.htmx("GET", "/search?q=ecluse").get_data(as_text=True)
+    assert "Facture 20" not in box  # "ecluse" is not "écluse"
+    box = logged_in.htmx("GET", "/search?q=Écluse").get_data(as_text=True)
+    assert ">Facture 200<" in box and ">Facture 201<" in box and "Facture 209" not in box
+
+
+def test_the_search_box_finds_by_each_way_newest_first(logged_in, invoices):
+    body = logged_in.htmx("GET", "/search?q=67 520,70").get_data(as_text=True)
+    assert ">Facture 102<" in body and ">Facture 100<" not in body
+    body = logged_in.htmx("GET", "/search?q=CLIENT").get_data(as_text=True)
+    assert body.index(">Facture 100<") < body.index(">Facture 102<") < body.index(">Facture 101<")
+
+
 def test_another_organisation_cannot_see_them(client, invoices):
     other = make_org("Client 2", codes=("00009999",))
     make_user("x@client2.example.com", other)

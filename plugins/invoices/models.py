@@ -54,6 +54,17 @@ class Invoice(AccountScopedMixin, db.Model):
             *("organisation_id", "status", "due_on", "issued_on", "total_ttc", "credited"),
         ),
         Index("ix_invoices_org_status_ttc", "organisation_id", "status", "total_ttc"),
+        # the names an organisation bills, one after the other (the search by subscriber)
+        Index("ix_invoices_org_subscriber", "organisation_id", "subscriber"),
+        # numbers by prefix on PostgreSQL (starts_with): the pattern operators, which
+        # its collation does not change; SQLite's unique index on number serves there,
+        # so this one holds no row on SQLite
+        Index(
+            "ix_invoices_number_pattern",
+            "number",
+            postgresql_ops={"number": "varchar_pattern_ops"},
+            sqlite_where=text("0"),
+        ),
         # the payments of a statement of account in order, and their sums, from the
         # index alone
         Index(

@@ -16,6 +16,7 @@ from core.plugin_api import (
     Listing,
     Scope,
     apply_added,
+    current_scope,
     db,
     page_rows,
     parse_amount,
@@ -28,6 +29,7 @@ from core.plugin_api import (
 from core.plugin_api import gettext as _
 
 from .models import Invoice
+from .subscribers import subscriber_contains
 
 SORTS = {
     "type": Invoice.kind,
@@ -121,9 +123,8 @@ def filtered(f: Filters, today: date, scope: Scope | None = None) -> Select:
     """The scoped, filtered select of invoices (without order or paging)."""
     query = scoped(Invoice, scope).where(Invoice.issued_on >= history_start(today))
     if f.q:
-        query = query.where(
-            or_(Invoice.number.startswith(f.q), Invoice.subscriber.ilike(f"%{f.q}%"))
-        )
+        words = subscriber_contains(scope or current_scope(), f.q)
+        query = query.where(or_(starts_with(Invoice.number, f.q), words))
     if f.number:
         query = query.where(starts_with(Invoice.number, f.number))
     if f.date_from:
