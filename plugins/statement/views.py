@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask_babel import format_decimal
 
 from core.plugin_api import (
     csv_response,
@@ -226,8 +227,8 @@ def pdf():
             _(
                 "This period has %(count)s movements; a PDF holds %(cap)s at most. Choose a"
                 " shorter period, or download the CSV.",
-                count=result.count,
-                cap=cap,
+                count=format_decimal(result.count),
+                cap=format_decimal(cap),
             ),
         )
     data = statement_pdf(
