@@ -19,6 +19,7 @@ CUSTOMER_PAGES = [
     "/scope",
     "/contrats/",
     "/factures/",
+    "/factures/?q=abonn",
     "/factures-electroniques/",
     "/factures/notifications/",
     "/factures/notifications/journal",
