@@ -34,7 +34,7 @@ from flask import Flask, current_app, has_app_context
 from huey import Huey, SqliteHuey
 from huey.api import TaskWrapper
 from huey.storage import PriorityRedisStorage
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core import logs
 from core.appinfo import PeriodicTask
@@ -392,6 +392,29 @@ def backoff(attempt: int, first_delay: int = 30, limit: int = 3600) -> int:
     """Seconds to wait before try ``attempt + 1``: ``first_delay`` after the first,
     doubling each time, at most ``limit``."""
     return min(limit, first_delay * 2 ** max(0, attempt - 1))
+
+
+def resume_stuck(key, waiting, changed, after: timedelta, again: Task, most: int) -> list:
+    """Queue ``again(k)`` once more for each row still ``waiting`` (a condition, such
+    as ``Letter.status == "queued"``) whose ``changed`` column is older than ``after``:
+    work whose task a stopped worker took with it. ``key`` is the column whose value
+    the task takes; at most ``most`` rows, the longest waiting first. Their ``changed``
+    is set to now first, so each is queued again once per ``after``; ``again`` must do
+    nothing twice. Returns the keys queued. A periodic task calls it. Example::
+
+        resume_stuck(Letter.id, Letter.status == "queued", Letter.updated_at,
+                     timedelta(hours=3), submit, 1000)
+    """
+    stuck = db.session.scalars(
+        select(key).where(waiting, changed < utcnow() - after).order_by(changed).limit(most)
+    ).all()
+    if stuck:
+        touched = update(key.class_).where(key.in_(stuck), waiting).values({changed.key: utcnow()})
+        db.session.execute(touched)
+        db.session.commit()
+        for value in stuck:
+            again(value)
+    return stuck
 
 
 def drain(app: Flask | None = None, max_tasks: int = 100_000) -> int:

@@ -61,7 +61,7 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``FieldErrors``, read with ``read_batch``; the parsers (``parse_amount``, ``parse_date``,
   ``parse_bool``, ``decimal_parser``), ``accounts_by_code``, ``rows_matching``,
   ``refuse_moves``, ``fingerprint``, ``insert_rows``, ``import_command``;
-- jobs, events and e-mail: ``task``, ``backoff``, ``when_context_ends``, ``emit``,
+- jobs, events and e-mail: ``task``, ``backoff``, ``when_context_ends``, ``resume_stuck``, ``emit``,
   ``send_email``, ``mail_configured``, ``admin_emails``, ``organisation_language``,
   ``organisation_names``;
 - money: ``ledger``, the organisations' prepaid wallets (``ledger.post``,
@@ -185,7 +185,7 @@ from core.importing import (
     refuse_moves,
     rows_matching,
 )
-from core.jobs import backoff, task, when_context_ends
+from core.jobs import backoff, resume_stuck, task, when_context_ends
 from core.listing import (
     COUNT_LIMIT,
     PAGE_SIZES,
@@ -424,6 +424,7 @@ __all__ = [
     "render",
     "render_pdf",
     "requested_dialect",
+    "resume_stuck",
     "rows_matching",
     "scoped",
     "selected_ids",

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 
 from flask import current_app, g
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core.plugin_api import (
     Deposit,
@@ -31,6 +31,7 @@ from core.plugin_api import (
     einvoicing_platform,
     emit,
     insert_rows,
+    resume_stuck,
     rows_matching,
     task,
     utcnow,
@@ -107,23 +108,12 @@ def resume() -> int:
     twice. Run by the job queue every 15 minutes."""
     if einvoicing_platform() is None:
         return 0
-    stuck = db.session.scalars(
-        select(Transmission.invoice_id)
-        .where(Transmission.state == "queued", Transmission.updated_at < utcnow() - STUCK)
-        .order_by(Transmission.updated_at)
-        .limit(RESUME_BATCH)
-    ).all()
-    if not stuck:
-        return 0
-    db.session.execute(
-        update(Transmission)
-        .where(Transmission.invoice_id.in_(stuck), Transmission.state == "queued")
-        .values(updated_at=utcnow())
+    waiting = Transmission.state == "queued"
+    stuck = resume_stuck(
+        Transmission.invoice_id, waiting, Transmission.updated_at, STUCK, transmit, RESUME_BATCH
     )
-    db.session.commit()
-    for invoice_id in stuck:
-        transmit(invoice_id)
-    log.warning("%d e-invoice transmission(s) left queued, queued again", len(stuck))
+    if stuck:
+        log.warning("%d e-invoice transmission(s) left queued, queued again", len(stuck))
     return len(stuck)
 
 

@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.plugin_api import (
@@ -24,6 +24,7 @@ from core.plugin_api import (
     db,
     ledger,
     read_stored,
+    resume_stuck,
     task,
     utcnow,
 )
@@ -136,23 +137,12 @@ def resume() -> int:
     """Queue again the submission of letters a stopped worker left queued (a task it
     held is gone with it); returns how many. Their clock restarts, so a letter is
     resumed once per :data:`STUCK`. Run by the job queue every 15 minutes."""
-    stuck = db.session.scalars(
-        select(Letter.id)
-        .where(Letter.status == "queued", Letter.updated_at < utcnow() - STUCK)
-        .order_by(Letter.id)
-        .limit(current_app.config["POSTAL_POLL_BATCH"])
-    ).all()
-    if not stuck:
-        return 0
-    db.session.execute(
-        update(Letter)
-        .where(Letter.id.in_(stuck), Letter.status == "queued")
-        .values(updated_at=utcnow())
-    )
-    db.session.commit()
-    for letter_id in stuck:
-        submit(letter_id)  # idempotent: a letter submitted meanwhile is left alone
-    log.warning("%d letter(s) left queued by a stopped worker, submitted again", len(stuck))
+    waiting = Letter.status == "queued"
+    most = current_app.config["POSTAL_POLL_BATCH"]
+    # submit is idempotent: a letter submitted meanwhile is left alone
+    stuck = resume_stuck(Letter.id, waiting, Letter.updated_at, STUCK, submit, most)
+    if stuck:
+        log.warning("%d letter(s) left queued by a stopped worker, submitted again", len(stuck))
     return len(stuck)
 
 
