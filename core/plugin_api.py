@@ -35,7 +35,8 @@ apps use nothing else of ``core`` either (an import-linter contract holds it):
   ``error_response``, ``allow_form_action``, ``csrf``, ``limiter``,
   ``language_choices``, and lists with ``Listing``, ``StatusListing``,
   ``read_listing``, ``read_page``, ``page_rows``, ``PAGE_SIZES``, ``COUNT_LIMIT``,
-  ``selected_ids``, ``starts_with`` (a prefix search an index answers); another app's
+  ``selected_ids``, ``starts_with`` (a prefix search an index answers),
+  ``distinct_values`` (an organisation's distinct values, hopping along an index); another app's
   filters on a list (``guichet_list_filters`` gives ``ListFilter`` values), read with
   ``read_added`` and applied with ``apply_added``;
 - CSV exports: ``Dialect``, ``requested_dialect``, ``stream_rows``, ``csv_text``,
@@ -192,6 +193,7 @@ from core.listing import (
     Listing,
     StatusListing,
     apply_added,
+    distinct_values,
     page_rows,
     read_added,
     read_listing,
@@ -365,6 +367,7 @@ __all__ = [
     "decimal_parser",
     "declared_pages",
     "decode_pdf",
+    "distinct_values",
     "document_digest",
     "document_file",
     "document_formats",

@@ -354,6 +354,19 @@ def test_the_quick_search_finds_a_word_of_the_subscriber_whatever_its_case(
     assert ">Facture 200<" in box and ">Facture 201<" in box and "Facture 209" not in box
 
 
+def test_distinct_values_hop_along_an_index_within_the_organisation(app, subscribers):
+    from core.plugin_api import distinct_values
+
+    org = db.session.scalar(select(Invoice.organisation_id).where(Invoice.number == "200"))
+    names = distinct_values(Invoice.subscriber, org, 10)  # in the collation's order
+    assert sorted(names) == ["Port de Lyon", "ÉCLUSE DE MÉRY", "Écluse de Méry"]
+    assert distinct_values(Invoice.subscriber, subscribers.id, 10) == ["Écluse de Méry"]
+    assert distinct_values(Invoice.subscriber, org, 2) is None  # more than asked
+    assert distinct_values(Invoice.currency, org, 5) == ["EUR"]
+    assert distinct_values(Invoice.currency, subscribers.id, 5) == ["EUR"]
+    assert distinct_values(Invoice.currency, subscribers.id + 1, 5) == []
+
+
 def test_the_search_box_finds_by_each_way_newest_first(logged_in, invoices):
     body = logged_in.htmx("GET", "/search?q=67 520,70").get_data(as_text=True)
     assert ">Facture 102<" in body and ">Facture 100<" not in body

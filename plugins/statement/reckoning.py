@@ -18,12 +18,13 @@ from typing import NamedTuple
 
 from sqlalchemy import Select, case, func, literal, select, tuple_, union_all
 
-from core.plugin_api import Scope, db, scoped, stream_rows
+from core.plugin_api import Scope, db, distinct_values, scoped, stream_rows
 from plugins.invoices.public import Invoice
 
 DUE = Invoice.total_ttc + Invoice.credited  # what an invoice leaves to pay
 BUCKETS = ("not_due", "1_30", "31_60", "61_90", "over_90")  # days past the due date
 ISSUED, PAID = 0, 1  # on one day, invoices and credit notes come before payments
+CURRENCIES_READ = 50  # an organisation's currencies read along their index, at most
 
 
 class Key(NamedTuple):
@@ -220,9 +221,15 @@ def _movement(row) -> Movement:
 
 def currencies(scope: Scope) -> list[str]:
     """The currencies the scope's invoices are in, EUR first when it is one of them."""
-    found = db.session.scalars(
-        scoped(Invoice, scope).with_only_columns(Invoice.currency).distinct()
-    ).all()
+    found = None
+    # on PostgreSQL, along the invoices' index by organisation and currency (reading
+    # them took 41 ms for 200,000 invoices; SQLite reads them at once); a member limited
+    # to some accounts sees their invoices' currencies only
+    if scope.account_ids is None and db.session.get_bind().dialect.name == "postgresql":
+        found = distinct_values(Invoice.currency, scope.organisation_id, CURRENCIES_READ)
+    if found is None:
+        query = scoped(Invoice, scope).with_only_columns(Invoice.currency).distinct()
+        found = db.session.scalars(query).all()
     return sorted(found, key=lambda c: (c != "EUR", c)) or ["EUR"]
 
 

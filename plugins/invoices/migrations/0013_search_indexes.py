@@ -1,6 +1,8 @@
-"""the invoices of an organisation by subscriber (the search reads the names an
-organisation bills along it, not its invoices), and numbers by prefix on PostgreSQL
-whatever its collation (an index of the pattern operators; on SQLite it holds no row)
+"""the invoices of an organisation by subscriber and by currency (the search and the
+statement read the names and currencies an organisation bills along them, not its
+invoices; the currencies' index on PostgreSQL only: on SQLite it holds no row), and
+numbers by prefix on PostgreSQL whatever its collation (an index of the pattern
+operators; on SQLite it holds no row either)
 
 Revision ID: 0013_invoices
 Revises: 0012_invoices
@@ -20,6 +22,12 @@ depends_on = None
 def upgrade():
     op.create_index("ix_invoices_org_subscriber", "invoices", ["organisation_id", "subscriber"])
     op.create_index(
+        "ix_invoices_org_currency",
+        "invoices",
+        ["organisation_id", "currency"],
+        sqlite_where=sa.text("0"),
+    )
+    op.create_index(
         "ix_invoices_number_pattern",
         "invoices",
         ["number"],
@@ -30,4 +38,5 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_invoices_number_pattern", table_name="invoices")
+    op.drop_index("ix_invoices_org_currency", table_name="invoices")
     op.drop_index("ix_invoices_org_subscriber", table_name="invoices")
