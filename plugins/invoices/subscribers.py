@@ -2,11 +2,10 @@
 
 ``subscriber ILIKE '%word%'`` reads every invoice of the organisation: 7 s at
 2,000,000 on SQLite, when few or none match. An organisation bills a few names many
-times over, so the names are read instead, by hopping from one to the next along the
+times over, so the names are read instead, hopping from one to the next along the
 index (organisation, subscriber) (``distinct_values``), and the word is looked for in
-them; the invoices are
-then picked by the names found: by id when they are few, else by name while the list
-walks its own order (most rows match, so it soon has its page)."""
+them; the invoices are then picked by the names found: by id when they are few, else
+by name while the list walks its own order (most rows match: it soon has its page)."""
 
 from __future__ import annotations
 
